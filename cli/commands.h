@@ -1,0 +1,9 @@
+// vigilctl's subcommands. Each returns the process exit code.
+#pragma once
+
+namespace vigil::cli {
+
+int CmdGenerate(int argc, char** argv);
+int CmdLogits(int argc, char** argv);
+
+}  // namespace vigil::cli

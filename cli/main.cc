@@ -1,0 +1,37 @@
+// vigilctl: Vigil's command-line tool.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "cli/commands.h"
+#include "common/logging.h"
+
+namespace {
+
+void Usage(FILE* to) {
+  std::fprintf(to,
+               "usage: vigilctl COMMAND [options]\n\n"
+               "commands:\n"
+               "  generate --model PATH|builtin:tiny-llama --prompt-ids 1,2,3 [--prompt-ids ...]\n"
+               "           [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] [--seed S]\n"
+               "           [--ignore-eos] [--device cpu|cuda] [--dtype auto|float32|bfloat16|float16]\n"
+               "           Run the engine offline; one JSON line per prompt.\n"
+               "  logits   --model PATH --prompt-ids 1,2,3 --out FILE.safetensors\n"
+               "           Write the float32 logits of every prompt position as tensor \"logits\".\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  vigil::InitLogging("warn");
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    Usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string cmd = argv[1];
+  if (cmd == "generate") return vigil::cli::CmdGenerate(argc - 2, argv + 2);
+  if (cmd == "logits") return vigil::cli::CmdLogits(argc - 2, argv + 2);
+  std::fprintf(stderr, "vigilctl: unknown command \"%s\"\n\n", cmd.c_str());
+  Usage(stderr);
+  return 2;
+}

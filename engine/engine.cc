@@ -1,0 +1,188 @@
+// The threaded engine: one engine thread drives EngineCore; other threads
+// hand it requests and aborts through a small inbox and read a published
+// stats snapshot, so none of them ever waits for a step.
+#include "engine/engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+
+#include "engine/engine_core.h"
+
+namespace vigil::engine {
+
+namespace {
+
+int64_t SteadyNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+class ThreadedEngine final : public Engine {
+ public:
+  explicit ThreadedEngine(std::unique_ptr<EngineCore> core) : core_(std::move(core)) {
+    published_ = core_->stats(true);
+    published_.heartbeat_ns = SteadyNanos();
+  }
+  ~ThreadedEngine() override { Stop(); }
+
+  Status AddRequest(const std::string& id, std::vector<int32_t> prompt, const SamplingParams& params,
+                    OutputCallback on_output) override {
+    Status st = core_->ValidateRequest(prompt, params);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!st.ok()) {
+      ++rejected_;
+      return st;
+    }
+    if (stopping_) return Status::Unavailable("the engine is shutting down");
+    if (!live_.insert(id).second) return Status::InvalidArgument("duplicate request id \"" + id + "\"");
+    inbox_.push_back({id, std::move(prompt), params, std::move(on_output), NowSeconds()});
+    cv_.notify_one();
+    return Status::OK();
+  }
+
+  void Abort(const std::string& id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!live_.count(id)) return;
+    aborts_.push_back(id);
+    cv_.notify_one();
+  }
+
+  EngineStats GetStats() const override {
+    EngineStats s;
+    {
+      std::lock_guard<std::mutex> lock(stats_mu_);
+      s = published_;
+    }
+    s.heartbeat_ns = heartbeat_ns_.load(std::memory_order_relaxed);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      s.requests_waiting += static_cast<int64_t>(inbox_.size());  // accepted, not yet seen by the engine
+      s.requests_rejected_total += rejected_;
+    }
+    return s;
+  }
+
+  const ModelInfo& model_info() const override { return core_->model_info(); }
+  const EngineConfig& config() const override { return core_->config(); }
+
+  Status Start() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (thread_.joinable()) return Status::OK();
+    if (stopping_) return Status::Unavailable("the engine was stopped");
+    thread_ = std::thread([this] { Loop(); });
+    return Status::OK();
+  }
+
+  void Stop() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+      cv_.notify_one();
+    }
+    if (thread_.joinable()) thread_.join();
+    // Whatever is left (never started, or Stop() before Start()) ends as aborted.
+    Drain();
+    core_->AbortAll();
+  }
+
+ private:
+  struct Pending {
+    std::string id;
+    std::vector<int32_t> prompt;
+    SamplingParams params;
+    OutputCallback cb;
+    double arrival;
+  };
+
+  // Moves the inbox into the core. Engine thread only (or after it joined).
+  void Drain() {
+    std::vector<Pending> adds;
+    std::vector<std::string> aborts;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      adds.swap(inbox_);
+      aborts.swap(aborts_);
+    }
+    for (Pending& p : adds) {
+      // Wrap the callback to retire the id once the request is over.
+      OutputCallback cb = [this, user = std::move(p.cb)](const RequestOutput& o) {
+        if (user) user(o);
+        if (o.finished) {
+          std::lock_guard<std::mutex> lock(mu_);
+          live_.erase(o.request_id);
+        }
+      };
+      Status st = core_->AddRequest(p.id, std::move(p.prompt), p.params, cb, p.arrival);
+      if (!st.ok()) {  // validated on submission; only a race can get here
+        RequestOutput o;
+        o.request_id = p.id;
+        o.finished = true;
+        o.finish_reason = FinishReason::kError;
+        o.error = st.message();
+        cb(o);
+      }
+    }
+    for (const std::string& id : aborts) core_->AbortRequest(id);
+  }
+
+  void Publish() {
+    const EngineStats& s = core_->stats();
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    published_ = s;
+  }
+
+  void Loop() {
+    spdlog::info("engine: thread started");
+    const int64_t stall_ms = core_->config().faults.stall_step_ms;
+    while (true) {
+      heartbeat_ns_.store(SteadyNanos(), std::memory_order_relaxed);
+      if (stall_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(stall_ms));
+      Drain();
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (stopping_) break;
+      }
+      if (!core_->HasWork()) {
+        Publish();
+        std::unique_lock<std::mutex> lock(mu_);
+        // Wake for new work, or every 50 ms to keep the heartbeat fresh.
+        cv_.wait_for(lock, std::chrono::milliseconds(50),
+                     [this] { return stopping_ || !inbox_.empty() || !aborts_.empty(); });
+        continue;
+      }
+      core_->Step();
+      Publish();
+    }
+    spdlog::info("engine: thread stopped");
+  }
+
+  std::unique_ptr<EngineCore> core_;
+  std::thread thread_;
+  mutable std::mutex mu_;  // guards inbox_, aborts_, live_, stopping_, rejected_
+  std::condition_variable cv_;
+  std::vector<Pending> inbox_;
+  std::vector<std::string> aborts_;
+  std::unordered_set<std::string> live_;
+  bool stopping_ = false;
+  int64_t rejected_ = 0;
+  mutable std::mutex stats_mu_;
+  EngineStats published_;
+  std::atomic<int64_t> heartbeat_ns_{0};
+};
+
+}  // namespace
+
+Status CreateEngine(const EngineConfig& config, std::unique_ptr<Engine>* engine) {
+  std::unique_ptr<EngineCore> core;
+  VIGIL_RETURN_IF_ERROR(EngineCore::Create(config, &core));
+  *engine = std::make_unique<ThreadedEngine>(std::move(core));
+  return Status::OK();
+}
+
+}  // namespace vigil::engine

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The one place Vigil's build and test dependencies are listed.
+# Installs only what is missing; a no-op on a machine that has them all.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config
+  libtorch-dev                 # engine/ (Debian's CPU libtorch 1.13)
+  libyaml-cpp-dev              # config and rule files
+  libspdlog-dev libfmt-dev     # logging
+  nlohmann-json3-dev           # JSON everywhere
+  libeigen3-dev                # correlation matrix
+  libcpp-httplib-dev libssl-dev zlib1g-dev  # HTTP server/client, TLS, gzip
+  prometheus-cpp-dev           # /metrics
+  libpcre2-dev                 # tokenizer pre-tokenizer regexes
+  libsystemd-dev               # sd_notify
+  libsqlite3-dev               # durable outbox
+  libgtest-dev libgmock-dev libbenchmark-dev  # tests and benchmarks
+)
+# Test-only peers (real Prometheus/Alertmanager/promtool) are listed apart:
+# `make test` installs them, `make run` does not need them.
+TEST_PACKAGES=(prometheus prometheus-alertmanager)
+
+want=("${PACKAGES[@]}")
+if [[ "${1:-}" == "--test" ]]; then want+=("${TEST_PACKAGES[@]}"); fi
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then exit 0; fi
+
+echo "deps: installing ${missing[*]}"
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
