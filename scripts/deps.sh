@@ -6,6 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config
   libtorch-dev                 # engine/ (Debian's CPU libtorch 1.13)
+  libopenblas0-pthread         # Debian's libtorch calls libblas.so.3: OpenBLAS instead of the reference BLAS is 5-50x faster
   libyaml-cpp-dev              # config and rule files
   libspdlog-dev libfmt-dev     # logging
   nlohmann-json3-dev           # JSON everywhere
