@@ -1,6 +1,7 @@
 #include "cli/args.h"
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 
 namespace vigil::cli {

@@ -89,14 +89,27 @@ void Model::BuildRope() {
   rope_sin_ = emb.sin().to(device_);
 }
 
+// x and the norm weights are float32 (see Forward and KeepNormsInFloat32).
 torch::Tensor Model::Norm(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) const {
   if (config_.norm == NormKind::kLayerNorm) {
     return torch::layer_norm(x, {x.size(-1)}, w, b, config_.norm_eps);
   }
-  // RMSNorm as HF computes it: in float32, cast back before the weight.
-  auto xf = x.to(torch::kFloat32);
-  auto var = xf.pow(2).mean(-1, /*keepdim=*/true);
-  return w * (xf * torch::rsqrt(var + config_.norm_eps)).to(x.scalar_type());
+  auto var = x.pow(2).mean(-1, /*keepdim=*/true);
+  return w * (x * torch::rsqrt(var + config_.norm_eps));
+}
+
+void Model::KeepNormsInFloat32() {
+  auto up = [](torch::Tensor& t) {
+    if (t.defined()) t = t.to(torch::kFloat32);
+  };
+  for (Layer& l : layers_) {
+    up(l.ln1_w);
+    up(l.ln1_b);
+    up(l.ln2_w);
+    up(l.ln2_b);
+  }
+  up(final_w_);
+  up(final_b_);
 }
 
 torch::Tensor Model::Mlp(const Layer& l, const torch::Tensor& x) const {
@@ -139,19 +152,25 @@ torch::Tensor Model::Attention(const torch::Tensor& q, const torch::Tensor& kc, 
 torch::Tensor Model::Forward(const ForwardBatch& batch, KVCache& cache) const {
   torch::NoGradGuard no_grad;
   const int64_t T = batch.num_tokens, H = config_.num_heads, Hkv = config_.num_kv_heads, D = config_.head_dim;
+  const auto f32 = torch::kFloat32;
+  // Mixed precision: weights, matmuls and the KV cache in the model dtype;
+  // the residual stream, norms and RoPE in float32 (a no-op for fp32 models),
+  // which keeps bf16 logits close to the float32 reference.
   auto x = embed_.index_select(0, batch.input_ids);
   if (project_in_.defined()) x = torch::linear(x, project_in_);
+  x = x.to(f32);
   if (config_.positions == PositionKind::kLearned) {
-    x = x + pos_embed_.index_select(0, batch.positions + config_.position_offset);
+    x = x + pos_embed_.index_select(0, batch.positions + config_.position_offset).to(f32);
   }
   torch::Tensor cos, sin;
   if (config_.positions == PositionKind::kRotary) {
-    cos = rope_cos_.index_select(0, batch.positions).unsqueeze(1).to(dtype_);
-    sin = rope_sin_.index_select(0, batch.positions).unsqueeze(1).to(dtype_);
+    cos = rope_cos_.index_select(0, batch.positions).unsqueeze(1);
+    sin = rope_sin_.index_select(0, batch.positions).unsqueeze(1);
   }
   auto rope = [&](const torch::Tensor& t) {
-    auto halves = t.chunk(2, -1);
-    return t * cos + torch::cat({-halves[1], halves[0]}, -1) * sin;
+    auto tf = t.to(f32);
+    auto halves = tf.chunk(2, -1);
+    return (tf * cos + torch::cat({-halves[1], halves[0]}, -1) * sin).to(dtype_);
   };
   const int64_t qs = config_.q_size(), kvs = config_.kv_size();
   for (size_t li = 0; li < layers_.size(); ++li) {
@@ -159,7 +178,7 @@ torch::Tensor Model::Forward(const ForwardBatch& batch, KVCache& cache) const {
     double scale = 1.0 / std::sqrt(static_cast<double>(D));
     if (config_.scale_attn_by_layer) scale /= static_cast<double>(li + 1);
 
-    auto h = config_.pre_norm ? Norm(x, l.ln1_w, l.ln1_b) : x;
+    auto h = (config_.pre_norm ? Norm(x, l.ln1_w, l.ln1_b) : x).to(dtype_);
     auto qkv = torch::linear(h, l.qkv_w, l.qkv_b);
     auto q = qkv.narrow(-1, 0, qs).reshape({T, H, D});
     auto k = qkv.narrow(-1, qs, kvs).reshape({T, Hkv, D});
@@ -171,17 +190,18 @@ torch::Tensor Model::Forward(const ForwardBatch& batch, KVCache& cache) const {
     cache.k[li].index_copy_(0, batch.slot_mapping, k);
     cache.v[li].index_copy_(0, batch.slot_mapping, v);
     auto attn = Attention(q, cache.k[li], cache.v[li], batch, scale);
-    x = x + torch::linear(attn, l.o_w, l.o_b);
+    x = x + torch::linear(attn, l.o_w, l.o_b).to(f32);
     if (!config_.pre_norm) x = Norm(x, l.ln1_w, l.ln1_b);
 
-    h = config_.pre_norm ? Norm(x, l.ln2_w, l.ln2_b) : x;
-    x = x + Mlp(l, h);
+    h = (config_.pre_norm ? Norm(x, l.ln2_w, l.ln2_b) : x).to(dtype_);
+    x = x + Mlp(l, h).to(f32);
     if (!config_.pre_norm) x = Norm(x, l.ln2_w, l.ln2_b);
   }
   x = x.index_select(0, batch.logits_indices);
   if (final_w_.defined()) x = Norm(x, final_w_, final_b_);
+  x = x.to(dtype_);
   if (project_out_.defined()) x = torch::linear(x, project_out_);
-  return torch::linear(x, lm_head_).to(torch::kFloat32);
+  return torch::linear(x, lm_head_).to(f32);
 }
 
 std::unique_ptr<Model> Model::Random(const ModelConfig& c, uint64_t seed, torch::Device device, torch::Dtype dtype) {
@@ -209,6 +229,7 @@ std::unique_ptr<Model> Model::Random(const ModelConfig& c, uint64_t seed, torch:
   }
   m->final_w_ = ones(Hd);
   m->lm_head_ = c.tie_word_embeddings ? m->embed_ : rnd({c.vocab_size, Hd}, std);
+  m->KeepNormsInFloat32();
   m->BuildRope();
   return m;
 }

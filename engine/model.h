@@ -66,6 +66,7 @@ class Model {
  private:
   Model(const ModelConfig& c, torch::Device d, torch::Dtype t) : config_(c), device_(d), dtype_(t) {}
   void BuildRope();
+  void KeepNormsInFloat32();
   torch::Tensor Norm(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) const;
   torch::Tensor Attention(const torch::Tensor& q, const torch::Tensor& kc, const torch::Tensor& vc,
                           const ForwardBatch& batch, double scale) const;

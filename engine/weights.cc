@@ -286,6 +286,7 @@ Status Model::Load(const std::string& dir, const ModelConfig& config, torch::Dev
     // Rotary caches and the like are harmless; say so at debug level only.
     spdlog::debug("{}: tensor \"{}\" is not used by the {} model", dir, name, config.architecture);
   }
+  m->KeepNormsInFloat32();
   m->BuildRope();
   *out = std::move(m);
   return Status::OK();
