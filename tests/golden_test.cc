@@ -30,9 +30,13 @@ EngineConfig BaseConfig(const std::string& model) {
   return c;
 }
 
-double Tolerance() {
+// Max-abs tolerance against HF's float32 logits. For half precision it is
+// relative to the logits' scale: rounding these checkpoints' weights to bf16
+// alone (all arithmetic still fp32) moves their logits by up to 0.029 in
+// absolute terms (measured), so an absolute 2e-2 is below bf16's own floor.
+double Tolerance(double max_abs_ref) {
   const std::string dev = Env("VIGIL_TEST_DEVICE", "cpu"), dtype = Env("VIGIL_TEST_DTYPE", "float32");
-  if (dtype == "bfloat16" || dtype == "float16") return 2e-2;
+  if (dtype == "bfloat16" || dtype == "float16") return 2e-2 * std::max(1.0, max_abs_ref);
   return dev == "cpu" ? 1e-4 : 1e-3;
 }
 bool ExactGreedyExpected() { return Env("VIGIL_TEST_DTYPE", "float32") == "float32"; }
@@ -67,9 +71,14 @@ void CheckPrefillLogits(const std::string& model, EngineConfig cfg) {
   for (int i = 0; i < n; ++i) {
     auto want = g.Floats("logits." + std::to_string(i));
     ASSERT_EQ(got[i].size(), want.size()) << model << " seq " << i << " vocab " << vocab;
-    double max_err = 0;
-    for (size_t j = 0; j < want.size(); ++j) max_err = std::max(max_err, std::fabs(double(got[i][j]) - want[j]));
-    EXPECT_LE(max_err, Tolerance()) << model << " sequence " << i << " (" << want.size() / vocab << " tokens)";
+    double max_err = 0, max_ref = 0;
+    for (size_t j = 0; j < want.size(); ++j) {
+      max_err = std::max(max_err, std::fabs(double(got[i][j]) - want[j]));
+      max_ref = std::max(max_ref, std::fabs(double(want[j])));
+    }
+    EXPECT_LE(max_err, Tolerance(max_ref)) << model << " sequence " << i << " (" << want.size() / vocab << " tokens)";
+    if (i == n - 1) std::printf("[ %s ] %s: max abs logit error %.3g (|logits| up to %.3g)\n", model.c_str(),
+                                cfg.max_num_batched_tokens < 100 ? "chunked" : "whole", max_err, max_ref);
   }
   EXPECT_EQ(core->block_counts().used, 0);
 }
