@@ -13,5 +13,5 @@ fi
 ninja -C "$B" >"$B.log" 2>&1 || { grep -E "error" "$B.log" | head -30; exit 1; }
 for dt in float32 bfloat16 float16; do
   echo "== golden tests on cuda, $dt"
-  VIGIL_TEST_DEVICE=cuda VIGIL_TEST_DTYPE=$dt "$B/tests/golden_test" 2>&1 | grep -E "FAILED|PASSED|actual" | head -12
+  VIGIL_TEST_DEVICE=cuda VIGIL_TEST_DTYPE=$dt "$B/tests/golden_test" 2>&1 | grep -E "FAILED|PASSED|actual|max abs" | head -16
 done
