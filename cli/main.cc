@@ -17,7 +17,9 @@ void Usage(FILE* to) {
                "           [--ignore-eos] [--device cpu|cuda] [--dtype auto|float32|bfloat16|float16]\n"
                "           Run the engine offline; one JSON line per prompt.\n"
                "  logits   --model PATH --prompt-ids 1,2,3 --out FILE.safetensors\n"
-               "           Write the float32 logits of every prompt position as tensor \"logits\".\n");
+               "           Write the float32 logits of every prompt position as tensor \"logits\".\n"
+               "  tokenize --tokenizer tokenizer.json (--text T | --file F) [--decode]\n"
+               "           Print the token ids of a text as JSON.\n");
 }
 
 }  // namespace
@@ -31,6 +33,9 @@ int main(int argc, char** argv) {
   const std::string cmd = argv[1];
   if (cmd == "generate") return vigil::cli::CmdGenerate(argc - 2, argv + 2);
   if (cmd == "logits") return vigil::cli::CmdLogits(argc - 2, argv + 2);
+#ifdef VIGIL_HAVE_TOKENIZER
+  if (cmd == "tokenize") return vigil::cli::CmdTokenize(argc - 2, argv + 2);
+#endif
   std::fprintf(stderr, "vigilctl: unknown command \"%s\"\n\n", cmd.c_str());
   Usage(stderr);
   return 2;
