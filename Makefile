@@ -25,12 +25,12 @@ configure: $(BUILD_DIR)/CMakeCache.txt
 build: deps configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# Until the daemon exists, `make run` shows the engine on the built-in model.
+# Starts vigild on the built-in model with the default config (Ctrl-C stops it).
+# Try: curl -s localhost:8000/v1/completions -d '{"prompt":"Hello","max_tokens":16}'
+#      curl -s localhost:8000/metrics | grep vllm:
 run: build
-	@echo "== vigilctl generate on builtin:tiny-llama (random weights, so the ids are noise)"
-	$(BUILD_DIR)/cli/vigilctl generate --model builtin:tiny-llama \
-	  --prompt-ids 464,2068,7586,21831,18045,625,262,16931,3290 \
-	  --prompt-ids 15496,11,995 --max-tokens 24 --ignore-eos
+	@echo "== vigild on http://127.0.0.1:8000 (built-in random-weight model; Ctrl-C to stop)"
+	$(BUILD_DIR)/daemon/vigild --config $(CONFIG)
 
 test: test-deps configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)

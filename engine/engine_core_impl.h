@@ -71,6 +71,7 @@ struct EngineCore::Impl {
     stats.requests_finished_by_reason[static_cast<int>(r.finish_reason)]++;
     if (r.finish_reason == FinishReason::kAbort || r.finish_reason == FinishReason::kError) return;
     stats.e2e_seconds.Observe(now - r.arrival_time);
+    stats.guide_e2e_seconds.Observe(now - r.arrival_time);
     if (r.first_token_time >= 0) stats.decode_seconds.Observe(now - r.first_token_time);
     stats.prompt_tokens.Observe(static_cast<double>(r.num_prompt_tokens));
     stats.generation_tokens.Observe(static_cast<double>(r.num_output_tokens()));

@@ -91,6 +91,12 @@ struct EngineStats {
   Histogram iteration_tokens{IterationTokenBuckets()};
   Histogram batch_size{IterationTokenBuckets()};
   Histogram step_seconds{InterTokenBuckets()};
+  // The widely copied vLLM production-monitoring guide's own buckets, so its
+  // dashboards and alert rules work unchanged.
+  Histogram guide_ttft_seconds{{0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30}};
+  Histogram guide_tbt_seconds{{0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1}};
+  Histogram guide_e2e_seconds{{0.5, 1, 2, 5, 10, 30, 60, 120}};
+  Histogram guide_decode_batch_size{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512}};
 
   // Engine settings, so rules and recommendations can use them.
   int64_t max_num_seqs = 0;

@@ -1,0 +1,54 @@
+// vigild's configuration: one YAML file with sections server, engine,
+// monitor, rules, alerts, capture and logging. Unknown keys, wrong types and
+// out-of-range values are errors naming file:line:col and the key path.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/config.h"
+
+namespace vigil::daemon {
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  int port = 8000;
+  int threads = 16;                 // HTTP worker threads (streams hold one each)
+  int max_waiting_requests = 256;   // beyond it: 503 with Retry-After
+  double shutdown_grace_s = 30;
+  std::string api_keys_file;        // when set, /v1/* needs Authorization: Bearer KEY
+  std::string admin_token_file;     // admin endpoints refuse without it
+  std::string state_dir = "/var/lib/vigil";
+  int64_t max_request_bytes = 1 << 20;  // larger bodies: 413
+};
+
+struct ModelServingConfig {
+  std::string tokenizer;            // empty: <model dir>/tokenizer.json (built-in: bundled GPT-2)
+  std::string served_model_name;    // empty: the model path or builtin name
+  // Chat rendering: each message as message_template with {role} and
+  // {content}, then generation_prompt.
+  std::string chat_message_template = "<|{role}|>\n{content}\n";
+  std::string chat_generation_prompt = "<|assistant|>\n";
+};
+
+struct LoggingConfig {
+  std::string level = "info";
+};
+
+struct Config {
+  std::string path;  // where it was loaded from
+  ServerConfig server;
+  engine::EngineConfig engine;
+  ModelServingConfig serving;
+  LoggingConfig logging;
+};
+
+// Every error found, one per line, each "file:line:col: key.path: message".
+Status ParseConfig(const std::string& yaml_text, const std::string& source, Config* out);
+Status LoadConfig(const std::string& path, Config* out);
+
+// What differs between two configs and needs a restart to take effect.
+std::vector<std::string> RestartRequiredChanges(const Config& running, const Config& next);
+
+}  // namespace vigil::daemon

@@ -1,0 +1,82 @@
+// vigild's core object: owns the engine, the tokenizer, the metrics and the
+// HTTP server, and implements reload and graceful stop. main.cc adds the
+// process concerns (flags, signals, systemd).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "common/status.h"
+#include "daemon/config.h"
+#include "daemon/metrics.h"
+#include "daemon/openai.h"
+#include "engine/engine.h"
+#include "tokenizer/tokenizer.h"
+
+namespace httplib {
+class Server;
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace vigil::daemon {
+
+extern const char* const kVersion;
+
+class Daemon {
+ public:
+  // Loads the tokenizer and the model (may take a while) and starts the engine.
+  static Status Create(const Config& config, std::unique_ptr<Daemon>* out);
+  ~Daemon();
+
+  // Binds server.host:server.port; then Serve() blocks until Stop().
+  Status Bind();
+  void Serve();
+  int bound_port() const { return port_; }
+
+  // Stops accepting (503), lets running requests finish within
+  // shutdown_grace, aborts the rest and stops the HTTP server.
+  void Stop();
+  // Applies what can change live; logs what needs a restart. An invalid
+  // config keeps the running one and sets vigil_config_last_reload_success 0.
+  Status Reload(const Config& next);
+  void RecordReloadFailure();
+
+  bool ready() const { return ready_.load(); }
+  // "" when healthy, else why not (for /health and the watchdog).
+  std::string HealthProblem() const;
+  std::string StatusLine() const;  // one-line summary for systemd's STATUS=
+  engine::Engine& engine() { return *engine_; }
+
+ private:
+  Daemon() = default;
+  void Routes();
+  bool CheckApiKey(const httplib::Request& req, httplib::Response& res);
+  void HandleGenerate(const httplib::Request& req, httplib::Response& res, bool chat);
+  void HandleTokenize(const httplib::Request& req, httplib::Response& res);
+  void HandleDetokenize(const httplib::Request& req, httplib::Response& res);
+  void HandleModels(const httplib::Request& req, httplib::Response& res);
+  void HandleHealthReport(const httplib::Request& req, httplib::Response& res);
+
+  Config config_;
+  std::mutex config_mu_;  // guards live-reloadable parts of config_ and api_keys_
+  std::set<std::string> api_keys_;
+  std::unique_ptr<engine::Engine> engine_;
+  std::unique_ptr<tokenizer::Tokenizer> tok_;
+  std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<httplib::Server> http_;
+  std::string served_model_;
+  ChatTemplate chat_;
+  int port_ = 0;
+  double start_time_ = 0;
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> stopping_{false};
+  std::atomic<int64_t> next_id_{0};
+};
+
+Status LoadApiKeys(const std::string& path, std::set<std::string>* keys);
+
+}  // namespace vigil::daemon

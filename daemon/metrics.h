@@ -1,0 +1,37 @@
+// /metrics: engine stats under vLLM's metric names (plus the production set
+// of the common vLLM monitoring guide) and Vigil's own vigil_* metrics, in
+// Prometheus text format from prometheus-cpp, serialized in the HTTP handler.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <memory>
+#include <string>
+
+#include "engine/engine.h"
+
+namespace vigil::daemon {
+
+class Metrics {
+ public:
+  Metrics(std::string model_name, std::string version);
+
+  // Counts an HTTP request by endpoint and status code.
+  void CountRequest(const std::string& endpoint, int status);
+  void SetReloadResult(bool ok, double unix_time);
+
+  // The whole exposition for one scrape.
+  std::string Render(const engine::EngineStats& stats) const;
+
+ private:
+  std::string model_name_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>* http_requests_;
+  prometheus::Gauge* reload_success_;
+  prometheus::Gauge* reload_time_;
+};
+
+}  // namespace vigil::daemon
