@@ -156,6 +156,7 @@ void ReadServer(Section s, ServerConfig* c) {
   s.String("admin_token_file", &c->admin_token_file);
   s.String("state_dir", &c->state_dir);
   s.Size("max_request_bytes", &c->max_request_bytes, 1024);
+  s.Duration("engine_stall_timeout", &c->engine_stall_timeout_s, 0.1);
   s.Finish();
 }
 

@@ -21,6 +21,7 @@ struct ServerConfig {
   std::string admin_token_file;     // admin endpoints refuse without it
   std::string state_dir = "/var/lib/vigil";
   int64_t max_request_bytes = 1 << 20;  // larger bodies: 413
+  double engine_stall_timeout_s = 10;   // /health 503 and no WATCHDOG=1 past this
 };
 
 struct ModelServingConfig {

@@ -166,7 +166,7 @@ std::string Daemon::HealthProblem() const {
   const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
                           std::chrono::steady_clock::now().time_since_epoch()).count();
   const double age = static_cast<double>(now - s.heartbeat_ns) / 1e9;
-  if (age > 5.0) return "engine loop stuck: no heartbeat for " + std::to_string(static_cast<int>(age)) + "s";
+  if (age > config_.server.engine_stall_timeout_s) return "engine loop stuck: no heartbeat for " + std::to_string(static_cast<int>(age)) + "s";
   return "";
 }
 

@@ -153,7 +153,7 @@ std::string Metrics::Render(const engine::EngineStats& s) const {
   // Vigil's own engine view.
   b.Histogram("vigil_engine_step_seconds", "Wall time of one engine step.", s.step_seconds);
   b.Gauge("vigil_engine_busy_fraction", "Share of the last second the engine spent in model steps.", s.busy_fraction);
-  b.Gauge("vigil_kv_blocks_total", "KV-cache blocks.", double(s.kv_blocks_total));
+  b.Gauge("vigil_kv_blocks_capacity", "KV-cache blocks in the pool.", double(s.kv_blocks_total));
   b.Gauge("vigil_kv_blocks_used", "KV-cache blocks held by requests.", double(s.kv_blocks_used));
   b.Gauge("vigil_kv_blocks_orphaned", "KV-cache blocks held by no live request (a leak).", double(s.kv_blocks_orphaned));
   b.Gauge("vigil_memory_used_bytes", "Process RSS, or CUDA allocator bytes on GPU.", double(s.memory_used_bytes));

@@ -1,0 +1,99 @@
+#include "daemon/config.h"
+
+#include <gtest/gtest.h>
+
+#include "common/units.h"
+#include "test_util.h"
+
+namespace vigil::daemon {
+namespace {
+
+TEST(UnitsTest, DurationsAndSizes) {
+  double s = 0;
+  ASSERT_TRUE(ParseDuration("500ms", &s).ok());
+  EXPECT_DOUBLE_EQ(s, 0.5);
+  ASSERT_TRUE(ParseDuration("1h30m", &s).ok());
+  EXPECT_DOUBLE_EQ(s, 5400);
+  EXPECT_FALSE(ParseDuration("5", &s).ok());
+  EXPECT_FALSE(ParseDuration("5 minutes", &s).ok());
+  EXPECT_FALSE(ParseDuration("", &s).ok());
+  int64_t b = 0;
+  ASSERT_TRUE(ParseSize("512MiB", &b).ok());
+  EXPECT_EQ(b, 512LL << 20);
+  ASSERT_TRUE(ParseSize("2GiB", &b).ok());
+  EXPECT_EQ(b, 2LL << 30);
+  ASSERT_TRUE(ParseSize("1024", &b).ok());
+  EXPECT_EQ(b, 1024);
+  EXPECT_FALSE(ParseSize("12 parsecs", &b).ok());
+  EXPECT_EQ(FormatDuration(5400), "1h30m");
+  EXPECT_EQ(FormatDuration(0.5), "500ms");
+}
+
+TEST(ConfigTest, TheShippedConfigIsValid) {
+  Config c;
+  Status st = LoadConfig(std::string(VIGIL_TEST_DATA_DIR) + "/../../etc/vigil.yaml", &c);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(c.server.port, 8000);
+  EXPECT_EQ(c.engine.model, "builtin:tiny-llama");
+  EXPECT_EQ(c.engine.kv_cache_memory, 256LL << 20);
+}
+
+TEST(ConfigTest, DefaultsWhenEmpty) {
+  Config c;
+  ASSERT_TRUE(ParseConfig("", "v.yaml", &c).ok());
+  EXPECT_EQ(c.server.host, "127.0.0.1");
+  EXPECT_EQ(c.server.port, 8000);
+  EXPECT_DOUBLE_EQ(c.server.shutdown_grace_s, 30);
+  EXPECT_EQ(c.server.state_dir, "/var/lib/vigil");
+  EXPECT_EQ(c.engine.block_size, 16);
+  EXPECT_TRUE(c.engine.enable_prefix_caching);
+}
+
+struct Bad {
+  const char* yaml;
+  const char* expect;
+};
+
+TEST(ConfigTest, ErrorsNameFileLineColumnAndKeyPath) {
+  std::vector<Bad> cases = {
+      {"engine:\n  max_num_seqs: abc\n", "vigil.yaml:2:17: engine.max_num_seqs: expected a positive integer, got \"abc\""},
+      {"engine:\n  max_num_seqs: 0\n", "engine.max_num_seqs: expected a positive integer in [1,"},
+      {"server:\n  port: 70000\n", "server.port: expected a port number in [1, 65535], got 70000"},
+      {"server:\n  shutdown_grace: soon\n", "server.shutdown_grace: expected a duration"},
+      {"engine:\n  kv_cache_memory: lots\n", "engine.kv_cache_memory: expected a size"},
+      {"engine:\n  dtype: float8\n", "engine.dtype: expected one of"},
+      {"engine:\n  enable_prefix_caching: maybe\n", "engine.enable_prefix_caching: expected true or false"},
+      {"engine:\n  faults:\n    leak_blocks_on_abort: 1.5\n", "engine.faults.leak_blocks_on_abort: expected a number in [0, 1]"},
+      {"engine:\n  modle: x\n", "vigil.yaml:2:3: engine.modle: unknown key"},
+      {"servre:\n  port: 1\n", "vigil.yaml:1:1: servre: unknown key"},
+      {"server: 5\n", "server: expected a mapping"},
+      {"logging:\n  level: loud\n", "logging.level: expected one of"},
+      {"monitor:\n  interval: 1s\n", "monitor.interval: unknown key"},
+      {"server:\n  port: [1\n", "vigil.yaml:"},
+  };
+  for (const Bad& b : cases) {
+    Config c;
+    Status st = ParseConfig(b.yaml, "vigil.yaml", &c);
+    EXPECT_FALSE(st.ok()) << b.yaml;
+    EXPECT_NE(st.message().find(b.expect), std::string::npos) << "got: " << st.message() << "\nwant: " << b.expect;
+  }
+}
+
+TEST(ConfigTest, AllErrorsAreReportedAtOnce) {
+  Config c;
+  Status st = ParseConfig("server:\n  port: x\n  threads: y\n", "v.yaml", &c);
+  EXPECT_NE(st.message().find("server.port"), std::string::npos);
+  EXPECT_NE(st.message().find("server.threads"), std::string::npos);
+}
+
+TEST(ConfigTest, RestartRequiredChanges) {
+  Config a, b;
+  b.engine.model = "/models/x";
+  b.server.max_waiting_requests = 5;
+  auto changes = RestartRequiredChanges(a, b);
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0], "engine.model");
+}
+
+}  // namespace
+}  // namespace vigil::daemon

@@ -1,0 +1,138 @@
+// Starts the real vigild on a free loopback port with a generated config,
+// listening as systemd would on a NOTIFY_SOCKET, for end-to-end tests.
+#pragma once
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test_util.h"
+
+namespace vigil::testing {
+
+inline int FreePort() {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  int port = ntohs(a.sin_port);
+  close(s);
+  return port;
+}
+
+class DaemonProcess {
+ public:
+  // `extra_yaml` is appended to a config that sets server.host/port and
+  // state_dir; it may add engine: and other sections.
+  explicit DaemonProcess(const std::string& engine_yaml, const std::string& server_extra = "") {
+    port_ = FreePort();
+    config_ = dir_.File("vigil.yaml");
+    WriteConfig(engine_yaml, server_extra);
+    notify_path_ = dir_.File("notify.sock");
+    notify_fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    sockaddr_un un{};
+    un.sun_family = AF_UNIX;
+    std::snprintf(un.sun_path, sizeof un.sun_path, "%s", notify_path_.c_str());
+    bind(notify_fd_, reinterpret_cast<sockaddr*>(&un), sizeof un);
+    log_ = dir_.File("vigild.log");
+    pid_ = fork();
+    if (pid_ == 0) {
+      int fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(fd, 1);
+      dup2(fd, 2);
+      setenv("NOTIFY_SOCKET", notify_path_.c_str(), 1);
+      execl(VIGILD_PATH, VIGILD_PATH, "--config", config_.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+  }
+  ~DaemonProcess() {
+    if (pid_ > 0 && !exited_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (notify_fd_ >= 0) close(notify_fd_);
+  }
+
+  void WriteConfig(const std::string& engine_yaml, const std::string& server_extra = "") {
+    WriteFile(config_, "server:\n  host: 127.0.0.1\n  port: " + std::to_string(port_) + "\n  state_dir: " + dir_.path() +
+                           "\n  shutdown_grace: 10s\n" + server_extra + engine_yaml);
+  }
+
+  // Waits until /ready answers 200; false (with the log) on timeout or exit.
+  bool WaitReady(std::chrono::seconds timeout = std::chrono::seconds(60)) {
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < end) {
+      int st;
+      if (waitpid(pid_, &st, WNOHANG) == pid_) {
+        exited_ = true;
+        exit_status_ = st;
+        return false;
+      }
+      httplib::Client c("127.0.0.1", port_);
+      c.set_connection_timeout(1);
+      auto r = c.Get("/ready");
+      if (r && r->status == 200) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+
+  httplib::Client Client() const {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_read_timeout(60, 0);
+    return c;
+  }
+  int port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  const std::string& config_path() const { return config_; }
+  std::string Log() const { return ReadFile(log_); }
+  void Signal(int sig) const { kill(pid_, sig); }
+
+  // Exit code, or -1 if it did not exit within the timeout.
+  int WaitExit(std::chrono::seconds timeout = std::chrono::seconds(30)) {
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < end) {
+      int st;
+      if (waitpid(pid_, &st, WNOHANG) == pid_) {
+        exited_ = true;
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return -1;
+  }
+
+  // Every sd_notify datagram received so far.
+  std::vector<std::string> NotifyMessages() {
+    char buf[4096];
+    ssize_t n;
+    while ((n = recv(notify_fd_, buf, sizeof buf, 0)) > 0) notes_.emplace_back(buf, static_cast<size_t>(n));
+    return notes_;
+  }
+
+ private:
+  TempDir dir_;
+  int port_ = 0;
+  std::string config_, notify_path_, log_;
+  int notify_fd_ = -1;
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  int exit_status_ = 0;
+  std::vector<std::string> notes_;
+};
+
+}  // namespace vigil::testing
