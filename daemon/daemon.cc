@@ -41,7 +41,7 @@ std::string ResolveTokenizer(const Config& c) {
 
 void SendError(httplib::Response& res, const ApiError& e) {
   res.status = e.status;
-  res.set_content(e.ToJson().dump(), "application/json");
+  res.set_content(e.ToJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
 }
 
 }  // namespace

@@ -79,7 +79,7 @@ json Usage(int64_t prompt, int64_t completion) {
 void Daemon::HandleGenerate(const httplib::Request& req, httplib::Response& res, bool chat) {
   auto send_error = [&res](const ApiError& e) {
     res.status = e.status;
-    res.set_content(e.ToJson().dump(), "application/json");
+    res.set_content(e.ToJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
   };
   if (stopping_ || !ready_) {
     ApiError e;

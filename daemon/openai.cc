@@ -73,8 +73,18 @@ std::string Render(const std::string& tmpl, const std::string& role, const std::
 }  // namespace
 
 std::optional<ApiError> ParseJsonObject(const std::string& body, json* out) {
+  // nlohmann accepts invalid UTF-8 inside strings; the tokenizer and every
+  // response must not see it.
+  if (!tokenizer::IsValidUtf8(body)) return Bad("", "the body is not valid UTF-8");
+  constexpr int kMaxDepth = 64;
+  struct TooDeep {};
   try {
-    *out = json::parse(body);
+    *out = json::parse(body, [](int depth, json::parse_event_t, json&) {
+      if (depth > kMaxDepth) throw TooDeep{};
+      return true;
+    });
+  } catch (const TooDeep&) {
+    return Bad("", "the body nests deeper than " + std::to_string(kMaxDepth) + " levels");
   } catch (const json::exception& e) {
     return Bad("", std::string("the body is not valid JSON: ") + e.what());
   }
