@@ -18,7 +18,7 @@ test-deps:
 	@scripts/deps.sh --test
 
 $(BUILD_DIR)/CMakeCache.txt:
-	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_INSTALL_PREFIX=$(PREFIX)
 
 configure: $(BUILD_DIR)/CMakeCache.txt
 
@@ -38,6 +38,12 @@ test: test-deps configure
 
 bench: build
 	$(BUILD_DIR)/bench/engine_bench
+
+# Binaries to $(PREFIX)/bin, GPT-2's tokenizer to $(PREFIX)/share/vigil, the
+# default config to /etc/vigil and the unit to /lib/systemd/system, all under
+# $(DESTDIR) when set (packaging).
+install: build
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD_DIR) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD_DIR)
