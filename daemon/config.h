@@ -14,7 +14,7 @@ namespace vigil::daemon {
 struct ServerConfig {
   std::string host = "127.0.0.1";
   int port = 8000;
-  int threads = 16;                 // HTTP worker threads (streams hold one each)
+  int threads = 64;                 // HTTP worker threads (each open stream holds one)
   int max_waiting_requests = 256;   // beyond it: 503 with Retry-After
   double shutdown_grace_s = 30;
   std::string api_keys_file;        // when set, /v1/* needs Authorization: Bearer KEY

@@ -309,5 +309,37 @@ TEST(DaemonE2E, BadConfigExitsTwoNamingTheField) {
   EXPECT_NE(d.Log().find("engine.max_num_seqs: expected a positive integer, got \"abc\""), std::string::npos) << d.Log();
 }
 
+TEST(DaemonE2E, ATokenizerLargerThanTheModelIsRefusedAtStart) {
+  DaemonProcess d("engine:\n  model: " + DataPath("models/llama") + "\n  tokenizer: " +
+                  DataPath("tokenizers/gpt2.tokenizer.json") + "\n");
+  EXPECT_EQ(d.WaitExit(), 2);
+  EXPECT_NE(d.Log().find("50257 tokens but the model's vocabulary is 512"), std::string::npos) << d.Log();
+}
+
+TEST(DaemonE2E, OverloadGets503WithRetryAfter) {
+  DaemonProcess d("engine:\n  model: builtin:tiny-llama\n  max_num_seqs: 1\n  max_model_len: 1024\n  num_blocks: 128\n",
+                  "  max_waiting_requests: 1\n");
+  ASSERT_TRUE(d.WaitReady()) << d.Log();
+  std::vector<std::thread> ts;
+  std::atomic<int> ok{0}, overloaded{0}, retry_after{0};
+  for (int i = 0; i < 6; ++i) {
+    ts.emplace_back([&, i] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50 * i));
+      auto c = d.Client();
+      auto r = c.Post("/v1/completions", R"({"prompt":"busy","max_tokens":60,"ignore_eos":true})", "application/json");
+      if (!r) return;
+      if (r->status == 200) ++ok;
+      if (r->status == 503) {
+        ++overloaded;
+        if (r->get_header_value("Retry-After") == "1") ++retry_after;
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  EXPECT_GE(ok, 2);
+  EXPECT_GE(overloaded, 1);
+  EXPECT_EQ(retry_after.load(), overloaded.load());
+}
+
 }  // namespace
 }  // namespace vigil
