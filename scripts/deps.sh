@@ -20,7 +20,7 @@ PACKAGES=(
 )
 # Test-only peers (real Prometheus/Alertmanager/promtool) are listed apart:
 # `make test` installs them, `make run` does not need them.
-TEST_PACKAGES=(prometheus prometheus-alertmanager)
+TEST_PACKAGES=(prometheus prometheus-alertmanager python3)
 
 want=("${PACKAGES[@]}")
 if [[ "${1:-}" == "--test" ]]; then want+=("${TEST_PACKAGES[@]}"); fi
