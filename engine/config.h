@@ -31,6 +31,7 @@ struct EngineConfig {
   bool enable_chunked_prefill = true;
   bool enable_prefix_caching = true;
   uint64_t seed = 0;              // seeds the built-in model and unseeded sampling
+  double request_timeout_s = 300; // running longer than this counts as stuck
   FaultConfig faults;
 };
 

@@ -105,6 +105,7 @@ Status EngineCore::Create(const EngineConfig& config, std::unique_ptr<EngineCore
   sc.enable_chunked_prefill = config.enable_chunked_prefill;
   s.scheduler = std::make_unique<Scheduler>(sc, s.blocks.get(), eos);
   s.engine_rng.seed(config.seed);
+  s.request_timeout_s = config.request_timeout_s;
 
   ModelInfo& mi = s.info;
   mi.name = config.model;

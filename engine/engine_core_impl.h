@@ -72,6 +72,7 @@ struct EngineCore::Impl {
     if (r.finish_reason == FinishReason::kAbort || r.finish_reason == FinishReason::kError) return;
     stats.e2e_seconds.Observe(now - r.arrival_time);
     stats.guide_e2e_seconds.Observe(now - r.arrival_time);
+    stats.e2e_sketch.Add(now - r.arrival_time);
     if (r.first_token_time >= 0) stats.decode_seconds.Observe(now - r.first_token_time);
     stats.prompt_tokens.Observe(static_cast<double>(r.num_prompt_tokens));
     stats.generation_tokens.Observe(static_cast<double>(r.num_output_tokens()));

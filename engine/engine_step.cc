@@ -158,12 +158,16 @@ void EngineCore::Impl::Step() {
         r->first_token_time = now;
         stats.ttft_seconds.Observe(now - r->arrival_time);
         stats.guide_ttft_seconds.Observe(now - r->arrival_time);
+        stats.ttft_sketch.Add(now - r->arrival_time);
+        stats.queue_sketch.Add(r->first_scheduled_time - r->arrival_time);
+        stats.prefill_sketch.Add(now - r->first_scheduled_time);
         stats.queue_seconds.Observe(r->first_scheduled_time - r->arrival_time);
         stats.prefill_seconds.Observe(now - r->first_scheduled_time);
         stats.prompt_tokens_total += r->num_prompt_tokens;
       } else {
         stats.inter_token_seconds.Observe(now - r->last_token_time);
         stats.guide_tbt_seconds.Observe(now - r->last_token_time);
+        stats.inter_token_sketch.Add(now - r->last_token_time);
       }
       r->last_token_time = now;
       ++stats.generation_tokens_total;
@@ -187,6 +191,7 @@ void EngineCore::Impl::Step() {
   stats.step_seconds.Observe(step);
   stats.iteration_tokens.Observe(static_cast<double>(so.total_tokens));
   stats.batch_size.Observe(static_cast<double>(so.scheduled.size()));
+  stats.batch_size_sketch.Add(static_cast<double>(so.scheduled.size()));
   int64_t decodes = 0;
   for (const ScheduledRequest& s : so.scheduled) decodes += s.num_new_tokens == 1 ? 1 : 0;
   if (decodes > 0) stats.guide_decode_batch_size.Observe(static_cast<double>(decodes));

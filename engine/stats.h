@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "common/quantile_sketch.h"
+
 namespace vigil::engine {
 
 // A cumulative histogram with fixed upper bounds, Prometheus-style: counts[i]
@@ -97,6 +99,10 @@ struct EngineStats {
   Histogram guide_tbt_seconds{{0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1}};
   Histogram guide_e2e_seconds{{0.5, 1, 2, 5, 10, 30, 60, 120}};
   Histogram guide_decode_batch_size{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512}};
+
+  // Cumulative quantile sketches (0.5% relative accuracy): the monitor
+  // subtracts consecutive snapshots to get each interval's distribution.
+  QuantileSketch ttft_sketch, inter_token_sketch, e2e_sketch, queue_sketch, prefill_sketch, batch_size_sketch;
 
   // Engine settings, so rules and recommendations can use them.
   int64_t max_num_seqs = 0;

@@ -1,0 +1,72 @@
+// The signal deriver on synthetic stat streams: no model involved.
+#include "monitor/signals.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace vigil::monitor {
+namespace {
+
+std::map<std::string, double> AsMap(const std::vector<std::pair<std::string, double>>& v) {
+  return std::map<std::string, double>(v.begin(), v.end());
+}
+
+TEST(SignalsTest, CatalogueNamesAreUniqueAndFindable) {
+  std::set<std::string> names;
+  for (const auto& s : Catalogue()) EXPECT_TRUE(names.insert(s.name).second) << s.name;
+  EXPECT_NE(FindSignal("ttft_p95"), nullptr);
+  EXPECT_EQ(FindSignal("nope"), nullptr);
+}
+
+TEST(SignalsTest, CountersSurviveResetsAndRatesFollowTheWindow) {
+  SignalDeriver d({/*window_s=*/10, 300});
+  engine::EngineStats s;
+  std::map<std::string, double> v;
+  for (int t = 0; t <= 20; ++t) {
+    s.generation_tokens_total = 100 * t;  // 100 tokens/s
+    if (t == 15) s.generation_tokens_total = 50;  // the engine restarted
+    if (t > 15) s.generation_tokens_total = 50 + 100 * (t - 15);
+    v = AsMap(d.Tick(t, s));
+  }
+  // 1400 up to t=14, +50 at the reset, +500 after: monotonic 1950.
+  EXPECT_DOUBLE_EQ(v["generation_tokens_total"], 1950);
+  EXPECT_NEAR(v["output_tokens_per_s"], 95, 1e-9);  // 950 over the last 10 s (the reset tick added 50)
+}
+
+TEST(SignalsTest, QuantilesCoverOnlyTheWindowAndVanishWithoutData) {
+  SignalDeriver d({/*window_s=*/5, 300});
+  engine::EngineStats s;
+  d.Tick(0, s);
+  for (int t = 1; t <= 5; ++t) {
+    for (int i = 0; i < 100; ++i) s.ttft_sketch.Add(t < 3 ? 10.0 : 0.1);
+    auto v = AsMap(d.Tick(t, s));
+    ASSERT_TRUE(v.count("ttft_p95"));
+  }
+  auto v = AsMap(d.Tick(6, s));  // window (1, 6]: ticks 2..5 -> 100 slow, 300 fast... then slow ones expire
+  for (int t = 7; t <= 9; ++t) v = AsMap(d.Tick(t, s));
+  // By t=9 the window (4, 9] holds only tick 5's fast requests.
+  EXPECT_NEAR(v["ttft_p95"], 0.1, 0.001);
+  for (int t = 10; t <= 16; ++t) v = AsMap(d.Tick(t, s));
+  EXPECT_EQ(v.count("ttft_p95"), 0u) << "no requests in the window: no value, not 0";
+}
+
+TEST(SignalsTest, HitRateBusyFractionAndSettings) {
+  SignalDeriver d({60, 300});
+  engine::EngineStats s;
+  s.max_num_seqs = 38;
+  s.prefix_caching_enabled = true;
+  auto v = AsMap(d.Tick(0, s));
+  EXPECT_EQ(v.count("prefix_cache_hit_rate"), 0u);
+  s.prefix_cache_queries_total = 1000;
+  s.prefix_cache_hits_total = 250;
+  s.busy_seconds_total = 0.5;
+  v = AsMap(d.Tick(1, s));
+  EXPECT_DOUBLE_EQ(v["prefix_cache_hit_rate"], 0.25);
+  EXPECT_DOUBLE_EQ(v["busy_fraction"], 0.5);
+  EXPECT_DOUBLE_EQ(v["max_num_seqs"], 38);
+  EXPECT_DOUBLE_EQ(v["prefix_caching_enabled"], 1);
+}
+
+}  // namespace
+}  // namespace vigil::monitor
