@@ -1,0 +1,284 @@
+#include "detectors/detectors.h"
+
+#include <Eigen/Dense>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <set>
+
+#include "monitor/signals.h"
+
+namespace vigil::detectors {
+
+const char* DirectionName(Direction d) {
+  switch (d) {
+    case Direction::kHigh: return "high";
+    case Direction::kLow: return "low";
+    case Direction::kBoth: return "both";
+  }
+  return "both";
+}
+
+std::optional<double> ZScoreDetector::Observe(double x, double* mean, double* stddev) {
+  std::optional<double> z;
+  if (stats_.size() >= cfg_.min_samples) {
+    const double m = stats_.Mean(), s = stats_.Std();
+    if (mean) *mean = m;
+    if (stddev) *stddev = s;
+    if (s > 0) z = (x - m) / s;
+  }
+  stats_.Add(x);
+  return z;
+}
+
+bool ZScoreDetector::Flags(double z) const {
+  switch (cfg_.direction) {
+    case Direction::kHigh: return z > cfg_.threshold;
+    case Direction::kLow: return z < -cfg_.threshold;
+    case Direction::kBoth: return std::fabs(z) > cfg_.threshold;
+  }
+  return false;
+}
+
+bool FitTrend(const std::vector<monitor::Point>& pts, TrendFit* out) {
+  const size_t n = pts.size();
+  if (n < 3) return false;
+  // Centre t and v for a well-conditioned fit over large unix times.
+  double mt = 0, mv = 0;
+  for (const auto& p : pts) {
+    mt += p.t;
+    mv += p.v;
+  }
+  mt /= static_cast<double>(n);
+  mv /= static_cast<double>(n);
+  double stt = 0, stv = 0, svv = 0;
+  for (const auto& p : pts) {
+    const double dt = p.t - mt, dv = p.v - mv;
+    stt += dt * dt;
+    stv += dt * dv;
+    svv += dv * dv;
+  }
+  if (stt <= 0) return false;
+  out->slope = stv / stt;
+  out->intercept = mv - out->slope * mt;
+  out->r2 = svv > 0 ? (stv * stv) / (stt * svv) : 0;
+  out->n = n;
+  out->span_s = pts.back().t - pts.front().t;
+  return true;
+}
+
+namespace {
+
+double MemTotalBytes() {
+  FILE* f = std::fopen("/proc/meminfo", "r");
+  if (!f) return 0;
+  char key[64];
+  long long kb = 0;
+  double total = 0;
+  while (std::fscanf(f, "%63s %lld kB\n", key, &kb) == 2) {
+    if (std::string(key) == "MemTotal:") {
+      total = static_cast<double>(kb) * 1024;
+      break;
+    }
+  }
+  std::fclose(f);
+  return total;
+}
+
+std::string Fmt(const char* fmt, double a, double b = 0, double c = 0) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, fmt, a, b, c);
+  return buf;
+}
+
+}  // namespace
+
+DetectorSet::DetectorSet(DetectorsConfig cfg, const monitor::SeriesStore* store) : cfg_(std::move(cfg)), store_(store) {
+  if (cfg_.zscore_signals.empty()) {
+    static const std::set<std::string> settings = {"max_num_seqs", "max_num_batched_tokens", "block_size",
+                                                   "prefix_caching_enabled", "chunked_prefill_enabled",
+                                                   "kv_blocks_total"};
+    for (const auto& s : monitor::Catalogue())
+      if (s.kind != monitor::SignalKind::kCounter && !settings.count(s.name)) cfg_.zscore_signals.push_back(s.name);
+  }
+  for (const std::string& s : cfg_.zscore_signals) {
+    auto it = cfg_.zscore_overrides.find(s);
+    zscore_[s] = std::make_unique<ZScoreDetector>(it != cfg_.zscore_overrides.end() ? it->second : cfg_.zscore);
+  }
+  for (const auto& p : cfg_.pairs) pearson_.emplace(std::make_pair(p.a, p.b), RollingPearson(p.window));
+  if (!cfg_.trend.capacity_value.count("memory_used_bytes")) {
+    const double mem = MemTotalBytes();
+    if (mem > 0) cfg_.trend.capacity_value["memory_used_bytes"] = mem;
+  }
+}
+
+void DetectorSet::Record(AnomalyEvent e, std::vector<AnomalyEvent>* out) {
+  counts_[{e.detector, e.signals.empty() ? "" : e.signals.front()}]++;
+  events_.push_back(e);
+  while (events_.size() > cfg_.max_events) events_.pop_front();
+  out->push_back(std::move(e));
+}
+
+std::vector<AnomalyEvent> DetectorSet::Observe(double now, const std::vector<std::pair<std::string, double>>& values) {
+  std::vector<AnomalyEvent> out;
+  std::map<std::string, double> v(values.begin(), values.end());
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [name, det] : zscore_) {
+    auto it = v.find(name);
+    if (it == v.end()) continue;
+    double mean = 0, sd = 0;
+    std::optional<double> z = det->Observe(it->second, &mean, &sd);
+    if (!z) continue;
+    last_z_[name] = *z;
+    if (!det->Flags(*z)) continue;
+    AnomalyEvent e;
+    e.time = now;
+    e.detector = "zscore";
+    e.signals = {name};
+    e.value = it->second;
+    e.score = std::fabs(*z);
+    e.mean = mean;
+    e.stddev = sd;
+    e.direction = *z > 0 ? "high" : "low";
+    e.message = name + Fmt(" is %.3g, %.1f standard deviations ", it->second, std::fabs(*z)) +
+                (*z > 0 ? "above" : "below") + Fmt(" its recent mean %.3g", mean);
+    Record(std::move(e), &out);
+  }
+  for (const auto& p : cfg_.pairs) {
+    auto a = v.find(p.a), b = v.find(p.b);
+    if (a == v.end() || b == v.end()) continue;
+    RollingPearson& rp = pearson_.at({p.a, p.b});
+    rp.Add(a->second, b->second);
+    double r;
+    if (rp.size() < p.window || !rp.R(&r) || r <= p.threshold) continue;
+    AnomalyEvent e;
+    e.time = now;
+    e.detector = "correlation";
+    e.signals = {p.a, p.b};
+    e.value = r;
+    e.score = r;
+    e.direction = "high";
+    e.message = p.message.empty() ? p.a + " and " + p.b + Fmt(" move together (r = %.2f)", r)
+                                  : p.message + Fmt(" (r = %.2f)", r);
+    Record(std::move(e), &out);
+  }
+  for (const std::string& s : cfg_.trend.signals) {
+    TrendFit fit;
+    if (!FitTrend(store_->Range(s, now - cfg_.trend.window_s), &fit)) continue;
+    trends_[s] = fit;
+    double capacity = -1;
+    if (auto c = cfg_.trend.capacity_signal.find(s); c != cfg_.trend.capacity_signal.end()) {
+      monitor::Point cap;
+      if (store_->Latest(c->second, &cap)) capacity = cap.v;
+    } else if (auto c2 = cfg_.trend.capacity_value.find(s); c2 != cfg_.trend.capacity_value.end()) {
+      capacity = c2->second;
+    }
+    monitor::Point cur;
+    double tte = -1;
+    if (capacity > 0 && fit.slope > 0 && store_->Latest(s, &cur)) tte = std::max(0.0, (capacity - cur.v) / fit.slope);
+    if (tte >= 0) tte_[s] = tte; else tte_.erase(s);
+    // A steady climb: rising, well explained by a line, over enough history.
+    const bool climbing = fit.slope > 0 && fit.r2 >= cfg_.trend.min_r2 && fit.span_s >= cfg_.trend.min_span_s;
+    if (climbing && !trend_flagged_[s]) {
+      AnomalyEvent e;
+      e.time = now;
+      e.detector = "trend";
+      e.signals = {s};
+      e.value = fit.slope;
+      e.score = fit.r2;
+      e.slope = fit.slope;
+      e.r2 = fit.r2;
+      e.time_to_exhaustion_s = tte;
+      e.direction = "high";
+      e.message = s + Fmt(" is climbing steadily (%.3g/s, R² %.2f over %.0f s)", fit.slope, fit.r2, fit.span_s) +
+                  (tte >= 0 ? Fmt("; exhausted in about %.0f s at this rate", tte) : "");
+      Record(std::move(e), &out);
+    }
+    trend_flagged_[s] = climbing;
+  }
+  return out;
+}
+
+bool DetectorSet::ZScore(const std::string& s, double* z) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = last_z_.find(s);
+  if (it == last_z_.end()) return false;
+  *z = it->second;
+  return true;
+}
+
+bool DetectorSet::Corr(const std::string& a, const std::string& b, double* r) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pearson_.find({a, b});
+  if (it == pearson_.end()) {
+    it = pearson_.find({b, a});
+    if (it == pearson_.end()) return false;
+  }
+  return it->second.R(r);
+}
+
+bool DetectorSet::Trend(const std::string& s, TrendFit* fit) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = trends_.find(s);
+  if (it == trends_.end()) return false;
+  *fit = it->second;
+  return true;
+}
+
+bool DetectorSet::TimeToExhaustion(const std::string& s, double* seconds) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = tte_.find(s);
+  if (it == tte_.end()) return false;
+  *seconds = it->second;
+  return true;
+}
+
+std::vector<std::vector<double>> DetectorSet::CorrelationMatrix(const std::vector<std::string>& signals, double now,
+                                                                double window_s) const {
+  const size_t k = signals.size();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  std::vector<std::vector<double>> out(k, std::vector<double>(k, nan));
+  // Align the series on the ticks they share.
+  std::map<double, std::vector<double>> rows;
+  for (size_t j = 0; j < k; ++j) {
+    for (const auto& p : store_->Range(signals[j], now - window_s)) {
+      auto& row = rows[p.t];
+      if (row.empty()) row.assign(k, nan);
+      row[j] = p.v;
+    }
+  }
+  std::vector<const std::vector<double>*> complete;
+  for (const auto& kv : rows) {
+    bool full = true;
+    for (double x : kv.second) full &= !std::isnan(x);
+    if (full) complete.push_back(&kv.second);
+  }
+  if (complete.size() < 3) return out;
+  Eigen::MatrixXd m(static_cast<Eigen::Index>(complete.size()), static_cast<Eigen::Index>(k));
+  for (size_t i = 0; i < complete.size(); ++i)
+    for (size_t j = 0; j < k; ++j) m(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) = (*complete[i])[j];
+  Eigen::MatrixXd centered = m.rowwise() - m.colwise().mean();
+  Eigen::MatrixXd cov = centered.transpose() * centered;
+  for (size_t a = 0; a < k; ++a) {
+    for (size_t b = 0; b < k; ++b) {
+      const double va = cov(a, a), vb = cov(b, b);
+      if (va > 0 && vb > 0) out[a][b] = cov(a, b) / std::sqrt(va * vb);
+    }
+  }
+  return out;
+}
+
+std::vector<AnomalyEvent> DetectorSet::Events(double since) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<AnomalyEvent> out;
+  for (const auto& e : events_)
+    if (e.time >= since) out.push_back(e);
+  return out;
+}
+
+std::map<std::pair<std::string, std::string>, uint64_t> DetectorSet::Counts() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return counts_;
+}
+
+}  // namespace vigil::detectors

@@ -1,0 +1,138 @@
+// Streaming detectors over the monitor's signals: rolling z-score,
+// correlation between pairs (and a correlation matrix), and linear trend with
+// time to exhaustion. Each detection is an AnomalyEvent.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "detectors/rolling.h"
+#include "monitor/series_store.h"
+
+namespace vigil::detectors {
+
+enum class Direction { kHigh, kLow, kBoth };
+const char* DirectionName(Direction d);
+
+struct AnomalyEvent {
+  double time = 0;  // unix seconds
+  std::string detector;  // zscore, correlation, trend
+  std::vector<std::string> signals;
+  double value = 0;  // the observation (zscore), r (correlation), slope (trend)
+  double score = 0;  // |z|, r, or R^2
+  double mean = 0, stddev = 0;  // zscore's window
+  double slope = 0, r2 = 0, time_to_exhaustion_s = -1;  // trend
+  std::string direction;
+  std::string message;
+};
+
+// The reference method: score each point against the window before adding it.
+struct ZScoreConfig {
+  size_t window = 100;
+  size_t min_samples = 20;
+  double threshold = 3.0;
+  Direction direction = Direction::kBoth;
+};
+
+class ZScoreDetector {
+ public:
+  explicit ZScoreDetector(ZScoreConfig cfg) : cfg_(cfg), stats_(cfg.window) {}
+  // z of x against the window so far (nullopt before min_samples or on a
+  // flat window); then x joins the window.
+  std::optional<double> Observe(double x, double* mean = nullptr, double* stddev = nullptr);
+  bool Flags(double z) const;
+  const ZScoreConfig& config() const { return cfg_; }
+
+ private:
+  ZScoreConfig cfg_;
+  RollingStats stats_;
+};
+
+struct TrendFit {
+  double slope = 0;  // per second
+  double intercept = 0;
+  double r2 = 0;
+  size_t n = 0;
+  double span_s = 0;
+};
+// Least squares of v on t; false with fewer than 3 points or no time spread.
+bool FitTrend(const std::vector<monitor::Point>& pts, TrendFit* out);
+
+struct CorrelationPair {
+  std::string a, b;
+  double threshold = 0.8;
+  size_t window = 20;
+  std::string message;
+};
+
+struct TrendConfig {
+  double window_s = 1800;
+  double min_r2 = 0.8;
+  double min_span_s = 300;  // judge a climb only over this much history
+  std::vector<std::string> signals = {"memory_used_bytes", "kv_blocks_used"};
+  // Capacity for time to exhaustion: another signal's latest value, or a number.
+  std::map<std::string, std::string> capacity_signal = {{"kv_blocks_used", "kv_blocks_total"}};
+  std::map<std::string, double> capacity_value;  // filled with MemTotal for memory_used_bytes
+};
+
+struct DetectorsConfig {
+  ZScoreConfig zscore;
+  std::map<std::string, ZScoreConfig> zscore_overrides;
+  std::vector<std::string> zscore_signals;  // empty: every gauge and derived signal but settings
+  std::vector<CorrelationPair> pairs = {
+      {"kv_cache_usage", "ttft_p95", 0.8, 20,
+       "KV cache pressure is increasing TTFT; reduce max_num_seqs or add capacity"}};
+  std::vector<std::string> matrix_signals = {"kv_cache_usage", "ttft_p95", "tbt_p95", "requests_waiting",
+                                             "requests_running", "busy_fraction", "output_tokens_per_s",
+                                             "preemptions_per_s", "memory_used_bytes"};
+  TrendConfig trend;
+  size_t max_events = 1000;
+};
+
+class DetectorSet {
+ public:
+  DetectorSet(DetectorsConfig cfg, const monitor::SeriesStore* store);
+
+  // After each sampler tick: feeds the detectors, records and returns new events.
+  std::vector<AnomalyEvent> Observe(double now, const std::vector<std::pair<std::string, double>>& values);
+
+  // Current outputs, for rules (false: no value yet).
+  bool ZScore(const std::string& signal, double* z) const;
+  bool Corr(const std::string& a, const std::string& b, double* r) const;
+  bool Trend(const std::string& signal, TrendFit* fit) const;
+  bool TimeToExhaustion(const std::string& signal, double* seconds) const;
+
+  // Pearson correlations between `signals` over the last window_s, from the
+  // series store (pairs with flat or missing data are NaN).
+  std::vector<std::vector<double>> CorrelationMatrix(const std::vector<std::string>& signals, double now,
+                                                     double window_s) const;
+
+  std::vector<AnomalyEvent> Events(double since) const;
+  // (detector, signal) -> count since start, for vigil_anomalies_total.
+  std::map<std::pair<std::string, std::string>, uint64_t> Counts() const;
+  const DetectorsConfig& config() const { return cfg_; }
+
+ private:
+  void Record(AnomalyEvent e, std::vector<AnomalyEvent>* out);
+
+  DetectorsConfig cfg_;
+  const monitor::SeriesStore* store_;
+  mutable std::mutex mu_;  // guards everything below (API readers vs the sampler)
+  std::map<std::string, std::unique_ptr<ZScoreDetector>> zscore_;
+  std::map<std::string, double> last_z_;
+  std::map<std::pair<std::string, std::string>, RollingPearson> pearson_;
+  std::map<std::string, TrendFit> trends_;
+  std::map<std::string, double> tte_;
+  std::map<std::string, bool> trend_flagged_;
+  std::deque<AnomalyEvent> events_;
+  std::map<std::pair<std::string, std::string>, uint64_t> counts_;
+};
+
+}  // namespace vigil::detectors
