@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/units.h"
+#include "monitor/signals.h"
 
 namespace vigil::daemon {
 
@@ -93,6 +94,47 @@ class Section {
     if (!n.IsScalar() || !allowed.count(n.Scalar())) return Error(n, key, "expected one of " + list + ", got " + Quote(n));
     *out = n.Scalar();
   }
+
+  void Strings(const std::string& key, std::vector<std::string>* out) {
+    YAML::Node n = Lookup(key);
+    if (!n) return;
+    if (!n.IsSequence()) return Error(n, key, "expected a list of strings");
+    out->clear();
+    for (const YAML::Node& e : n) {
+      if (!e.IsScalar()) return Error(e, key, "expected a list of strings");
+      out->push_back(e.Scalar());
+    }
+  }
+  // Signal names, checked against the catalogue.
+  void Signals(const std::string& key, std::vector<std::string>* out) {
+    YAML::Node n = Lookup(key);
+    Strings(key, out);
+    if (!n || !n.IsSequence()) return;
+    for (const YAML::Node& e : n)
+      if (e.IsScalar() && !monitor::FindSignal(e.Scalar())) Error(e, key, "unknown signal \"" + e.Scalar() + "\"");
+  }
+  std::vector<Section> Items(const std::string& key) {
+    std::vector<Section> out;
+    YAML::Node n = Lookup(key);
+    if (!n) return out;
+    if (!n.IsSequence()) {
+      Error(n, key, "expected a list");
+      return out;
+    }
+    for (size_t i = 0; i < n.size(); ++i) out.emplace_back(n[i], Path(key) + "[" + std::to_string(i) + "]", file_, errors_);
+    return out;
+  }
+  std::vector<std::pair<std::string, Section>> Entries() {
+    std::vector<std::pair<std::string, Section>> out;
+    if (!node_.IsMap()) return out;
+    for (auto it = node_.begin(); it != node_.end(); ++it) {
+      const std::string key = it->first.Scalar();
+      seen_.insert(key);
+      out.emplace_back(key, Section(it->second, Path(key), file_, errors_));
+    }
+    return out;
+  }
+  const std::string& path() const { return path_; }
 
   void Finish() {
     if (!node_.IsMap()) return;
@@ -188,6 +230,70 @@ void ReadEngine(Section s, engine::EngineConfig* e, ModelServingConfig* m) {
   s.Finish();
 }
 
+void ReadZScore(Section& s, detectors::ZScoreConfig* z) {
+  int64_t window = static_cast<int64_t>(z->window), min_samples = static_cast<int64_t>(z->min_samples);
+  s.Int("window", &window, 2, 1000000, "an integer");
+  s.Int("min_samples", &min_samples, 2, 1000000, "an integer");
+  z->window = static_cast<size_t>(window);
+  z->min_samples = static_cast<size_t>(min_samples);
+  s.Double("threshold", &z->threshold, 0.1, 1000);
+  std::string dir = detectors::DirectionName(z->direction);
+  s.OneOf("direction", &dir, {"high", "low", "both"});
+  z->direction = dir == "high" ? detectors::Direction::kHigh : dir == "low" ? detectors::Direction::kLow
+                                                                            : detectors::Direction::kBoth;
+}
+
+void ReadMonitor(Section s, MonitorConfig* m) {
+  s.Bool("enabled", &m->enabled);
+  s.Duration("interval", &m->interval_s, 0.01);
+  s.Duration("window", &m->window_s, 0.01);
+  s.Duration("retention", &m->retention_s, 0.01);
+  s.Duration("request_timeout", &m->request_timeout_s, 0.001);
+  if (m->retention_s / m->interval_s > 10000000) s.Error("retention", "retention / interval exceeds 10 million points per signal");
+  Section d = s.Child("detectors");
+  detectors::DetectorsConfig& dc = m->detectors;
+  Section z = d.Child("zscore");
+  ReadZScore(z, &dc.zscore);
+  z.Signals("signals", &dc.zscore_signals);
+  Section ov = z.Child("overrides");
+  for (auto& [name, sec] : ov.Entries()) {
+    if (!monitor::FindSignal(name)) sec.Error("", "unknown signal \"" + name + "\"");
+    detectors::ZScoreConfig c = dc.zscore;
+    ReadZScore(sec, &c);
+    sec.Finish();
+    dc.zscore_overrides[name] = c;
+  }
+  ov.Finish();
+  z.Finish();
+  Section c = d.Child("correlation");
+  std::vector<Section> pairs = c.Items("pairs");
+  if (!pairs.empty()) dc.pairs.clear();
+  for (Section& p : pairs) {
+    detectors::CorrelationPair pair;
+    std::vector<std::string> ab;
+    p.String("a", &pair.a);
+    p.String("b", &pair.b);
+    if (!monitor::FindSignal(pair.a) || !monitor::FindSignal(pair.b)) p.Error("a", "a and b must be known signals");
+    p.Double("threshold", &pair.threshold, -1, 1);
+    int64_t w = static_cast<int64_t>(pair.window);
+    p.Int("window", &w, 3, 100000, "an integer");
+    pair.window = static_cast<size_t>(w);
+    p.String("message", &pair.message);
+    p.Finish();
+    dc.pairs.push_back(pair);
+  }
+  c.Signals("matrix", &dc.matrix_signals);
+  c.Finish();
+  Section t = d.Child("trend");
+  t.Duration("window", &dc.trend.window_s, 1);
+  t.Double("min_r2", &dc.trend.min_r2, 0, 1);
+  t.Duration("min_span", &dc.trend.min_span_s, 0);
+  t.Signals("signals", &dc.trend.signals);
+  t.Finish();
+  d.Finish();
+  s.Finish();
+}
+
 }  // namespace
 
 Status ParseConfig(const std::string& text, const std::string& source, Config* out) {
@@ -207,8 +313,9 @@ Status ParseConfig(const std::string& text, const std::string& source, Config* o
   Section logging = top.Child("logging");
   logging.OneOf("level", &c.logging.level, {"trace", "debug", "info", "warn", "error", "critical", "off"});
   logging.Finish();
+  ReadMonitor(top.Child("monitor"), &c.monitor);
   // Sections later capabilities fill; until then they must be empty.
-  for (const char* later : {"monitor", "rules", "alerts", "capture"}) top.Child(later).Finish();
+  for (const char* later : {"rules", "alerts", "capture"}) top.Child(later).Finish();
   top.Finish();
   if (!errors.empty()) {
     std::string all;

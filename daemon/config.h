@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "detectors/detectors.h"
 #include "engine/config.h"
 
 namespace vigil::daemon {
@@ -33,6 +34,15 @@ struct ModelServingConfig {
   std::string chat_generation_prompt = "<|assistant|>\n";
 };
 
+struct MonitorConfig {
+  bool enabled = true;
+  double interval_s = 1;
+  double window_s = 60;
+  double retention_s = 3600;
+  double request_timeout_s = 300;
+  detectors::DetectorsConfig detectors;
+};
+
 struct LoggingConfig {
   std::string level = "info";
 };
@@ -42,6 +52,7 @@ struct Config {
   ServerConfig server;
   engine::EngineConfig engine;
   ModelServingConfig serving;
+  MonitorConfig monitor;
   LoggingConfig logging;
 };
 

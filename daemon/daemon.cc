@@ -8,7 +8,12 @@
 #include <fstream>
 #include <thread>
 
+#include "common/units.h"
 #include "engine/engine_core.h"
+#include "monitor/signals.h"
+
+#include <cmath>
+#include <ctime>
 
 namespace vigil::daemon {
 
@@ -21,6 +26,42 @@ using json = nlohmann::json;
 bool Exists(const std::string& p) {
   struct stat st {};
   return ::stat(p.c_str(), &st) == 0;
+}
+
+std::string FormatRfc3339(double t) {
+  const time_t secs = static_cast<time_t>(t);
+  struct tm tm {};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  const int ms = static_cast<int>((t - static_cast<double>(secs)) * 1000);
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+  return buf;
+}
+
+// RFC 3339 ("2026-11-23T02:00:00Z", optional fraction and offset) to unix seconds.
+bool ParseRfc3339(const std::string& s, double* out) {
+  int y, mo, d, h, mi;
+  double sec;
+  char rest[16] = {0};
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%lf%15s", &y, &mo, &d, &h, &mi, &sec, rest) < 6) return false;
+  struct tm tm {};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  double t = static_cast<double>(timegm(&tm)) + sec;
+  std::string r = rest;
+  if (r.empty() || r == "Z" || r == "z") {
+  } else if ((r[0] == '+' || r[0] == '-') && r.size() == 6 && r[3] == ':') {
+    const int oh = std::atoi(r.substr(1, 2).c_str()), om = std::atoi(r.substr(4, 2).c_str());
+    t -= (r[0] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+  } else {
+    return false;
+  }
+  *out = t;
+  return true;
 }
 
 double UnixNow() {
@@ -37,6 +78,21 @@ std::string ResolveTokenizer(const Config& c) {
     return std::string(VIGIL_INSTALLED_DATA_DIR) + "/gpt2.tokenizer.json";
   }
   return c.engine.model + "/tokenizer.json";
+}
+
+json AnomalyJson(const detectors::AnomalyEvent& e) {
+  json j = {{"time", FormatRfc3339(e.time)}, {"detector", e.detector}, {"signals", e.signals}, {"value", e.value},
+            {"score", e.score}, {"direction", e.direction}, {"message", e.message}};
+  if (e.detector == "zscore") {
+    j["mean"] = e.mean;
+    j["stddev"] = e.stddev;
+  }
+  if (e.detector == "trend") {
+    j["slope_per_s"] = e.slope;
+    j["r2"] = e.r2;
+    if (e.time_to_exhaustion_s >= 0) j["time_to_exhaustion_s"] = e.time_to_exhaustion_s;
+  }
+  return j;
 }
 
 void SendError(httplib::Response& res, const ApiError& e) {
@@ -69,7 +125,9 @@ Status Daemon::Create(const Config& config, std::unique_ptr<Daemon>* out) {
     VIGIL_RETURN_IF_ERROR(LoadApiKeys(config.server.api_keys_file, &d->api_keys_).WithContext("server.api_keys_file"));
   const std::string tok_path = ResolveTokenizer(config);
   VIGIL_RETURN_IF_ERROR(tokenizer::Tokenizer::Load(tok_path, &d->tok_).WithContext("engine.tokenizer"));
-  VIGIL_RETURN_IF_ERROR(engine::CreateEngine(config.engine, &d->engine_));
+  engine::EngineConfig ec = config.engine;
+  ec.request_timeout_s = config.monitor.request_timeout_s;
+  VIGIL_RETURN_IF_ERROR(engine::CreateEngine(ec, &d->engine_));
   const auto& mi = d->engine_->model_info();
   if (d->tok_->vocab_size() > mi.vocab_size) {
     return Status::InvalidArgument("engine.tokenizer: " + tok_path + " has " + std::to_string(d->tok_->vocab_size()) +
@@ -82,6 +140,27 @@ Status Daemon::Create(const Config& config, std::unique_ptr<Daemon>* out) {
   d->metrics_ = std::make_unique<Metrics>(d->served_model_, kVersion);
   d->metrics_->SetReloadResult(true, UnixNow());
   VIGIL_RETURN_IF_ERROR(d->engine_->Start());
+  if (config.monitor.enabled) {
+    const MonitorConfig& m = config.monitor;
+    const size_t points = static_cast<size_t>(m.retention_s / m.interval_s) + 1;
+    d->series_ = std::make_unique<monitor::SeriesStore>(points);
+    d->detectors_ = std::make_unique<detectors::DetectorSet>(m.detectors, d->series_.get());
+    monitor::SamplerConfig sc;
+    sc.interval_s = m.interval_s;
+    sc.deriver.window_s = m.window_s;
+    sc.deriver.request_timeout_s = m.request_timeout_s;
+    engine::Engine* eng = d->engine_.get();
+    d->sampler_ = std::make_unique<monitor::Sampler>(sc, [eng] { return eng->GetStats(); }, d->series_.get());
+    detectors::DetectorSet* det = d->detectors_.get();
+    d->sampler_->AddHook([det](double now, const std::vector<std::pair<std::string, double>>& values) {
+      for (const auto& e : det->Observe(now, values)) spdlog::info("anomaly: {}: {}", e.detector, e.message);
+    });
+    d->sampler_->Start();
+    spdlog::info("monitor: every {}s, window {}s, retention {}s ({} points per signal)", m.interval_s, m.window_s,
+                 m.retention_s, points);
+  } else {
+    spdlog::info("monitor: disabled (monitor.enabled: false)");
+  }
   d->http_ = std::make_unique<httplib::Server>();
   d->Routes();
   spdlog::info("tokenizer {} ({} tokens); serving model \"{}\"", tok_path, d->tok_->vocab_size(), d->served_model_);
@@ -90,6 +169,7 @@ Status Daemon::Create(const Config& config, std::unique_ptr<Daemon>* out) {
 }
 
 Daemon::~Daemon() {
+  if (sampler_) sampler_->Stop();
   if (engine_) engine_->Stop();
 }
 
@@ -125,6 +205,7 @@ void Daemon::Stop() {
   auto s = engine_->GetStats();
   if (s.requests_running + s.requests_waiting > 0)
     spdlog::warn("grace period over: aborting {} request(s)", s.requests_running + s.requests_waiting);
+  if (sampler_) sampler_->Stop();
   engine_->Stop();  // aborts the rest; their streams end
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let handlers flush final chunks
   http_->stop();
@@ -208,7 +289,10 @@ void Daemon::Routes() {
   h.Post("/tokenize", [this](const httplib::Request& q, httplib::Response& r) { HandleTokenize(q, r); });
   h.Post("/detokenize", [this](const httplib::Request& q, httplib::Response& r) { HandleDetokenize(q, r); });
   h.Get("/metrics", [this](const httplib::Request&, httplib::Response& r) {
-    r.set_content(metrics_->Render(engine_->GetStats()), "text/plain; version=0.0.4; charset=utf-8");
+    std::map<std::pair<std::string, std::string>, uint64_t> counts;
+    if (detectors_) counts = detectors_->Counts();
+    r.set_content(metrics_->Render(engine_->GetStats(), detectors_ ? &counts : nullptr),
+                  "text/plain; version=0.0.4; charset=utf-8");
   });
   h.Get("/health", [this](const httplib::Request&, httplib::Response& r) {
     const std::string problem = HealthProblem();
@@ -222,6 +306,8 @@ void Daemon::Routes() {
     r.set_content(json{{"ready", ok}}.dump(), "application/json");
   });
   h.Get("/health/report", [this](const httplib::Request& q, httplib::Response& r) { HandleHealthReport(q, r); });
+  h.Get("/api/v1/series", [this](const httplib::Request& q, httplib::Response& r) { HandleSeries(q, r); });
+  h.Get("/api/v1/anomalies", [this](const httplib::Request& q, httplib::Response& r) { HandleAnomalies(q, r); });
   h.Get("/version", [](const httplib::Request&, httplib::Response& r) {
     r.set_content(json{{"version", kVersion}}.dump(), "application/json");
   });
@@ -346,7 +432,85 @@ void Daemon::HandleHealthReport(const httplib::Request&, httplib::Response& res)
   json report = {{"status", status}, {"reason", problem}, {"version", kVersion},
                  {"uptime_seconds", UnixNow() - start_time_}, {"model", served_model_},
                  {"engine", stats}, {"config", cfg}};
+  if (detectors_) {
+    const double now = UnixNow();
+    json anomalies = json::array();
+    for (const auto& e : detectors_->Events(now - 600)) anomalies.push_back(AnomalyJson(e));
+    if (anomalies.size() > 20) anomalies.erase(anomalies.begin(), anomalies.end() - 20);
+    report["anomalies"] = anomalies;
+    // What moves together: strongly correlated pairs over the monitor window.
+    const auto& names = detectors_->config().matrix_signals;
+    auto m = detectors_->CorrelationMatrix(names, now, config_.monitor.window_s);
+    json together = json::array();
+    for (size_t a = 0; a < names.size(); ++a)
+      for (size_t b = a + 1; b < names.size(); ++b)
+        if (std::fabs(m[a][b]) >= 0.8) together.push_back({{"a", names[a]}, {"b", names[b]}, {"r", m[a][b]}});
+    report["moves_together"] = together;
+  }
   res.set_content(report.dump(2), "application/json");
+}
+
+void Daemon::HandleSeries(const httplib::Request& req, httplib::Response& res) {
+  ApiError e;
+  if (!series_) {
+    e.status = 404;
+    e.message = "the monitor is disabled (monitor.enabled: false)";
+    return SendError(res, e);
+  }
+  const double now = UnixNow();
+  if (!req.has_param("name")) {
+    json list = json::array();
+    for (const auto& s : monitor::Catalogue()) {
+      monitor::Point p;
+      json item = {{"name", s.name}, {"unit", s.unit}, {"help", s.help}, {"value", nullptr}, {"time", nullptr}};
+      if (series_->Latest(s.name, &p)) {
+        item["value"] = p.v;
+        item["time"] = FormatRfc3339(p.t);
+      }
+      list.push_back(item);
+    }
+    res.set_content(json{{"signals", list}, {"interval_seconds", config_.monitor.interval_s},
+                         {"retention_seconds", config_.monitor.retention_s},
+                         {"memory_bytes", series_->MemoryBytes()}}.dump(), "application/json");
+    return;
+  }
+  const std::string name = req.get_param_value("name");
+  if (!monitor::FindSignal(name)) {
+    e.status = 404;
+    e.param = "name";
+    e.message = "unknown signal \"" + name + "\" (GET /api/v1/series lists them)";
+    return SendError(res, e);
+  }
+  double window = config_.monitor.retention_s;
+  if (req.has_param("window")) {
+    Status st = ParseDuration(req.get_param_value("window"), &window);
+    if (!st.ok()) {
+      e.param = "window";
+      e.message = st.message();
+      return SendError(res, e);
+    }
+  }
+  json pts = json::array();
+  for (const auto& p : series_->Range(name, now - window)) pts.push_back({p.t, p.v});
+  res.set_content(json{{"name", name}, {"window_seconds", window}, {"points", pts}}.dump(), "application/json");
+}
+
+void Daemon::HandleAnomalies(const httplib::Request& req, httplib::Response& res) {
+  ApiError e;
+  if (!detectors_) {
+    e.status = 404;
+    e.message = "the monitor is disabled (monitor.enabled: false)";
+    return SendError(res, e);
+  }
+  double since = 0;
+  if (req.has_param("since") && !ParseRfc3339(req.get_param_value("since"), &since)) {
+    e.param = "since";
+    e.message = "'since' must be an RFC 3339 time such as 2026-11-23T02:00:00Z";
+    return SendError(res, e);
+  }
+  json list = json::array();
+  for (const auto& ev : detectors_->Events(since)) list.push_back(AnomalyJson(ev));
+  res.set_content(json{{"anomalies", list}}.dump(), "application/json");
 }
 
 }  // namespace vigil::daemon

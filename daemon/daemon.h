@@ -13,6 +13,9 @@
 #include "daemon/config.h"
 #include "daemon/metrics.h"
 #include "daemon/openai.h"
+#include "detectors/detectors.h"
+#include "monitor/sampler.h"
+#include "monitor/series_store.h"
 #include "engine/engine.h"
 #include "tokenizer/tokenizer.h"
 
@@ -60,6 +63,8 @@ class Daemon {
   void HandleDetokenize(const httplib::Request& req, httplib::Response& res);
   void HandleModels(const httplib::Request& req, httplib::Response& res);
   void HandleHealthReport(const httplib::Request& req, httplib::Response& res);
+  void HandleSeries(const httplib::Request& req, httplib::Response& res);
+  void HandleAnomalies(const httplib::Request& req, httplib::Response& res);
 
   Config config_;
   std::mutex config_mu_;  // guards live-reloadable parts of config_ and api_keys_
@@ -67,6 +72,10 @@ class Daemon {
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<tokenizer::Tokenizer> tok_;
   std::unique_ptr<Metrics> metrics_;
+  // The monitor (absent with monitor.enabled: false).
+  std::unique_ptr<monitor::SeriesStore> series_;
+  std::unique_ptr<detectors::DetectorSet> detectors_;
+  std::unique_ptr<monitor::Sampler> sampler_;
   std::unique_ptr<httplib::Server> http_;
   std::string served_model_;
   ChatTemplate chat_;

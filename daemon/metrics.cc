@@ -96,7 +96,8 @@ void Metrics::SetReloadResult(bool ok, double unix_time) {
   if (ok) reload_time_->Set(unix_time);
 }
 
-std::string Metrics::Render(const engine::EngineStats& s) const {
+std::string Metrics::Render(const engine::EngineStats& s,
+                            const std::map<std::pair<std::string, std::string>, uint64_t>* anomalies) const {
   Builder b(model_name_);
   // vLLM's own names and meanings (vllm/v1/metrics/loggers.py).
   b.Gauge("vllm:num_requests_running", "Number of requests in model execution batches.", double(s.requests_running));
@@ -158,6 +159,17 @@ std::string Metrics::Render(const engine::EngineStats& s) const {
   b.Gauge("vigil_kv_blocks_orphaned", "KV-cache blocks held by no live request (a leak).", double(s.kv_blocks_orphaned));
   b.Gauge("vigil_memory_used_bytes", "Process RSS, or CUDA allocator bytes on GPU.", double(s.memory_used_bytes));
   b.Counter("vigil_requests_rejected_total", "Requests refused at submission.", double(s.requests_rejected_total));
+
+  if (anomalies != nullptr) {
+    MetricFamily f{"vigil_anomalies_total", "Anomaly events by detector and signal", MetricType::Counter, {}};
+    for (const auto& [key, n] : *anomalies) {
+      ClientMetric m;
+      m.label = {{"detector", key.first}, {"signal", key.second}};
+      m.counter.value = static_cast<double>(n);
+      f.metric.push_back(m);
+    }
+    if (!f.metric.empty()) b.families().push_back(std::move(f));
+  }
 
   std::vector<MetricFamily> all = registry_->Collect();
   for (auto& fam : b.families()) all.push_back(std::move(fam));

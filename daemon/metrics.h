@@ -8,6 +8,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -24,7 +25,9 @@ class Metrics {
   void SetReloadResult(bool ok, double unix_time);
 
   // The whole exposition for one scrape.
-  std::string Render(const engine::EngineStats& stats) const;
+  // `anomalies`: (detector, signal) -> count, for vigil_anomalies_total.
+  std::string Render(const engine::EngineStats& stats,
+                     const std::map<std::pair<std::string, std::string>, uint64_t>* anomalies = nullptr) const;
 
  private:
   std::string model_name_;

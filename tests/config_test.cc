@@ -68,7 +68,9 @@ TEST(ConfigTest, ErrorsNameFileLineColumnAndKeyPath) {
       {"servre:\n  port: 1\n", "vigil.yaml:1:1: servre: unknown key"},
       {"server: 5\n", "server: expected a mapping"},
       {"logging:\n  level: loud\n", "logging.level: expected one of"},
-      {"monitor:\n  interval: 1s\n", "monitor.interval: unknown key"},
+      {"monitor:\n  interval: fast\n", "monitor.interval: expected a duration"},
+      {"monitor:\n  detectors:\n    zscore:\n      signals: [ttft_p96]\n", "unknown signal \"ttft_p96\""},
+      {"rules:\n  files: x\n", "rules.files: unknown key"},
       {"server:\n  port: [1\n", "vigil.yaml:"},
   };
   for (const Bad& b : cases) {
