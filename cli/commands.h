@@ -6,5 +6,6 @@ namespace vigil::cli {
 int CmdGenerate(int argc, char** argv);
 int CmdLogits(int argc, char** argv);
 int CmdTokenize(int argc, char** argv);
+int CmdDetect(int argc, char** argv);
 
 }  // namespace vigil::cli

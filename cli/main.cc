@@ -19,7 +19,10 @@ void Usage(FILE* to) {
                "  logits   --model PATH --prompt-ids 1,2,3 --out FILE.safetensors\n"
                "           Write the float32 logits of every prompt position as tensor \"logits\".\n"
                "  tokenize --tokenizer tokenizer.json (--text T | --file F) [--decode]\n"
-               "           Print the token ids of a text as JSON.\n");
+               "           Print the token ids of a text as JSON.\n"
+               "  detect   --input FILE.csv [--detector robust|zscore] [--window N] [--threshold X]\n"
+               "           [--min-samples N] [--direction high|low|both] [--output FILE]\n"
+               "           Replay a timestamp,value series; write timestamp,value,score,anomaly.\n");
 }
 
 }  // namespace
@@ -33,6 +36,9 @@ int main(int argc, char** argv) {
   const std::string cmd = argv[1];
   if (cmd == "generate") return vigil::cli::CmdGenerate(argc - 2, argv + 2);
   if (cmd == "logits") return vigil::cli::CmdLogits(argc - 2, argv + 2);
+#ifdef VIGIL_HAVE_DETECTORS
+  if (cmd == "detect") return vigil::cli::CmdDetect(argc - 2, argv + 2);
+#endif
 #ifdef VIGIL_HAVE_TOKENIZER
   if (cmd == "tokenize") return vigil::cli::CmdTokenize(argc - 2, argv + 2);
 #endif

@@ -136,3 +136,31 @@ class DetectorSet {
 };
 
 }  // namespace vigil::detectors
+
+namespace vigil::detectors {
+
+// Robust, local z-score (a Hampel filter): the baseline is the median of the
+// last few points (window/10, at least 5), so drift, slow seasonality and a
+// settled level shift do not count as deviations; the scale is 1.4826 x the
+// MAD of the recent residuals over the whole window, so spikes do not
+// inflate the spread that should expose them. Scored before adding, like
+// the reference. O(window) per point: for offline replay (vigilctl detect).
+class RobustZScoreDetector {
+ public:
+  explicit RobustZScoreDetector(ZScoreConfig cfg) : cfg_(cfg) {}
+  std::optional<double> Observe(double x, double* median = nullptr, double* scale = nullptr);
+  bool Flags(double z) const;
+
+ private:
+  ZScoreConfig cfg_;
+  std::deque<double> values_;     // the last k values: the baseline
+  std::deque<double> residuals_;  // residuals of the last `window` points: the scale
+};
+
+// Maps |z| to [0,1], monotone, 0.5 exactly at the threshold.
+inline double ScoreFromZ(double z, double threshold) {
+  const double a = z < 0 ? -z : z;
+  return a / (a + threshold);
+}
+
+}  // namespace vigil::detectors
