@@ -121,13 +121,14 @@ void DetectorSet::Record(AnomalyEvent e, std::vector<AnomalyEvent>* out) {
 
 std::vector<AnomalyEvent> DetectorSet::Observe(double now, const std::vector<std::pair<std::string, double>>& values) {
   std::vector<AnomalyEvent> out;
-  std::map<std::string, double> v(values.begin(), values.end());
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto& [name, det] : zscore_) {
-    auto it = v.find(name);
-    if (it == v.end()) continue;
+  // Linear in the number of signals: one hash lookup per value.
+  for (const auto& [name, value] : values) {
+    auto d = zscore_.find(name);
+    if (d == zscore_.end()) continue;
+    ZScoreDetector* det = d->second.get();
     double mean = 0, sd = 0;
-    std::optional<double> z = det->Observe(it->second, &mean, &sd);
+    std::optional<double> z = det->Observe(value, &mean, &sd);
     if (!z) continue;
     last_z_[name] = *z;
     if (!det->Flags(*z)) continue;
@@ -135,15 +136,17 @@ std::vector<AnomalyEvent> DetectorSet::Observe(double now, const std::vector<std
     e.time = now;
     e.detector = "zscore";
     e.signals = {name};
-    e.value = it->second;
+    e.value = value;
     e.score = std::fabs(*z);
     e.mean = mean;
     e.stddev = sd;
     e.direction = *z > 0 ? "high" : "low";
-    e.message = name + Fmt(" is %.3g, %.1f standard deviations ", it->second, std::fabs(*z)) +
+    e.message = name + Fmt(" is %.3g, %.1f standard deviations ", value, std::fabs(*z)) +
                 (*z > 0 ? "above" : "below") + Fmt(" its recent mean %.3g", mean);
     Record(std::move(e), &out);
   }
+  std::unordered_map<std::string, double> v;
+  if (!cfg_.pairs.empty()) v.insert(values.begin(), values.end());
   for (const auto& p : cfg_.pairs) {
     auto a = v.find(p.a), b = v.find(p.b);
     if (a == v.end() || b == v.end()) continue;

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -125,8 +126,8 @@ class DetectorSet {
   DetectorsConfig cfg_;
   const monitor::SeriesStore* store_;
   mutable std::mutex mu_;  // guards everything below (API readers vs the sampler)
-  std::map<std::string, std::unique_ptr<ZScoreDetector>> zscore_;
-  std::map<std::string, double> last_z_;
+  std::unordered_map<std::string, std::unique_ptr<ZScoreDetector>> zscore_;
+  std::unordered_map<std::string, double> last_z_;
   std::map<std::pair<std::string, std::string>, RollingPearson> pearson_;
   std::map<std::string, TrendFit> trends_;
   std::map<std::string, double> tte_;

@@ -5,36 +5,40 @@
 namespace vigil::detectors {
 
 void RollingStats::Add(double x) {
-  if (xs_.empty()) shift_ = x;
-  xs_.push_back(x);
+  if (ring_.empty()) ring_.resize(window_);
+  if (size_ == 0) shift_ = x;
+  if (size_ == window_) {  // the oldest leaves
+    const double o = ring_[head_] - shift_;
+    s1_ -= o;
+    s2_ -= o * o;
+    --size_;
+  }
+  ring_[head_] = x;
+  head_ = (head_ + 1) % window_;
+  ++size_;
   const double d = x - shift_;
   s1_ += d;
   s2_ += d * d;
-  if (xs_.size() > window_) {
-    const double o = xs_.front() - shift_;
-    xs_.pop_front();
-    s1_ -= o;
-    s2_ -= o * o;
-  }
   if (++since_rebuild_ >= window_) Rebuild();
 }
 
 void RollingStats::Rebuild() {
   since_rebuild_ = 0;
-  shift_ = xs_.empty() ? 0 : xs_.front();
+  const size_t first = (head_ + window_ - size_) % window_;
+  shift_ = size_ ? ring_[first] : 0;
   s1_ = s2_ = 0;
-  for (double x : xs_) {
-    const double d = x - shift_;
+  for (size_t i = 0; i < size_; ++i) {
+    const double d = ring_[(first + i) % window_] - shift_;
     s1_ += d;
     s2_ += d * d;
   }
 }
 
-double RollingStats::Mean() const { return xs_.empty() ? 0 : shift_ + s1_ / static_cast<double>(xs_.size()); }
+double RollingStats::Mean() const { return size_ == 0 ? 0 : shift_ + s1_ / static_cast<double>(size_); }
 
 double RollingStats::Std() const {
-  if (xs_.empty()) return 0;
-  const double n = static_cast<double>(xs_.size());
+  if (size_ == 0) return 0;
+  const double n = static_cast<double>(size_);
   const double m = s1_ / n;
   const double var = s2_ / n - m * m;
   // Relative to the values' own scale, a variance this small is rounding.

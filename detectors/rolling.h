@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstddef>
 #include <deque>
+#include <vector>
 
 namespace vigil::detectors {
 
@@ -15,7 +16,7 @@ class RollingStats {
   explicit RollingStats(size_t window) : window_(window < 2 ? 2 : window) {}
 
   void Add(double x);
-  size_t size() const { return xs_.size(); }
+  size_t size() const { return size_; }
   size_t window() const { return window_; }
   double Mean() const;
   double Std() const;  // population std (numpy's default, ddof=0)
@@ -23,7 +24,8 @@ class RollingStats {
  private:
   void Rebuild();
   size_t window_;
-  std::deque<double> xs_;
+  std::vector<double> ring_;  // contiguous: 10,000 detectors stay cache-friendly
+  size_t head_ = 0, size_ = 0;
   double shift_ = 0, s1_ = 0, s2_ = 0;
   size_t since_rebuild_ = 0;
 };
