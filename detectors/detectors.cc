@@ -146,7 +146,14 @@ std::vector<AnomalyEvent> DetectorSet::Observe(double now, const std::vector<std
     Record(std::move(e), &out);
   }
   std::unordered_map<std::string, double> v;
-  if (!cfg_.pairs.empty()) v.insert(values.begin(), values.end());
+  if (!cfg_.pairs.empty() || !cfg_.trend.signals.empty()) v.insert(values.begin(), values.end());
+  // The leak signature is a climb while requests keep finishing normally
+  // (a climb under growing load is just load).
+  auto rps = v.find("requests_per_s");
+  auto failed = v.find("requests_failed_total");
+  const bool finishing_normally = rps != v.end() && rps->second > 0 &&
+                                  (failed == v.end() || failed->second == last_failed_);
+  if (failed != v.end()) last_failed_ = failed->second;
   for (const auto& p : cfg_.pairs) {
     auto a = v.find(p.a), b = v.find(p.b);
     if (a == v.end() || b == v.end()) continue;
@@ -181,7 +188,8 @@ std::vector<AnomalyEvent> DetectorSet::Observe(double now, const std::vector<std
     if (capacity > 0 && fit.slope > 0 && store_->Latest(s, &cur)) tte = std::max(0.0, (capacity - cur.v) / fit.slope);
     if (tte >= 0) tte_[s] = tte; else tte_.erase(s);
     // A steady climb: rising, well explained by a line, over enough history.
-    const bool climbing = fit.slope > 0 && fit.r2 >= cfg_.trend.min_r2 && fit.span_s >= cfg_.trend.min_span_s;
+    const bool climbing = fit.slope > 0 && fit.r2 >= cfg_.trend.min_r2 && fit.span_s >= cfg_.trend.min_span_s &&
+                          finishing_normally;
     if (climbing && !trend_flagged_[s]) {
       AnomalyEvent e;
       e.time = now;

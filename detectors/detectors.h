@@ -132,6 +132,7 @@ class DetectorSet {
   std::map<std::string, TrendFit> trends_;
   std::map<std::string, double> tte_;
   std::map<std::string, bool> trend_flagged_;
+  double last_failed_ = 0;
   std::deque<AnomalyEvent> events_;
   std::map<std::pair<std::string, std::string>, uint64_t> counts_;
 };

@@ -13,7 +13,7 @@ const std::vector<SignalInfo>& Catalogue() {
       {"kv_blocks_used", SignalKind::kGauge, "blocks", "KV blocks held (ref count > 0)"},
       {"kv_blocks_orphaned", SignalKind::kGauge, "blocks", "KV blocks held by no live request (a leak)"},
       {"busy_fraction", SignalKind::kGauge, "ratio", "Share of the last interval spent in model steps"},
-      {"gpu_utilization", SignalKind::kGauge, "ratio", "busy_fraction (NVML utilization when available)"},
+      {"gpu_utilization", SignalKind::kGauge, "ratio", "Same as busy_fraction (NVML is not read yet)"},
       {"memory_used_bytes", SignalKind::kGauge, "bytes", "Process RSS, or CUDA allocator bytes"},
       {"avg_sequence_length", SignalKind::kGauge, "tokens", "Mean prompt+output length of running requests"},
       {"max_num_seqs", SignalKind::kGauge, "requests", "Setting: running requests per step"},

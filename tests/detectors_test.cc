@@ -113,7 +113,7 @@ TEST(TrendTest, LinearClimbGivesSlopeAndTimeToExhaustion) {
   for (int i = 0; i <= 600; ++i) {
     const double t = t0 + i;
     store.AppendTick(t, {{"kv_blocks_used", 100 + 0.5 * i}, {"kv_blocks_total", 1000}});
-    for (auto& e : d.Observe(t, {{"kv_blocks_used", 100 + 0.5 * i}}))
+    for (auto& e : d.Observe(t, {{"kv_blocks_used", 100 + 0.5 * i}, {"requests_per_s", 3.0}}))
       if (e.detector == "trend") trend_events.push_back(e);
   }
   TrendFit fit;
@@ -125,6 +125,24 @@ TEST(TrendTest, LinearClimbGivesSlopeAndTimeToExhaustion) {
   EXPECT_NEAR(tte, (1000 - 400) / 0.5, 1e-6);
   ASSERT_EQ(trend_events.size(), 1u);  // flagged once when the climb is established, not every tick
   EXPECT_NEAR(trend_events[0].time, t0 + 300, 1.0);
+}
+
+TEST(TrendTest, AClimbWithoutFinishingRequestsIsNotALeak) {
+  monitor::SeriesStore store(4000);
+  DetectorsConfig cfg;
+  cfg.zscore_signals = {"x"};
+  cfg.pairs.clear();
+  cfg.trend.signals = {"kv_blocks_used"};
+  DetectorSet d(cfg, &store);
+  size_t trend_events = 0;
+  for (int i = 0; i <= 600; ++i) {
+    store.AppendTick(i, {{"kv_blocks_used", 100.0 + i}, {"kv_blocks_total", 1000}});
+    for (auto& e : d.Observe(i, {{"kv_blocks_used", 100.0 + i}, {"requests_per_s", 0.0}}))
+      trend_events += e.detector == "trend";
+  }
+  EXPECT_EQ(trend_events, 0u);  // the fit is still there for rules
+  TrendFit fit;
+  EXPECT_TRUE(d.Trend("kv_blocks_used", &fit));
 }
 
 TEST(DetectorSetTest, CorrelationPairFiresWithTheReferenceDiagnosis) {

@@ -1,0 +1,64 @@
+// The monitor inside the real vigild: signals sampled from live traffic,
+// served at /api/v1/series and /api/v1/anomalies.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "daemon_harness.h"
+
+namespace vigil {
+namespace {
+
+using json = nlohmann::json;
+using vigil::testing::DaemonProcess;
+using vigil::testing::DataPath;
+
+std::string Engine() {
+  return "engine:\n  model: " + DataPath("models/llama") + "\n  tokenizer: " +
+         DataPath("tokenizers/tiny512.tokenizer.json") + "\n  served_model_name: m\n  num_blocks: 64\n";
+}
+
+TEST(MonitorE2ETest, SeriesAndAnomaliesFromLiveTraffic) {
+  DaemonProcess d(Engine() + "monitor:\n  interval: 100ms\n  window: 5s\n  retention: 1m\n");
+  ASSERT_TRUE(d.WaitReady()) << d.Log();
+  auto c = d.Client();
+  for (int i = 0; i < 10; ++i)
+    ASSERT_EQ(c.Post("/v1/completions", R"({"prompt":"hello there","max_tokens":5})", "application/json")->status, 200);
+  json latest;
+  for (int i = 0; i < 50; ++i) {  // a few ticks
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    latest = json::parse(c.Get("/api/v1/series?name=ttft_p95&window=5s")->body);
+    if (!latest["points"].empty()) break;
+  }
+  ASSERT_FALSE(latest["points"].empty()) << latest.dump();
+  EXPECT_GT(latest["points"].back()[1].get<double>(), 0);
+  json cat = json::parse(c.Get("/api/v1/series")->body);
+  bool found = false;
+  for (const json& s : cat["signals"]) {
+    if (s["name"] == "generation_tokens_total") {
+      found = true;
+      EXPECT_EQ(s["value"], 50);
+    }
+  }
+  EXPECT_TRUE(found);
+  EXPECT_EQ(c.Get("/api/v1/series?name=nope")->status, 404);
+  EXPECT_EQ(c.Get("/api/v1/series?name=ttft_p95&window=forever")->status, 400);
+  auto a = c.Get("/api/v1/anomalies?since=2026-01-01T00:00:00Z");
+  ASSERT_EQ(a->status, 200);
+  EXPECT_TRUE(json::parse(a->body)["anomalies"].is_array());
+  EXPECT_EQ(c.Get("/api/v1/anomalies?since=yesterday")->status, 400);
+  json rep = json::parse(c.Get("/health/report")->body);
+  EXPECT_TRUE(rep.contains("anomalies"));
+  EXPECT_TRUE(rep.contains("moves_together"));
+}
+
+TEST(MonitorE2ETest, DisabledMonitorServesNoSeries) {
+  DaemonProcess d(Engine() + "monitor:\n  enabled: false\n");
+  ASSERT_TRUE(d.WaitReady()) << d.Log();
+  auto c = d.Client();
+  EXPECT_EQ(c.Get("/api/v1/series")->status, 404);
+  EXPECT_EQ(c.Get("/api/v1/anomalies")->status, 404);
+}
+
+}  // namespace
+}  // namespace vigil
