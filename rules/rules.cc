@@ -1,0 +1,272 @@
+#include "rules/rules.h"
+
+#include <glob.h>
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "common/units.h"
+#include "rules/template.h"
+
+namespace vigil::rules {
+
+const char* RuleStateName(RuleState s) {
+  switch (s) {
+    case RuleState::kInactive: return "inactive";
+    case RuleState::kPending: return "pending";
+    case RuleState::kFiring: return "firing";
+  }
+  return "inactive";
+}
+
+namespace {
+
+std::string Where(const std::string& src, const YAML::Node& n) {
+  const YAML::Mark m = n.Mark();
+  return m.is_null() ? src : src + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
+}
+
+}  // namespace
+
+Status ParseRules(const std::string& text, const std::string& src, std::vector<RuleGroup>* out) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    return Status::InvalidArgument(src + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
+                                   ": " + e.msg);
+  }
+  std::vector<std::string> errs;
+  auto err = [&](const YAML::Node& n, const std::string& m) { errs.push_back(Where(src, n) + ": " + m); };
+  if (!root.IsMap() || !root["groups"] || !root["groups"].IsSequence()) {
+    return Status::InvalidArgument(src + ": expected a top-level \"groups:\" list");
+  }
+  for (auto it = root.begin(); it != root.end(); ++it)
+    if (it->first.Scalar() != "groups") err(it->first, "unknown key \"" + it->first.Scalar() + "\"");
+  std::set<std::string> group_names;
+  for (const YAML::Node& g : root["groups"]) {
+    RuleGroup group;
+    group.file = src;
+    if (!g.IsMap()) {
+      err(g, "a group must be a mapping with name and rules");
+      continue;
+    }
+    for (auto it = g.begin(); it != g.end(); ++it) {
+      const std::string k = it->first.Scalar();
+      if (k != "name" && k != "rules" && k != "interval") err(it->first, "unknown group key \"" + k + "\"");
+    }
+    if (!g["name"] || !g["name"].IsScalar() || g["name"].Scalar().empty()) {
+      err(g, "group needs a name");
+      continue;
+    }
+    group.name = g["name"].Scalar();
+    if (!group_names.insert(group.name).second) err(g["name"], "duplicate group \"" + group.name + "\"");
+    if (!g["rules"] || !g["rules"].IsSequence()) {
+      err(g, "group \"" + group.name + "\" needs a rules list");
+      continue;
+    }
+    std::set<std::string> names;
+    for (const YAML::Node& r : g["rules"]) {
+      if (!r.IsMap()) {
+        err(r, "a rule must be a mapping");
+        continue;
+      }
+      Rule rule;
+      rule.group = group.name;
+      rule.file = src;
+      rule.line = static_cast<int>(r.Mark().line + 1);
+      static const std::set<std::string> keys = {"alert", "expr", "for", "keep_firing_for", "labels", "annotations",
+                                                 "actions"};
+      for (auto it = r.begin(); it != r.end(); ++it)
+        if (!keys.count(it->first.Scalar())) err(it->first, "unknown rule key \"" + it->first.Scalar() + "\"");
+      if (!r["alert"] || !r["alert"].IsScalar() || r["alert"].Scalar().empty()) {
+        err(r, "rule needs an alert name (recording rules are not supported)");
+        continue;
+      }
+      rule.name = r["alert"].Scalar();
+      if (!names.insert(rule.name).second) err(r["alert"], "duplicate alert \"" + rule.name + "\" in group");
+      if (!r["expr"] || !r["expr"].IsScalar()) {
+        err(r, "rule \"" + rule.name + "\" needs an expr");
+        continue;
+      }
+      std::unique_ptr<Expr> e;
+      Status st = Expr::Parse(r["expr"].Scalar(), &e);
+      if (!st.ok()) {
+        // Point at the column inside the expression when we can.
+        const YAML::Mark m = r["expr"].Mark();
+        int col = 0;
+        std::sscanf(st.message().c_str(), "col %d:", &col);
+        const bool plain = r["expr"].Tag() != "!" && m.column >= 0;
+        const std::string msg = st.message().substr(st.message().find(':') + 2);
+        errs.push_back(src + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + (plain ? col : 1)) +
+                       ": expr: " + msg);
+      } else {
+        rule.expr = std::move(e);
+      }
+      for (const char* key : {"for", "keep_firing_for"}) {
+        if (!r[key]) continue;
+        double s = 0;
+        Status ds = r[key].IsScalar() ? ParseDuration(r[key].Scalar(), &s) : Status::InvalidArgument("expected a duration");
+        if (!ds.ok()) err(r[key], std::string(key) + ": " + ds.message());
+        (std::string(key) == "for" ? rule.for_s : rule.keep_firing_for_s) = s;
+      }
+      for (const char* key : {"labels", "annotations"}) {
+        if (!r[key]) continue;
+        if (!r[key].IsMap()) {
+          err(r[key], std::string(key) + " must be a mapping of strings");
+          continue;
+        }
+        for (auto it = r[key].begin(); it != r[key].end(); ++it) {
+          if (!it->second.IsScalar()) {
+            err(it->second, std::string(key) + "." + it->first.Scalar() + " must be a string");
+            continue;
+          }
+          if (std::string(key) == "annotations") {
+            Status ts = CheckTemplate(it->second.Scalar());
+            if (!ts.ok()) err(it->second, "annotations." + it->first.Scalar() + ": template: " + ts.message());
+            rule.annotations[it->first.Scalar()] = it->second.Scalar();
+          } else {
+            rule.labels[it->first.Scalar()] = it->second.Scalar();
+          }
+        }
+      }
+      rule.labels["alertname"] = rule.name;
+      if (r["actions"]) {
+        if (!r["actions"].IsSequence()) {
+          err(r["actions"], "actions must be a list (alert, capture)");
+        } else {
+          for (const YAML::Node& a : r["actions"]) {
+            if (!a.IsScalar() || (a.Scalar() != "alert" && a.Scalar() != "capture"))
+              err(a, "unknown action \"" + (a.IsScalar() ? a.Scalar() : std::string("?")) + "\" (alert, capture)");
+            else rule.actions.push_back(a.Scalar());
+          }
+        }
+      } else {
+        rule.actions = {"alert"};
+      }
+      group.rules.push_back(std::move(rule));
+    }
+    out->push_back(std::move(group));
+  }
+  if (!errs.empty()) {
+    std::string all;
+    for (const auto& e : errs) all += (all.empty() ? "" : "\n") + e;
+    return Status::InvalidArgument(all);
+  }
+  return Status::OK();
+}
+
+Status LoadRules(const std::vector<std::string>& patterns, std::vector<RuleGroup>* out) {
+  std::vector<RuleGroup> groups;
+  std::string errors;
+  for (const std::string& p : patterns) {
+    glob_t g{};
+    const int rc = glob(p.c_str(), GLOB_ERR | GLOB_BRACE, nullptr, &g);
+    if (rc == GLOB_NOMATCH || g.gl_pathc == 0) {
+      globfree(&g);
+      errors += (errors.empty() ? "" : "\n") + p + ": no rule files match";
+      continue;
+    }
+    for (size_t i = 0; i < g.gl_pathc; ++i) {
+      const std::string path = g.gl_pathv[i];
+      std::ifstream in(path);
+      if (!in) {
+        errors += (errors.empty() ? "" : "\n") + path + ": cannot open";
+        continue;
+      }
+      std::ostringstream ss;
+      ss << in.rdbuf();
+      Status st = ParseRules(ss.str(), path, &groups);
+      if (!st.ok()) errors += (errors.empty() ? "" : "\n") + st.message();
+    }
+    globfree(&g);
+  }
+  if (!errors.empty()) return Status::InvalidArgument(errors);
+  *out = std::move(groups);
+  return Status::OK();
+}
+
+void RuleEngine::Swap(std::vector<RuleGroup> groups) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::map<std::pair<std::string, std::string>, RuleStatus> kept;
+  for (const auto& g : groups)
+    for (const auto& r : g.rules) {
+      auto it = status_.find({g.name, r.name});
+      kept[{g.name, r.name}] = it != status_.end() ? it->second : RuleStatus();
+    }
+  status_ = std::move(kept);
+  groups_ = std::move(groups);
+}
+
+std::vector<Transition> RuleEngine::Evaluate(double now, const EvalContext& ctx) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Transition> out;
+  for (const auto& g : groups_) {
+    for (const auto& r : g.rules) {
+      RuleStatus& s = status_[{g.name, r.name}];
+      const auto t0 = std::chrono::steady_clock::now();
+      s.evidence.clear();
+      s.value = r.expr->Eval(ctx, &s.evidence);
+      s.last_eval = now;
+      const RuleState before = s.state;
+      if (s.value) {
+        s.last_match = now;
+        if (s.state == RuleState::kInactive) {
+          s.state = RuleState::kPending;
+          s.active_since = now;
+        }
+        if (s.state == RuleState::kPending && now - s.active_since >= r.for_s) {
+          s.state = RuleState::kFiring;
+          s.fired_at = now;
+        }
+      } else if (s.state == RuleState::kPending) {
+        s.state = RuleState::kInactive;
+        s.active_since = -1;
+      } else if (s.state == RuleState::kFiring && now - s.last_match >= r.keep_firing_for_s) {
+        s.state = RuleState::kInactive;
+        s.resolved_at = now;
+        s.active_since = -1;
+      }
+      std::string first_error;
+      if (s.state != RuleState::kInactive && s.value) {
+        TemplateData data{s.value, &r.labels, &ctx};
+        for (const auto& [k, tmpl] : r.annotations) {
+          std::string e;
+          s.annotations[k] = RenderTemplate(tmpl, data, &e);
+          if (!e.empty() && first_error.empty()) first_error = "annotations." + k + ": " + e;
+        }
+      }
+      s.health = first_error.empty() ? "ok" : "err";
+      s.last_error = first_error;
+      if (!first_error.empty()) ++failures_;
+      s.eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (s.state != before) out.push_back({g.name, r.name, before, s.state, now});
+    }
+  }
+  return out;
+}
+
+std::vector<RuleEngine::View> RuleEngine::Snapshot() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<View> out;
+  for (const auto& g : groups_)
+    for (const auto& r : g.rules) out.push_back({r, status_.at({g.name, r.name})});
+  return out;
+}
+
+size_t RuleEngine::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t n = 0;
+  for (const auto& g : groups_) n += g.rules.size();
+  return n;
+}
+
+uint64_t RuleEngine::evaluation_failures() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return failures_;
+}
+
+}  // namespace vigil::rules

@@ -1,0 +1,88 @@
+// Alerting rules: YAML files in Prometheus' alerting-rule shape over Vigil's
+// signals, and the engine that evaluates them after the detectors on every
+// tick: inactive -> pending (matched, waiting `for`) -> firing -> resolved
+// (no match for `keep_firing_for`).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "rules/expr.h"
+
+namespace vigil::rules {
+
+struct Rule {
+  std::string group;
+  std::string name;  // the `alert:` name
+  std::string file;
+  int line = 0;
+  std::shared_ptr<Expr> expr;
+  double for_s = 0;
+  double keep_firing_for_s = 0;
+  std::map<std::string, std::string> labels;       // includes alertname
+  std::map<std::string, std::string> annotations;  // templates
+  std::vector<std::string> actions;                // alert, capture
+};
+
+struct RuleGroup {
+  std::string name;
+  std::string file;
+  std::vector<Rule> rules;
+};
+
+// One file's text. Every error, each "file:line:col: message", one per line.
+Status ParseRules(const std::string& yaml_text, const std::string& source, std::vector<RuleGroup>* out);
+// Files or globs; a pattern that matches nothing is an error.
+Status LoadRules(const std::vector<std::string>& patterns, std::vector<RuleGroup>* out);
+
+enum class RuleState { kInactive, kPending, kFiring };
+const char* RuleStateName(RuleState s);
+
+struct RuleStatus {
+  RuleState state = RuleState::kInactive;
+  double active_since = -1;  // unix seconds
+  double last_match = -1;
+  double fired_at = -1;
+  double resolved_at = -1;
+  Value value;
+  std::vector<std::pair<std::string, Value>> evidence;
+  std::map<std::string, std::string> annotations;  // rendered
+  std::string health = "unknown";                   // ok, err, unknown
+  std::string last_error;
+  double last_eval = -1;
+  double eval_seconds = 0;
+};
+
+struct Transition {
+  std::string group, name;
+  RuleState from, to;
+  double at;
+};
+
+class RuleEngine {
+ public:
+  // Replaces the whole set at once; rules that keep their group and name
+  // keep their state.
+  void Swap(std::vector<RuleGroup> groups);
+  std::vector<Transition> Evaluate(double now, const EvalContext& ctx);
+
+  struct View {
+    Rule rule;
+    RuleStatus status;
+  };
+  std::vector<View> Snapshot() const;
+  size_t size() const;
+  uint64_t evaluation_failures() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<RuleGroup> groups_;
+  std::map<std::pair<std::string, std::string>, RuleStatus> status_;
+  uint64_t failures_ = 0;
+};
+
+}  // namespace vigil::rules

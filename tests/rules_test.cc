@@ -1,0 +1,165 @@
+// Rule files, the rule state machine and annotation templates on synthetic
+// signals: no model.
+#include "rules/rules.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "rules/template.h"
+#include "test_util.h"
+
+namespace vigil::rules {
+namespace {
+
+class Ctx : public EvalContext {
+ public:
+  std::map<std::string, double> v;
+  double now = 0;
+  double Now() const override { return now; }
+  Value Latest(const std::string& s) const override {
+    auto it = v.find(s);
+    return it == v.end() ? std::nullopt : Value(it->second);
+  }
+  std::vector<std::pair<double, double>> Range(const std::string&, double) const override { return {}; }
+  Value DetectorOutput(const std::string&, const std::vector<std::string>&) const override { return std::nullopt; }
+};
+
+const char* kPack = R"(groups:
+  - name: pathologies
+    rules:
+      - alert: KVCacheThrashing
+        expr: kv_cache_usage > 0.95 and kv_evictions_per_s > 10 and ttft_p95 > 3
+        for: 30s
+        keep_firing_for: 1m
+        labels: {severity: critical, pathology: kv_thrashing}
+        annotations:
+          summary: KV cache is thrashing
+          description: "KV cache at {{ $value | humanizePercentage }} with {{ query \"kv_evictions_per_s\" | printf \"%.0f\" }} evictions/s"
+          recommendation: "Lower max_num_seqs to {{ query \"kv_blocks_total * 0.85 / (avg_sequence_length / block_size)\" | printf \"%.0f\" }}"
+        actions: [alert, capture]
+)";
+
+TEST(RulesTest, ParsesThePrometheusShape) {
+  std::vector<RuleGroup> g;
+  Status st = ParseRules(kPack, "pack.yaml", &g);
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_EQ(g.size(), 1u);
+  const Rule& r = g[0].rules[0];
+  EXPECT_EQ(r.name, "KVCacheThrashing");
+  EXPECT_EQ(r.for_s, 30);
+  EXPECT_EQ(r.keep_firing_for_s, 60);
+  EXPECT_EQ(r.labels.at("severity"), "critical");
+  EXPECT_EQ(r.labels.at("alertname"), "KVCacheThrashing");
+  EXPECT_EQ(r.actions, (std::vector<std::string>{"alert", "capture"}));
+  EXPECT_EQ(r.line, 4);
+}
+
+TEST(RulesTest, LifecycleWithForAndKeepFiringFor) {
+  std::vector<RuleGroup> g;
+  ASSERT_TRUE(ParseRules(kPack, "pack.yaml", &g).ok());
+  RuleEngine eng;
+  eng.Swap(std::move(g));
+  Ctx c;
+  c.v = {{"kv_cache_usage", 0.97}, {"kv_evictions_per_s", 40}, {"ttft_p95", 4}, {"kv_blocks_total", 1000},
+         {"avg_sequence_length", 320}, {"block_size", 16}};
+  std::vector<std::string> log;
+  for (int t = 0; t <= 200; ++t) {
+    c.now = t;
+    if (t == 60) c.v["ttft_p95"] = 1;  // recovers
+    for (const auto& tr : eng.Evaluate(t, c))
+      log.push_back(std::to_string(t) + ":" + RuleStateName(tr.from) + "->" + RuleStateName(tr.to));
+  }
+  EXPECT_EQ(log, (std::vector<std::string>{"0:inactive->pending", "30:pending->firing", "119:firing->inactive"}));
+  auto view = eng.Snapshot()[0];
+  EXPECT_EQ(view.status.health, "ok");
+  EXPECT_EQ(view.status.resolved_at, 119);
+  EXPECT_EQ(view.status.annotations.at("description"), "KV cache at 97% with 40 evictions/s");
+  EXPECT_EQ(view.status.annotations.at("recommendation"), "Lower max_num_seqs to 42");
+}
+
+TEST(RulesTest, PendingThatStopsMatchingNeverFires) {
+  std::vector<RuleGroup> g;
+  ASSERT_TRUE(ParseRules(kPack, "pack.yaml", &g).ok());
+  RuleEngine eng;
+  eng.Swap(std::move(g));
+  Ctx c;
+  c.v = {{"kv_cache_usage", 0.97}, {"kv_evictions_per_s", 40}, {"ttft_p95", 4}};
+  size_t fired = 0;
+  for (int t = 0; t < 100; ++t) {
+    c.v["ttft_p95"] = (t % 20 < 15) ? 4 : 1;  // matches 15 s at a time, never 30
+    for (const auto& tr : eng.Evaluate(t, c)) fired += tr.to == RuleState::kFiring;
+  }
+  EXPECT_EQ(fired, 0u);
+}
+
+TEST(RulesTest, TemplateErrorsShowButNeverStopEvaluation) {
+  std::vector<RuleGroup> g;
+  ASSERT_TRUE(ParseRules(R"(groups:
+  - name: g
+    rules:
+      - alert: A
+        expr: requests_waiting > 1
+        annotations: {d: "{{ query \"ttft_p95\" | humanize }} waiting"}
+)", "t.yaml", &g).ok());
+  RuleEngine eng;
+  eng.Swap(std::move(g));
+  Ctx c;
+  c.v = {{"requests_waiting", 5}};  // ttft_p95 has no data
+  auto tr = eng.Evaluate(0, c);
+  ASSERT_EQ(tr.size(), 1u);
+  auto v = eng.Snapshot()[0].status;
+  EXPECT_EQ(v.state, RuleState::kFiring);
+  EXPECT_EQ(v.health, "err");
+  EXPECT_NE(v.annotations.at("d").find("<error: query \"ttft_p95\" has no data>"), std::string::npos);
+}
+
+TEST(RulesTest, ErrorsNameFileLineAndColumn) {
+  std::vector<RuleGroup> g;
+  Status st = ParseRules(R"(groups:
+  - name: g
+    rules:
+      - alert: A
+        expr: ttft_p96 > 3
+        for: soon
+        annotations: {d: "{{ $value | shout }}"}
+        actions: [page]
+        severity: high
+)", "bad.yaml", &g);
+  ASSERT_FALSE(st.ok());
+  const std::string& m = st.message();
+  EXPECT_NE(m.find("bad.yaml:5:15: expr: unknown signal \"ttft_p96\"; did you mean \"ttft_p95\"?"), std::string::npos) << m;
+  EXPECT_NE(m.find("bad.yaml:6:14: for: expected a duration"), std::string::npos) << m;
+  EXPECT_NE(m.find("unknown template function \"shout\""), std::string::npos) << m;
+  EXPECT_NE(m.find("unknown action \"page\""), std::string::npos) << m;
+  EXPECT_NE(m.find("bad.yaml:9:9: unknown rule key \"severity\""), std::string::npos) << m;
+}
+
+TEST(RulesTest, SwapKeepsStateOfSurvivingRules) {
+  std::vector<RuleGroup> g1, g2;
+  ASSERT_TRUE(ParseRules(kPack, "pack.yaml", &g1).ok());
+  ASSERT_TRUE(ParseRules(kPack, "pack.yaml", &g2).ok());
+  RuleEngine eng;
+  eng.Swap(std::move(g1));
+  Ctx c;
+  c.v = {{"kv_cache_usage", 0.97}, {"kv_evictions_per_s", 40}, {"ttft_p95", 4}};
+  eng.Evaluate(0, c);
+  eng.Swap(std::move(g2));
+  EXPECT_EQ(eng.Snapshot()[0].status.state, RuleState::kPending);
+}
+
+TEST(TemplateTest, Humanizers) {
+  EXPECT_EQ(Humanize(1234567), "1.235M");
+  EXPECT_EQ(Humanize(0.0025), "2.5m");
+  EXPECT_EQ(HumanizePercentage(0.9712), "97.12%");
+  EXPECT_EQ(HumanizeDuration(3725), "1h 2m 5s");
+  EXPECT_EQ(HumanizeDuration(0.25), "250ms");
+  std::string e;
+  std::map<std::string, std::string> labels = {{"severity", "critical"}};
+  EXPECT_EQ(RenderTemplate("{{ $labels.severity }}: {{ $value | printf \"%.2f\" }}", {Value(1.5), &labels, nullptr}, &e),
+            "critical: 1.50");
+  EXPECT_TRUE(e.empty());
+}
+
+}  // namespace
+}  // namespace vigil::rules
