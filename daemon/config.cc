@@ -314,8 +314,16 @@ Status ParseConfig(const std::string& text, const std::string& source, Config* o
   logging.OneOf("level", &c.logging.level, {"trace", "debug", "info", "warn", "error", "critical", "off"});
   logging.Finish();
   ReadMonitor(top.Child("monitor"), &c.monitor);
+  Section rules = top.Child("rules");
+  std::vector<std::string> files;
+  rules.Strings("files", &files);
+  if (!files.empty()) {
+    c.rules.files = files;
+    c.rules.files_set = true;
+  }
+  rules.Finish();
   // Sections later capabilities fill; until then they must be empty.
-  for (const char* later : {"rules", "alerts", "capture"}) top.Child(later).Finish();
+  for (const char* later : {"alerts", "capture"}) top.Child(later).Finish();
   top.Finish();
   if (!errors.empty()) {
     std::string all;

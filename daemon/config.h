@@ -43,6 +43,12 @@ struct MonitorConfig {
   detectors::DetectorsConfig detectors;
 };
 
+struct RulesConfig {
+  // Files or globs; relative ones resolve against the config file's folder.
+  std::vector<std::string> files = {"rules/*.yaml"};
+  bool files_set = false;  // the default may match nothing; an explicit list must
+};
+
 struct LoggingConfig {
   std::string level = "info";
 };
@@ -53,6 +59,7 @@ struct Config {
   engine::EngineConfig engine;
   ModelServingConfig serving;
   MonitorConfig monitor;
+  RulesConfig rules;
   LoggingConfig logging;
 };
 

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "common/units.h"
+#include "daemon/diagnosis.h"
 #include "engine/engine_core.h"
 #include "monitor/signals.h"
 
@@ -117,12 +118,40 @@ Status LoadApiKeys(const std::string& path, std::set<std::string>* keys) {
   return Status::OK();
 }
 
+namespace {
+Status LoadToken(const std::string& path, std::string* token) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound(path + ": cannot open admin token file");
+  std::getline(in, *token);
+  while (!token->empty() && (token->back() == '\r' || token->back() == ' ')) token->pop_back();
+  if (token->size() < 16) return Status::InvalidArgument(path + ": the admin token must be at least 16 characters");
+  return Status::OK();
+}
+}  // namespace
+
+Status Daemon::LoadRuleSet(const Config& config, std::vector<rules::RuleGroup>* groups) const {
+  const auto patterns = RulePatterns(config.path, config.rules.files);
+  Status st = rules::LoadRules(patterns, groups);
+  if (!st.ok() && !config.rules.files_set && st.message().find("no rule files match") != std::string::npos &&
+      st.message().find('\n') == std::string::npos) {
+    spdlog::warn("rules: no rule files at {} (rules.files unset); running without rules", patterns[0]);
+    groups->clear();
+    return Status::OK();
+  }
+  return st;
+}
+
 Status Daemon::Create(const Config& config, std::unique_ptr<Daemon>* out) {
   std::unique_ptr<Daemon> d(new Daemon());
   d->config_ = config;
   d->start_time_ = UnixNow();
   if (!config.server.api_keys_file.empty())
     VIGIL_RETURN_IF_ERROR(LoadApiKeys(config.server.api_keys_file, &d->api_keys_).WithContext("server.api_keys_file"));
+  if (!config.server.admin_token_file.empty())
+    VIGIL_RETURN_IF_ERROR(LoadToken(config.server.admin_token_file, &d->admin_token_).WithContext("server.admin_token_file"));
+  std::vector<rules::RuleGroup> groups;
+  VIGIL_RETURN_IF_ERROR(d->LoadRuleSet(config, &groups).WithContext("rules.files"));
+  d->rules_.Swap(std::move(groups));
   const std::string tok_path = ResolveTokenizer(config);
   VIGIL_RETURN_IF_ERROR(tokenizer::Tokenizer::Load(tok_path, &d->tok_).WithContext("engine.tokenizer"));
   engine::EngineConfig ec = config.engine;
@@ -152,14 +181,24 @@ Status Daemon::Create(const Config& config, std::unique_ptr<Daemon>* out) {
     engine::Engine* eng = d->engine_.get();
     d->sampler_ = std::make_unique<monitor::Sampler>(sc, [eng] { return eng->GetStats(); }, d->series_.get());
     detectors::DetectorSet* det = d->detectors_.get();
-    d->sampler_->AddHook([det](double now, const std::vector<std::pair<std::string, double>>& values) {
+    monitor::SeriesStore* store = d->series_.get();
+    rules::RuleEngine* rules = &d->rules_;
+    // Detectors first, then rules, which may read the detectors' outputs.
+    d->sampler_->AddHook([det, store, rules](double now, const std::vector<std::pair<std::string, double>>& values) {
       for (const auto& e : det->Observe(now, values)) spdlog::info("anomaly: {}: {}", e.detector, e.message);
+      MonitorEvalContext ctx(store, det, now);
+      for (const auto& t : rules->Evaluate(now, ctx)) {
+        spdlog::log(t.to == rules::RuleState::kFiring ? spdlog::level::warn : spdlog::level::info, "rule {}/{}: {} -> {}",
+                    t.group, t.name, rules::RuleStateName(t.from),
+                    t.to == rules::RuleState::kInactive && t.from == rules::RuleState::kFiring ? "resolved"
+                                                                                               : rules::RuleStateName(t.to));
+      }
     });
     d->sampler_->Start();
-    spdlog::info("monitor: every {}s, window {}s, retention {}s ({} points per signal)", m.interval_s, m.window_s,
-                 m.retention_s, points);
+    spdlog::info("monitor: every {}s, window {}s, retention {}s ({} points per signal); {} rules", m.interval_s,
+                 m.window_s, m.retention_s, points, d->rules_.size());
   } else {
-    spdlog::info("monitor: disabled (monitor.enabled: false)");
+    spdlog::info("monitor: disabled (monitor.enabled: false); rules are not evaluated");
   }
   d->http_ = std::make_unique<httplib::Server>();
   d->Routes();
@@ -215,6 +254,18 @@ void Daemon::Stop() {
 Status Daemon::Reload(const Config& next) {
   for (const std::string& k : RestartRequiredChanges(config_, next))
     spdlog::warn("reload: {} changed; it takes effect only after a restart", k);
+  std::vector<rules::RuleGroup> groups;
+  if (Status rs = LoadRuleSet(next, &groups); !rs.ok()) {
+    RecordReloadFailure();
+    return rs.WithContext("rules.files");
+  }
+  std::string token;
+  if (!next.server.admin_token_file.empty()) {
+    if (Status ts = LoadToken(next.server.admin_token_file, &token); !ts.ok()) {
+      RecordReloadFailure();
+      return ts.WithContext("server.admin_token_file");
+    }
+  }
   std::set<std::string> keys;
   if (!next.server.api_keys_file.empty()) {
     Status st = LoadApiKeys(next.server.api_keys_file, &keys);
@@ -226,14 +277,18 @@ Status Daemon::Reload(const Config& next) {
   {
     std::lock_guard<std::mutex> lock(config_mu_);
     api_keys_ = std::move(keys);
+    admin_token_ = token;
+    config_.rules = next.rules;
     config_.server.api_keys_file = next.server.api_keys_file;
     config_.server.admin_token_file = next.server.admin_token_file;
     config_.server.max_waiting_requests = next.server.max_waiting_requests;
     config_.server.shutdown_grace_s = next.server.shutdown_grace_s;
     config_.logging = next.logging;
   }
+  rules_.Swap(std::move(groups));
   spdlog::set_level(spdlog::level::from_str(next.logging.level));
   metrics_->SetReloadResult(true, UnixNow());
+  spdlog::info("reload: {} rules loaded", rules_.size());
   spdlog::info("reload: configuration applied");
   return Status::OK();
 }
@@ -275,6 +330,24 @@ bool Daemon::CheckApiKey(const httplib::Request& req, httplib::Response& res) {
   return false;
 }
 
+bool Daemon::CheckAdmin(const httplib::Request& req, httplib::Response& res) {
+  std::lock_guard<std::mutex> lock(config_mu_);
+  ApiError e;
+  if (admin_token_.empty()) {
+    e.status = 403;
+    e.type = "permission_error";
+    e.message = "admin endpoints are disabled: set server.admin_token_file";
+    SendError(res, e);
+    return false;
+  }
+  if (req.get_header_value("Authorization") == "Bearer " + admin_token_) return true;
+  e.status = 401;
+  e.type = "authentication_error";
+  e.message = "admin endpoints need Authorization: Bearer <admin token>";
+  SendError(res, e);
+  return false;
+}
+
 void Daemon::Routes() {
   httplib::Server& h = *http_;
   h.Post("/v1/completions", [this](const httplib::Request& q, httplib::Response& r) {
@@ -291,7 +364,32 @@ void Daemon::Routes() {
   h.Get("/metrics", [this](const httplib::Request&, httplib::Response& r) {
     std::map<std::pair<std::string, std::string>, uint64_t> counts;
     if (detectors_) counts = detectors_->Counts();
-    r.set_content(metrics_->Render(engine_->GetStats(), detectors_ ? &counts : nullptr),
+    std::vector<prometheus::MetricFamily> extra;
+    const auto views = rules_.Snapshot();
+    prometheus::MetricFamily loaded{"vigil_rules_loaded", "Alerting rules loaded", prometheus::MetricType::Gauge, {}};
+    loaded.metric.emplace_back();
+    loaded.metric.back().gauge.value = static_cast<double>(views.size());
+    prometheus::MetricFamily state{"vigil_rule_state", "Rule state: 0 inactive, 1 pending, 2 firing",
+                                   prometheus::MetricType::Gauge, {}};
+    prometheus::MetricFamily secs{"vigil_rule_evaluation_seconds", "Duration of the rule's last evaluation",
+                                  prometheus::MetricType::Gauge, {}};
+    for (const auto& v : views) {
+      prometheus::ClientMetric m;
+      m.label = {{"alert", v.rule.name}, {"group", v.rule.group}};
+      m.gauge.value = static_cast<double>(static_cast<int>(v.status.state));
+      state.metric.push_back(m);
+      m.gauge.value = v.status.eval_seconds;
+      secs.metric.push_back(m);
+    }
+    prometheus::MetricFamily fails{"vigil_rule_evaluation_failures_total", "Rule evaluations with an error",
+                                   prometheus::MetricType::Counter, {}};
+    fails.metric.emplace_back();
+    fails.metric.back().counter.value = static_cast<double>(rules_.evaluation_failures());
+    extra.push_back(std::move(loaded));
+    if (!state.metric.empty()) extra.push_back(std::move(state));
+    if (!secs.metric.empty()) extra.push_back(std::move(secs));
+    extra.push_back(std::move(fails));
+    r.set_content(metrics_->Render(engine_->GetStats(), detectors_ ? &counts : nullptr, std::move(extra)),
                   "text/plain; version=0.0.4; charset=utf-8");
   });
   h.Get("/health", [this](const httplib::Request&, httplib::Response& r) {
@@ -308,6 +406,32 @@ void Daemon::Routes() {
   h.Get("/health/report", [this](const httplib::Request& q, httplib::Response& r) { HandleHealthReport(q, r); });
   h.Get("/api/v1/series", [this](const httplib::Request& q, httplib::Response& r) { HandleSeries(q, r); });
   h.Get("/api/v1/anomalies", [this](const httplib::Request& q, httplib::Response& r) { HandleAnomalies(q, r); });
+  h.Get("/api/v1/rules", [this](const httplib::Request&, httplib::Response& r) {
+    r.set_content(RulesJson(rules_.Snapshot()).dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+  });
+  h.Get("/api/v1/alerts", [this](const httplib::Request&, httplib::Response& r) {
+    r.set_content(AlertsJson(rules_.Snapshot()).dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+  });
+  h.Post("/api/v1/rules/reload", [this](const httplib::Request& q, httplib::Response& r) {
+    if (!CheckAdmin(q, r)) return;
+    Config cfg;
+    {
+      std::lock_guard<std::mutex> lock(config_mu_);
+      cfg = config_;
+    }
+    std::vector<rules::RuleGroup> groups;
+    Status st = LoadRuleSet(cfg, &groups);
+    if (!st.ok()) {
+      RecordReloadFailure();
+      ApiError e;
+      e.message = st.message();
+      e.type = "rule_error";
+      return SendError(r, e);
+    }
+    rules_.Swap(std::move(groups));
+    metrics_->SetReloadResult(true, UnixNow());
+    r.set_content(json{{"status", "success"}, {"rules", rules_.size()}}.dump(), "application/json");
+  });
   h.Get("/version", [](const httplib::Request&, httplib::Response& r) {
     r.set_content(json{{"version", kVersion}}.dump(), "application/json");
   });
@@ -405,9 +529,9 @@ void Daemon::HandleHealthReport(const httplib::Request&, httplib::Response& res)
   const auto s = engine_->GetStats();
   const auto& mi = engine_->model_info();
   const std::string problem = HealthProblem();
-  // Rules (a later capability) grade degraded/critical; until then the
-  // report is healthy unless the engine itself is not.
-  const char* status = problem.empty() ? "healthy" : "critical";
+  // The most severe firing rule grades the report; a stuck engine is critical.
+  const json diagnosis = Diagnosis(rules_.Snapshot());
+  const std::string status = problem.empty() ? diagnosis["status"].get<std::string>() : "critical";
   json stats = {{"requests_running", s.requests_running},
                 {"requests_waiting", s.requests_waiting},
                 {"kv_cache_usage", s.kv_cache_usage},
@@ -431,7 +555,7 @@ void Daemon::HandleHealthReport(const httplib::Request&, httplib::Response& res)
               {"enable_chunked_prefill", e.enable_chunked_prefill}, {"enable_prefix_caching", e.enable_prefix_caching}};
   json report = {{"status", status}, {"reason", problem}, {"version", kVersion},
                  {"uptime_seconds", UnixNow() - start_time_}, {"model", served_model_},
-                 {"engine", stats}, {"config", cfg}};
+                 {"engine", stats}, {"config", cfg}, {"firing", diagnosis["firing"]}};
   if (detectors_) {
     const double now = UnixNow();
     json anomalies = json::array();

@@ -16,6 +16,7 @@
 #include "detectors/detectors.h"
 #include "monitor/sampler.h"
 #include "monitor/series_store.h"
+#include "rules/rules.h"
 #include "engine/engine.h"
 #include "tokenizer/tokenizer.h"
 
@@ -65,6 +66,8 @@ class Daemon {
   void HandleHealthReport(const httplib::Request& req, httplib::Response& res);
   void HandleSeries(const httplib::Request& req, httplib::Response& res);
   void HandleAnomalies(const httplib::Request& req, httplib::Response& res);
+  bool CheckAdmin(const httplib::Request& req, httplib::Response& res);
+  Status LoadRuleSet(const Config& config, std::vector<rules::RuleGroup>* groups) const;
 
   Config config_;
   std::mutex config_mu_;  // guards live-reloadable parts of config_ and api_keys_
@@ -76,6 +79,8 @@ class Daemon {
   std::unique_ptr<monitor::SeriesStore> series_;
   std::unique_ptr<detectors::DetectorSet> detectors_;
   std::unique_ptr<monitor::Sampler> sampler_;
+  rules::RuleEngine rules_;
+  std::string admin_token_;  // guarded by config_mu_; empty: admin endpoints refused
   std::unique_ptr<httplib::Server> http_;
   std::string served_model_;
   ChatTemplate chat_;

@@ -97,7 +97,8 @@ void Metrics::SetReloadResult(bool ok, double unix_time) {
 }
 
 std::string Metrics::Render(const engine::EngineStats& s,
-                            const std::map<std::pair<std::string, std::string>, uint64_t>* anomalies) const {
+                            const std::map<std::pair<std::string, std::string>, uint64_t>* anomalies,
+                            std::vector<prometheus::MetricFamily> extra) const {
   Builder b(model_name_);
   // vLLM's own names and meanings (vllm/v1/metrics/loggers.py).
   b.Gauge("vllm:num_requests_running", "Number of requests in model execution batches.", double(s.requests_running));
@@ -173,6 +174,7 @@ std::string Metrics::Render(const engine::EngineStats& s,
 
   std::vector<MetricFamily> all = registry_->Collect();
   for (auto& fam : b.families()) all.push_back(std::move(fam));
+  for (auto& fam : extra) all.push_back(std::move(fam));
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, all);
   return out.str();

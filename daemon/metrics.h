@@ -6,6 +6,7 @@
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
+#include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 
 #include <map>
@@ -26,8 +27,10 @@ class Metrics {
 
   // The whole exposition for one scrape.
   // `anomalies`: (detector, signal) -> count, for vigil_anomalies_total.
+  // `extra`: families from the monitor and rules, serialized alongside.
   std::string Render(const engine::EngineStats& stats,
-                     const std::map<std::pair<std::string, std::string>, uint64_t>* anomalies = nullptr) const;
+                     const std::map<std::pair<std::string, std::string>, uint64_t>* anomalies = nullptr,
+                     std::vector<prometheus::MetricFamily> extra = {}) const;
 
  private:
   std::string model_name_;

@@ -70,7 +70,8 @@ TEST(ConfigTest, ErrorsNameFileLineColumnAndKeyPath) {
       {"logging:\n  level: loud\n", "logging.level: expected one of"},
       {"monitor:\n  interval: fast\n", "monitor.interval: expected a duration"},
       {"monitor:\n  detectors:\n    zscore:\n      signals: [ttft_p96]\n", "unknown signal \"ttft_p96\""},
-      {"rules:\n  files: x\n", "rules.files: unknown key"},
+      {"rules:\n  files: x\n", "rules.files: expected a list of strings"},
+      {"capture:\n  enabled: true\n", "capture.enabled: unknown key"},
       {"server:\n  port: [1\n", "vigil.yaml:"},
   };
   for (const Bad& b : cases) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 
 #include "rules/template.h"
 #include "test_util.h"
@@ -159,6 +160,46 @@ TEST(TemplateTest, Humanizers) {
   EXPECT_EQ(RenderTemplate("{{ $labels.severity }}: {{ $value | printf \"%.2f\" }}", {Value(1.5), &labels, nullptr}, &e),
             "critical: 1.50");
   EXPECT_TRUE(e.empty());
+}
+
+}  // namespace
+}  // namespace vigil::rules
+
+namespace vigil::rules {
+namespace {
+
+TEST(DefaultPackTest, ShippedRulesLoad) {
+  std::vector<RuleGroup> g;
+  Status st = LoadRules({std::string(VIGIL_TEST_DATA_DIR) + "/../../etc/rules/*.yaml"}, &g);
+  ASSERT_TRUE(st.ok()) << st.message();
+  std::set<std::string> names;
+  for (const auto& grp : g)
+    for (const auto& r : grp.rules) names.insert(r.name);
+  for (const char* want : {"KVCacheThrashing", "PrefillStarvation", "GPUUnderutilization", "KVBlocksLeaking",
+                           "OrphanedKVBlocks", "RequestsStuck", "PrefixCacheMisses", "KVPressureDrivesLatency",
+                           "HighTTFT", "KVCacheNearFull", "QueueBuildUp", "LowThroughput"})
+    EXPECT_TRUE(names.count(want)) << want;
+}
+
+TEST(DefaultPackTest, ThrashingRecommendationIsComputedFromLiveValues) {
+  std::vector<RuleGroup> g;
+  ASSERT_TRUE(LoadRules({std::string(VIGIL_TEST_DATA_DIR) + "/../../etc/rules/pathologies.yaml"}, &g).ok());
+  RuleEngine eng;
+  eng.Swap(std::move(g));
+  Ctx c;
+  c.v = {{"kv_cache_usage", 0.98}, {"kv_evictions_per_s", 25}, {"ttft_p95", 4.5}, {"kv_blocks_total", 4096},
+         {"avg_sequence_length", 1450}, {"block_size", 16}, {"max_num_seqs", 64}};
+  for (int t = 0; t <= 31; ++t) {
+    c.now = t;
+    eng.Evaluate(t, c);
+  }
+  for (const auto& v : eng.Snapshot()) {
+    if (v.rule.name != "KVCacheThrashing") continue;
+    EXPECT_EQ(v.status.state, RuleState::kFiring);
+    // 4096 * 0.85 / (1450 / 16) = 38.4
+    EXPECT_EQ(v.status.annotations.at("recommendation").substr(0, 27), "Lower max_num_seqs to 38 (f");
+    EXPECT_EQ(v.status.health, "ok") << v.status.last_error;
+  }
 }
 
 }  // namespace

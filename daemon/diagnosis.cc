@@ -1,0 +1,125 @@
+#include "daemon/diagnosis.h"
+
+#include <cstdio>
+#include <ctime>
+
+namespace vigil::daemon {
+
+using json = nlohmann::json;
+
+rules::Value MonitorEvalContext::Latest(const std::string& s) const {
+  monitor::Point p;
+  // A value older than a few intervals is stale: the signal has no data now.
+  if (!store_->Latest(s, &p)) return std::nullopt;
+  return p.v;
+}
+
+std::vector<std::pair<double, double>> MonitorEvalContext::Range(const std::string& s, double range_s) const {
+  std::vector<std::pair<double, double>> out;
+  for (const auto& p : store_->Range(s, now_ - range_s)) out.emplace_back(p.t, p.v);
+  return out;
+}
+
+rules::Value MonitorEvalContext::DetectorOutput(const std::string& fn, const std::vector<std::string>& sig) const {
+  if (!det_) return std::nullopt;
+  double v = 0;
+  if (fn == "zscore" && det_->ZScore(sig[0], &v)) return v;
+  if (fn == "corr" && det_->Corr(sig[0], sig[1], &v)) return v;
+  detectors::TrendFit fit;
+  if (fn == "trend_slope" && det_->Trend(sig[0], &fit)) return fit.slope;
+  if (fn == "trend_r2" && det_->Trend(sig[0], &fit)) return fit.r2;
+  if (fn == "time_to_exhaustion" && det_->TimeToExhaustion(sig[0], &v)) return v;
+  return std::nullopt;
+}
+
+std::string FormatTime(double t) {
+  if (t < 0) return "";
+  const time_t secs = static_cast<time_t>(t);
+  struct tm tm {};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>((t - static_cast<double>(secs)) * 1000));
+  return buf;
+}
+
+std::vector<std::string> RulePatterns(const std::string& config_path, const std::vector<std::string>& files) {
+  const size_t slash = config_path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : config_path.substr(0, slash);
+  std::vector<std::string> out;
+  for (const auto& f : files) out.push_back(!f.empty() && f[0] == '/' ? f : dir + "/" + f);
+  return out;
+}
+
+namespace {
+
+json Evidence(const rules::RuleStatus& s) {
+  json e = json::object();
+  for (const auto& [text, v] : s.evidence) e[text] = v ? json(*v) : json();
+  return e;
+}
+
+json Alert(const rules::RuleEngine::View& v) {
+  return {{"labels", v.rule.labels}, {"annotations", v.status.annotations},
+          {"state", rules::RuleStateName(v.status.state)}, {"activeAt", FormatTime(v.status.active_since)},
+          {"value", v.status.value ? json(*v.status.value) : json()}};
+}
+
+}  // namespace
+
+json RulesJson(const std::vector<rules::RuleEngine::View>& views) {
+  json groups = json::array();
+  for (const auto& v : views) {
+    if (groups.empty() || groups.back()["name"] != v.rule.group)
+      groups.push_back({{"name", v.rule.group}, {"file", v.rule.file}, {"rules", json::array()}});
+    json r = {{"type", "alerting"},
+              {"name", v.rule.name},
+              {"query", v.rule.expr->text()},
+              {"duration", v.rule.for_s},
+              {"keepFiringFor", v.rule.keep_firing_for_s},
+              {"labels", v.rule.labels},
+              {"annotations", v.rule.annotations},
+              {"actions", v.rule.actions},
+              {"state", rules::RuleStateName(v.status.state)},
+              {"health", v.status.health},
+              {"lastError", v.status.last_error},
+              {"lastEvaluation", FormatTime(v.status.last_eval)},
+              {"evaluationTime", v.status.eval_seconds},
+              {"evidence", Evidence(v.status)},
+              {"alerts", json::array()}};
+    if (v.status.state != rules::RuleState::kInactive) r["alerts"].push_back(Alert(v));
+    groups.back()["rules"].push_back(r);
+  }
+  return {{"status", "success"}, {"data", {{"groups", groups}}}};
+}
+
+json AlertsJson(const std::vector<rules::RuleEngine::View>& views) {
+  json alerts = json::array();
+  for (const auto& v : views)
+    if (v.status.state != rules::RuleState::kInactive) alerts.push_back(Alert(v));
+  return {{"status", "success"}, {"data", {{"alerts", alerts}}}};
+}
+
+json Diagnosis(const std::vector<rules::RuleEngine::View>& views) {
+  std::string status = "healthy";
+  json firing = json::array();
+  for (const auto& v : views) {
+    if (v.status.state != rules::RuleState::kFiring) continue;
+    auto sev = v.rule.labels.find("severity");
+    const std::string severity = sev == v.rule.labels.end() ? "warning" : sev->second;
+    if (severity == "critical") status = "critical";
+    else if (status == "healthy") status = "degraded";
+    auto ann = [&](const char* k) {
+      auto it = v.status.annotations.find(k);
+      return it == v.status.annotations.end() ? std::string() : it->second;
+    };
+    firing.push_back({{"alert", v.rule.name}, {"severity", severity},
+                      {"pathology", v.rule.labels.count("pathology") ? v.rule.labels.at("pathology") : ""},
+                      {"since", FormatTime(v.status.fired_at)}, {"value", v.status.value ? json(*v.status.value) : json()},
+                      {"summary", ann("summary")}, {"description", ann("description")},
+                      {"recommendation", ann("recommendation")}, {"evidence", Evidence(v.status)}});
+  }
+  return {{"status", status}, {"firing", firing}};
+}
+
+}  // namespace vigil::daemon

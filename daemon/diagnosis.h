@@ -1,0 +1,39 @@
+// Rules inside vigild: the evaluation context over the monitor, and the JSON
+// for /api/v1/rules, /api/v1/alerts and the diagnosis in /health/report.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "detectors/detectors.h"
+#include "monitor/series_store.h"
+#include "rules/rules.h"
+
+namespace vigil::daemon {
+
+class MonitorEvalContext : public rules::EvalContext {
+ public:
+  MonitorEvalContext(const monitor::SeriesStore* store, const detectors::DetectorSet* det, double now)
+      : store_(store), det_(det), now_(now) {}
+  double Now() const override { return now_; }
+  rules::Value Latest(const std::string& signal) const override;
+  std::vector<std::pair<double, double>> Range(const std::string& signal, double range_s) const override;
+  rules::Value DetectorOutput(const std::string& fn, const std::vector<std::string>& signals) const override;
+
+ private:
+  const monitor::SeriesStore* store_;
+  const detectors::DetectorSet* det_;
+  double now_;
+};
+
+std::string FormatTime(double unix_seconds);  // RFC 3339, UTC
+// Resolves relative rule-file patterns against the config file's folder.
+std::vector<std::string> RulePatterns(const std::string& config_path, const std::vector<std::string>& files);
+
+nlohmann::json RulesJson(const std::vector<rules::RuleEngine::View>& views);
+nlohmann::json AlertsJson(const std::vector<rules::RuleEngine::View>& views);
+// {"status": healthy|degraded|critical, "firing": [...with evidence and recommendation]}
+nlohmann::json Diagnosis(const std::vector<rules::RuleEngine::View>& views);
+
+}  // namespace vigil::daemon

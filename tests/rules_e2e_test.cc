@@ -1,0 +1,97 @@
+// Rules inside the real vigild: a leak induced with the fault setting makes
+// a rule fire, /api/v1/alerts and /health/report show the diagnosis, and
+// reloads swap rule sets atomically.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "daemon_harness.h"
+
+namespace vigil {
+namespace {
+
+using json = nlohmann::json;
+using vigil::testing::DaemonProcess;
+using vigil::testing::DataPath;
+using vigil::testing::TempDir;
+using vigil::testing::WriteFile;
+
+const char* kRules = R"(groups:
+  - name: test
+    rules:
+      - alert: OrphanedKVBlocks
+        expr: kv_blocks_orphaned > 0
+        for: 500ms
+        labels: {severity: critical, pathology: memory_leak}
+        annotations:
+          summary: KV blocks are held by no live request
+          recommendation: "{{ $value | printf \"%.0f\" }} orphaned blocks; restart to reclaim them"
+)";
+
+TEST(RulesE2ETest, ALeakFiresItsRuleAndTheReportSaysSo) {
+  TempDir dir;
+  WriteFile(dir.File("leak.yaml"), kRules);
+  WriteFile(dir.File("token"), "0123456789abcdef0123\n");
+  DaemonProcess d("engine:\n  model: builtin:tiny-llama\n  max_model_len: 1024\n  num_blocks: 256\n"
+                  "  faults:\n    leak_blocks_on_abort: 1.0\nmonitor:\n  interval: 100ms\n"
+                  "rules:\n  files: [" + dir.File("leak.yaml") + "]\n",
+                  "  admin_token_file: " + dir.File("token") + "\n");
+  ASSERT_TRUE(d.WaitReady()) << d.Log();
+  auto c = d.Client();
+  // A streaming client that hangs up: its aborted request leaks its blocks.
+  httplib::Request req;
+  req.method = "POST";
+  req.path = "/v1/completions";
+  req.set_header("Content-Type", "application/json");
+  req.body = R"({"prompt":"leak me please","max_tokens":500,"stream":true,"ignore_eos":true})";
+  int chunks = 0;
+  req.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) { return ++chunks < 3; };
+  httplib::Response res;
+  httplib::Error err;
+  c.send(req, res, err);
+  json alerts;
+  bool firing = false;
+  for (int i = 0; i < 100 && !firing; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    alerts = json::parse(c.Get("/api/v1/alerts")->body);
+    for (const json& a : alerts["data"]["alerts"]) firing |= a["state"] == "firing";
+  }
+  ASSERT_TRUE(firing) << alerts.dump() << "\n" << d.Log();
+  json rep = json::parse(c.Get("/health/report")->body);
+  EXPECT_EQ(rep["status"], "critical");
+  ASSERT_EQ(rep["firing"].size(), 1u);
+  EXPECT_EQ(rep["firing"][0]["pathology"], "memory_leak");
+  EXPECT_NE(rep["firing"][0]["recommendation"].get<std::string>().find("orphaned blocks"), std::string::npos);
+  EXPECT_TRUE(rep["firing"][0]["evidence"].contains("kv_blocks_orphaned"));
+  EXPECT_NE(c.Get("/metrics")->body.find("vigil_rule_state{alert=\"OrphanedKVBlocks\",group=\"test\"} 2"),
+            std::string::npos);
+
+  // Reloads: the admin endpoint needs the token; a broken file keeps the old set.
+  EXPECT_EQ(c.Post("/api/v1/rules/reload", "", "application/json")->status, 401);
+  WriteFile(dir.File("leak.yaml"), "groups:\n  - name: test\n    rules:\n      - alert: X\n        expr: nope > 1\n");
+  httplib::Headers admin = {{"Authorization", "Bearer 0123456789abcdef0123"}};
+  auto r = c.Post("/api/v1/rules/reload", admin, "", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_NE(r->body.find("unknown signal"), std::string::npos) << r->body;
+  json rules = json::parse(c.Get("/api/v1/rules")->body);
+  EXPECT_EQ(rules["data"]["groups"][0]["rules"][0]["name"], "OrphanedKVBlocks");
+  WriteFile(dir.File("leak.yaml"), "groups:\n  - name: other\n    rules:\n      - alert: Y\n        expr: requests_waiting > 1000\n");
+  r = c.Post("/api/v1/rules/reload", admin, "", "application/json");
+  EXPECT_EQ(r->status, 200) << r->body;
+  rules = json::parse(c.Get("/api/v1/rules")->body);
+  EXPECT_EQ(rules["data"]["groups"][0]["rules"][0]["name"], "Y");
+}
+
+TEST(RulesE2ETest, AdminEndpointsAreRefusedWithoutAToken) {
+  DaemonProcess d("engine:\n  model: " + DataPath("models/llama") + "\n  tokenizer: " +
+                  DataPath("tokenizers/tiny512.tokenizer.json") + "\n");
+  ASSERT_TRUE(d.WaitReady()) << d.Log();
+  auto c = d.Client();
+  auto r = c.Post("/api/v1/rules/reload", "", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 403);
+}
+
+}  // namespace
+}  // namespace vigil
