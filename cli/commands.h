@@ -7,5 +7,6 @@ int CmdGenerate(int argc, char** argv);
 int CmdLogits(int argc, char** argv);
 int CmdTokenize(int argc, char** argv);
 int CmdDetect(int argc, char** argv);
+int CmdRules(int argc, char** argv);
 
 }  // namespace vigil::cli

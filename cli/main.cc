@@ -22,7 +22,9 @@ void Usage(FILE* to) {
                "           Print the token ids of a text as JSON.\n"
                "  detect   --input FILE.csv [--detector robust|zscore] [--window N] [--threshold X]\n"
                "           [--min-samples N] [--direction high|low|both] [--output FILE]\n"
-               "           Replay a timestamp,value series; write timestamp,value,score,anomaly.\n");
+               "           Replay a timestamp,value series; write timestamp,value,score,anomaly.\n"
+               "  rules check FILE...\n"
+               "           Parse and type-check rule files; every error as file:line:col; exit 1 on any.\n");
 }
 
 }  // namespace
@@ -36,6 +38,9 @@ int main(int argc, char** argv) {
   const std::string cmd = argv[1];
   if (cmd == "generate") return vigil::cli::CmdGenerate(argc - 2, argv + 2);
   if (cmd == "logits") return vigil::cli::CmdLogits(argc - 2, argv + 2);
+#ifdef VIGIL_HAVE_RULES
+  if (cmd == "rules") return vigil::cli::CmdRules(argc - 2, argv + 2);
+#endif
 #ifdef VIGIL_HAVE_DETECTORS
   if (cmd == "detect") return vigil::cli::CmdDetect(argc - 2, argv + 2);
 #endif

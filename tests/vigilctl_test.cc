@@ -81,3 +81,23 @@ TEST(VigilctlTest, BadArgumentsExitTwo) {
 
 }  // namespace
 }  // namespace vigil
+
+namespace vigil {
+namespace {
+
+#ifdef VIGIL_HAVE_RULES
+TEST(VigilctlRulesTest, CheckPassesThePackAndFailsABadFile) {
+  std::string out;
+  EXPECT_EQ(RunVigilctl("rules check " + std::string(VIGIL_TEST_DATA_DIR) + "/../../etc/rules/pathologies.yaml " +
+                            std::string(VIGIL_TEST_DATA_DIR) + "/../../etc/rules/classic.yaml",
+                        &out),
+            0);
+  EXPECT_NE(out.find("9 rules: OK"), std::string::npos) << out;
+  vigil::testing::TempDir dir;
+  vigil::testing::WriteFile(dir.File("bad.yaml"), "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: ttft_p69 > 1\n");
+  EXPECT_EQ(RunVigilctl("rules check " + dir.File("bad.yaml"), &out), 1);
+}
+#endif
+
+}  // namespace
+}  // namespace vigil
