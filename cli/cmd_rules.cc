@@ -3,13 +3,33 @@
 #include <cstring>
 
 #include "cli/commands.h"
+#include "rules/rule_test.h"
 #include "rules/rules.h"
 
 namespace vigil::cli {
 
+int CmdRulesTest(int argc, char** argv) {
+  int failures = 0, cases = 0;
+  for (int i = 1; i < argc; ++i) {
+    rules::RuleTestResult r;
+    Status st = rules::RunRuleTestFile(argv[i], &r);
+    if (!st.ok()) {
+      std::fprintf(stderr, "%s\n", st.message().c_str());
+      return 1;
+    }
+    for (const auto& m : r.messages) std::fprintf(stderr, "FAILED %s\n", m.c_str());
+    std::printf("%s: %d cases, %d failed\n", argv[i], r.cases, r.failures);
+    failures += r.failures;
+    cases += r.cases;
+  }
+  std::printf("%d passed, %d failed\n", cases - failures, failures);
+  return failures ? 1 : 0;
+}
+
 int CmdRules(int argc, char** argv) {
+  if (argc >= 2 && std::strcmp(argv[0], "test") == 0) return CmdRulesTest(argc, argv);
   if (argc < 1 || std::strcmp(argv[0], "check") != 0) {
-    std::fprintf(stderr, "usage: vigilctl rules check FILE...\n");
+    std::fprintf(stderr, "usage: vigilctl rules check FILE... | vigilctl rules test FILE...\n");
     return 2;
   }
   if (argc < 2) {

@@ -49,6 +49,10 @@ std::string HumanizeDuration(double s) {
     std::snprintf(buf, sizeof buf, "%.4gms", s * 1000);
     return buf;
   }
+  if (std::fabs(s) < 60) {  // as Prometheus: seconds keep their fraction
+    std::snprintf(buf, sizeof buf, "%.4gs", s);
+    return buf;
+  }
   const bool neg = s < 0;
   long long t = static_cast<long long>(std::llround(std::fabs(s)));
   const long long d = t / 86400, h = (t % 86400) / 3600, m = (t % 3600) / 60, sec = t % 60;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <cmath>
 #include <set>
 
 #include "rules/template.h"
@@ -200,6 +201,50 @@ TEST(DefaultPackTest, ThrashingRecommendationIsComputedFromLiveValues) {
     EXPECT_EQ(v.status.annotations.at("recommendation").substr(0, 27), "Lower max_num_seqs to 38 (f");
     EXPECT_EQ(v.status.health, "ok") << v.status.last_error;
   }
+}
+
+}  // namespace
+}  // namespace vigil::rules
+
+#include "rules/rule_test.h"
+
+namespace vigil::rules {
+namespace {
+
+TEST(RuleTestRunnerTest, ExpandsPromtoolNotation) {
+  std::vector<double> v;
+  ASSERT_TRUE(ExpandSeries("0+10x3 100 _ -1-2x2 7x1", &v).ok());
+  ASSERT_EQ(v.size(), 11u);
+  EXPECT_EQ(v[3], 30);
+  EXPECT_EQ(v[4], 100);
+  EXPECT_TRUE(std::isnan(v[5]));
+  EXPECT_EQ(v[8], -5);
+  EXPECT_EQ(v[10], 7);
+  EXPECT_FALSE(ExpandSeries("1+x3", &v).ok());
+  EXPECT_FALSE(ExpandSeries("abc", &v).ok());
+}
+
+TEST(RuleTestRunnerTest, AWrongExpectationFails) {
+  vigil::testing::TempDir dir;
+  vigil::testing::WriteFile(dir.File("r.yaml"), "groups:\n  - name: g\n    rules:\n      - alert: Q\n"
+                                                "        expr: requests_waiting > 5\n        for: 30s\n"
+                                                "        labels: {severity: warning}\n");
+  vigil::testing::WriteFile(dir.File("t.yaml"), R"(rule_files: [r.yaml]
+evaluation_interval: 15s
+tests:
+  - interval: 15s
+    input_series: [{series: requests_waiting, values: '10x10'}]
+    alert_rule_test:
+      - {eval_time: 15s, alertname: Q, exp_alerts: [{exp_labels: {severity: warning}}]}
+      - {eval_time: 1m, alertname: Q, exp_alerts: [{exp_labels: {severity: critical}}]}
+      - {eval_time: 2m, alertname: Q, exp_alerts: [{exp_labels: {severity: warning}}]}
+)");
+  RuleTestResult r;
+  ASSERT_TRUE(RunRuleTestFile(dir.File("t.yaml"), &r).ok());
+  EXPECT_EQ(r.cases, 3);
+  ASSERT_EQ(r.failures, 2);  // not firing yet at 15s; wrong severity at 1m
+  EXPECT_NE(r.messages[0].find("expected 1 firing, got 0"), std::string::npos) << r.messages[0];
+  EXPECT_NE(r.messages[1].find("label severity=\"warning\", want \"critical\""), std::string::npos) << r.messages[1];
 }
 
 }  // namespace
