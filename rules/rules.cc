@@ -31,7 +31,19 @@ std::string Where(const std::string& src, const YAML::Node& n) {
 
 }  // namespace
 
+Status ParseRulesImpl(const std::string& text, const std::string& src, std::vector<RuleGroup>* out);
+
 Status ParseRules(const std::string& text, const std::string& src, std::vector<RuleGroup>* out) {
+  // Odd shapes can make yaml-cpp throw from accessors; they are bad input.
+  try {
+    return ParseRulesImpl(text, src, out);
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(src + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
+                                   ": " + e.msg);
+  }
+}
+
+Status ParseRulesImpl(const std::string& text, const std::string& src, std::vector<RuleGroup>* out) {
   YAML::Node root;
   try {
     root = YAML::Load(text);
