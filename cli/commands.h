@@ -8,5 +8,6 @@ int CmdLogits(int argc, char** argv);
 int CmdTokenize(int argc, char** argv);
 int CmdDetect(int argc, char** argv);
 int CmdRules(int argc, char** argv);
+int CmdStatus(int argc, char** argv);
 
 }  // namespace vigil::cli

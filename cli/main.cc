@@ -24,7 +24,11 @@ void Usage(FILE* to) {
                "           [--min-samples N] [--direction high|low|both] [--output FILE]\n"
                "           Replay a timestamp,value series; write timestamp,value,score,anomaly.\n"
                "  rules check FILE...\n"
-               "           Parse and type-check rule files; every error as file:line:col; exit 1 on any.\n");
+               "           Parse and type-check rule files; every error as file:line:col; exit 1 on any.\n"
+               "  rules test FILE...\n"
+               "           Run rule unit tests (promtool's format) against synthetic series.\n"
+               "  status [--url http://127.0.0.1:8000] [--json]\n"
+               "           The daemon's diagnosis on one screen; exit 0 healthy, 1 otherwise.\n");
 }
 
 }  // namespace
@@ -38,6 +42,9 @@ int main(int argc, char** argv) {
   const std::string cmd = argv[1];
   if (cmd == "generate") return vigil::cli::CmdGenerate(argc - 2, argv + 2);
   if (cmd == "logits") return vigil::cli::CmdLogits(argc - 2, argv + 2);
+#ifdef VIGIL_HAVE_STATUS
+  if (cmd == "status") return vigil::cli::CmdStatus(argc - 2, argv + 2);
+#endif
 #ifdef VIGIL_HAVE_RULES
   if (cmd == "rules") return vigil::cli::CmdRules(argc - 2, argv + 2);
 #endif

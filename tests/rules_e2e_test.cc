@@ -65,6 +65,15 @@ TEST(RulesE2ETest, ALeakFiresItsRuleAndTheReportSaysSo) {
   EXPECT_TRUE(rep["firing"][0]["evidence"].contains("kv_blocks_orphaned"));
   EXPECT_NE(c.Get("/metrics")->body.find("vigil_rule_state{alert=\"OrphanedKVBlocks\",group=\"test\"} 2"),
             std::string::npos);
+  // vigilctl status renders the diagnosis and exits 1 while unhealthy.
+  const std::string cmd = std::string(VIGILCTL_PATH) + " status --url http://127.0.0.1:" + std::to_string(d.port()) +
+                          " > " + dir.File("status.txt");
+  const int rc = std::system(cmd.c_str());
+  EXPECT_EQ(WEXITSTATUS(rc), 1);
+  const std::string screen = vigil::testing::ReadFile(dir.File("status.txt"));
+  EXPECT_NE(screen.find("critical"), std::string::npos) << screen;
+  EXPECT_NE(screen.find("OrphanedKVBlocks"), std::string::npos) << screen;
+  EXPECT_NE(screen.find("restart to reclaim"), std::string::npos) << screen;
 
   // Reloads: the admin endpoint needs the token; a broken file keeps the old set.
   EXPECT_EQ(c.Post("/api/v1/rules/reload", "", "application/json")->status, 401);

@@ -1,0 +1,98 @@
+// vigilctl status: /health/report on one terminal screen.
+#include <httplib.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+
+namespace vigil::cli {
+
+namespace {
+
+struct Style {
+  bool on;
+  const char* c(const char* code) const { return on ? code : ""; }
+};
+
+std::string Num(const nlohmann::json& v, const char* fmt) {
+  if (!v.is_number()) return "-";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, fmt, v.get<double>());
+  return buf;
+}
+
+}  // namespace
+
+int CmdStatus(int argc, char** argv) {
+  Args a;
+  Status st = a.Parse(argc, argv, {"url"}, {"json"});
+  if (!st.ok()) {
+    std::fprintf(stderr, "vigilctl status: %s\n", st.message().c_str());
+    return 2;
+  }
+  const std::string url = a.Get("url", "http://127.0.0.1:8000");
+  httplib::Client client(url);
+  client.set_connection_timeout(3);
+  client.set_read_timeout(10);
+  auto r = client.Get("/health/report");
+  if (!r) {
+    std::fprintf(stderr, "vigilctl status: cannot reach %s: %s\n", url.c_str(), httplib::to_string(r.error()).c_str());
+    return 2;
+  }
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(r->body);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "vigilctl status: %s/health/report did not answer JSON\n", url.c_str());
+    return 2;
+  }
+  if (a.Has("json")) {
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  const Style s{isatty(STDOUT_FILENO) == 1};
+  const std::string status = j.value("status", "unknown");
+  const char* colour = status == "healthy" ? "\033[32m" : status == "degraded" ? "\033[33m" : "\033[31m";
+  std::printf("%s%s%s%s  %s  vigild %s  up %.0fs\n", s.c(colour), s.c("\033[1m"), status.c_str(), s.c("\033[0m"),
+              j.value("model", "").c_str(), j.value("version", "").c_str(), j.value("uptime_seconds", 0.0));
+  if (!j.value("reason", "").empty()) std::printf("  %s\n", j["reason"].get<std::string>().c_str());
+  const auto& e = j["engine"];
+  std::printf("\n%sengine%s  running %s  waiting %s  KV %s%% (%s/%s blocks, %s orphaned)  busy %s%%  preemptions %s\n",
+              s.c("\033[1m"), s.c("\033[0m"), Num(e["requests_running"], "%.0f").c_str(),
+              Num(e["requests_waiting"], "%.0f").c_str(), Num(e["kv_cache_usage"].is_number() ? nlohmann::json(e["kv_cache_usage"].get<double>() * 100) : e["kv_cache_usage"], "%.1f").c_str(),
+              Num(e["kv_blocks_used"], "%.0f").c_str(), Num(e["kv_blocks_total"], "%.0f").c_str(),
+              Num(e["kv_blocks_orphaned"], "%.0f").c_str(),
+              Num(e["busy_fraction"].is_number() ? nlohmann::json(e["busy_fraction"].get<double>() * 100) : e["busy_fraction"], "%.0f").c_str(),
+              Num(e["preemptions_total"], "%.0f").c_str());
+  const auto& firing = j.value("firing", nlohmann::json::array());
+  std::printf("\n%sfiring%s  %zu\n", s.c("\033[1m"), s.c("\033[0m"), firing.size());
+  for (const auto& f : firing) {
+    const bool crit = f.value("severity", "") == "critical";
+    std::printf("  %s%-9s%s %s  %s\n", s.c(crit ? "\033[31m" : "\033[33m"), f.value("severity", "").c_str(),
+                s.c("\033[0m"), f.value("alert", "").c_str(), f.value("summary", "").c_str());
+    if (!f.value("description", "").empty()) std::printf("            %s\n", f["description"].get<std::string>().c_str());
+    if (!f.value("recommendation", "").empty())
+      std::printf("            %s→ %s%s\n", s.c("\033[36m"), f["recommendation"].get<std::string>().c_str(), s.c("\033[0m"));
+  }
+  const auto& anomalies = j.value("anomalies", nlohmann::json::array());
+  if (!anomalies.empty()) {
+    std::printf("\n%srecent anomalies%s\n", s.c("\033[1m"), s.c("\033[0m"));
+    const size_t from = anomalies.size() > 5 ? anomalies.size() - 5 : 0;
+    for (size_t i = from; i < anomalies.size(); ++i)
+      std::printf("  %s  %-11s %s\n", anomalies[i].value("time", "").c_str(), anomalies[i].value("detector", "").c_str(),
+                  anomalies[i].value("message", "").c_str());
+  }
+  const auto& together = j.value("moves_together", nlohmann::json::array());
+  if (!together.empty()) {
+    std::printf("\n%smoves together%s\n", s.c("\033[1m"), s.c("\033[0m"));
+    for (const auto& t : together)
+      std::printf("  %s ~ %s  r = %s\n", t.value("a", "").c_str(), t.value("b", "").c_str(), Num(t["r"], "%+.2f").c_str());
+  }
+  return status == "healthy" ? 0 : 1;
+}
+
+}  // namespace vigil::cli
