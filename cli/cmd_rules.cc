@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "cli/commands.h"
+#include "rules/promql.h"
 #include "rules/rule_test.h"
 #include "rules/rules.h"
 
@@ -26,10 +27,38 @@ int CmdRulesTest(int argc, char** argv) {
   return failures ? 1 : 0;
 }
 
+int CmdRulesExport(int argc, char** argv) {
+  std::vector<std::string> files;
+  std::string format;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--format" && i + 1 < argc) format = argv[++i];
+    else if (a.rfind("--format=", 0) == 0) format = a.substr(9);
+    else files.push_back(a);
+  }
+  if (format != "prometheus") {
+    std::fprintf(stderr, "vigilctl rules export: --format prometheus is the one format\n");
+    return 2;
+  }
+  if (files.empty()) {
+    std::fprintf(stderr, "vigilctl rules export: give rule files\n");
+    return 2;
+  }
+  std::vector<rules::RuleGroup> groups;
+  Status st = rules::LoadRules(files, &groups);
+  if (!st.ok()) {
+    std::fprintf(stderr, "%s\n", st.message().c_str());
+    return 1;
+  }
+  std::fputs(rules::ExportPrometheus(groups).c_str(), stdout);
+  return 0;
+}
+
 int CmdRules(int argc, char** argv) {
   if (argc >= 2 && std::strcmp(argv[0], "test") == 0) return CmdRulesTest(argc, argv);
+  if (argc >= 1 && std::strcmp(argv[0], "export") == 0) return CmdRulesExport(argc, argv);
   if (argc < 1 || std::strcmp(argv[0], "check") != 0) {
-    std::fprintf(stderr, "usage: vigilctl rules check FILE... | vigilctl rules test FILE...\n");
+    std::fprintf(stderr, "usage: vigilctl rules check|test FILE... | vigilctl rules export --format prometheus FILE...\n");
     return 2;
   }
   if (argc < 2) {

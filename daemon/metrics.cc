@@ -160,6 +160,16 @@ std::string Metrics::Render(const engine::EngineStats& s,
   b.Gauge("vigil_kv_blocks_orphaned", "KV-cache blocks held by no live request (a leak).", double(s.kv_blocks_orphaned));
   b.Gauge("vigil_memory_used_bytes", "Process RSS, or CUDA allocator bytes on GPU.", double(s.memory_used_bytes));
   b.Counter("vigil_requests_rejected_total", "Requests refused at submission.", double(s.requests_rejected_total));
+  b.Gauge("vigil_requests_stuck", "Requests running longer than monitor.request_timeout.", double(s.requests_stuck));
+  b.Gauge("vigil_avg_sequence_length", "Mean prompt+output tokens of running requests.", s.avg_sequence_length);
+  // Settings as gauges, so exported rules can compute recommendations.
+  b.Gauge("vigil_engine_max_num_seqs", "Setting: running requests per step.", double(s.max_num_seqs));
+  b.Gauge("vigil_engine_max_num_batched_tokens", "Setting: token budget per step.", double(s.max_num_batched_tokens));
+  b.Gauge("vigil_engine_block_size", "Setting: tokens per KV block.", double(s.block_size));
+  b.Gauge("vigil_engine_prefix_caching_enabled", "Setting: prefix caching on (1) or off (0).",
+          s.prefix_caching_enabled ? 1 : 0);
+  b.Gauge("vigil_engine_chunked_prefill_enabled", "Setting: chunked prefill on (1) or off (0).",
+          s.chunked_prefill_enabled ? 1 : 0);
 
   if (anomalies != nullptr) {
     MetricFamily f{"vigil_anomalies_total", "Anomaly events by detector and signal", MetricType::Counter, {}};

@@ -1,0 +1,208 @@
+#include "rules/promql.h"
+
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <sstream>
+
+namespace vigil::rules {
+
+namespace {
+
+std::string Quantile(const char* q, const char* metric) {
+  return std::string("histogram_quantile(") + q + ", sum by (le) (rate(" + metric + "_bucket[1m])))";
+}
+
+const std::map<std::string, std::string>& SignalMap() {
+  static const std::map<std::string, std::string> m = {
+      {"requests_running", "max(vllm:num_requests_running)"},
+      {"requests_waiting", "max(vllm:num_requests_waiting)"},
+      {"kv_cache_usage", "max(vllm:kv_cache_usage_perc)"},
+      {"kv_blocks_total", "max(vigil_kv_blocks_capacity)"},
+      {"kv_blocks_used", "max(vigil_kv_blocks_used)"},
+      {"kv_blocks_orphaned", "max(vigil_kv_blocks_orphaned)"},
+      {"busy_fraction", "max(vigil_engine_busy_fraction)"},
+      {"gpu_utilization", "max(vigil_engine_busy_fraction)"},
+      {"memory_used_bytes", "max(vigil_memory_used_bytes)"},
+      {"avg_sequence_length", "max(vigil_avg_sequence_length)"},
+      {"requests_stuck", "max(vigil_requests_stuck)"},
+      {"max_num_seqs", "max(vigil_engine_max_num_seqs)"},
+      {"max_num_batched_tokens", "max(vigil_engine_max_num_batched_tokens)"},
+      {"block_size", "max(vigil_engine_block_size)"},
+      {"prefix_caching_enabled", "max(vigil_engine_prefix_caching_enabled)"},
+      {"chunked_prefill_enabled", "max(vigil_engine_chunked_prefill_enabled)"},
+      {"preemptions_total", "sum(vllm:num_preemptions_total)"},
+      {"kv_evictions_total", "sum(vllm_kv_cache_evictions_total)"},
+      {"prefix_cache_queries_total", "sum(vllm:prefix_cache_queries_total)"},
+      {"prefix_cache_hits_total", "sum(vllm:prefix_cache_hits_total)"},
+      {"prompt_tokens_total", "sum(vllm:prompt_tokens_total)"},
+      {"generation_tokens_total", "sum(vllm:generation_tokens_total)"},
+      {"requests_finished_total", "sum(vllm:request_success_total{finished_reason=~\"stop|length\"})"},
+      {"requests_aborted_total", "sum(vllm:request_success_total{finished_reason=\"abort\"})"},
+      {"requests_failed_total", "sum(vllm:request_success_total{finished_reason=\"error\"})"},
+      {"ttft_p50", Quantile("0.5", "vllm:time_to_first_token_seconds")},
+      {"ttft_p95", Quantile("0.95", "vllm:time_to_first_token_seconds")},
+      {"ttft_p99", Quantile("0.99", "vllm:time_to_first_token_seconds")},
+      {"tbt_p50", Quantile("0.5", "vllm:inter_token_latency_seconds")},
+      {"tbt_p95", Quantile("0.95", "vllm:inter_token_latency_seconds")},
+      {"e2e_p50", Quantile("0.5", "vllm:e2e_request_latency_seconds")},
+      {"e2e_p95", Quantile("0.95", "vllm:e2e_request_latency_seconds")},
+      {"queue_time_p95", Quantile("0.95", "vllm:request_queue_time_seconds")},
+      {"prefill_time_p95", Quantile("0.95", "vllm:request_prefill_time_seconds")},
+      {"batch_size_p50", Quantile("0.5", "vllm_decode_batch_size")},
+      {"batch_size_p95", Quantile("0.95", "vllm_decode_batch_size")},
+      {"output_tokens_per_s", "sum(rate(vllm:generation_tokens_total[1m]))"},
+      {"requests_per_s", "sum(rate(vllm:request_success_total{finished_reason=~\"stop|length\"}[1m]))"},
+      {"prefix_cache_hit_rate",
+       "(sum(rate(vllm:prefix_cache_hits_total[1m])) / sum(rate(vllm:prefix_cache_queries_total[1m])))"},
+      {"preemptions_per_s", "sum(rate(vllm:num_preemptions_total[1m]))"},
+      {"kv_evictions_per_s", "sum(rate(vllm_kv_cache_evictions_total[1m]))"},
+  };
+  return m;
+}
+
+std::string Number(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+Status Translate(const Node& n, std::string* out) {
+  switch (n.kind) {
+    case Node::Kind::kNumber:
+      *out = Number(n.number);
+      return Status::OK();
+    case Node::Kind::kSignal: {
+      auto it = SignalMap().find(n.name);
+      if (it == SignalMap().end())
+        return Status::Unimplemented("signal " + n.name + " has no /metrics equivalent");
+      *out = it->second;
+      return Status::OK();
+    }
+    case Node::Kind::kUnary: {
+      std::string a;
+      VIGIL_RETURN_IF_ERROR(Translate(*n.args[0], &a));
+      *out = n.name == "-" ? "-(" + a + ")" : "absent(" + a + ")";
+      return Status::OK();
+    }
+    case Node::Kind::kBinary: {
+      std::string a, b;
+      VIGIL_RETURN_IF_ERROR(Translate(*n.args[0], &a));
+      VIGIL_RETURN_IF_ERROR(Translate(*n.args[1], &b));
+      *out = "(" + a + " " + n.name + " " + b + ")";
+      return Status::OK();
+    }
+    case Node::Kind::kCall: {
+      static const std::map<std::string, std::string> detectors = {
+          {"zscore", "the z-score detector"}, {"corr", "the correlation detector"},
+          {"trend_slope", "the trend detector"}, {"trend_r2", "the trend detector"},
+          {"time_to_exhaustion", "the trend detector"}};
+      if (detectors.count(n.name)) return Status::Unimplemented(n.name + "() reads " + detectors.at(n.name) + " inside vigild");
+      std::string range, scalar;
+      for (const auto& a : n.args) {
+        if (a->range_s > 0) {
+          std::string sig;
+          VIGIL_RETURN_IF_ERROR(Translate(*a, &sig));
+          range = "(" + sig + ")[" + std::to_string(static_cast<long long>(std::llround(a->range_s))) + "s:]";
+        } else {
+          VIGIL_RETURN_IF_ERROR(Translate(*a, &scalar));
+        }
+      }
+      if (n.name == "quantile_over_time") *out = n.name + "(" + scalar + ", " + range + ")";
+      else if (n.name == "predict_linear") *out = n.name + "(" + range + ", " + scalar + ")";
+      else *out = n.name + "(" + range + ")";
+      return Status::OK();
+    }
+  }
+  return Status::Internal("unknown node");
+}
+
+std::string Quote(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out + "\"";
+}
+
+// Our `query "expr"` becomes Prometheus' `query "promql" | first | value`.
+bool TranslateTemplate(const std::string& t, std::string* out, std::string* why) {
+  *out = "";
+  size_t i = 0;
+  while (i < t.size()) {
+    size_t q = t.find("query \"", i);
+    if (q == std::string::npos) {
+      *out += t.substr(i);
+      break;
+    }
+    size_t end = t.find('"', q + 7);
+    if (end == std::string::npos) return false;
+    const std::string expr = t.substr(q + 7, end - q - 7);
+    std::unique_ptr<Expr> e;
+    std::string promql;
+    if (!Expr::Parse(expr, &e).ok()) return false;
+    Status st = ExprToPromQL(*e, &promql);
+    if (!st.ok()) {
+      *why = st.message();
+      return false;
+    }
+    std::string esc;
+    for (char c : promql) {
+      if (c == '"' || c == '\\') esc += '\\';
+      esc += c;
+    }
+    *out += t.substr(i, q - i) + "query \"" + esc + "\" | first | value";
+    i = end + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
+Status ExprToPromQL(const Expr& expr, std::string* out) { return Translate(expr.root(), out); }
+
+std::string ExportPrometheus(const std::vector<RuleGroup>& groups) {
+  std::ostringstream y;
+  y << "# Generated by vigilctl rules export --format prometheus from Vigil's rules.\n"
+       "# Signals map onto vigild's /metrics names; rules that need Vigil's own\n"
+       "# detectors or settings are skipped with the reason.\n"
+       "groups:\n";
+  for (const auto& g : groups) {
+    y << "  - name: " << Quote(g.name) << "\n    rules:\n";
+    size_t kept = 0;
+    for (const auto& r : g.rules) {
+      std::string promql;
+      Status st = ExprToPromQL(*r.expr, &promql);
+      if (!st.ok()) {
+        y << "      # " << r.name << " skipped: " << st.message() << "\n";
+        continue;
+      }
+      ++kept;
+      y << "      - alert: " << Quote(r.name) << "\n        expr: " << Quote(promql) << "\n";
+      if (r.for_s > 0) y << "        for: " << static_cast<long long>(std::llround(r.for_s)) << "s\n";
+      if (r.keep_firing_for_s > 0)
+        y << "        keep_firing_for: " << static_cast<long long>(std::llround(r.keep_firing_for_s)) << "s\n";
+      y << "        labels:\n";
+      for (const auto& [k, v] : r.labels)
+        if (k != "alertname") y << "          " << k << ": " << Quote(v) << "\n";
+      y << "          source: \"vigil\"\n";
+      if (!r.annotations.empty()) {
+        y << "        annotations:\n";
+        for (const auto& [k, v] : r.annotations) {
+          std::string t, why;
+          if (TranslateTemplate(v, &t, &why)) y << "          " << k << ": " << Quote(t) << "\n";
+          else y << "          # " << k << " omitted: " << (why.empty() ? "untranslatable template" : why) << "\n";
+        }
+      }
+    }
+    if (kept == 0) y << "      []\n";
+  }
+  return y.str();
+}
+
+}  // namespace vigil::rules
