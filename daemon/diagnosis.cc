@@ -1,5 +1,7 @@
 #include "daemon/diagnosis.h"
 
+#include "rules/detector_functions.h"
+
 #include <cstdio>
 #include <ctime>
 
@@ -21,15 +23,7 @@ std::vector<std::pair<double, double>> MonitorEvalContext::Range(const std::stri
 }
 
 rules::Value MonitorEvalContext::DetectorOutput(const std::string& fn, const std::vector<std::string>& sig) const {
-  if (!det_) return std::nullopt;
-  double v = 0;
-  if (fn == "zscore" && det_->ZScore(sig[0], &v)) return v;
-  if (fn == "corr" && det_->Corr(sig[0], sig[1], &v)) return v;
-  detectors::TrendFit fit;
-  if (fn == "trend_slope" && det_->Trend(sig[0], &fit)) return fit.slope;
-  if (fn == "trend_r2" && det_->Trend(sig[0], &fit)) return fit.r2;
-  if (fn == "time_to_exhaustion" && det_->TimeToExhaustion(sig[0], &v)) return v;
-  return std::nullopt;
+  return rules::DetectorFunction(det_, fn, sig);
 }
 
 std::string FormatTime(double t) {

@@ -8,6 +8,7 @@
 
 #include "common/units.h"
 #include "detectors/detectors.h"
+#include "rules/detector_functions.h"
 #include "monitor/series_store.h"
 #include "rules/rules.h"
 
@@ -73,14 +74,7 @@ class TestContext : public EvalContext {
     return out;
   }
   Value DetectorOutput(const std::string& fn, const std::vector<std::string>& sig) const override {
-    double v = 0;
-    if (fn == "zscore" && det_->ZScore(sig[0], &v)) return v;
-    if (fn == "corr" && det_->Corr(sig[0], sig[1], &v)) return v;
-    detectors::TrendFit fit;
-    if (fn == "trend_slope" && det_->Trend(sig[0], &fit)) return fit.slope;
-    if (fn == "trend_r2" && det_->Trend(sig[0], &fit)) return fit.r2;
-    if (fn == "time_to_exhaustion" && det_->TimeToExhaustion(sig[0], &v)) return v;
-    return std::nullopt;
+    return DetectorFunction(det_, fn, sig);
   }
 
  private:
