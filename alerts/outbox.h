@@ -1,0 +1,74 @@
+// The durable outbox: every notification is written to SQLite (WAL) before
+// its first delivery attempt and removed only after a 2xx, so a receiver
+// that is down, slow or failing, or a daemon killed mid-delivery, loses
+// nothing. Retries back off exponentially with full jitter until max_age,
+// then the notification is dead-lettered (kept and listed, not retried).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+struct sqlite3;
+
+namespace vigil::alerts {
+
+struct Notification {
+  int64_t id = 0;
+  std::string receiver;
+  std::string idempotency_key;  // unique per notification; receivers drop repeats
+  std::string payload;          // the exact body to send
+  double created_at = 0;        // unix seconds
+  int attempts = 0;
+  double next_attempt_at = 0;
+  std::string last_error;
+  bool dead = false;
+};
+
+struct RetryPolicy {
+  double base_s = 1;
+  double cap_s = 300;
+  double max_age_s = 86400;
+};
+
+class Outbox {
+ public:
+  static Status Open(const std::string& path, RetryPolicy policy, std::unique_ptr<Outbox>* out);
+  ~Outbox();
+
+  // Durable before it returns. A repeated idempotency key is a no-op.
+  Status Enqueue(const std::string& receiver, const std::string& idempotency_key, const std::string& payload,
+                 double now);
+  // Pending notifications due at `now`, oldest first.
+  Status Due(double now, size_t limit, std::vector<Notification>* out);
+  Status MarkDelivered(int64_t id);
+  // A failed attempt: schedules the retry (honouring retry_after_s when
+  // given, e.g. 429's Retry-After), or dead-letters when `permanent` (a 4xx
+  // other than 408/429) or past max_age.
+  Status MarkFailed(int64_t id, double now, const std::string& error, bool permanent,
+                    std::optional<double> retry_after_s = std::nullopt);
+
+  Status PendingCount(const std::string& receiver, int64_t* n);
+  Status Dead(size_t limit, std::vector<Notification>* out);
+  // The next time anything is due (for the delivery thread's sleep).
+  Status NextDue(double* when, bool* any);
+
+ private:
+  Outbox() = default;
+  Status Exec(const char* sql);
+  sqlite3* db_ = nullptr;
+  RetryPolicy policy_;
+  std::mutex mu_;
+  std::mt19937_64 rng_{0x5eed};
+};
+
+// Exponential backoff with full jitter: uniform in [0, min(cap, base * 2^attempt)].
+double BackoffDelay(const RetryPolicy& p, int attempt, std::mt19937_64& rng);
+
+}  // namespace vigil::alerts
