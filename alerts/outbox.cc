@@ -113,15 +113,18 @@ Status Outbox::Enqueue(const std::string& receiver, const std::string& key, cons
   return Status::OK();
 }
 
-Status Outbox::Due(double now, size_t limit, std::vector<Notification>* out) {
+Status Outbox::Due(double now, size_t limit, std::vector<Notification>* out, const std::string& receiver) {
   std::lock_guard<std::mutex> lock(mu_);
   out->clear();
   const std::string sql = std::string("SELECT ") + kColumns +
-                          " FROM notifications WHERE dead = 0 AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?";
+                          " FROM notifications WHERE dead = 0 AND next_attempt_at <= ? AND (? = '' OR receiver = ?)"
+                          " ORDER BY next_attempt_at, id LIMIT ?";
   Stmt s(db_, sql.c_str());
   if (!s.ok()) return DbError(db_, "prepare due");
   s.Bind(1, now);
-  s.Bind(2, static_cast<int64_t>(limit));
+  s.Bind(2, receiver);
+  s.Bind(3, receiver);
+  s.Bind(4, static_cast<int64_t>(limit));
   int rc;
   while ((rc = s.Step()) == SQLITE_ROW) out->push_back(Row(s.get()));
   if (rc != SQLITE_DONE) return DbError(db_, "select due");
@@ -182,10 +185,12 @@ Status Outbox::Dead(size_t limit, std::vector<Notification>* out) {
   return Status::OK();
 }
 
-Status Outbox::NextDue(double* when, bool* any) {
+Status Outbox::NextDue(double* when, bool* any, const std::string& receiver) {
   std::lock_guard<std::mutex> lock(mu_);
-  Stmt s(db_, "SELECT MIN(next_attempt_at) FROM notifications WHERE dead = 0");
+  Stmt s(db_, "SELECT MIN(next_attempt_at) FROM notifications WHERE dead = 0 AND (? = '' OR receiver = ?)");
   if (!s.ok()) return DbError(db_, "prepare next");
+  s.Bind(1, receiver);
+  s.Bind(2, receiver);
   if (s.Step() != SQLITE_ROW) return DbError(db_, "next");
   *any = sqlite3_column_type(s.get(), 0) != SQLITE_NULL;
   *when = *any ? sqlite3_column_double(s.get(), 0) : 0;

@@ -45,8 +45,9 @@ class Outbox {
   // Durable before it returns. A repeated idempotency key is a no-op.
   Status Enqueue(const std::string& receiver, const std::string& idempotency_key, const std::string& payload,
                  double now);
-  // Pending notifications due at `now`, oldest first.
-  Status Due(double now, size_t limit, std::vector<Notification>* out);
+  // Pending notifications due at `now`, oldest first; one receiver's when
+  // `receiver` is not empty.
+  Status Due(double now, size_t limit, std::vector<Notification>* out, const std::string& receiver = "");
   Status MarkDelivered(int64_t id);
   // A failed attempt: schedules the retry (honouring retry_after_s when
   // given, e.g. 429's Retry-After), or dead-letters when `permanent` (a 4xx
@@ -57,7 +58,7 @@ class Outbox {
   Status PendingCount(const std::string& receiver, int64_t* n);
   Status Dead(size_t limit, std::vector<Notification>* out);
   // The next time anything is due (for the delivery thread's sleep).
-  Status NextDue(double* when, bool* any);
+  Status NextDue(double* when, bool* any, const std::string& receiver = "");
 
  private:
   Outbox() = default;
