@@ -309,6 +309,29 @@ TEST(DaemonE2E, BadConfigExitsTwoNamingTheField) {
   EXPECT_NE(d.Log().find("engine.max_num_seqs: expected a positive integer, got \"abc\""), std::string::npos) << d.Log();
 }
 
+TEST(DaemonE2E, WatchdogIsFedOnlyWhileTheEngineIsAlive) {
+  {
+    DaemonProcess d(FixtureEngine(), "", {{"WATCHDOG_USEC", "300000"}});
+    ASSERT_TRUE(d.WaitReady()) << d.Log();
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    int pings = 0;
+    for (const auto& n : d.NotifyMessages()) pings += n.find("WATCHDOG=1") != std::string::npos;
+    EXPECT_GE(pings, 2);
+  }
+  // A stalled engine loop: the heartbeat goes stale and the pings stop.
+  DaemonProcess d(FixtureEngine("  faults:\n    stall_step: 3s\n"), "  engine_stall_timeout: 200ms\n",
+                  {{"WATCHDOG_USEC", "300000"}});
+  ASSERT_TRUE(d.WaitReady()) << d.Log();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // into the first stall
+  d.NotifyMessages();
+  const size_t before = d.NotifyMessages().size();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  auto notes = d.NotifyMessages();
+  int pings = 0;
+  for (size_t i = before; i < notes.size(); ++i) pings += notes[i].find("WATCHDOG=1") != std::string::npos;
+  EXPECT_EQ(pings, 0) << "the watchdog was fed while the engine was stuck";
+}
+
 TEST(DaemonE2E, ATokenizerLargerThanTheModelIsRefusedAtStart) {
   DaemonProcess d("engine:\n  model: " + DataPath("models/llama") + "\n  tokenizer: " +
                   DataPath("tokenizers/gpt2.tokenizer.json") + "\n");

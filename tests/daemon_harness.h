@@ -38,7 +38,8 @@ class DaemonProcess {
  public:
   // `extra_yaml` is appended to a config that sets server.host/port and
   // state_dir; it may add engine: and other sections.
-  explicit DaemonProcess(const std::string& engine_yaml, const std::string& server_extra = "") {
+  explicit DaemonProcess(const std::string& engine_yaml, const std::string& server_extra = "",
+                         std::vector<std::pair<std::string, std::string>> env = {}) {
     port_ = FreePort();
     config_ = dir_.File("vigil.yaml");
     WriteConfig(engine_yaml, server_extra);
@@ -55,6 +56,7 @@ class DaemonProcess {
       dup2(fd, 1);
       dup2(fd, 2);
       setenv("NOTIFY_SOCKET", notify_path_.c_str(), 1);
+      for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
       execl(VIGILD_PATH, VIGILD_PATH, "--config", config_.c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
