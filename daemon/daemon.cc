@@ -34,7 +34,7 @@ std::string ResolveTokenizer(const Config& c) {
   if (!c.serving.tokenizer.empty()) return c.serving.tokenizer;
   if (c.engine.model.rfind("builtin:", 0) == 0) {
     // The built-in model pairs with GPT-2's tokenizer, shipped with Vigil.
-    for (const std::string dir : {std::string(VIGIL_INSTALLED_DATA_DIR), std::string(VIGIL_SOURCE_DATA_DIR)}) {
+    for (const std::string& dir : {std::string(VIGIL_INSTALLED_DATA_DIR), std::string(VIGIL_SOURCE_DATA_DIR)}) {
       if (Exists(dir + "/gpt2.tokenizer.json")) return dir + "/gpt2.tokenizer.json";
     }
     return std::string(VIGIL_INSTALLED_DATA_DIR) + "/gpt2.tokenizer.json";

@@ -230,7 +230,9 @@ TEST(DaemonE2E, NotifiesSystemdAndDrainsOnSigterm) {
   {
     auto c = d.Client();
     auto r = c.Post("/v1/completions", R"({"prompt":"late","max_tokens":2})", "application/json");
-    if (r) EXPECT_EQ(r->status, 503);  // refused while draining (or already closed)
+    if (r) {
+      EXPECT_EQ(r->status, 503);  // refused while draining (or already closed)
+    }
   }
   t.join();
   EXPECT_EQ(status_code, 200);

@@ -33,7 +33,9 @@ TEST(ZScoreTest, ReproducesTheReferenceExactly) {
     auto want = ReferenceZ(w, x, cfg.min_samples);
     auto got = det.Observe(x);
     ASSERT_EQ(want.has_value(), got.has_value()) << i;
-    if (want) ASSERT_NEAR(*got, *want, 1e-9 * std::max(1.0, std::fabs(*want))) << i;
+    if (want) {
+      ASSERT_NEAR(*got, *want, 1e-9 * std::max(1.0, std::fabs(*want))) << i;
+    }
     w.push_back(x);
     if (w.size() > cfg.window) w.pop_front();
   }
@@ -66,7 +68,9 @@ TEST(ZScoreTest, StepChangeFlaggedAtTheStepNotBeforeMinSamples) {
   for (int i = 0; i < 60; ++i) {
     const double x = (i < 40 ? 1.0 : 5.0) + noise(rng);
     auto z = det.Observe(x);
-    if (i < 20) EXPECT_FALSE(z.has_value()) << "scored before min_samples at " << i;
+    if (i < 20) {
+      EXPECT_FALSE(z.has_value()) << "scored before min_samples at " << i;
+    }
     if (z && det.Flags(*z) && first_flag < 0) first_flag = i;
   }
   EXPECT_EQ(first_flag, 40);

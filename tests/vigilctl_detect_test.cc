@@ -25,7 +25,9 @@ int Detect(const std::string& args, std::vector<Row>* rows) {
   std::ifstream in(out);
   std::string line;
   std::getline(in, line);
-  if (rc == 0) EXPECT_EQ(line, "timestamp,value,score,anomaly");
+  if (rc == 0) {
+    EXPECT_EQ(line, "timestamp,value,score,anomaly");
+  }
   while (std::getline(in, line)) {
     size_t c3 = line.rfind(','), c2 = line.rfind(',', c3 - 1);
     rows->push_back({std::stod(line.substr(c2 + 1, c3 - c2 - 1)), std::stoi(line.substr(c3 + 1))});
@@ -74,7 +76,9 @@ TEST(VigilctlDetectTest, ScoresAreInUnitRangeAndAgreeWithTheFlag) {
     ASSERT_GE(rows[i].score, 0);
     ASSERT_LE(rows[i].score, 1);
     EXPECT_EQ(rows[i].anomaly == 1, rows[i].score > 0.5) << i;  // 0.5 is the threshold
-    if (i < 20) EXPECT_EQ(rows[i].score, 0) << "scored before min_samples";
+    if (i < 20) {
+      EXPECT_EQ(rows[i].score, 0) << "scored before min_samples";
+    }
   }
 }
 
