@@ -2,6 +2,8 @@
 
 #include <openssl/hmac.h>
 
+#include "common/time_util.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
@@ -138,14 +140,8 @@ std::vector<GroupNotification> Dispatcher::Tick(double now) {
 }
 
 std::string Rfc3339(double t) {
-  if (t <= 0) return "0001-01-01T00:00:00Z";  // Alertmanager's zero time for "no end"
-  const time_t secs = static_cast<time_t>(t);
-  struct tm tm {};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>((t - static_cast<double>(secs)) * 1000));
-  return buf;
+  return t <= 0 ? "0001-01-01T00:00:00Z"  // Alertmanager's zero time for "no end"
+                : FormatRfc3339(t);
 }
 
 nlohmann::json WebhookPayload(const GroupNotification& n, const std::string& external_url) {

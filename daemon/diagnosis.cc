@@ -1,5 +1,6 @@
 #include "daemon/diagnosis.h"
 
+#include "common/time_util.h"
 #include "rules/detector_functions.h"
 
 #include <cstdio>
@@ -26,16 +27,7 @@ rules::Value MonitorEvalContext::DetectorOutput(const std::string& fn, const std
   return rules::DetectorFunction(det_, fn, sig);
 }
 
-std::string FormatTime(double t) {
-  if (t < 0) return "";
-  const time_t secs = static_cast<time_t>(t);
-  struct tm tm {};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>((t - static_cast<double>(secs)) * 1000));
-  return buf;
-}
+std::string FormatTime(double t) { return t < 0 ? "" : FormatRfc3339(t); }
 
 std::vector<std::string> RulePatterns(const std::string& config_path, const std::vector<std::string>& files) {
   const size_t slash = config_path.rfind('/');

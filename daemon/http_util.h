@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "common/time_util.h"
 #include "daemon/openai.h"
 #include "detectors/detectors.h"
 
@@ -13,9 +14,6 @@ struct Response;
 
 namespace vigil::daemon {
 
-double UnixNow();
-// RFC 3339 ("2026-11-23T02:00:00Z", optional fraction and offset) to unix seconds.
-bool ParseRfc3339(const std::string& s, double* out);
 nlohmann::json AnomalyJson(const detectors::AnomalyEvent& e);
 // An OpenAI-style error body with the ApiError's status.
 void SendError(httplib::Response& res, const ApiError& e);

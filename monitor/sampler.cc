@@ -2,16 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/time_util.h"
+
 #include <chrono>
 #include <cmath>
 
 namespace vigil::monitor {
-
-namespace {
-double UnixNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-}  // namespace
 
 Sampler::Sampler(SamplerConfig cfg, StatsSource source, SeriesStore* store)
     : cfg_(cfg), source_(std::move(source)), store_(store), deriver_(cfg.deriver) {}
