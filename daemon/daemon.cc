@@ -178,11 +178,11 @@ void Daemon::Stop() {
   spdlog::info("stopping: draining running requests for up to {}s", grace);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(grace);
   while (std::chrono::steady_clock::now() < deadline) {
-    auto s = engine_->GetStats();
+    auto s = engine_->GetLoad();
     if (s.requests_running == 0 && s.requests_waiting == 0) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  auto s = engine_->GetStats();
+  auto s = engine_->GetLoad();
   if (s.requests_running + s.requests_waiting > 0)
     spdlog::warn("grace period over: aborting {} request(s)", s.requests_running + s.requests_waiting);
   if (sampler_) sampler_->Stop();
@@ -239,7 +239,7 @@ void Daemon::RecordReloadFailure() { metrics_->SetReloadResult(false, 0); }
 std::string Daemon::HealthProblem() const {
   if (stopping_) return "shutting down";
   if (!ready_) return "starting";
-  const auto s = engine_->GetStats();
+  const auto s = engine_->GetLoad();
   const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
                           std::chrono::steady_clock::now().time_since_epoch()).count();
   const double age = static_cast<double>(now - s.heartbeat_ns) / 1e9;
@@ -248,7 +248,7 @@ std::string Daemon::HealthProblem() const {
 }
 
 std::string Daemon::StatusLine() const {
-  const auto s = engine_->GetStats();
+  const auto s = engine_->GetLoad();
   char buf[256];
   std::snprintf(buf, sizeof buf, "%s; %ld running, %ld waiting, KV %.0f%%, %ld tokens out",
                 stopping_ ? "stopping" : "serving", static_cast<long>(s.requests_running),

@@ -95,7 +95,7 @@ void Daemon::HandleGenerate(const httplib::Request& req, httplib::Response& res,
     std::lock_guard<std::mutex> lock(config_mu_);
     max_waiting = config_.server.max_waiting_requests;
   }
-  if (engine_->GetStats().requests_waiting >= max_waiting) {
+  if (engine_->GetLoad().requests_waiting >= max_waiting) {
     ApiError e;
     e.status = 503;
     e.type = "overloaded";

@@ -68,6 +68,21 @@ class ThreadedEngine final : public Engine {
     return s;
   }
 
+  Load GetLoad() const override {
+    Load l;
+    {
+      std::lock_guard<std::mutex> lock(stats_mu_);
+      l.requests_running = published_.requests_running;
+      l.requests_waiting = published_.requests_waiting;
+      l.kv_cache_usage = published_.kv_cache_usage;
+      l.generation_tokens_total = published_.generation_tokens_total;
+    }
+    l.heartbeat_ns = heartbeat_ns_.load(std::memory_order_relaxed);
+    std::lock_guard<std::mutex> lock(mu_);
+    l.requests_waiting += static_cast<int64_t>(inbox_.size());
+    return l;
+  }
+
   const ModelInfo& model_info() const override { return core_->model_info(); }
   const EngineConfig& config() const override { return core_->config(); }
 

@@ -73,6 +73,16 @@ class Engine {
   virtual void Abort(const std::string& request_id) = 0;
 
   virtual EngineStats GetStats() const = 0;
+  // The few numbers request admission and liveness checks need, without
+  // copying the histograms and sketches of a full snapshot.
+  struct Load {
+    int64_t requests_running = 0;
+    int64_t requests_waiting = 0;
+    double kv_cache_usage = 0;
+    int64_t generation_tokens_total = 0;
+    int64_t heartbeat_ns = 0;
+  };
+  virtual Load GetLoad() const = 0;
   virtual const ModelInfo& model_info() const = 0;
   virtual const EngineConfig& config() const = 0;
 
