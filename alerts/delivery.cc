@@ -1,23 +1,119 @@
 #include "alerts/delivery.h"
 
-#include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <limits>
 
 namespace vigil::alerts {
 
-Deliverer::Deliverer(std::vector<ReceiverConfig> receivers, Outbox* outbox, std::string external_url, Clock clock)
-    : receivers_(std::move(receivers)), outbox_(outbox), external_url_(std::move(external_url)), clock_(std::move(clock)) {}
+const std::vector<double> kLatencyBounds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+
+namespace {
+constexpr size_t kMaxDeadKept = 1000;
+constexpr size_t kBatch = 16;
+}  // namespace
+
+Deliverer::Deliverer(DeliveryConfig cfg, Clock clock) : cfg_(std::move(cfg)), clock_(std::move(clock)) {
+  rng_.seed(std::random_device{}());
+  for (const auto& r : cfg_.receivers) {
+    Queue& q = queues_[r.name];
+    q.cfg = r;
+    q.stats.latency_buckets.assign(kLatencyBounds.size(), 0);
+  }
+  if (cfg_.outbox_path.empty()) return;
+  Status st = Outbox::Open(cfg_.outbox_path, cfg_.retry, &outbox_);
+  if (!st.ok()) {
+    SetFault(st);
+    next_reopen_ = clock_() + cfg_.reopen_interval_s;
+    return;
+  }
+  // What a previous run accepted and did not deliver goes out first.
+  std::vector<Notification> rows;
+  if (outbox_->Due(std::numeric_limits<double>::max(), 1000000, &rows).ok()) {
+    std::sort(rows.begin(), rows.end(), [](const Notification& a, const Notification& b) { return a.id < b.id; });
+    std::map<std::string, int> orphans;
+    for (auto& n : rows) {
+      auto it = queues_.find(n.receiver);
+      if (it == queues_.end()) {
+        ++orphans[n.receiver];
+        continue;
+      }
+      it->second.items.push_back({n, true});
+      ++it->second.stats.accepted;
+    }
+    size_t loaded = rows.size();
+    for (const auto& [name, count] : orphans) {
+      loaded -= static_cast<size_t>(count);
+      spdlog::warn("outbox: {} notification(s) for receiver \"{}\", which is no longer configured, stay in {}", count,
+                   name, cfg_.outbox_path);
+    }
+    if (loaded) spdlog::info("outbox: {} pending notification(s) from before the restart", loaded);
+  }
+  std::vector<Notification> dead;
+  if (outbox_->Dead(kMaxDeadKept, &dead).ok()) dead_.assign(dead.begin(), dead.end());
+}
 
 Deliverer::~Deliverer() { Stop(); }
 
-Status Deliverer::Submit(const GroupNotification& n) {
-  const auto payload = WebhookPayload(n, external_url_).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  // Unique per notification, stable across retries: receivers drop repeats.
-  const std::string key = n.receiver + ":" + Fingerprint({{"group", n.group_key}, {"payload", payload}}) + ":" +
-                          std::to_string(seq_.fetch_add(1)) + ":" + std::to_string(static_cast<int64_t>(clock_() * 1000));
-  VIGIL_RETURN_IF_ERROR(outbox_->Enqueue(n.receiver, key, payload, clock_()));
+void Deliverer::SetFault(const Status& st) {
+  const std::string f = st.message();
+  if (f != fault_) spdlog::error("outbox fault: {}; notifications are kept in memory until it clears", f);
+  fault_ = f;
+}
+
+void Deliverer::TryPersist() {
+  if (!outbox_ && !cfg_.outbox_path.empty()) {
+    if (clock_() < next_reopen_) return;
+    Status st = Outbox::Open(cfg_.outbox_path, cfg_.retry, &outbox_);
+    if (!st.ok()) {
+      SetFault(st);
+      next_reopen_ = clock_() + cfg_.reopen_interval_s;
+      return;
+    }
+  }
+  if (!outbox_) return;
+  for (auto& [name, q] : queues_) {
+    for (Item& it : q.items) {
+      if (it.persisted) continue;
+      Status st = outbox_->Enqueue(name, it.n.idempotency_key, it.n.payload, it.n.created_at);
+      if (st.ok() && it.n.attempts > 0) st = outbox_->Update(it.n);
+      if (!st.ok()) return SetFault(st);
+      it.persisted = true;
+    }
+  }
+  while (!undeleted_.empty()) {
+    Status st = outbox_->Delete(undeleted_.back());
+    if (!st.ok()) return SetFault(st);
+    undeleted_.pop_back();
+  }
+  if (!fault_.empty()) spdlog::info("outbox: writable again; every queued notification is on disk");
+  fault_.clear();
+}
+
+Status Deliverer::Submit(const std::string& receiver, const std::string& payload) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto qit = queues_.find(receiver);
+  if (qit == queues_.end()) return Status::InvalidArgument("no receiver named \"" + receiver + "\"");
+  Item it;
+  it.n.receiver = receiver;
+  it.n.payload = payload;
+  it.n.created_at = clock_();
+  it.n.next_attempt_at = it.n.created_at;
+  // Unique per notification and stable across retries and restarts.
+  char key[96];
+  std::snprintf(key, sizeof key, "%s-%013lld-%06llu-%08llx", receiver.c_str(),
+                static_cast<long long>(it.n.created_at * 1000), static_cast<unsigned long long>(++seq_ % 1000000),
+                static_cast<unsigned long long>(rng_() & 0xffffffffULL));
+  it.n.idempotency_key = key;
+  if (outbox_ && fault_.empty()) {
+    Status st = outbox_->Enqueue(receiver, it.n.idempotency_key, payload, it.n.created_at);
+    if (st.ok()) it.persisted = true;
+    else SetFault(st);
+  }
+  qit->second.items.push_back(std::move(it));
+  ++qit->second.stats.accepted;
   cv_.notify_all();
   return Status::OK();
 }
@@ -26,7 +122,7 @@ void Deliverer::Start() {
   std::lock_guard<std::mutex> lock(mu_);
   if (!threads_.empty()) return;
   stop_ = false;
-  for (const auto& r : receivers_) threads_.emplace_back([this, &r] { Loop(r); });
+  for (auto& [name, q] : queues_) threads_.emplace_back([this, qp = &q] { Loop(qp); });
 }
 
 void Deliverer::Stop() {
@@ -39,77 +135,130 @@ void Deliverer::Stop() {
   threads_.clear();
 }
 
-DeliveryOutcome Deliverer::Send(const ReceiverConfig& r, const Notification& n) const {
-  DeliveryOutcome out;
-  if (r.type == "log") {
-    spdlog::warn("alert to {}: {}", r.name, n.payload);
-    out.ok = true;
-    return out;
+bool Deliverer::Drain(double timeout_s) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  while (std::chrono::steady_clock::now() < end) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      bool empty = true;
+      for (const auto& [name, q] : queues_) empty &= q.items.empty();
+      if (empty) return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  // webhook
-  const size_t scheme_end = r.url.find("://");
-  const size_t path_at = r.url.find('/', scheme_end == std::string::npos ? 0 : scheme_end + 3);
-  const std::string base = path_at == std::string::npos ? r.url : r.url.substr(0, path_at);
-  const std::string path = path_at == std::string::npos ? "/" : r.url.substr(path_at);
-  httplib::Client c(base);
-  const auto secs = static_cast<time_t>(r.timeout_s);
-  const auto usecs = static_cast<time_t>((r.timeout_s - static_cast<double>(secs)) * 1e6);
-  c.set_connection_timeout(secs, usecs);
-  c.set_read_timeout(secs, usecs);
-  c.set_write_timeout(secs, usecs);
-  httplib::Headers h;
-  for (const auto& [k, v] : r.headers) h.emplace(k, v);
-  h.emplace("Idempotency-Key", n.idempotency_key);
-  h.emplace("User-Agent", "vigil");
-  if (!r.secret.empty()) h.emplace("X-Vigil-Signature", "sha256=" + HmacSha256Hex(r.secret, n.payload));
-  auto res = c.Post(path.c_str(), h, n.payload, "application/json");
-  if (!res) {
-    out.error = "request failed: " + httplib::to_string(res.error());
-    return out;
-  }
-  out.status = res->status;
-  if (res->status >= 200 && res->status < 300) {
-    out.ok = true;
-    return out;
-  }
-  out.error = "HTTP " + std::to_string(res->status);
-  if (res->status == 429 && res->has_header("Retry-After")) {
-    try {
-      out.retry_after_s = std::stod(res->get_header_value("Retry-After"));
-    } catch (...) {
+  return false;
+}
+
+void Deliverer::RecordLatency(Queue* q, double s) {
+  for (size_t i = 0; i < kLatencyBounds.size(); ++i)
+    if (s <= kLatencyBounds[i]) ++q->stats.latency_buckets[i];
+  q->stats.latency_sum += s;
+  ++q->stats.latency_count;
+}
+
+void Deliverer::Loop(Queue* q) {
+  // Alertmanager gets notifications in order, so a late retry never
+  // overtakes the resolve that followed it.
+  const bool fifo = q->cfg.type == ReceiverType::kAlertmanager;
+  while (true) {
+    std::vector<Notification> batch;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (stop_) return;
+      if (!fault_.empty() || !outbox_ || !undeleted_.empty()) TryPersist();
+      const double now = clock_();
+      for (const Item& it : q->items) {
+        if (batch.size() >= (fifo ? 1 : kBatch)) break;
+        if (it.n.next_attempt_at <= now) batch.push_back(it.n);
+        else if (fifo) break;
+      }
+      if (batch.empty()) {
+        double next = now + 1.0;
+        for (const Item& it : q->items) next = std::min(next, it.n.next_attempt_at);
+        if (!fault_.empty()) next = std::min(next, now + 0.5);
+        cv_.wait_for(lock, std::chrono::duration<double>(std::clamp(next - now, 0.002, 1.0)));
+        continue;
+      }
+    }
+    for (const Notification& n : batch) {
+      const auto t0 = std::chrono::steady_clock::now();
+      DeliveryOutcome o = Send(q->cfg, n, clock_(), cfg_.alertmanager_ttl_s);
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      std::lock_guard<std::mutex> lock(mu_);
+      RecordLatency(q, secs);
+      auto it = std::find_if(q->items.begin(), q->items.end(),
+                             [&](const Item& x) { return x.n.idempotency_key == n.idempotency_key; });
+      if (it == q->items.end()) continue;
+      if (o.ok) {
+        ++q->stats.delivered;
+        if (it->persisted) {
+          Status st = outbox_ ? outbox_->Delete(n.idempotency_key) : Status::IOError("outbox closed");
+          if (!st.ok()) {
+            undeleted_.push_back(n.idempotency_key);
+            SetFault(st);
+          }
+        }
+        q->items.erase(it);
+        continue;
+      }
+      ++q->stats.failed;
+      ScheduleRetry(cfg_.retry, clock_(), o.error, o.permanent, o.retry_after_s, rng_, &it->n);
+      spdlog::warn("delivery to {} failed (attempt {}): {}{}", q->cfg.name, it->n.attempts, o.error,
+                   it->n.dead ? "; dead-lettered" : "; will retry");
+      if (it->persisted && outbox_) {
+        if (Status st = outbox_->Update(it->n); !st.ok()) SetFault(st);
+      } else if (it->n.dead && outbox_) {
+        // Keep the dead letter durable even if it never reached the disk.
+        Status st = outbox_->Enqueue(q->cfg.name, it->n.idempotency_key, it->n.payload, it->n.created_at);
+        if (st.ok()) st = outbox_->Update(it->n);
+        if (!st.ok()) SetFault(st);
+      }
+      if (it->n.dead) {
+        ++q->stats.dead;
+        dead_.push_front(it->n);
+        if (dead_.size() > kMaxDeadKept) dead_.pop_back();
+        q->items.erase(it);
+      }
+      if (fifo) break;
     }
   }
-  out.permanent = res->status >= 400 && res->status < 500 && res->status != 408 && res->status != 429;
+}
+
+const ReceiverConfig* Deliverer::receiver(const std::string& name) const {
+  auto it = queues_.find(name);
+  return it == queues_.end() ? nullptr : &it->second.cfg;
+}
+
+std::map<std::string, ReceiverStats> Deliverer::Stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::map<std::string, ReceiverStats> out;
+  for (const auto& [name, q] : queues_) {
+    ReceiverStats s = q.stats;
+    s.pending = static_cast<int64_t>(q.items.size());
+    out[name] = s;
+  }
   return out;
 }
 
-void Deliverer::Loop(const ReceiverConfig& r) {
-  while (true) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stop_) return;
-    }
-    std::vector<Notification> due;
-    Status st = outbox_->Due(clock_(), 16, &due, r.name);
-    if (!st.ok()) spdlog::error("delivery to {}: {}", r.name, st.message());
-    for (const Notification& n : due) {
-      DeliveryOutcome o = Send(r, n);
-      if (o.ok) {
-        ++delivered_;
-        (void)outbox_->MarkDelivered(n.id);
-      } else {
-        ++failed_;
-        spdlog::warn("delivery to {} failed ({}){}", r.name, o.error, o.permanent ? ": dead-lettered" : "; will retry");
-        (void)outbox_->MarkFailed(n.id, clock_(), o.error, o.permanent, o.retry_after_s);
-      }
-    }
-    double when = 0;
-    bool any = false;
-    (void)outbox_->NextDue(&when, &any, r.name);
-    const double wait = any ? std::clamp(when - clock_(), 0.01, 1.0) : 1.0;
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, std::chrono::duration<double>(wait), [this] { return stop_; });
+std::vector<Notification> Deliverer::Dead(size_t limit) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Notification> out(dead_.begin(), dead_.begin() + static_cast<long>(std::min(limit, dead_.size())));
+  return out;
+}
+
+std::vector<Notification> Deliverer::Pending(const std::string& receiver) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Notification> out;
+  for (const auto& [name, q] : queues_) {
+    if (!receiver.empty() && name != receiver) continue;
+    for (const Item& it : q.items) out.push_back(it.n);
   }
+  return out;
+}
+
+std::string Deliverer::fault() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return fault_;
 }
 
 }  // namespace vigil::alerts

@@ -74,9 +74,11 @@ std::vector<std::string> Dispatcher::Receivers(const Labels& labels) const {
   return out;
 }
 
-void Dispatcher::Ingest(const Alert& alert, double now) {
+void Dispatcher::Ingest(const Alert& alert, double now) { Ingest(alert, now, Receivers(alert.labels)); }
+
+void Dispatcher::Ingest(const Alert& alert, double now, const std::vector<std::string>& receivers) {
   const std::string fp = Fingerprint(alert.labels);
-  for (const std::string& receiver : Receivers(alert.labels)) {
+  for (const std::string& receiver : receivers) {
     Labels gl;
     std::string key = receiver + "{";
     for (const auto& name : cfg_.group_by) {
@@ -100,10 +102,14 @@ void Dispatcher::Ingest(const Alert& alert, double now) {
   }
 }
 
-std::vector<GroupNotification> Dispatcher::Tick(double now) {
+std::vector<GroupNotification> Dispatcher::Tick(double now, const MutePredicate& muted) {
   std::vector<GroupNotification> out;
   for (auto it = groups_.begin(); it != groups_.end();) {
     Group& g = it->second;
+    for (const auto& [fp, a] : g.alerts) {
+      if (!a.resolved() && !g.sent_firing.count(fp) && g.last_flush >= 0 && !(muted && muted(a.labels)))
+        g.changed = true;  // e.g. its silence expired
+    }
     bool due = false;
     if (g.last_flush < 0) due = now - g.created >= cfg_.group_wait_s;
     else if (g.changed) due = now - g.last_flush >= cfg_.group_interval_s;
@@ -119,6 +125,7 @@ std::vector<GroupNotification> Dispatcher::Tick(double now) {
     for (const auto& [fp, a] : g.alerts) {
       // A resolved alert nobody heard firing needs no resolve message.
       if (a.resolved() && !g.sent_firing.count(fp)) continue;
+      if (!a.resolved() && muted && muted(a.labels)) continue;
       n.alerts.push_back(a);
     }
     g.last_flush = now;
@@ -128,7 +135,7 @@ std::vector<GroupNotification> Dispatcher::Tick(double now) {
         g.sent_firing.erase(a->first);
         a = g.alerts.erase(a);
       } else {
-        g.sent_firing[a->first] = true;
+        if (!(muted && muted(a->second.labels))) g.sent_firing[a->first] = true;
         ++a;
       }
     }

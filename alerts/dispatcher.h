@@ -5,6 +5,7 @@
 // still-firing group is re-sent every `repeat_interval`.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <regex>
@@ -65,8 +66,13 @@ class Dispatcher {
   std::vector<std::string> Receivers(const Labels& labels) const;
   // A rule's alert turned firing, stayed firing, or resolved.
   void Ingest(const Alert& alert, double now);
-  // Notifications due at `now`.
-  std::vector<GroupNotification> Tick(double now);
+  // The same, for these receivers only (the caller routed it).
+  void Ingest(const Alert& alert, double now, const std::vector<std::string>& receivers);
+  // Notifications due at `now`. Firing alerts `muted` (silenced) are left
+  // out; a resolve still goes to whoever heard the alert firing. An alert
+  // that becomes unmuted while firing counts as a change to its group.
+  using MutePredicate = std::function<bool(const Labels&)>;
+  std::vector<GroupNotification> Tick(double now, const MutePredicate& muted = nullptr);
 
  private:
   struct CompiledRoute {

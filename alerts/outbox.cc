@@ -140,25 +140,50 @@ Status Outbox::MarkDelivered(int64_t id) {
   return Status::OK();
 }
 
+void ScheduleRetry(const RetryPolicy& p, double now, const std::string& error, bool permanent,
+                   std::optional<double> retry_after_s, std::mt19937_64& rng, Notification* n) {
+  n->attempts += 1;
+  const double delay = retry_after_s ? std::max(0.0, *retry_after_s) : BackoffDelay(p, n->attempts - 1, rng);
+  n->dead = permanent || now + delay - n->created_at > p.max_age_s;
+  n->next_attempt_at = now + delay;
+  n->last_error = error;
+}
+
 Status Outbox::MarkFailed(int64_t id, double now, const std::string& error, bool permanent,
                           std::optional<double> retry_after_s) {
+  Notification n;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const std::string sql = std::string("SELECT ") + kColumns + " FROM notifications WHERE id = ?";
+    Stmt q(db_, sql.c_str());
+    if (!q.ok()) return DbError(db_, "prepare lookup");
+    q.Bind(1, id);
+    if (q.Step() != SQLITE_ROW) return Status::NotFound("outbox: no notification " + std::to_string(id));
+    n = Row(q.get());
+    ScheduleRetry(policy_, now, error, permanent, retry_after_s, rng_, &n);
+  }
+  return Update(n);
+}
+
+Status Outbox::Update(const Notification& n) {
   std::lock_guard<std::mutex> lock(mu_);
-  Stmt q(db_, "SELECT attempts, created_at FROM notifications WHERE id = ?");
-  if (!q.ok()) return DbError(db_, "prepare lookup");
-  q.Bind(1, id);
-  if (q.Step() != SQLITE_ROW) return Status::NotFound("outbox: no notification " + std::to_string(id));
-  const int attempts = sqlite3_column_int(q.get(), 0) + 1;
-  const double created = sqlite3_column_double(q.get(), 1);
-  double delay = retry_after_s ? std::max(0.0, *retry_after_s) : BackoffDelay(policy_, attempts - 1, rng_);
-  const bool dead = permanent || now + delay - created > policy_.max_age_s;
-  Stmt s(db_, "UPDATE notifications SET attempts = ?, next_attempt_at = ?, last_error = ?, dead = ? WHERE id = ?");
+  Stmt s(db_, "UPDATE notifications SET attempts = ?, next_attempt_at = ?, last_error = ?, dead = ? WHERE idempotency_key = ?");
   if (!s.ok()) return DbError(db_, "prepare update");
-  s.Bind(1, static_cast<int64_t>(attempts));
-  s.Bind(2, now + delay);
-  s.Bind(3, error);
-  s.Bind(4, static_cast<int64_t>(dead ? 1 : 0));
-  s.Bind(5, id);
+  s.Bind(1, static_cast<int64_t>(n.attempts));
+  s.Bind(2, n.next_attempt_at);
+  s.Bind(3, n.last_error);
+  s.Bind(4, static_cast<int64_t>(n.dead ? 1 : 0));
+  s.Bind(5, n.idempotency_key);
   if (s.Step() != SQLITE_DONE) return DbError(db_, "update");
+  return Status::OK();
+}
+
+Status Outbox::Delete(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_, "DELETE FROM notifications WHERE idempotency_key = ?");
+  if (!s.ok()) return DbError(db_, "prepare delete");
+  s.Bind(1, key);
+  if (s.Step() != SQLITE_DONE) return DbError(db_, "delete");
   return Status::OK();
 }
 

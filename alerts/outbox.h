@@ -55,6 +55,11 @@ class Outbox {
   Status MarkFailed(int64_t id, double now, const std::string& error, bool permanent,
                     std::optional<double> retry_after_s = std::nullopt);
 
+  // By idempotency key, for callers that keep their own queue in memory
+  // and use the outbox as the durable log (the Deliverer).
+  Status Delete(const std::string& key);
+  Status Update(const Notification& n);
+
   Status PendingCount(const std::string& receiver, int64_t* n);
   Status Dead(size_t limit, std::vector<Notification>* out);
   // The next time anything is due (for the delivery thread's sleep).
@@ -71,5 +76,9 @@ class Outbox {
 
 // Exponential backoff with full jitter: uniform in [0, min(cap, base * 2^attempt)].
 double BackoffDelay(const RetryPolicy& p, int attempt, std::mt19937_64& rng);
+// After a failed attempt: bumps attempts and sets next_attempt_at (honouring
+// retry_after_s), or dead-letters when `permanent` or past max_age.
+void ScheduleRetry(const RetryPolicy& p, double now, const std::string& error, bool permanent,
+                   std::optional<double> retry_after_s, std::mt19937_64& rng, Notification* n);
 
 }  // namespace vigil::alerts
