@@ -30,7 +30,7 @@ build: deps configure
 #      curl -s localhost:8000/metrics | grep vllm:
 run: build
 	@echo "== vigild on http://127.0.0.1:8000 (built-in random-weight model; Ctrl-C to stop)"
-	$(BUILD_DIR)/daemon/vigild --config $(CONFIG)
+	$(BUILD_DIR)/daemon/vigild --config $(CONFIG) --state-dir $(BUILD_DIR)/state
 
 test: test-deps configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)

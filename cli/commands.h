@@ -9,5 +9,6 @@ int CmdTokenize(int argc, char** argv);
 int CmdDetect(int argc, char** argv);
 int CmdRules(int argc, char** argv);
 int CmdStatus(int argc, char** argv);
+int CmdSilence(int argc, char** argv);
 
 }  // namespace vigil::cli

@@ -30,7 +30,12 @@ void Usage(FILE* to) {
                "  rules test FILE...\n"
                "           Run rule unit tests (promtool's format) against synthetic series.\n"
                "  status [--url http://127.0.0.1:8000] [--json]\n"
-               "           The daemon's diagnosis on one screen; exit 0 healthy, 1 otherwise.\n");
+               "           The daemon's diagnosis on one screen; exit 0 healthy, 1 otherwise.\n"
+               "  silence add MATCHER... [--duration 1h | --end TIME] [--start TIME] --comment TEXT [--author NAME]\n"
+               "  silence list [--json]\n"
+               "  silence expire ID...\n"
+               "           Silences over the admin API (--url, --token-file or VIGIL_ADMIN_TOKEN).\n"
+               "           Matchers: name=value, name!=value, name=~regex, name!~regex.\n");
 }
 
 }  // namespace
@@ -46,6 +51,7 @@ int main(int argc, char** argv) {
   if (cmd == "logits") return vigil::cli::CmdLogits(argc - 2, argv + 2);
 #ifdef VIGIL_HAVE_STATUS
   if (cmd == "status") return vigil::cli::CmdStatus(argc - 2, argv + 2);
+  if (cmd == "silence") return vigil::cli::CmdSilence(argc - 2, argv + 2);
 #endif
 #ifdef VIGIL_HAVE_RULES
   if (cmd == "rules") return vigil::cli::CmdRules(argc - 2, argv + 2);

@@ -3,9 +3,12 @@
 // out-of-range values are errors naming file:line:col and the key path.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
+#include "alerts/outbox.h"
+#include "alerts/receivers.h"
 #include "common/status.h"
 #include "detectors/detectors.h"
 #include "engine/config.h"
@@ -49,6 +52,15 @@ struct RulesConfig {
   bool files_set = false;  // the default may match nothing; an explicit list must
 };
 
+struct AlertsConfig {
+  alerts::DispatchConfig dispatch;                // group_by, group_wait, ..., default_receiver, routes
+  std::vector<alerts::ReceiverConfig> receivers;  // a "log" receiver is always among them
+  std::map<std::string, std::string> secret_files;  // receiver -> secret_file (read at start)
+  alerts::RetryPolicy retry;                      // retry_base, retry_cap, max_age
+  std::string external_url;                       // links back to vigild; empty: http://host:port
+  double resend_delay_s = 60;                     // alertmanager receivers, while firing
+};
+
 struct LoggingConfig {
   std::string level = "info";
 };
@@ -60,6 +72,7 @@ struct Config {
   ModelServingConfig serving;
   MonitorConfig monitor;
   RulesConfig rules;
+  AlertsConfig alerts;
   LoggingConfig logging;
 };
 

@@ -109,6 +109,7 @@ Status Daemon::Create(const Config& config, std::unique_ptr<Daemon>* out) {
   d->chat_.generation_prompt = config.serving.chat_generation_prompt;
   d->metrics_ = std::make_unique<Metrics>(d->served_model_, kVersion);
   d->metrics_->SetReloadResult(true, UnixNow());
+  VIGIL_RETURN_IF_ERROR(d->StartAlerting());
   VIGIL_RETURN_IF_ERROR(d->engine_->Start());
   if (config.monitor.enabled) {
     const MonitorConfig& m = config.monitor;
@@ -124,8 +125,10 @@ Status Daemon::Create(const Config& config, std::unique_ptr<Daemon>* out) {
     detectors::DetectorSet* det = d->detectors_.get();
     monitor::SeriesStore* store = d->series_.get();
     rules::RuleEngine* rules = &d->rules_;
-    // Detectors first, then rules, which may read the detectors' outputs.
-    d->sampler_->AddHook([det, store, rules](double now, const std::vector<std::pair<std::string, double>>& values) {
+    Daemon* self = d.get();
+    // Detectors first, then rules, which may read the detectors' outputs;
+    // the firing set goes to the notifier without waiting on delivery.
+    d->sampler_->AddHook([det, store, rules, self](double now, const std::vector<std::pair<std::string, double>>& values) {
       for (const auto& e : det->Observe(now, values)) spdlog::info("anomaly: {}: {}", e.detector, e.message);
       MonitorEvalContext ctx(store, det, now);
       for (const auto& t : rules->Evaluate(now, ctx)) {
@@ -134,6 +137,7 @@ Status Daemon::Create(const Config& config, std::unique_ptr<Daemon>* out) {
                     t.to == rules::RuleState::kInactive && t.from == rules::RuleState::kFiring ? "resolved"
                                                                                                : rules::RuleStateName(t.to));
       }
+      self->ObserveFiring(rules->Snapshot());
     });
     d->sampler_->Start();
     spdlog::info("monitor: every {}s, window {}s, retention {}s ({} points per signal); {} rules", m.interval_s,
@@ -150,6 +154,7 @@ Status Daemon::Create(const Config& config, std::unique_ptr<Daemon>* out) {
 
 Daemon::~Daemon() {
   if (sampler_) sampler_->Stop();
+  if (notifier_) notifier_->Stop();
   if (engine_) engine_->Stop();
 }
 
@@ -186,6 +191,7 @@ void Daemon::Stop() {
   if (s.requests_running + s.requests_waiting > 0)
     spdlog::warn("grace period over: aborting {} request(s)", s.requests_running + s.requests_waiting);
   if (sampler_) sampler_->Stop();
+  if (notifier_) notifier_->Stop();  // what is queued stays in the outbox for the next start
   engine_->Stop();  // aborts the rest; their streams end
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let handlers flush final chunks
   http_->stop();
@@ -330,6 +336,7 @@ void Daemon::Routes() {
     if (!state.metric.empty()) extra.push_back(std::move(state));
     if (!secs.metric.empty()) extra.push_back(std::move(secs));
     extra.push_back(std::move(fails));
+    for (auto& f : AlertingMetrics()) extra.push_back(std::move(f));
     r.set_content(metrics_->Render(engine_->GetStats(), detectors_ ? &counts : nullptr, std::move(extra)),
                   "text/plain; version=0.0.4; charset=utf-8");
   });
@@ -351,7 +358,9 @@ void Daemon::Routes() {
     r.set_content(RulesJson(rules_.Snapshot()).dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
   });
   h.Get("/api/v1/alerts", [this](const httplib::Request&, httplib::Response& r) {
-    r.set_content(AlertsJson(rules_.Snapshot()).dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+    auto silenced = [this](const std::map<std::string, std::string>& l) { return SilencedBy(l); };
+    r.set_content(AlertsJson(rules_.Snapshot(), silenced).dump(-1, ' ', false, json::error_handler_t::replace),
+                  "application/json");
   });
   h.Post("/api/v1/rules/reload", [this](const httplib::Request& q, httplib::Response& r) {
     if (!CheckAdmin(q, r)) return;
@@ -373,6 +382,7 @@ void Daemon::Routes() {
     metrics_->SetReloadResult(true, UnixNow());
     r.set_content(json{{"status", "success"}, {"rules", rules_.size()}}.dump(), "application/json");
   });
+  AlertingRoutes();
   h.Get("/version", [](const httplib::Request&, httplib::Response& r) {
     r.set_content(json{{"version", kVersion}}.dump(), "application/json");
   });

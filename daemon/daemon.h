@@ -9,6 +9,7 @@
 #include <set>
 #include <string>
 
+#include "alerts/notifier.h"
 #include "common/status.h"
 #include "daemon/config.h"
 #include "daemon/metrics.h"
@@ -68,6 +69,13 @@ class Daemon {
   void HandleAnomalies(const httplib::Request& req, httplib::Response& res);
   bool CheckAdmin(const httplib::Request& req, httplib::Response& res);
   Status LoadRuleSet(const Config& config, std::vector<rules::RuleGroup>* groups) const;
+  // alerting.cc
+  Status StartAlerting();
+  void AlertingRoutes();
+  void ObserveFiring(const std::vector<rules::RuleEngine::View>& views);
+  std::vector<std::string> SilencedBy(const std::map<std::string, std::string>& labels) const;
+  std::vector<prometheus::MetricFamily> AlertingMetrics() const;
+  std::string ExternalUrl() const;
 
   Config config_;
   std::mutex config_mu_;  // guards live-reloadable parts of config_ and api_keys_
@@ -80,6 +88,7 @@ class Daemon {
   std::unique_ptr<detectors::DetectorSet> detectors_;
   std::unique_ptr<monitor::Sampler> sampler_;
   rules::RuleEngine rules_;
+  std::unique_ptr<alerts::Notifier> notifier_;
   std::string admin_token_;  // guarded by config_mu_; empty: admin endpoints refused
   std::unique_ptr<httplib::Server> http_;
   std::string served_model_;

@@ -79,10 +79,16 @@ json RulesJson(const std::vector<rules::RuleEngine::View>& views) {
   return {{"status", "success"}, {"data", {{"groups", groups}}}};
 }
 
-json AlertsJson(const std::vector<rules::RuleEngine::View>& views) {
+json AlertsJson(const std::vector<rules::RuleEngine::View>& views, const SilencedByFn& silenced_by) {
   json alerts = json::array();
-  for (const auto& v : views)
-    if (v.status.state != rules::RuleState::kInactive) alerts.push_back(Alert(v));
+  for (const auto& v : views) {
+    if (v.status.state == rules::RuleState::kInactive) continue;
+    json a = Alert(v);
+    const auto ids = silenced_by ? silenced_by(v.rule.labels) : std::vector<std::string>{};
+    a["silenced"] = !ids.empty();
+    a["silencedBy"] = ids;
+    alerts.push_back(a);
+  }
   return {{"status", "success"}, {"data", {{"alerts", alerts}}}};
 }
 

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -32,7 +34,9 @@ std::string FormatTime(double unix_seconds);  // RFC 3339, UTC
 std::vector<std::string> RulePatterns(const std::string& config_path, const std::vector<std::string>& files);
 
 nlohmann::json RulesJson(const std::vector<rules::RuleEngine::View>& views);
-nlohmann::json AlertsJson(const std::vector<rules::RuleEngine::View>& views);
+// `silenced_by` (optional) names the silences muting an alert's labels.
+using SilencedByFn = std::function<std::vector<std::string>(const std::map<std::string, std::string>&)>;
+nlohmann::json AlertsJson(const std::vector<rules::RuleEngine::View>& views, const SilencedByFn& silenced_by = nullptr);
 // {"status": healthy|degraded|critical, "firing": [...with evidence and recommendation]}
 nlohmann::json Diagnosis(const std::vector<rules::RuleEngine::View>& views);
 

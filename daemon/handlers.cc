@@ -94,9 +94,22 @@ void Daemon::HandleHealthReport(const httplib::Request&, httplib::Response& res)
               {"block_size", e.block_size}, {"num_blocks", mi.kv_blocks}, {"max_num_seqs", e.max_num_seqs},
               {"max_num_batched_tokens", e.max_num_batched_tokens}, {"max_model_len", mi.max_model_len},
               {"enable_chunked_prefill", e.enable_chunked_prefill}, {"enable_prefix_caching", e.enable_prefix_caching}};
+  json alerting = json::object();
+  if (notifier_) {
+    json receivers = json::object();
+    for (const auto& [name, rs] : notifier_->deliverer().Stats())
+      receivers[name] = {{"pending", rs.pending}, {"delivered", rs.delivered}, {"failed_attempts", rs.failed},
+                         {"dead", rs.dead}};
+    alerting = {{"fault", notifier_->fault()}, {"receivers", receivers}};
+  }
   json report = {{"status", status}, {"reason", problem}, {"version", kVersion},
                  {"uptime_seconds", UnixNow() - start_time_}, {"model", served_model_},
-                 {"engine", stats}, {"config", cfg}, {"firing", diagnosis["firing"]}};
+                 {"engine", stats}, {"config", cfg}, {"firing", diagnosis["firing"]}, {"alerting", alerting}};
+  // Alerts that cannot reach the disk are still delivered, but say so.
+  if (notifier_ && !notifier_->fault().empty() && status == "healthy") {
+    report["status"] = "degraded";
+    report["reason"] = "alert outbox: " + notifier_->fault();
+  }
   if (detectors_) {
     const double now = UnixNow();
     json anomalies = json::array();

@@ -25,14 +25,16 @@ namespace {
 
 void Usage(FILE* to) {
   std::fprintf(to,
-               "usage: vigild [--config PATH] [--check-config] [--log-level LEVEL] [--version]\n"
+               "usage: vigild [--config PATH] [--check-config] [--log-level LEVEL] [--state-dir DIR] [--version]\n"
                "  --config PATH     configuration file (default /etc/vigil/vigil.yaml)\n"
                "  --check-config    validate the configuration and exit (0 valid, 2 invalid)\n"
                "  --log-level L     trace, debug, info, warn, error (overrides logging.level)\n"
+               "  --state-dir DIR   outbox, silences and captures (overrides server.state_dir)\n"
                "  --version         print the version and exit\n");
 }
 
 std::string g_config_path = "/etc/vigil/vigil.yaml";
+std::string g_state_dir;  // --state-dir: survives reloads
 int g_signal_pipe[2] = {-1, -1};
 
 // Any thread may take the signal (libraries start threads of their own), so
@@ -70,6 +72,8 @@ int main(int argc, char** argv) {
       g_config_path = value("--config");
     } else if (a.rfind("--log-level", 0) == 0) {
       log_level = value("--log-level");
+    } else if (a.rfind("--state-dir", 0) == 0) {
+      g_state_dir = value("--state-dir");
     } else {
       std::fprintf(stderr, "vigild: unknown option %s\n", a.c_str());
       Usage(stderr);
@@ -84,6 +88,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!log_level.empty()) config.logging.level = log_level;
+  if (!g_state_dir.empty()) config.server.state_dir = g_state_dir;
   if (Status ls = SetLogLevel(config.logging.level); !ls.ok()) {
     std::fprintf(stderr, "vigild: --log-level: %s\n", ls.message().c_str());
     return 2;
@@ -135,6 +140,7 @@ int main(int argc, char** argv) {
         sd_notify(0, "RELOADING=1");
         daemon::Config next;
         Status rs = daemon::LoadConfig(g_config_path, &next);
+        if (!g_state_dir.empty()) next.server.state_dir = g_state_dir;
         if (!rs.ok()) {
           spdlog::error("reload failed, keeping the running configuration:\n{}", rs.message());
           d->RecordReloadFailure();

@@ -89,6 +89,61 @@ TEST(ConfigTest, AllErrorsAreReportedAtOnce) {
   EXPECT_NE(st.message().find("server.threads"), std::string::npos);
 }
 
+TEST(ConfigTest, AlertsSectionFromTheIssue) {
+  Config c;
+  Status st = ParseConfig(R"(alerts:
+  group_by: [alertname]
+  group_wait: 10s
+  group_interval: 1m
+  repeat_interval: 4h
+  default_receiver: log
+  receivers:
+    - {name: pager, type: webhook, url: "https://hooks.example/vigil", secret_file: /etc/vigil/hook.secret}
+    - {name: am, type: alertmanager, urls: ["http://127.0.0.1:9093"]}
+    - {name: chat, type: slack, url: "https://hooks.slack.example/T000"}
+    - {name: log, type: log}
+  routes:
+    - {match: {severity: critical}, receiver: pager, continue: true}
+    - {match_re: {pathology: "kv_.*"}, receiver: chat}
+)", "vigil.yaml", &c);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  const AlertsConfig& a = c.alerts;
+  EXPECT_EQ(a.dispatch.group_wait_s, 10);
+  EXPECT_EQ(a.dispatch.repeat_interval_s, 4 * 3600);
+  ASSERT_EQ(a.receivers.size(), 4u);
+  EXPECT_EQ(a.receivers[1].type, alerts::ReceiverType::kAlertmanager);
+  EXPECT_EQ(a.secret_files.at("pager"), "/etc/vigil/hook.secret");
+  ASSERT_EQ(a.dispatch.routes.size(), 2u);
+  EXPECT_TRUE(a.dispatch.routes[0].continue_matching);
+  EXPECT_EQ(a.dispatch.routes[1].match_re.at("pathology"), "kv_.*");
+  // With no receivers at all, the log receiver is still there.
+  Config d;
+  ASSERT_TRUE(ParseConfig("alerts: {}\n", "v.yaml", &d).ok());
+  ASSERT_EQ(d.alerts.receivers.size(), 1u);
+  EXPECT_EQ(d.alerts.receivers[0].name, "log");
+}
+
+TEST(ConfigTest, AlertsErrorsNameTheField) {
+  Config c;
+  Status st = ParseConfig(R"(alerts:
+  default_receiver: nobody
+  receivers:
+    - {name: a, type: pagerduty}
+    - {name: b, type: webhook}
+    - {name: b, type: webhook, url: "ftp://x"}
+  routes:
+    - {match_re: {x: "("}, receiver: ghost}
+)", "vigil.yaml", &c);
+  ASSERT_FALSE(st.ok());
+  const std::string m = st.message();
+  for (const char* want : {"vigil.yaml:2:21: alerts.default_receiver: no receiver named \"nobody\"",
+                           "alerts.receivers[0].type: expected one of", "alerts.receivers[1].url: a webhook receiver needs a url",
+                           "alerts.receivers[2].name: receiver \"b\" is defined twice", "is not an http:// or https:// URL",
+                           "alerts.routes[0].match_re: x: \"(\" is not a valid regex",
+                           "alerts.routes[0].receiver: no receiver named \"ghost\""})
+    EXPECT_NE(m.find(want), std::string::npos) << want << "\n" << m;
+}
+
 TEST(ConfigTest, RestartRequiredChanges) {
   Config a, b;
   b.engine.model = "/models/x";

@@ -38,8 +38,10 @@ class DaemonProcess {
  public:
   // `extra_yaml` is appended to a config that sets server.host/port and
   // state_dir; it may add engine: and other sections.
+  // `args` are added to vigild's command line (e.g. --state-dir DIR).
   explicit DaemonProcess(const std::string& engine_yaml, const std::string& server_extra = "",
-                         std::vector<std::pair<std::string, std::string>> env = {}) {
+                         std::vector<std::pair<std::string, std::string>> env = {},
+                         std::vector<std::string> args = {}) {
     port_ = FreePort();
     config_ = dir_.File("vigil.yaml");
     WriteConfig(engine_yaml, server_extra);
@@ -57,7 +59,12 @@ class DaemonProcess {
       dup2(fd, 2);
       setenv("NOTIFY_SOCKET", notify_path_.c_str(), 1);
       for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
-      execl(VIGILD_PATH, VIGILD_PATH, "--config", config_.c_str(), static_cast<char*>(nullptr));
+      // A file-size limit (the full-disk test) must fail writes, not kill.
+      signal(SIGXFSZ, SIG_IGN);
+      std::vector<char*> argv = {const_cast<char*>(VIGILD_PATH), const_cast<char*>("--config"), config_.data()};
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(VIGILD_PATH, argv.data());
       _exit(127);
     }
   }

@@ -1,0 +1,225 @@
+// vigild's side of alerting: builds the Notifier from the `alerts` section,
+// hands it the firing rules after every evaluation, and serves silences,
+// notifications and the alerting metrics.
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "daemon/daemon.h"
+#include "daemon/diagnosis.h"
+#include "daemon/http_util.h"
+
+namespace vigil::daemon {
+
+namespace {
+
+using json = nlohmann::json;
+
+Status ReadSecret(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound(path + ": cannot open secret file");
+  std::getline(in, *out);
+  while (!out->empty() && (out->back() == '\r' || out->back() == ' ')) out->pop_back();
+  if (out->empty()) return Status::InvalidArgument(path + ": the secret file is empty");
+  return Status::OK();
+}
+
+// mkdir -p, quietly; the outbox reports what cannot be written.
+void MakeDirs(const std::string& dir) {
+  for (size_t i = 1; i <= dir.size(); ++i)
+    if (i == dir.size() || dir[i] == '/') ::mkdir(dir.substr(0, i).c_str(), 0750);
+}
+
+std::string EvidenceText(const rules::RuleStatus& s) {
+  std::string out;
+  for (const auto& [text, v] : s.evidence) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.4g", v ? *v : 0.0);
+    out += (out.empty() ? "" : ", ") + text + "=" + (v ? buf : "none");
+  }
+  return out;
+}
+
+json NotificationJson(const alerts::Notification& n) {
+  json payload = json::parse(n.payload, nullptr, false);
+  return {{"receiver", n.receiver},
+          {"idempotencyKey", n.idempotency_key},
+          {"createdAt", FormatTime(n.created_at)},
+          {"attempts", n.attempts},
+          {"nextAttemptAt", n.dead ? json() : json(FormatTime(n.next_attempt_at))},
+          {"lastError", n.last_error},
+          {"state", n.dead ? "dead" : "pending"},
+          {"payload", payload.is_discarded() ? json(n.payload) : payload}};
+}
+
+prometheus::ClientMetric Labelled(const std::string& receiver, double v, bool counter) {
+  prometheus::ClientMetric m;
+  m.label = {{"receiver", receiver}};
+  if (counter) m.counter.value = v;
+  else m.gauge.value = v;
+  return m;
+}
+
+}  // namespace
+
+std::string Daemon::ExternalUrl() const {
+  if (!config_.alerts.external_url.empty()) return config_.alerts.external_url;
+  return "http://" + config_.server.host + ":" + std::to_string(config_.server.port);
+}
+
+Status Daemon::StartAlerting() {
+  const AlertsConfig& a = config_.alerts;
+  alerts::NotifierConfig nc;
+  nc.dispatch = a.dispatch;
+  nc.delivery.receivers = a.receivers;
+  for (size_t i = 0; i < nc.delivery.receivers.size(); ++i) {
+    auto& r = nc.delivery.receivers[i];
+    auto it = a.secret_files.find(r.name);
+    if (it != a.secret_files.end())
+      VIGIL_RETURN_IF_ERROR(ReadSecret(it->second, &r.secret).WithContext("alerts.receivers[" + std::to_string(i) + "].secret_file"));
+  }
+  nc.delivery.retry = a.retry;
+  nc.delivery.alertmanager_ttl_s = 4 * a.resend_delay_s;
+  const std::string& dir = config_.server.state_dir;
+  MakeDirs(dir);
+  nc.delivery.outbox_path = dir + "/alerts.db";
+  nc.silences_path = dir + "/alerts.db";
+  nc.external_url = ExternalUrl();
+  nc.resend_delay_s = a.resend_delay_s;
+  VIGIL_RETURN_IF_ERROR(alerts::Notifier::Create(nc, UnixNow, &notifier_).WithContext("alerts"));
+  notifier_->Start();
+  std::string names;
+  for (const auto& r : a.receivers) names += (names.empty() ? "" : ", ") + r.name + " (" + alerts::ReceiverTypeName(r.type) + ")";
+  spdlog::info("alerts: receivers {}; outbox {}", names, nc.delivery.outbox_path);
+  return Status::OK();
+}
+
+void Daemon::ObserveFiring(const std::vector<rules::RuleEngine::View>& views) {
+  if (!notifier_) return;
+  std::vector<alerts::Alert> firing;
+  const std::string url = ExternalUrl();
+  for (const auto& v : views) {
+    if (v.status.state != rules::RuleState::kFiring) continue;
+    if (std::find(v.rule.actions.begin(), v.rule.actions.end(), "alert") == v.rule.actions.end()) continue;
+    alerts::Alert a;
+    a.labels = v.rule.labels;
+    a.annotations = v.status.annotations;
+    const std::string evidence = EvidenceText(v.status);
+    if (!evidence.empty()) a.annotations["evidence"] = evidence;
+    a.annotations["report"] = url + "/health/report";
+    a.starts_at = v.status.fired_at > 0 ? v.status.fired_at : v.status.active_since;
+    a.generator_url = url + "/api/v1/rules";
+    firing.push_back(std::move(a));
+  }
+  notifier_->Observe(std::move(firing));
+}
+
+std::vector<std::string> Daemon::SilencedBy(const std::map<std::string, std::string>& labels) const {
+  return notifier_ ? notifier_->SilencedBy(labels, UnixNow()) : std::vector<std::string>{};
+}
+
+std::vector<prometheus::MetricFamily> Daemon::AlertingMetrics() const {
+  std::vector<prometheus::MetricFamily> out;
+  if (!notifier_) return out;
+  using prometheus::MetricType;
+  prometheus::MetricFamily total{"vigil_notifications_total",
+                                 "Notification delivery attempts by result: success, retry (failed, will retry), "
+                                 "dead (failed, dead-lettered)",
+                                 MetricType::Counter, {}};
+  prometheus::MetricFamily queued{"vigil_notifications_queued_total", "Notifications accepted into the outbox",
+                                  MetricType::Counter, {}};
+  prometheus::MetricFamily pending{"vigil_outbox_pending", "Notifications waiting for delivery", MetricType::Gauge, {}};
+  prometheus::MetricFamily dead{"vigil_notifications_dead_total", "Notifications dead-lettered", MetricType::Counter, {}};
+  prometheus::MetricFamily lat{"vigil_notification_delivery_seconds", "Duration of delivery attempts",
+                               MetricType::Histogram, {}};
+  for (const auto& [name, s] : notifier_->deliverer().Stats()) {
+    for (const auto& [result, v] : std::vector<std::pair<std::string, uint64_t>>{
+             {"success", s.delivered}, {"retry", s.failed - s.dead}, {"dead", s.dead}}) {
+      auto m = Labelled(name, static_cast<double>(v), true);
+      m.label.push_back({"result", result});
+      total.metric.push_back(m);
+    }
+    queued.metric.push_back(Labelled(name, static_cast<double>(s.accepted), true));
+    pending.metric.push_back(Labelled(name, static_cast<double>(s.pending), false));
+    dead.metric.push_back(Labelled(name, static_cast<double>(s.dead), true));
+    prometheus::ClientMetric h;
+    h.label = {{"receiver", name}};
+    h.histogram.sample_count = s.latency_count;
+    h.histogram.sample_sum = s.latency_sum;
+    for (size_t i = 0; i < alerts::kLatencyBounds.size(); ++i)
+      h.histogram.bucket.push_back({s.latency_buckets[i], alerts::kLatencyBounds[i]});
+    h.histogram.bucket.push_back({s.latency_count, std::numeric_limits<double>::infinity()});
+    lat.metric.push_back(h);
+  }
+  prometheus::MetricFamily writable{"vigil_outbox_writable", "1 while the outbox and silences are written to disk, 0 on a fault",
+                                    MetricType::Gauge, {}};
+  writable.metric.emplace_back();
+  writable.metric.back().gauge.value = notifier_->fault().empty() ? 1 : 0;
+  for (auto* f : {&total, &queued, &pending, &dead, &lat, &writable}) out.push_back(std::move(*f));
+  return out;
+}
+
+void Daemon::AlertingRoutes() {
+  httplib::Server& h = *http_;
+  h.Post("/api/v1/silences", [this](const httplib::Request& q, httplib::Response& r) {
+    if (!CheckAdmin(q, r)) return;
+    ApiError e;
+    json body = json::parse(q.body, nullptr, false);
+    if (body.is_discarded()) {
+      e.message = "body: not valid JSON";
+      return SendError(r, e);
+    }
+    const double now = UnixNow();
+    alerts::Silence s;
+    Status st = alerts::SilenceFromJson(body, now, &s);
+    std::string id, warning;
+    if (st.ok()) st = notifier_->silences().Add(s, now, &id, &warning);
+    if (!st.ok()) {
+      e.message = st.message();
+      return SendError(r, e);
+    }
+    spdlog::info("silence {} added by {}: {}", id, s.created_by.empty() ? "?" : s.created_by, s.comment);
+    json out = {{"status", "success"}, {"silenceID", id}};
+    if (!warning.empty()) out["warning"] = warning;
+    r.set_content(out.dump(), "application/json");
+  });
+  h.Get("/api/v1/silences", [this](const httplib::Request& q, httplib::Response& r) {
+    if (!CheckAdmin(q, r)) return;
+    const double now = UnixNow();
+    json data = json::array();
+    for (const auto& s : notifier_->silences().List()) data.push_back(alerts::SilenceToJson(s, now));
+    r.set_content(json{{"status", "success"}, {"data", data}}.dump(-1, ' ', false, json::error_handler_t::replace),
+                  "application/json");
+  });
+  h.Delete(R"(/api/v1/silences/([^/]+))", [this](const httplib::Request& q, httplib::Response& r) {
+    if (!CheckAdmin(q, r)) return;
+    Status st = notifier_->silences().Expire(q.matches[1], UnixNow());
+    if (!st.ok()) {
+      ApiError e;
+      e.status = st.code() == Status::Code::kNotFound ? 404 : 400;
+      if (e.status == 404) e.type = "NotFoundError";
+      e.message = st.message();
+      return SendError(r, e);
+    }
+    spdlog::info("silence {} expired", q.matches[1].str());
+    r.set_content(json{{"status", "success"}}.dump(), "application/json");
+  });
+  h.Get("/api/v1/notifications", [this](const httplib::Request& q, httplib::Response& r) {
+    const std::string state = q.has_param("state") ? q.get_param_value("state") : "pending";
+    if (state != "dead" && state != "pending") {
+      ApiError e;
+      e.param = "state";
+      e.message = "state: expected dead or pending, got \"" + state + "\"";
+      return SendError(r, e);
+    }
+    json data = json::array();
+    const auto list = state == "dead" ? notifier_->deliverer().Dead(1000) : notifier_->deliverer().Pending("");
+    for (const auto& n : list) data.push_back(NotificationJson(n));
+    r.set_content(json{{"status", "success"}, {"data", data}}.dump(-1, ' ', false, json::error_handler_t::replace),
+                  "application/json");
+  });
+}
+
+}  // namespace vigil::daemon
