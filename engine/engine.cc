@@ -13,10 +13,16 @@
 #include <unordered_set>
 
 #include "engine/engine_core.h"
+#include "engine/profiler.h"
+#include "engine/tracer.h"
 
 namespace vigil::engine {
 
 namespace {
+
+double UnixSeconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 int64_t SteadyNanos() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -107,6 +113,29 @@ class ThreadedEngine final : public Engine {
     Publish(true);
   }
 
+  Status StartCapture(const CaptureOptions& options, CaptureCallback done) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return Status::Unavailable("the engine is shutting down");
+    if (capture_requested_ || capture_running_) return Status::Unavailable("a capture is already running");
+    capture_opts_ = options;
+    capture_done_ = std::move(done);
+    capture_requested_ = true;
+    capture_stop_ = false;
+    cv_.notify_one();
+    return Status::OK();
+  }
+
+  void StopCapture() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    capture_stop_ = true;
+    cv_.notify_one();
+  }
+
+  bool capture_running() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return capture_requested_ || capture_running_;
+  }
+
  private:
   struct Pending {
     std::string id;
@@ -170,22 +199,93 @@ class ThreadedEngine final : public Engine {
         std::lock_guard<std::mutex> lock(mu_);
         if (stopping_) break;
       }
+      CaptureTick();
       if (!core_->HasWork()) {
         Publish(true);
         std::unique_lock<std::mutex> lock(mu_);
-        // Wake for new work, or every 50 ms to keep the heartbeat fresh.
-        cv_.wait_for(lock, std::chrono::milliseconds(50),
-                     [this] { return stopping_ || !inbox_.empty() || !aborts_.empty(); });
+        // Wake for new work, or every 50 ms to keep the heartbeat fresh
+        // (and a capture's duration bound honest).
+        cv_.wait_for(lock, std::chrono::milliseconds(capture_running_ ? 5 : 50), [this] {
+          return stopping_ || !inbox_.empty() || !aborts_.empty() || (capture_requested_ && !capture_running_) ||
+                 capture_stop_;
+        });
         continue;
       }
       core_->Step();
       Publish(!core_->HasWork());
+      CaptureTick();
     }
+    if (capture_running_) FinishCapture("engine_stopped");
     spdlog::info("engine: thread stopped");
+  }
+
+  // Starts a requested capture, or ends the running one at its bounds.
+  // Engine thread only.
+  void CaptureTick() {
+    bool start = false, stop = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      start = capture_requested_ && !capture_running_;
+      stop = capture_stop_;
+    }
+    if (start) {
+      capture_ = CaptureData();
+      capture_.stats_start = core_->stats(true);
+      capture_.start_unix = UnixSeconds();
+      capture_steps_base_ = capture_.stats_start.steps_total;
+      capture_t0_ = std::chrono::steady_clock::now();
+      tracer_.Begin();
+      capture_.profiler = "off";
+      if (capture_opts_.profile_ops) {
+        Status st = profiler_.Start(capture_opts_, core_->model_info().device.rfind("cuda", 0) == 0);
+        capture_.profiler = profiler_.description();
+        if (!st.ok()) spdlog::warn("capture: {}", st.message());
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      capture_running_ = true;
+      capture_requested_ = false;
+      spdlog::info("capture: started (up to {} steps, {}s)", capture_opts_.max_steps, capture_opts_.max_duration_s);
+      return;
+    }
+    if (!capture_running_) return;
+    const int64_t steps = core_->stats().steps_total - capture_steps_base_;
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - capture_t0_).count();
+    if (stop) FinishCapture("stopped");
+    else if (steps >= capture_opts_.max_steps) FinishCapture("max_steps");
+    else if (secs >= capture_opts_.max_duration_s) FinishCapture("max_duration");
+  }
+
+  void FinishCapture(const char* reason) {
+    auto materialize = profiler_.Stop(tracer_.tid());
+    tracer_.End();
+    capture_.spans = tracer_.TakeSpans();
+    capture_.materialize = std::move(materialize);
+    capture_.stats_end = core_->stats(true);
+    capture_.end_unix = UnixSeconds();
+    capture_.steps = capture_.stats_end.steps_total - capture_steps_base_;
+    capture_.stop_reason = reason;
+    CaptureCallback done;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      capture_running_ = false;
+      capture_stop_ = false;
+      done = std::move(capture_done_);
+    }
+    spdlog::info("capture: {} steps in {:.2f}s ({})", capture_.steps, capture_.end_unix - capture_.start_unix, reason);
+    if (done) done(std::move(capture_));
   }
 
   std::unique_ptr<EngineCore> core_;
   std::thread thread_;
+  // Captures: requested under mu_, run on the engine thread.
+  CaptureOptions capture_opts_;
+  CaptureCallback capture_done_;
+  bool capture_requested_ = false, capture_running_ = false, capture_stop_ = false;
+  CaptureData capture_;
+  Tracer tracer_;
+  OpProfiler profiler_;
+  int64_t capture_steps_base_ = 0;
+  std::chrono::steady_clock::time_point capture_t0_{};
   mutable std::mutex mu_;  // guards inbox_, aborts_, live_, stopping_, rejected_
   std::condition_variable cv_;
   std::vector<Pending> inbox_;

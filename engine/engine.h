@@ -11,6 +11,7 @@
 
 #include "common/status.h"
 #include "engine/config.h"
+#include "engine/capture.h"
 #include "engine/stats.h"
 
 namespace vigil::engine {
@@ -89,6 +90,13 @@ class Engine {
   // Starts the engine thread. Stop() aborts what is left and joins it.
   virtual Status Start() = 0;
   virtual void Stop() = 0;
+
+  // Records the next steps (engine/capture.h) until a bound or StopCapture();
+  // `done` runs on the engine thread with the data and must only hand it
+  // off. Unavailable while another capture runs.
+  virtual Status StartCapture(const CaptureOptions& options, CaptureCallback done) = 0;
+  virtual void StopCapture() = 0;
+  virtual bool capture_running() const = 0;
 };
 
 // Loads the model named by config.model and sizes the KV cache.

@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "engine/engine_core_impl.h"
 #include "engine/sampler.h"
+#include "engine/tracer.h"
 
 namespace vigil::engine {
 
@@ -107,7 +109,27 @@ BuiltBatch BuildBatch(const SchedulerOutput& so, const BlockManager& blocks, tor
 
 void EngineCore::Impl::Step() {
   const double t0 = NowSeconds();
-  SchedulerOutput so = scheduler->Schedule();
+  TraceScope step_span("step");
+  SchedulerOutput so;
+  {
+    TraceScope span("schedule");
+    so = scheduler->Schedule();
+  }
+  if (step_span.active()) {
+    // The batch composition, for the trace and the prefill/decode split.
+    int64_t prefill_tokens = 0, prefill_seqs = 0, decode_seqs = 0;
+    for (const ScheduledRequest& s : so.scheduled) {
+      const bool decode = s.num_new_tokens == 1 && s.request->num_computed_tokens >= s.request->num_prompt_tokens;
+      (decode ? decode_seqs : prefill_seqs) += 1;
+      if (!decode) prefill_tokens += s.num_new_tokens;
+    }
+    step_span.Arg("batch_size", static_cast<double>(so.scheduled.size()));
+    step_span.Arg("tokens", static_cast<double>(so.total_tokens));
+    step_span.Arg("prefill_seqs", static_cast<double>(prefill_seqs));
+    step_span.Arg("prefill_tokens", static_cast<double>(prefill_tokens));
+    step_span.Arg("decode_seqs", static_cast<double>(decode_seqs));
+    step_span.Arg("preempted", static_cast<double>(so.num_preempted));
+  }
   stats.kv_evictions_preemption_total += so.blocks_freed_by_preemption;
   if (so.num_preempted > 0) {
     spdlog::debug("engine: preempted {} request(s), {} blocks released", so.num_preempted,
@@ -120,8 +142,15 @@ void EngineCore::Impl::Step() {
   std::vector<int32_t> sampled(so.scheduled.size(), 0);
   std::vector<std::vector<float>> prompt_logits(so.scheduled.size());
   try {
+    std::optional<TraceScope> prep_span(std::in_place, "prepare_inputs");
     BuiltBatch bb = BuildBatch(so, *blocks, device, model->dtype());
-    torch::Tensor logits = model->Forward(bb.batch, cache);
+    prep_span.reset();
+    torch::Tensor logits;
+    {
+      TraceScope span("forward");
+      logits = model->Forward(bb.batch, cache);
+    }
+    TraceScope sample_span("sample");
     std::vector<SampleRow> rows;
     std::vector<size_t> row_owner;
     for (size_t i = 0; i < so.scheduled.size(); ++i) {
@@ -148,6 +177,7 @@ void EngineCore::Impl::Step() {
     acc.insert(acc.end(), prompt_logits[i].begin(), prompt_logits[i].end());
   }
 
+  TraceScope update_span("update");
   std::vector<RequestUpdate> updates = scheduler->Update(so, sampled);
   const double now = NowSeconds();
   const double step = now - t0;

@@ -1,6 +1,9 @@
 #include "engine/model.h"
 
 #include <cmath>
+#include <optional>
+
+#include "engine/tracer.h"
 
 namespace vigil::engine {
 
@@ -91,6 +94,7 @@ void Model::BuildRope() {
 
 // x and the norm weights are float32 (see Forward and KeepNormsInFloat32).
 torch::Tensor Model::Norm(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) const {
+  TraceScope span("norm");
   if (config_.norm == NormKind::kLayerNorm) {
     return torch::layer_norm(x, {x.size(-1)}, w, b, config_.norm_eps);
   }
@@ -114,6 +118,7 @@ void Model::KeepNormsInFloat32() {
 
 torch::Tensor Model::Mlp(const Layer& l, const torch::Tensor& x) const {
   auto h = torch::linear(x, l.up_w, l.up_b);
+  std::optional<TraceScope> act_span(std::in_place, "activation");
   switch (config_.activation) {
     case Activation::kSiluGated: {
       auto parts = h.chunk(2, -1);
@@ -124,6 +129,7 @@ torch::Tensor Model::Mlp(const Layer& l, const torch::Tensor& x) const {
     case Activation::kGeluTanh: h = torch::gelu(h, "tanh"); break;
     case Activation::kGelu: h = torch::gelu(h); break;
   }
+  act_span.reset();
   return torch::linear(h, l.down_w, l.down_b);
 }
 
@@ -175,9 +181,12 @@ torch::Tensor Model::Forward(const ForwardBatch& batch, KVCache& cache) const {
   const int64_t qs = config_.q_size(), kvs = config_.kv_size();
   for (size_t li = 0; li < layers_.size(); ++li) {
     const Layer& l = layers_[li];
+    TraceScope layer_span("layer");
+    layer_span.Arg("layer", static_cast<double>(li));
     double scale = 1.0 / std::sqrt(static_cast<double>(D));
     if (config_.scale_attn_by_layer) scale /= static_cast<double>(li + 1);
 
+    std::optional<TraceScope> attn_span(std::in_place, "attention");
     auto h = (config_.pre_norm ? Norm(x, l.ln1_w, l.ln1_b) : x).to(dtype_);
     auto qkv = torch::linear(h, l.qkv_w, l.qkv_b);
     auto q = qkv.narrow(-1, 0, qs).reshape({T, H, D});
@@ -189,14 +198,21 @@ torch::Tensor Model::Forward(const ForwardBatch& batch, KVCache& cache) const {
     }
     cache.k[li].index_copy_(0, batch.slot_mapping, k);
     cache.v[li].index_copy_(0, batch.slot_mapping, v);
-    auto attn = Attention(q, cache.k[li], cache.v[li], batch, scale);
+    torch::Tensor attn;
+    {
+      TraceScope core("attention_core");  // cache write is above; this is the paged attention itself
+      attn = Attention(q, cache.k[li], cache.v[li], batch, scale);
+    }
     x = x + torch::linear(attn, l.o_w, l.o_b).to(f32);
     if (!config_.pre_norm) x = Norm(x, l.ln1_w, l.ln1_b);
+    attn_span.reset();
 
+    TraceScope mlp_span("mlp");
     h = (config_.pre_norm ? Norm(x, l.ln2_w, l.ln2_b) : x).to(dtype_);
     x = x + Mlp(l, h).to(f32);
     if (!config_.pre_norm) x = Norm(x, l.ln2_w, l.ln2_b);
   }
+  TraceScope head_span("lm_head");
   x = x.index_select(0, batch.logits_indices);
   if (final_w_.defined()) x = Norm(x, final_w_, final_b_);
   x = x.to(dtype_);
