@@ -14,5 +14,6 @@ Status ParseDuration(const std::string& text, double* seconds);
 // Bytes; binary (KiB, MiB, GiB, TiB) and decimal (KB, MB, GB, TB) units.
 Status ParseSize(const std::string& text, int64_t* bytes);
 std::string FormatDuration(double seconds);  // "1h30m", "500ms", "2.5s"
+std::string FormatSize(int64_t bytes);       // "512 B", "1.5 MiB"
 
 }  // namespace vigil

@@ -1,0 +1,113 @@
+// Captures as a product: triggered by a rule, by an operator (API, vigilctl)
+// or by vLLM's /start_profile, strictly bounded (one at a time, per-rule and
+// global cooldowns, max steps/duration/bytes, retention), written and
+// summarized off the engine thread, listed and served by id.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+#include "engine/engine.h"
+
+namespace vigil::capture {
+
+struct CaptureConfig {
+  bool enabled = true;
+  std::string dir;  // empty: <state_dir>/captures
+  double max_duration_s = 10;
+  int64_t max_steps = 200;
+  int64_t max_bytes = 256LL << 20;   // per trace, uncompressed JSON
+  double rule_cooldown_s = 600;      // per rule
+  double global_cooldown_s = 60;     // between any two captures
+  int64_t max_count = 20;            // retention: oldest deleted first
+  int64_t max_total_bytes = 2LL << 30;
+  bool record_shapes = false;
+  bool with_stack = false;
+};
+
+struct TriggerRequest {
+  std::string trigger = "api";  // rule, api, manual, profile
+  std::string reason;
+  std::string rule;             // for trigger "rule": the alert name (per-rule cooldown)
+  nlohmann::json evidence;      // the rule's evidence, stored in the trace
+  double duration_s = 0;        // 0: max_duration; never more than it
+  bool until_stopped = false;   // /start_profile: runs until Stop() or a bound
+};
+
+struct TriggerResult {
+  bool started = false;
+  std::string id;
+  std::string result;  // started, busy, cooldown, disabled, error
+  std::string message;
+};
+
+class CaptureManager {
+ public:
+  // `throughput_before`: output tokens/s over the minute before now (or <0
+  // when unknown), to measure how much the capture slowed the engine.
+  CaptureManager(CaptureConfig cfg, engine::Engine* engine, std::function<double()> throughput_before,
+                 nlohmann::json config_snapshot);
+  ~CaptureManager();
+
+  TriggerResult Trigger(const TriggerRequest& req);
+  // Ends the running capture early (vLLM's /stop_profile). NotFound if none.
+  Status Stop(std::string* id);
+  // Waits for the running capture's file (tests, /stop_profile); false on timeout.
+  bool WaitIdle(double timeout_s);
+
+  // Newest first: {id, status, trigger, reason, rule, started, ..., summary}.
+  std::vector<nlohmann::json> List() const;
+  // NotFound / InvalidArgument (malformed id).
+  Status Get(const std::string& id, nlohmann::json* out) const;
+  Status TracePath(const std::string& id, std::string* path) const;
+  Status Delete(const std::string& id);
+  // The latest capture a rule started, or "".
+  std::string LatestForRule(const std::string& rule) const;
+  // (trigger, result) -> count, for vigil_captures_total.
+  std::map<std::pair<std::string, std::string>, uint64_t> Counts() const;
+  const CaptureConfig& config() const { return cfg_; }
+  static bool ValidId(const std::string& id);
+
+ private:
+  struct Job {
+    std::string id;
+    TriggerRequest req;
+    double triggered_at = 0;
+    double throughput_before = -1;
+    engine::CaptureData data;
+    bool done = false;
+  };
+  void WriterLoop();
+  void Finish(Job job);
+  void Retain();
+  void Count(const std::string& trigger, const std::string& result);
+  std::string Path(const std::string& id, const char* suffix) const;
+
+  CaptureConfig cfg_;
+  engine::Engine* engine_;
+  std::function<double()> throughput_before_;
+  nlohmann::json config_snapshot_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::unique_ptr<Job> running_;      // triggered, not yet written
+  std::deque<Job> finished_;          // from the engine, waiting for the writer
+  std::map<std::string, nlohmann::json> failed_;  // id -> metadata of captures that failed
+  double last_start_ = -1e18;
+  std::map<std::string, double> rule_last_;
+  std::map<std::string, std::string> rule_latest_;
+  std::map<std::pair<std::string, std::string>, uint64_t> counts_;
+  bool stop_ = false;
+  std::thread writer_;
+};
+
+}  // namespace vigil::capture

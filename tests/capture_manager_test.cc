@@ -1,0 +1,219 @@
+// The capture manager on the real engine: a capture under load is a valid
+// trace whose events nest in their steps and cover the window; each bound
+// (steps, duration, bytes) holds; one at a time and cooldowns hold under
+// concurrent triggers; retention deletes the oldest; an unwritable directory
+// fails cleanly; ids are validated.
+#include "capture/manager.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "capture/trace.h"
+#include "common/time_util.h"
+#include "test_util.h"
+
+namespace vigil::capture {
+namespace {
+
+using json = nlohmann::json;
+using vigil::testing::TempDir;
+
+class CaptureManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    engine::EngineConfig c;
+    c.model = vigil::testing::ModelDir("llama");
+    c.num_blocks = 512;
+    ASSERT_TRUE(engine::CreateEngine(c, &engine_).ok());
+    ASSERT_TRUE(engine_->Start().ok());
+    cfg_.dir = dir_.File("captures");
+    cfg_.global_cooldown_s = 0;
+    cfg_.rule_cooldown_s = 0;
+    cfg_.max_steps = 5;
+    cfg_.max_duration_s = 0.5;  // an idle engine takes no steps
+  }
+  void TearDown() override {
+    manager_.reset();
+    engine_->Stop();
+  }
+  CaptureManager& M() {
+    if (!manager_) manager_ = std::make_unique<CaptureManager>(cfg_, engine_.get(), [] { return 100.0; }, json{{"k", 1}});
+    return *manager_;
+  }
+  void Load(int n, int tokens) {
+    for (int i = 0; i < n; ++i) {
+      engine::SamplingParams p;
+      p.max_tokens = tokens;
+      p.ignore_eos = true;
+      ASSERT_TRUE(engine_->AddRequest("r" + std::to_string(next_++), {1, 2, 3, 4, 5, 6, 7, 8}, p, nullptr).ok());
+    }
+  }
+  json Take(TriggerRequest req = {}) {
+    TriggerResult r = M().Trigger(req);
+    EXPECT_TRUE(r.started) << r.message;
+    EXPECT_TRUE(M().WaitIdle(60));
+    json doc;
+    EXPECT_TRUE(M().Get(r.id, &doc).ok());
+    return doc;
+  }
+  TempDir dir_;
+  CaptureConfig cfg_;
+  std::unique_ptr<engine::Engine> engine_;
+  std::unique_ptr<CaptureManager> manager_;
+  int next_ = 0;
+};
+
+TEST_F(CaptureManagerTest, ACaptureUnderLoadIsAValidNestedTrace) {
+  Load(6, 400);
+  TriggerRequest req;
+  req.trigger = "manual";
+  req.reason = "test";
+  const json doc = Take(req);
+  ASSERT_EQ(doc["status"], "complete") << doc.dump();
+  EXPECT_EQ(doc["steps"], 5);
+  EXPECT_EQ(doc["stop_reason"], "max_steps");
+  EXPECT_EQ(doc["trigger"], "manual");
+  EXPECT_EQ(doc["config"]["vigild"]["k"], 1);
+  EXPECT_GT(doc["stats_end"]["steps_total"].get<int64_t>(), doc["stats_start"]["steps_total"].get<int64_t>());
+  const json& s = doc["summary"];
+  EXPECT_NEAR(s["categories_sum"].get<double>(), 1.0, 0.05);
+  EXPECT_GT(s["categories"]["matmul"].get<double>(), 0);
+  EXPECT_GT(s["categories"]["attention"].get<double>(), 0);
+  EXPECT_EQ(s["top_ops"].size(), 10u);
+  EXPECT_EQ(s["steps"], 5);
+  EXPECT_NE(s["throughput"]["ratio_during_to_before"], nullptr);
+  EXPECT_GT(doc["timing"]["trigger_to_file_s"].get<double>(), 0);
+
+  std::string path;
+  ASSERT_TRUE(M().TracePath(doc["id"], &path).ok());
+  std::vector<Event> ev;
+  json meta;
+  ASSERT_TRUE(ReadTrace(path, &ev, &meta).ok());
+  EXPECT_EQ(meta["id"], doc["id"]);
+  EXPECT_EQ(meta["truncated"], false);
+  double start = 0, end = 0;
+  ASSERT_TRUE(ParseRfc3339(doc["started"], &start));
+  ASSERT_TRUE(ParseRfc3339(doc["ended"], &end));
+  std::vector<const Event*> steps;
+  for (const auto& e : ev)
+    if (e.cat == "vigil" && e.name == "step") steps.push_back(&e);
+  ASSERT_EQ(steps.size(), 5u);
+  size_t checked = 0;
+  for (const auto& e : ev) {
+    EXPECT_GE(e.ts, start * 1e6 - 2000) << e.name;  // within the window (ms-rounded RFC 3339 times)
+    EXPECT_LE(e.ts + e.dur, end * 1e6 + 2000) << e.name;
+    if (e.tid != steps[0]->tid || (e.cat == "vigil" && e.name == "step")) continue;
+    bool inside = false;
+    for (const Event* st : steps) inside |= e.ts >= st->ts - 1 && e.ts + e.dur <= st->ts + st->dur + 1;
+    EXPECT_TRUE(inside) << e.name << " at " << e.ts;
+    ++checked;
+  }
+  EXPECT_GT(checked, 100u);
+}
+
+TEST_F(CaptureManagerTest, BoundedByDurationAndBytes) {
+  cfg_.max_steps = 1000000;
+  cfg_.max_duration_s = 0.4;
+  cfg_.max_bytes = 30000;
+  Load(4, 5000);
+  const json doc = Take();
+  EXPECT_EQ(doc["stop_reason"], "max_duration");
+  EXPECT_TRUE(doc["trace"]["truncated"].get<bool>());
+  EXPECT_LE(doc["trace"]["bytes"].get<int64_t>(), 30000);
+  std::string path;
+  ASSERT_TRUE(M().TracePath(doc["id"], &path).ok());
+  std::vector<Event> ev;
+  json meta;
+  ASSERT_TRUE(ReadTrace(path, &ev, &meta).ok());
+  EXPECT_EQ(meta["truncated"], true);
+  // A request for more than max_duration gets max_duration.
+  TriggerRequest req;
+  req.duration_s = 3600;
+  const json again = Take(req);
+  double s = 0, e = 0;
+  ASSERT_TRUE(ParseRfc3339(again["started"], &s) && ParseRfc3339(again["ended"], &e));
+  EXPECT_LT(e - s, 2.0);
+}
+
+TEST_F(CaptureManagerTest, OneAtATimeAndCooldownsUnderConcurrentTriggers) {
+  cfg_.global_cooldown_s = 3600;
+  Load(2, 5000);
+  std::atomic<int> started{0}, refused{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      TriggerResult r = M().Trigger({});
+      (r.started ? started : refused)++;
+      if (!r.started) EXPECT_TRUE(r.result == "busy" || r.result == "cooldown") << r.result;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(started, 1);
+  EXPECT_EQ(refused, 7);
+  ASSERT_TRUE(M().WaitIdle(60));
+  TriggerResult r = M().Trigger({});
+  EXPECT_EQ(r.result, "cooldown");
+  EXPECT_NE(r.message.find("global cooldown"), std::string::npos) << r.message;
+  const auto counts = M().Counts();
+  EXPECT_EQ(counts.at({"api", "ok"}), 1u);
+  uint64_t refusals = 0;
+  for (const auto& [k, v] : counts)
+    if (k.second == "busy" || k.second == "cooldown") refusals += v;
+  EXPECT_EQ(refusals, 8u);
+}
+
+TEST_F(CaptureManagerTest, PerRuleCooldown) {
+  cfg_.rule_cooldown_s = 3600;
+  TriggerRequest a;
+  a.trigger = "rule";
+  a.rule = "KVCacheThrashing";
+  Take(a);
+  EXPECT_EQ(M().LatestForRule("KVCacheThrashing").empty(), false);
+  TriggerResult r = M().Trigger(a);
+  EXPECT_EQ(r.result, "cooldown");
+  EXPECT_NE(r.message.find("KVCacheThrashing"), std::string::npos);
+  TriggerRequest b = a;
+  b.rule = "PrefillStarvation";
+  Take(b);
+}
+
+TEST_F(CaptureManagerTest, RetentionDeletesTheOldest) {
+  cfg_.max_count = 2;
+  cfg_.max_steps = 1;
+  Load(2, 5000);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(Take()["id"]);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // ids are ordered by second
+  }
+  json doc;
+  EXPECT_EQ(M().Get(ids[0], &doc).code(), Status::Code::kNotFound);
+  EXPECT_TRUE(M().Get(ids[1], &doc).ok());
+  EXPECT_TRUE(M().Get(ids[2], &doc).ok());
+  const auto list = M().List();
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0]["id"], ids[2]);  // newest first
+  ASSERT_TRUE(M().Delete(ids[1]).ok());
+  EXPECT_EQ(M().List().size(), 1u);
+  EXPECT_EQ(M().Delete(ids[1]).code(), Status::Code::kNotFound);
+}
+
+TEST_F(CaptureManagerTest, AnUnwritableDirectoryFailsCleanlyAndIdsAreValidated) {
+  cfg_.dir = "/proc/vigil-captures-test";
+  TriggerResult r = M().Trigger({});
+  EXPECT_FALSE(r.started);
+  EXPECT_EQ(r.result, "error");
+  EXPECT_NE(r.message.find("not writable"), std::string::npos) << r.message;
+  EXPECT_FALSE(engine_->capture_running());
+  json doc;
+  std::string path;
+  EXPECT_EQ(M().Get("../../etc/passwd", &doc).code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(M().TracePath("..", &path).code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(M().Delete("a/b").code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(M().Get("20260101T000000Z-api-0000", &doc).code(), Status::Code::kNotFound);
+}
+
+}  // namespace
+}  // namespace vigil::capture
