@@ -196,12 +196,17 @@ void CaptureManager::WriterLoop() {
     Job job;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return stop_ || (running_ && running_->done); });
+      cv_.wait(lock, [this] { return stop_ || (running_ && running_->done && !running_->writing); });
       if (stop_) {
         if (running_ && !running_->done) engine_->StopCapture();
         return;
       }
-      job = std::move(*running_);
+      job.id = running_->id;
+      job.req = running_->req;
+      job.triggered_at = running_->triggered_at;
+      job.throughput_before = running_->throughput_before;
+      job.data = std::move(running_->data);
+      running_->writing = true;  // still listed (and busy) until its files exist
     }
     Finish(std::move(job));
     {
@@ -311,7 +316,7 @@ std::vector<json> CaptureManager::List() const {
   std::vector<json> out;
   std::lock_guard<std::mutex> lock(mu_);
   if (running_)
-    out.push_back({{"id", running_->id}, {"status", "running"}, {"trigger", running_->req.trigger},
+    out.push_back({{"id", running_->id}, {"status", running_->writing ? "writing" : "running"}, {"trigger", running_->req.trigger},
                    {"reason", running_->req.reason}, {"rule", running_->req.rule},
                    {"triggered_at", FormatRfc3339(running_->triggered_at)}});
   std::vector<std::string> ids;
@@ -357,7 +362,7 @@ Status CaptureManager::Get(const std::string& id, json* out) const {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (running_ && running_->id == id) {
-      *out = {{"id", id}, {"status", "running"}, {"trigger", running_->req.trigger}, {"reason", running_->req.reason},
+      *out = {{"id", id}, {"status", running_->writing ? "writing" : "running"}, {"trigger", running_->req.trigger}, {"reason", running_->req.reason},
               {"rule", running_->req.rule}};
       return Status::OK();
     }

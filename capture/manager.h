@@ -85,7 +85,8 @@ class CaptureManager {
     double triggered_at = 0;
     double throughput_before = -1;
     engine::CaptureData data;
-    bool done = false;
+    bool done = false;     // the engine handed the data over
+    bool writing = false;  // the writer has it
   };
   void WriterLoop();
   void Finish(Job job);

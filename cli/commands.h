@@ -10,5 +10,6 @@ int CmdDetect(int argc, char** argv);
 int CmdRules(int argc, char** argv);
 int CmdStatus(int argc, char** argv);
 int CmdSilence(int argc, char** argv);
+int CmdCapture(int argc, char** argv);
 
 }  // namespace vigil::cli

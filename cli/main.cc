@@ -35,7 +35,13 @@ void Usage(FILE* to) {
                "  silence list [--json]\n"
                "  silence expire ID...\n"
                "           Silences over the admin API (--url, --token-file or VIGIL_ADMIN_TOKEN).\n"
-               "           Matchers: name=value, name!=value, name=~regex, name!~regex.\n");
+               "           Matchers: name=value, name!=value, name=~regex, name!~regex.\n"
+               "  capture start [--duration 5s] [--reason TEXT]\n"
+               "  capture list [--json]\n"
+               "  capture get ID [--out FILE]\n"
+               "           Profiling captures over the admin API (--url, --token-file or VIGIL_ADMIN_TOKEN).\n"
+               "  capture summary ID|FILE [--json]\n"
+               "           Where the time went; FILE may be any Chrome trace (Vigil's, vLLM's, PyTorch's; gzip or not).\n");
 }
 
 }  // namespace
@@ -52,6 +58,7 @@ int main(int argc, char** argv) {
 #ifdef VIGIL_HAVE_STATUS
   if (cmd == "status") return vigil::cli::CmdStatus(argc - 2, argv + 2);
   if (cmd == "silence") return vigil::cli::CmdSilence(argc - 2, argv + 2);
+  if (cmd == "capture") return vigil::cli::CmdCapture(argc - 2, argv + 2);
 #endif
 #ifdef VIGIL_HAVE_RULES
   if (cmd == "rules") return vigil::cli::CmdRules(argc - 2, argv + 2);

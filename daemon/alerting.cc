@@ -109,6 +109,7 @@ void Daemon::ObserveFiring(const std::vector<rules::RuleEngine::View>& views) {
     const std::string evidence = EvidenceText(v.status);
     if (!evidence.empty()) a.annotations["evidence"] = evidence;
     a.annotations["report"] = url + "/health/report";
+    if (const std::string link = CaptureLink(v.rule.name); !link.empty()) a.annotations["capture"] = link;
     a.starts_at = v.status.fired_at > 0 ? v.status.fired_at : v.status.active_since;
     a.generator_url = url + "/api/v1/rules";
     firing.push_back(std::move(a));

@@ -150,8 +150,7 @@ Status ParseConfig(const std::string& text, const std::string& source, Config* o
   }
   rules.Finish();
   ReadAlerts(top.Child("alerts"), &c.alerts);
-  // Sections later capabilities fill; until then they must be empty.
-  for (const char* later : {"capture"}) top.Child(later).Finish();
+  ReadCapture(top.Child("capture"), &c.capture);
   top.Finish();
   if (!errors.empty()) {
     std::string all;

@@ -9,6 +9,7 @@
 
 #include "alerts/outbox.h"
 #include "alerts/receivers.h"
+#include "capture/manager.h"
 #include "common/status.h"
 #include "detectors/detectors.h"
 #include "engine/config.h"
@@ -73,6 +74,7 @@ struct Config {
   MonitorConfig monitor;
   RulesConfig rules;
   AlertsConfig alerts;
+  capture::CaptureConfig capture;  // dir empty: <state_dir>/captures
   LoggingConfig logging;
 };
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "capture/manager.h"
 #include "common/units.h"
 #include "monitor/signals.h"
 
@@ -126,6 +127,10 @@ class Section {
     for (size_t i = 0; i < n.size(); ++i) out.emplace_back(n[i], Path(key) + "[" + std::to_string(i) + "]", file_, errors_);
     return out;
   }
+  bool IsMapping(const std::string& key) const {
+    YAML::Node n = Get(key);
+    return n && n.IsMap();
+  }
   void StringMap(const std::string& key, std::map<std::string, std::string>* out) {
     YAML::Node n = Lookup(key);
     if (!n) return;
@@ -202,5 +207,7 @@ class Section {
 struct AlertsConfig;
 // config_alerts.cc
 void ReadAlerts(Section s, AlertsConfig* a);
+// config_capture.cc
+void ReadCapture(Section s, capture::CaptureConfig* c);
 
 }  // namespace vigil::daemon

@@ -112,9 +112,13 @@ Status Daemon::Create(const Config& config, std::unique_ptr<Daemon>* out) {
   VIGIL_RETURN_IF_ERROR(d->StartAlerting());
   VIGIL_RETURN_IF_ERROR(d->engine_->Start());
   if (config.monitor.enabled) {
+    const MonitorConfig& m0 = config.monitor;
+    d->series_ = std::make_unique<monitor::SeriesStore>(static_cast<size_t>(m0.retention_s / m0.interval_s) + 1);
+  }
+  d->StartCaptures();
+  if (config.monitor.enabled) {
     const MonitorConfig& m = config.monitor;
     const size_t points = static_cast<size_t>(m.retention_s / m.interval_s) + 1;
-    d->series_ = std::make_unique<monitor::SeriesStore>(points);
     d->detectors_ = std::make_unique<detectors::DetectorSet>(m.detectors, d->series_.get());
     monitor::SamplerConfig sc;
     sc.interval_s = m.interval_s;
@@ -131,13 +135,16 @@ Status Daemon::Create(const Config& config, std::unique_ptr<Daemon>* out) {
     d->sampler_->AddHook([det, store, rules, self](double now, const std::vector<std::pair<std::string, double>>& values) {
       for (const auto& e : det->Observe(now, values)) spdlog::info("anomaly: {}: {}", e.detector, e.message);
       MonitorEvalContext ctx(store, det, now);
-      for (const auto& t : rules->Evaluate(now, ctx)) {
+      const auto transitions = rules->Evaluate(now, ctx);
+      for (const auto& t : transitions) {
         spdlog::log(t.to == rules::RuleState::kFiring ? spdlog::level::warn : spdlog::level::info, "rule {}/{}: {} -> {}",
                     t.group, t.name, rules::RuleStateName(t.from),
                     t.to == rules::RuleState::kInactive && t.from == rules::RuleState::kFiring ? "resolved"
                                                                                                : rules::RuleStateName(t.to));
       }
-      self->ObserveFiring(rules->Snapshot());
+      const auto views = rules->Snapshot();
+      self->OnTransitions(transitions, views);  // captures first, so the alert can link to its capture
+      self->ObserveFiring(views);
     });
     d->sampler_->Start();
     spdlog::info("monitor: every {}s, window {}s, retention {}s ({} points per signal); {} rules", m.interval_s,
@@ -155,6 +162,7 @@ Status Daemon::Create(const Config& config, std::unique_ptr<Daemon>* out) {
 Daemon::~Daemon() {
   if (sampler_) sampler_->Stop();
   if (notifier_) notifier_->Stop();
+  captures_.reset();  // stops a running capture and joins the writer
   if (engine_) engine_->Stop();
 }
 
@@ -192,6 +200,7 @@ void Daemon::Stop() {
     spdlog::warn("grace period over: aborting {} request(s)", s.requests_running + s.requests_waiting);
   if (sampler_) sampler_->Stop();
   if (notifier_) notifier_->Stop();  // what is queued stays in the outbox for the next start
+  captures_.reset();
   engine_->Stop();  // aborts the rest; their streams end
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let handlers flush final chunks
   http_->stop();
@@ -337,6 +346,7 @@ void Daemon::Routes() {
     if (!secs.metric.empty()) extra.push_back(std::move(secs));
     extra.push_back(std::move(fails));
     for (auto& f : AlertingMetrics()) extra.push_back(std::move(f));
+    extra.push_back(CaptureMetrics());
     r.set_content(metrics_->Render(engine_->GetStats(), detectors_ ? &counts : nullptr, std::move(extra)),
                   "text/plain; version=0.0.4; charset=utf-8");
   });
@@ -383,6 +393,7 @@ void Daemon::Routes() {
     r.set_content(json{{"status", "success"}, {"rules", rules_.size()}}.dump(), "application/json");
   });
   AlertingRoutes();
+  CaptureRoutes();
   h.Get("/version", [](const httplib::Request&, httplib::Response& r) {
     r.set_content(json{{"version", kVersion}}.dump(), "application/json");
   });

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "alerts/notifier.h"
+#include "capture/manager.h"
 #include "common/status.h"
 #include "daemon/config.h"
 #include "daemon/metrics.h"
@@ -76,6 +77,14 @@ class Daemon {
   std::vector<std::string> SilencedBy(const std::map<std::string, std::string>& labels) const;
   std::vector<prometheus::MetricFamily> AlertingMetrics() const;
   std::string ExternalUrl() const;
+  // captures.cc
+  void StartCaptures();
+  void CaptureRoutes();
+  void OnTransitions(const std::vector<rules::Transition>& transitions,
+                     const std::vector<rules::RuleEngine::View>& views);
+  std::string CaptureLink(const std::string& rule) const;
+  prometheus::MetricFamily CaptureMetrics() const;
+  nlohmann::json LatestCaptures(size_t n) const;
 
   Config config_;
   std::mutex config_mu_;  // guards live-reloadable parts of config_ and api_keys_
@@ -89,6 +98,7 @@ class Daemon {
   std::unique_ptr<monitor::Sampler> sampler_;
   rules::RuleEngine rules_;
   std::unique_ptr<alerts::Notifier> notifier_;
+  std::unique_ptr<capture::CaptureManager> captures_;
   std::string admin_token_;  // guarded by config_mu_; empty: admin endpoints refused
   std::unique_ptr<httplib::Server> http_;
   std::string served_model_;

@@ -256,12 +256,12 @@ class ThreadedEngine final : public Engine {
   }
 
   void FinishCapture(const char* reason) {
-    auto materialize = profiler_.Stop(tracer_.tid());
+    // The window ends here; stopping the profiler is not part of it.
+    capture_.end_unix = UnixSeconds();
+    capture_.stats_end = core_->stats(true);
     tracer_.End();
     capture_.spans = tracer_.TakeSpans();
-    capture_.materialize = std::move(materialize);
-    capture_.stats_end = core_->stats(true);
-    capture_.end_unix = UnixSeconds();
+    capture_.materialize = profiler_.Stop(tracer_.tid());
     capture_.steps = capture_.stats_end.steps_total - capture_steps_base_;
     capture_.stop_reason = reason;
     CaptureCallback done;

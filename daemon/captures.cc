@@ -1,0 +1,192 @@
+// vigild's side of captures: the CaptureManager, rule actions, the
+// /api/v1/captures endpoints and vLLM's /start_profile and /stop_profile.
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+
+#include "common/units.h"
+#include "daemon/daemon.h"
+#include "daemon/diagnosis.h"
+#include "daemon/http_util.h"
+
+namespace vigil::daemon {
+
+namespace {
+
+using json = nlohmann::json;
+
+void SendStatus(httplib::Response& r, const Status& st) {
+  ApiError e;
+  switch (st.code()) {
+    case Status::Code::kNotFound: e.status = 404; e.type = "NotFoundError"; break;
+    case Status::Code::kUnavailable: e.status = 409; e.type = "conflict"; break;
+    case Status::Code::kInvalidArgument: e.status = 400; break;
+    default: e.status = 500; e.type = "internal_error"; break;
+  }
+  e.message = st.message();
+  SendError(r, e);
+}
+
+}  // namespace
+
+void Daemon::StartCaptures() {
+  capture::CaptureConfig cc = config_.capture;
+  if (cc.dir.empty()) cc.dir = config_.server.state_dir + "/captures";
+  const auto& e = config_.engine;
+  json snapshot = {{"model", served_model_}, {"device", e.device}, {"dtype", e.dtype}, {"block_size", e.block_size},
+                   {"max_num_seqs", e.max_num_seqs}, {"max_num_batched_tokens", e.max_num_batched_tokens},
+                   {"max_model_len", e.max_model_len}, {"enable_chunked_prefill", e.enable_chunked_prefill},
+                   {"enable_prefix_caching", e.enable_prefix_caching}, {"version", kVersion}};
+  monitor::SeriesStore* store = series_.get();
+  auto before = [store]() -> double {
+    if (!store) return -1;
+    const auto pts = store->Range("output_tokens_per_s", UnixNow() - 60);
+    if (pts.empty()) return -1;
+    double sum = 0;
+    for (const auto& p : pts) sum += p.v;
+    return sum / static_cast<double>(pts.size());
+  };
+  captures_ = std::make_unique<capture::CaptureManager>(cc, engine_.get(), before, snapshot);
+  spdlog::info("captures: {} in {} (up to {} steps or {}, {} per trace; cooldown {} per rule, {} global)",
+               cc.enabled ? "enabled" : "disabled", cc.dir, cc.max_steps, FormatDuration(cc.max_duration_s),
+               FormatSize(cc.max_bytes), FormatDuration(cc.rule_cooldown_s), FormatDuration(cc.global_cooldown_s));
+}
+
+void Daemon::OnTransitions(const std::vector<rules::Transition>& transitions,
+                           const std::vector<rules::RuleEngine::View>& views) {
+  if (!captures_) return;
+  for (const auto& t : transitions) {
+    if (t.to != rules::RuleState::kFiring) continue;
+    for (const auto& v : views) {
+      if (v.rule.group != t.group || v.rule.name != t.name) continue;
+      if (std::find(v.rule.actions.begin(), v.rule.actions.end(), "capture") == v.rule.actions.end()) break;
+      capture::TriggerRequest req;
+      req.trigger = "rule";
+      req.rule = v.rule.name;
+      auto s = v.status.annotations.find("summary");
+      req.reason = s == v.status.annotations.end() ? v.rule.name + " fired" : s->second;
+      req.evidence = json::object();
+      for (const auto& [text, val] : v.status.evidence) req.evidence[text] = val ? json(*val) : json();
+      captures_->Trigger(req);  // refusals are logged and counted
+      break;
+    }
+  }
+}
+
+std::string Daemon::CaptureLink(const std::string& rule) const {
+  if (!captures_) return "";
+  const std::string id = captures_->LatestForRule(rule);
+  return id.empty() ? "" : ExternalUrl() + "/api/v1/captures/" + id;
+}
+
+prometheus::MetricFamily Daemon::CaptureMetrics() const {
+  prometheus::MetricFamily f{"vigil_captures_total",
+                             "Capture triggers by trigger (rule, api, manual, profile) and result (ok, busy, cooldown, "
+                             "disabled, error)",
+                             prometheus::MetricType::Counter, {}};
+  if (!captures_) return f;
+  for (const auto& [k, v] : captures_->Counts()) {
+    prometheus::ClientMetric m;
+    m.label = {{"trigger", k.first}, {"result", k.second}};
+    m.counter.value = static_cast<double>(v);
+    f.metric.push_back(m);
+  }
+  return f;
+}
+
+json Daemon::LatestCaptures(size_t n) const {
+  json out = json::array();
+  if (!captures_) return out;
+  for (const auto& c : captures_->List()) {
+    if (out.size() >= n) break;
+    out.push_back(c);
+  }
+  return out;
+}
+
+void Daemon::CaptureRoutes() {
+  httplib::Server& h = *http_;
+  auto start = [this](const httplib::Request& q, httplib::Response& r, const std::string& trigger, bool profile) {
+    if (!CheckAdmin(q, r)) return;
+    capture::TriggerRequest req;
+    req.trigger = trigger;
+    if (!q.body.empty()) {
+      json body = json::parse(q.body, nullptr, false);
+      ApiError e;
+      if (body.is_discarded() || !body.is_object()) {
+        e.message = "body: expected a JSON object such as {\"duration\": \"5s\", \"reason\": \"...\"}";
+        return SendError(r, e);
+      }
+      if (body.contains("duration")) {
+        double d = 0;
+        Status st = body["duration"].is_string() ? ParseDuration(body["duration"].get<std::string>(), &d)
+                    : body["duration"].is_number() ? (d = body["duration"].get<double>(), Status::OK())
+                                                   : Status::InvalidArgument("expected a duration such as \"5s\"");
+        if (!st.ok() || d <= 0) {
+          e.param = "duration";
+          e.message = "duration: " + (st.ok() ? std::string("must be positive") : st.message());
+          return SendError(r, e);
+        }
+        req.duration_s = d;
+      }
+      if (body.contains("reason")) {
+        if (!body["reason"].is_string()) {
+          e.param = "reason";
+          e.message = "reason: expected a string";
+          return SendError(r, e);
+        }
+        req.reason = body["reason"];
+      }
+    }
+    req.until_stopped = profile;
+    const capture::TriggerResult tr = captures_->Trigger(req);
+    if (!tr.started) {
+      ApiError e;
+      e.status = tr.result == "error" ? 500 : tr.result == "disabled" ? 403 : 409;
+      e.type = tr.result;
+      e.message = tr.message;
+      return SendError(r, e);
+    }
+    r.status = 202;
+    r.set_content(json{{"id", tr.id}, {"status", "running"}, {"url", "/api/v1/captures/" + tr.id}}.dump(),
+                  "application/json");
+  };
+  h.Post("/api/v1/captures", [start](const httplib::Request& q, httplib::Response& r) { start(q, r, "api", false); });
+  // vLLM's profiler endpoints, bounded by the same limits.
+  h.Post("/start_profile", [start](const httplib::Request& q, httplib::Response& r) { start(q, r, "profile", true); });
+  h.Post("/stop_profile", [this](const httplib::Request& q, httplib::Response& r) {
+    if (!CheckAdmin(q, r)) return;
+    std::string id;
+    if (Status st = captures_->Stop(&id); !st.ok()) return SendStatus(r, st);
+    captures_->WaitIdle(60);  // vLLM answers once the trace is written
+    r.set_content(json{{"id", id}, {"status", "stopped"}, {"url", "/api/v1/captures/" + id}}.dump(), "application/json");
+  });
+  h.Get("/api/v1/captures", [this](const httplib::Request& q, httplib::Response& r) {
+    if (!CheckAdmin(q, r)) return;
+    r.set_content(json{{"status", "success"}, {"data", captures_->List()}}.dump(-1, ' ', false, json::error_handler_t::replace),
+                  "application/json");
+  });
+  h.Get(R"(/api/v1/captures/([^/]+))", [this](const httplib::Request& q, httplib::Response& r) {
+    if (!CheckAdmin(q, r)) return;
+    json doc;
+    if (Status st = captures_->Get(q.matches[1], &doc); !st.ok()) return SendStatus(r, st);
+    r.set_content(doc.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+  });
+  h.Get(R"(/api/v1/captures/([^/]+)/trace)", [this](const httplib::Request& q, httplib::Response& r) {
+    if (!CheckAdmin(q, r)) return;
+    std::string path;
+    if (Status st = captures_->TracePath(q.matches[1], &path); !st.ok()) return SendStatus(r, st);
+    std::ifstream in(path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    r.set_header("Content-Disposition", "attachment; filename=\"" + q.matches[1].str() + ".pt.trace.json.gz\"");
+    r.set_content(std::move(bytes), "application/gzip");
+  });
+  h.Delete(R"(/api/v1/captures/([^/]+))", [this](const httplib::Request& q, httplib::Response& r) {
+    if (!CheckAdmin(q, r)) return;
+    if (Status st = captures_->Delete(q.matches[1]); !st.ok()) return SendStatus(r, st);
+    r.set_content(json{{"status", "success"}}.dump(), "application/json");
+  });
+}
+
+}  // namespace vigil::daemon
