@@ -219,13 +219,24 @@ void CaptureManager::WriterLoop() {
 
 void CaptureManager::Finish(Job job) {
   engine::CaptureData& d = job.data;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  };
   d.Materialize();
+  const double materialize_s = since(t0);
+  const auto tc = std::chrono::steady_clock::now();
   std::vector<Event> events;
   events.reserve(d.spans.size() + d.ops.size());
   for (const auto& s : d.spans) events.push_back(FromRecord(s));
   for (const auto& s : d.ops) events.push_back(FromRecord(s));
+  d.ops.clear();
+  d.ops.shrink_to_fit();
+  const double convert_s = since(tc);
   const double wall = std::max(d.end_unix - d.start_unix, 1e-9);
+  const auto t1 = std::chrono::steady_clock::now();
   json summary = Summarize(events, d.start_unix * 1e6, d.end_unix * 1e6);
+  const double summarize_s = since(t1);
   const double tokens = static_cast<double>(d.stats_end.generation_tokens_total - d.stats_start.generation_tokens_total);
   const double during = tokens / wall;
   summary["throughput"] = {{"output_tokens_per_s_during", during},
@@ -251,7 +262,9 @@ void CaptureManager::Finish(Job job) {
                {"stats_end", StatsJson(d.stats_end)}};
   const std::string trace_path = Path(job.id, kTrace);
   WriteResult wr;
+  const auto t2 = std::chrono::steady_clock::now();
   Status st = WriteTrace(trace_path, std::move(events), meta, cfg_.max_bytes, &wr);
+  const double write_s = since(t2);
   json doc = meta;
   doc["status"] = "complete";
   doc["summary"] = summary;
@@ -263,7 +276,13 @@ void CaptureManager::Finish(Job job) {
                   {"truncated", wr.truncated},
                   {"bytes_per_step", d.steps > 0 ? json(static_cast<double>(wr.compressed_bytes) / d.steps) : json()}};
   if (st.ok()) {
-    doc["timing"] = {{"trigger_to_file_s", UnixNow() - job.triggered_at}};
+    doc["timing"] = {{"trigger_to_file_s", UnixNow() - job.triggered_at},
+                     {"window_end_to_file_s", UnixNow() - d.end_unix},
+                     {"profiler_stop_s", d.profiler_stop_s},
+                     {"materialize_s", materialize_s},
+                     {"convert_s", convert_s},
+                     {"summarize_s", summarize_s},
+                     {"write_s", write_s}};
     st = WriteAtomically(Path(job.id, kSummary), doc.dump(2, ' ', false, json::error_handler_t::replace));
     if (!st.ok()) std::remove(trace_path.c_str());
   }

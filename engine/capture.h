@@ -45,6 +45,7 @@ struct CaptureData {
   std::vector<TraceRecord> spans;  // Vigil's, on the engine thread
   std::vector<TraceRecord> ops;    // the profiler's, filled by Materialize()
   EngineStats stats_start, stats_end;
+  double profiler_stop_s = 0;  // how long the engine thread spent stopping the profiler
   // Converts the profiler's result into `ops` (and drops it); call once, on
   // any thread but the engine's. A no-op when there is nothing to convert.
   std::function<void(CaptureData*)> materialize;

@@ -261,7 +261,9 @@ class ThreadedEngine final : public Engine {
     capture_.stats_end = core_->stats(true);
     tracer_.End();
     capture_.spans = tracer_.TakeSpans();
+    const auto stop0 = std::chrono::steady_clock::now();
     capture_.materialize = profiler_.Stop(tracer_.tid());
+    capture_.profiler_stop_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - stop0).count();
     capture_.steps = capture_.stats_end.steps_total - capture_steps_base_;
     capture_.stop_reason = reason;
     CaptureCallback done;

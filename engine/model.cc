@@ -147,9 +147,21 @@ torch::Tensor Model::Attention(const torch::Tensor& q, const torch::Tensor& kc, 
       kg = kg.repeat_interleave(H / Hkv, 1);
       vg = vg.repeat_interleave(H / Hkv, 1);
     }
-    auto scores = torch::matmul(qg, kg.transpose(-1, -2)) * scale + g.mask;
-    auto probs = torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type());
-    auto og = torch::matmul(probs, vg).transpose(1, 2).reshape({g.batch * g.max_q, H * D});
+    torch::Tensor og;
+    if (g.max_q == 1) {
+      // Decode: one query row per sequence. Broadcast multiply-and-sum runs
+      // as a few vectorized kernels; a batched matmul would, on CPU builds
+      // without MKL, loop over batch x heads in small GEMMs (three ATen calls
+      // each, which also swamps a profiler capture).
+      auto scores = (qg * kg).sum(-1).unsqueeze(-2) * scale + g.mask;  // [b, H, 1, ctx]
+      auto probs = torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type());
+      og = (probs.transpose(-1, -2) * vg).sum(-2)  // [b, H, D]
+               .reshape({g.batch, H * D});
+    } else {
+      auto scores = torch::matmul(qg, kg.transpose(-1, -2)) * scale + g.mask;
+      auto probs = torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type());
+      og = torch::matmul(probs, vg).transpose(1, 2).reshape({g.batch * g.max_q, H * D});
+    }
     out.index_copy_(0, g.q_index, og);
   }
   return out.narrow(0, 0, T);
