@@ -142,11 +142,14 @@ TEST_F(CaptureManagerTest, OneAtATimeAndCooldownsUnderConcurrentTriggers) {
   Load(2, 5000);
   std::atomic<int> started{0}, refused{0};
   std::vector<std::thread> threads;
+  CaptureManager& m = M();  // created before the threads race on it
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&] {
-      TriggerResult r = M().Trigger({});
+      TriggerResult r = m.Trigger({});
       (r.started ? started : refused)++;
-      if (!r.started) EXPECT_TRUE(r.result == "busy" || r.result == "cooldown") << r.result;
+      if (!r.started) {
+        EXPECT_TRUE(r.result == "busy" || r.result == "cooldown") << r.result;
+      }
     });
   }
   for (auto& t : threads) t.join();

@@ -71,7 +71,9 @@ TEST(ConfigTest, ErrorsNameFileLineColumnAndKeyPath) {
       {"monitor:\n  interval: fast\n", "monitor.interval: expected a duration"},
       {"monitor:\n  detectors:\n    zscore:\n      signals: [ttft_p96]\n", "unknown signal \"ttft_p96\""},
       {"rules:\n  files: x\n", "rules.files: expected a list of strings"},
-      {"capture:\n  enabled: true\n", "capture.enabled: unknown key"},
+      {"capture:\n  enabled: maybe\n", "capture.enabled: expected true or false"},
+      {"capture:\n  cooldown: {rule: 10m, globl: 1m}\n", "capture.cooldown.globl: unknown key"},
+      {"capture:\n  retention: {max_count: 0}\n", "capture.retention.max_count: expected a positive integer"},
       {"server:\n  port: [1\n", "vigil.yaml:"},
   };
   for (const Bad& b : cases) {
@@ -142,6 +144,32 @@ TEST(ConfigTest, AlertsErrorsNameTheField) {
                            "alerts.routes[0].match_re: x: \"(\" is not a valid regex",
                            "alerts.routes[0].receiver: no receiver named \"ghost\""})
     EXPECT_NE(m.find(want), std::string::npos) << want << "\n" << m;
+}
+
+TEST(ConfigTest, CaptureSection) {
+  Config c;
+  Status st = ParseConfig(R"(capture:
+  enabled: true
+  dir: /var/lib/vigil/captures
+  max_duration: 5s
+  max_steps: 100
+  max_bytes: 64MiB
+  cooldown: {rule: 10m, global: 1m}
+  retention: {max_count: 5, max_total_bytes: 1GiB}
+  record_shapes: true
+)", "vigil.yaml", &c);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(c.capture.max_duration_s, 5);
+  EXPECT_EQ(c.capture.max_steps, 100);
+  EXPECT_EQ(c.capture.max_bytes, 64LL << 20);
+  EXPECT_EQ(c.capture.rule_cooldown_s, 600);
+  EXPECT_EQ(c.capture.global_cooldown_s, 60);
+  EXPECT_EQ(c.capture.max_count, 5);
+  EXPECT_TRUE(c.capture.record_shapes);
+  Config d;
+  ASSERT_TRUE(ParseConfig("capture: {cooldown: 30m}\n", "v.yaml", &d).ok());
+  EXPECT_EQ(d.capture.rule_cooldown_s, 1800);
+  EXPECT_EQ(d.capture.global_cooldown_s, 60);
 }
 
 TEST(ConfigTest, RestartRequiredChanges) {
