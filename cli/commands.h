@@ -11,5 +11,7 @@ int CmdRules(int argc, char** argv);
 int CmdStatus(int argc, char** argv);
 int CmdSilence(int argc, char** argv);
 int CmdCapture(int argc, char** argv);
+int CmdLoad(int argc, char** argv);
+int CmdScenario(int argc, char** argv);
 
 }  // namespace vigil::cli

@@ -41,7 +41,12 @@ void Usage(FILE* to) {
                "  capture get ID [--out FILE]\n"
                "           Profiling captures over the admin API (--url, --token-file or VIGIL_ADMIN_TOKEN).\n"
                "  capture summary ID|FILE [--json]\n"
-               "           Where the time went; FILE may be any Chrome trace (Vigil's, vLLM's, PyTorch's; gzip or not).\n");
+               "           Where the time went; FILE may be any Chrome trace (Vigil's, vLLM's, PyTorch's; gzip or not).\n"
+               "  load [--url U] [--model M] [--scenario low_load|saturation|long_prompts|long_outputs|burst [--scale F]]\n"
+               "       [--concurrency N | --rate R] [--requests N] [--duration D] [--prompt-tokens N]\n"
+               "       [--prompt-tokens-stddev S] [--max-tokens N] [--shared-prefix-tokens N] [--no-stream] [--seed S]\n"
+               "       [--disconnect-fraction F --disconnect-after N] [--json]\n"
+               "           Drive any OpenAI-compatible server; TTFT, TBT, E2E percentiles, tokens/s, errors.\n");
 }
 
 }  // namespace
@@ -59,6 +64,7 @@ int main(int argc, char** argv) {
   if (cmd == "status") return vigil::cli::CmdStatus(argc - 2, argv + 2);
   if (cmd == "silence") return vigil::cli::CmdSilence(argc - 2, argv + 2);
   if (cmd == "capture") return vigil::cli::CmdCapture(argc - 2, argv + 2);
+  if (cmd == "load") return vigil::cli::CmdLoad(argc - 2, argv + 2);
 #endif
 #ifdef VIGIL_HAVE_RULES
   if (cmd == "rules") return vigil::cli::CmdRules(argc - 2, argv + 2);

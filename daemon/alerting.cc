@@ -74,6 +74,12 @@ Status Daemon::StartAlerting() {
   alerts::NotifierConfig nc;
   nc.dispatch = a.dispatch;
   nc.delivery.receivers = a.receivers;
+  // The log receiver is always available, also to configs built in code.
+  if (std::none_of(a.receivers.begin(), a.receivers.end(), [](const auto& r) { return r.name == "log"; })) {
+    alerts::ReceiverConfig log;
+    log.name = "log";
+    nc.delivery.receivers.push_back(log);
+  }
   for (size_t i = 0; i < nc.delivery.receivers.size(); ++i) {
     auto& r = nc.delivery.receivers[i];
     auto it = a.secret_files.find(r.name);
@@ -91,7 +97,7 @@ Status Daemon::StartAlerting() {
   VIGIL_RETURN_IF_ERROR(alerts::Notifier::Create(nc, UnixNow, &notifier_).WithContext("alerts"));
   notifier_->Start();
   std::string names;
-  for (const auto& r : a.receivers) names += (names.empty() ? "" : ", ") + r.name + " (" + alerts::ReceiverTypeName(r.type) + ")";
+  for (const auto& r : nc.delivery.receivers) names += (names.empty() ? "" : ", ") + r.name + " (" + alerts::ReceiverTypeName(r.type) + ")";
   spdlog::info("alerts: receivers {}; outbox {}", names, nc.delivery.outbox_path);
   return Status::OK();
 }
