@@ -46,7 +46,10 @@ void Usage(FILE* to) {
                "       [--concurrency N | --rate R] [--requests N] [--duration D] [--prompt-tokens N]\n"
                "       [--prompt-tokens-stddev S] [--max-tokens N] [--shared-prefix-tokens N] [--no-stream] [--seed S]\n"
                "       [--disconnect-fraction F --disconnect-after N] [--json]\n"
-               "           Drive any OpenAI-compatible server; TTFT, TBT, E2E percentiles, tokens/s, errors.\n");
+               "           Drive any OpenAI-compatible server; TTFT, TBT, E2E percentiles, tokens/s, errors.\n"
+               "  scenario run NAME|FILE [--json] [--verbose] [--keep]\n"
+               "           Start vigild with a pathology scenario (etc/scenarios), drive its load, and check\n"
+               "           which rules fire and when; exit 0 when the expectation holds.\n");
 }
 
 }  // namespace
@@ -65,6 +68,7 @@ int main(int argc, char** argv) {
   if (cmd == "silence") return vigil::cli::CmdSilence(argc - 2, argv + 2);
   if (cmd == "capture") return vigil::cli::CmdCapture(argc - 2, argv + 2);
   if (cmd == "load") return vigil::cli::CmdLoad(argc - 2, argv + 2);
+  if (cmd == "scenario") return vigil::cli::CmdScenario(argc - 2, argv + 2);
 #endif
 #ifdef VIGIL_HAVE_RULES
   if (cmd == "rules") return vigil::cli::CmdRules(argc - 2, argv + 2);

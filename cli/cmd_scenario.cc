@@ -1,0 +1,347 @@
+// vigilctl scenario run NAME: starts vigild with the scenario's engine
+// overlay and the default rule pack, drives its load pattern, watches
+// /api/v1/alerts, and reports which pathology rules fired and when. Exit 0
+// when the scenario's expectation holds, 1 when it does not, 2 on errors.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/loadgen.h"
+#include "common/units.h"
+
+namespace vigil::cli {
+
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+int Fail(const std::string& msg) {
+  std::fprintf(stderr, "vigilctl scenario: %s\n", msg.c_str());
+  return 2;
+}
+
+bool Exists(const std::string& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0;
+}
+
+std::string SelfDir() {
+  char buf[4096];
+  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  std::string p(buf, static_cast<size_t>(n));
+  return p.substr(0, p.rfind('/'));
+}
+
+// The first of: the flag, the source tree's etc/, the installed /etc/vigil.
+std::string EtcDir(const Args& a, const char* flag, const char* sub) {
+  if (a.Has(flag)) return a.Get(flag);
+  for (const std::string& base : {std::string(VIGIL_SOURCE_ETC_DIR), std::string("/etc/vigil")})
+    if (Exists(base + "/" + sub)) return base + "/" + sub;
+  return std::string("/etc/vigil/") + sub;
+}
+
+std::string VigildPath(const Args& a) {
+  if (a.Has("vigild")) return a.Get("vigild");
+  const std::string dir = SelfDir();
+  for (const std::string& p : {dir + "/../daemon/vigild", dir + "/vigild"})
+    if (Exists(p)) return p;
+  return "vigild";
+}
+
+int FreePort() {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len);
+  const int port = ntohs(addr.sin_port);
+  close(s);
+  return port;
+}
+
+struct Scenario {
+  std::string name, description;
+  YAML::Node engine, monitor;
+  double for_scale = 1;
+  std::map<std::string, double> for_override;
+  LoadOptions load;
+  std::set<std::string> fires, allow;
+  double within_s = 90, timeout_s = 120, settle_s = 5;
+  bool expect_capture = false;
+};
+
+Status LoadScenario(const std::string& path, Scenario* s) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(path + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  try {
+    s->description = root["description"] ? root["description"].as<std::string>() : "";
+    s->engine = root["engine"];
+    s->monitor = root["monitor"];
+    if (root["rules"]) {
+      const YAML::Node r = root["rules"];
+      if (r["for_scale"]) s->for_scale = r["for_scale"].as<double>();
+      if (r["for"])
+        for (const auto& kv : r["for"]) {
+          double d;
+          VIGIL_RETURN_IF_ERROR(ParseDuration(kv.second.as<std::string>(), &d).WithContext(path + ": rules.for"));
+          s->for_override[kv.first.as<std::string>()] = d;
+        }
+    }
+    const YAML::Node l = root["load"];
+    if (!l) return Status::InvalidArgument(path + ": load: required");
+    LoadOptions& o = s->load;
+    o.concurrency = l["concurrency"] ? l["concurrency"].as<int>() : 0;
+    o.rate = l["rate"] ? l["rate"].as<double>() : 0;
+    o.requests = l["requests"] ? l["requests"].as<int64_t>() : 0;
+    if (l["duration"]) VIGIL_RETURN_IF_ERROR(ParseDuration(l["duration"].as<std::string>(), &o.duration_s));
+    if (l["prompt_tokens"]) o.prompt_tokens = l["prompt_tokens"].as<int>();
+    if (l["prompt_tokens_stddev"]) o.prompt_tokens_stddev = l["prompt_tokens_stddev"].as<double>();
+    if (l["max_tokens"]) o.max_tokens = l["max_tokens"].as<int>();
+    if (l["shared_prefix_tokens"]) o.shared_prefix_tokens = l["shared_prefix_tokens"].as<int>();
+    if (l["disconnect_fraction"]) o.disconnect_fraction = l["disconnect_fraction"].as<double>();
+    if (l["disconnect_after"]) o.disconnect_after = l["disconnect_after"].as<int>();
+    if (l["seed"]) o.seed = l["seed"].as<uint64_t>();
+    const YAML::Node e = root["expect"];
+    if (e) {
+      if (e["fires"]) for (const auto& x : e["fires"]) s->fires.insert(x.as<std::string>());
+      if (e["allow"]) for (const auto& x : e["allow"]) s->allow.insert(x.as<std::string>());
+      if (e["within"]) VIGIL_RETURN_IF_ERROR(ParseDuration(e["within"].as<std::string>(), &s->within_s));
+      if (e["settle"]) VIGIL_RETURN_IF_ERROR(ParseDuration(e["settle"].as<std::string>(), &s->settle_s));
+      if (e["capture"]) s->expect_capture = e["capture"].as<bool>();
+    }
+    if (root["timeout"]) VIGIL_RETURN_IF_ERROR(ParseDuration(root["timeout"].as<std::string>(), &s->timeout_s));
+  } catch (const YAML::Exception& ex) {
+    return Status::InvalidArgument(path + ":" + std::to_string(ex.mark.line + 1) + ": " + ex.msg);
+  }
+  return Status::OK();
+}
+
+// The rule pack with `for:` scaled (and overridden); thresholds untouched.
+Status WriteRules(const std::string& rules_dir, const Scenario& s, const std::string& out_dir,
+                  std::set<std::string>* pathology_rules) {
+  glob_t g{};
+  const std::string pattern = rules_dir + "/*.yaml";
+  if (glob(pattern.c_str(), 0, nullptr, &g) != 0) return Status::NotFound("no rule files at " + pattern);
+  for (size_t i = 0; i < g.gl_pathc; ++i) {
+    const std::string path = g.gl_pathv[i];
+    YAML::Node root = YAML::LoadFile(path);
+    for (YAML::Node group : root["groups"]) {
+      for (YAML::Node rule : group["rules"]) {
+        const std::string name = rule["alert"].as<std::string>();
+        if (rule["labels"] && rule["labels"]["pathology"]) pathology_rules->insert(name);
+        double d = 0;
+        if (rule["for"] && ParseDuration(rule["for"].as<std::string>(), &d).ok()) {
+          d *= s.for_scale;
+          auto it = s.for_override.find(name);
+          if (it != s.for_override.end()) d = it->second;
+          rule["for"] = FormatDuration(d);
+        }
+        double k = 0;
+        if (rule["keep_firing_for"] && ParseDuration(rule["keep_firing_for"].as<std::string>(), &k).ok())
+          rule["keep_firing_for"] = FormatDuration(k * s.for_scale);
+      }
+    }
+    std::ofstream out(out_dir + "/" + path.substr(path.rfind('/') + 1));
+    out << root << "\n";
+  }
+  globfree(&g);
+  return Status::OK();
+}
+
+std::string Yaml(const YAML::Node& n, const std::string& indent) {
+  if (!n || n.IsNull()) return "";
+  YAML::Emitter e;
+  e << n;
+  std::string s = e.c_str(), out;
+  size_t start = 0;
+  while (start < s.size()) {
+    size_t end = s.find('\n', start);
+    if (end == std::string::npos) end = s.size();
+    out += indent + s.substr(start, end - start) + "\n";
+    start = end + 1;
+  }
+  return out;
+}
+
+struct Firing {
+  double at = -1;  // seconds since the load started
+};
+
+}  // namespace
+
+int CmdScenario(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[0]) != "run") return Fail("usage: vigilctl scenario run NAME|FILE [--json]");
+  const std::string which = argv[1];
+  Args a;
+  Status st = a.Parse(argc - 2, argv + 2, {"scenarios", "rules", "vigild", "keep"}, {"json", "verbose"});
+  if (!st.ok()) return Fail(st.message());
+  const std::string file = Exists(which) ? which : EtcDir(a, "scenarios", "scenarios") + "/" + which + ".yaml";
+  Scenario sc;
+  sc.name = which.substr(which.rfind('/') + 1);
+  if (sc.name.size() > 5 && sc.name.compare(sc.name.size() - 5, 5, ".yaml") == 0) sc.name.resize(sc.name.size() - 5);
+  if (Status ls = LoadScenario(file, &sc); !ls.ok()) return Fail(ls.message());
+
+  char tmpl[] = "/tmp/vigil-scenario-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  ::mkdir((dir + "/rules").c_str(), 0700);
+  std::set<std::string> pathology;
+  if (Status ws = WriteRules(EtcDir(a, "rules", "rules"), sc, dir + "/rules", &pathology); !ws.ok()) return Fail(ws.message());
+  const int port = FreePort();
+  const std::string token = "scenario-admin-token-0123456789";
+  std::ofstream(dir + "/token") << token << "\n";
+  std::string cfg = "server:\n  host: 127.0.0.1\n  port: " + std::to_string(port) + "\n  state_dir: " + dir +
+                    "/state\n  admin_token_file: " + dir + "/token\n  shutdown_grace: 2s\n"
+                    "engine:\n  model: builtin:tiny-llama\n" + Yaml(sc.engine, "  ") +
+                    "monitor:\n" + (sc.monitor && !sc.monitor.IsNull() ? Yaml(sc.monitor, "  ") : "  enabled: true\n") +
+                    "rules:\n  files: [" + dir + "/rules/*.yaml]\n"
+                    "capture:\n  max_duration: 2s\n  max_steps: 50\n  cooldown: {rule: 10m, global: 0s}\n";
+  std::ofstream(dir + "/vigil.yaml") << cfg;
+  const std::string vigild = VigildPath(a);
+  const std::string log = dir + "/vigild.log";
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execl(vigild.c_str(), vigild.c_str(), "--config", (dir + "/vigil.yaml").c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  auto cleanup = [&] {
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 100; ++i) {
+      if (waitpid(pid, nullptr, WNOHANG) == pid) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  };
+  httplib::Client c("127.0.0.1", port);
+  c.set_connection_timeout(1);
+  c.set_read_timeout(10);
+  bool ready = false;
+  for (int i = 0; i < 1200 && !ready; ++i) {
+    auto r = c.Get("/ready");
+    ready = r && r->status == 200;
+    if (!ready) {
+      if (waitpid(pid, nullptr, WNOHANG) == pid) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  if (!ready) {
+    cleanup();
+    std::ifstream in(log);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return Fail("vigild did not become ready; its log:\n" + text);
+  }
+
+  sc.load.url = "http://127.0.0.1:" + std::to_string(port);
+  LoadGenerator gen(sc.load);
+  LoadResult load_result;
+  const auto t0 = Clock::now();
+  std::thread load([&] { (void)gen.Run(&load_result); });
+  std::map<std::string, Firing> fired;
+  bool met_at = false;
+  double met_time = 0;
+  const httplib::Headers admin = {{"Authorization", "Bearer " + token}};
+  auto since = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
+  while (since() < sc.timeout_s) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    auto r = c.Get("/api/v1/alerts");
+    if (!r) continue;
+    json j = json::parse(r->body, nullptr, false);
+    if (j.is_discarded()) continue;
+    for (const auto& al : j["data"]["alerts"]) {
+      if (al.value("state", "") != "firing") continue;
+      const std::string name = al["labels"].value("alertname", "");
+      if (!pathology.count(name) || fired.count(name)) continue;
+      fired[name].at = since();
+      if (a.Has("verbose")) std::fprintf(stderr, "%6.1fs  %s fired\n", since(), name.c_str());
+    }
+    bool all = !sc.fires.empty();
+    for (const auto& f : sc.fires) all &= fired.count(f) > 0;
+    if (all && !met_at) {
+      met_at = true;
+      met_time = since();
+    }
+    // Expected rules fired: watch a little longer for unexpected ones.
+    if (met_at && since() - met_time >= sc.settle_s) break;
+    // Expecting silence: the whole load must pass.
+    if (sc.fires.empty() && sc.load.duration_s > 0 && since() >= sc.load.duration_s) break;
+  }
+  gen.Stop();
+  load.join();
+  json captures = json::array();
+  if (auto r = c.Get("/api/v1/captures", admin); r && r->status == 200) {
+    json j = json::parse(r->body, nullptr, false);
+    if (!j.is_discarded())
+      for (const auto& cap : j["data"])
+        if (cap.value("trigger", "") == "rule") captures.push_back({{"id", cap["id"]}, {"rule", cap["rule"]}});
+  }
+  cleanup();
+
+  // The verdict.
+  std::vector<std::string> problems;
+  for (const auto& f : sc.fires) {
+    auto it = fired.find(f);
+    if (it == fired.end()) problems.push_back(f + " did not fire");
+    else if (it->second.at > sc.within_s) problems.push_back(f + " fired after " + std::to_string(static_cast<int>(it->second.at)) + "s (bound " + std::to_string(static_cast<int>(sc.within_s)) + "s)");
+  }
+  for (const auto& [name, f] : fired)
+    if (!sc.fires.count(name) && !sc.allow.count(name)) problems.push_back(name + " fired but should not");
+  if (sc.expect_capture && captures.empty()) problems.push_back("no capture was taken");
+  const bool pass = problems.empty();
+  json report = {{"scenario", sc.name},
+                 {"description", sc.description},
+                 {"pass", pass},
+                 {"expected", std::vector<std::string>(sc.fires.begin(), sc.fires.end())},
+                 {"fired", json::object()},
+                 {"captures", captures},
+                 {"problems", problems},
+                 {"load", load_result.ToJson()},
+                 {"duration_s", since()}};
+  for (const auto& [name, f] : fired) report["fired"][name] = {{"seconds_to_detect", f.at}};
+  if (a.Has("json")) {
+    std::printf("%s\n", report.dump(2).c_str());
+  } else {
+    std::printf("scenario %s: %s\n  %s\n", sc.name.c_str(), pass ? "PASS" : "FAIL", sc.description.c_str());
+    for (const auto& [name, f] : fired)
+      std::printf("  fired %-26s after %5.1f s%s\n", name.c_str(), f.at,
+                  sc.fires.count(name) ? "" : sc.allow.count(name) ? "  (allowed)" : "  (unexpected)");
+    if (fired.empty()) std::printf("  no pathology rule fired\n");
+    for (const auto& cap : captures)
+      std::printf("  capture %s (rule %s)\n", cap["id"].get<std::string>().c_str(), cap["rule"].get<std::string>().c_str());
+    for (const auto& p : problems) std::printf("  problem: %s\n", p.c_str());
+    std::printf("  load: %lld requests ok, %.1f output tokens/s, TTFT p95 %.0f ms\n",
+                static_cast<long long>(load_result.ok), load_result.output_tokens_per_s, load_result.ttft.p95 * 1e3);
+  }
+  if (!a.Has("keep")) (void)std::system(("rm -rf '" + dir + "'").c_str());
+  else std::fprintf(stderr, "kept %s\n", dir.c_str());
+  return pass ? 0 : 1;
+}
+
+}  // namespace vigil::cli
