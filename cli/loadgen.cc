@@ -172,6 +172,7 @@ Status LoadGenerator::Run(LoadResult* out, const LoadProgress& progress) {
     std::string pending;
     bool hung_up = false;
     req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+      if (stop_) return false;  // Stop() hangs up on what is in flight
       if (!o_.stream) {
         pending.append(data, n);
         return true;
@@ -210,6 +211,10 @@ Status LoadGenerator::Run(LoadResult* out, const LoadProgress& progress) {
     const double total = Since(intended);
     std::lock_guard<std::mutex> lock(mu);
     ++res.sent;
+    if (stop_ && !sent) {
+      ++res.errors["cancelled_at_stop"];
+      return;
+    }
     if (hung_up) {
       ++res.disconnected;
       return;
