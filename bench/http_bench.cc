@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "common/os_util.h"
 #include "cli/args.h"
 #include "common/logging.h"
 #include "daemon/daemon.h"
@@ -78,17 +79,7 @@ int main(int argc, char** argv) {
   cfg.engine.max_model_len = 1024;
   cfg.engine.num_blocks = 2048;
   cfg.engine.enable_prefix_caching = false;  // identical prompts must not hit the cache
-  {  // a free loopback port
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len);
-    cfg.server.port = ntohs(addr.sin_port);
-    close(s);
-  }
+  cfg.server.port = FreeLoopbackPort();
   std::unique_ptr<daemon::Daemon> d;
   if (!(st = daemon::Daemon::Create(cfg, &d)).ok() || !(st = d->Bind()).ok()) {
     std::fprintf(stderr, "http_bench: %s\n", st.ToString().c_str());

@@ -20,31 +20,19 @@
 #include "cli/args.h"
 #include "cli/loadgen.h"
 #include "common/logging.h"
+#include "common/os_util.h"
 #include "common/units.h"
 
 using namespace vigil;
 
 namespace {
 
-int FreePort() {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  const int port = ntohs(a.sin_port);
-  close(s);
-  return port;
-}
-
 struct Run {
   double tokens_per_s = 0, ttft_p95 = 0;
 };
 
 Run Once(const std::string& vigild, const std::string& dir, bool monitor, const cli::LoadOptions& base) {
-  const int port = FreePort();
+  const int port = FreeLoopbackPort();
   const std::string cfg = dir + (monitor ? "/on.yaml" : "/off.yaml");
   std::ofstream(cfg) << "server: {host: 127.0.0.1, port: " << port << ", state_dir: " << dir << "/state}\n"
                      << "engine: {model: builtin:tiny-llama, num_blocks: 1024, max_num_seqs: 32}\n"

@@ -14,6 +14,7 @@
 
 #include "capture/summary.h"
 #include "capture/trace.h"
+#include "common/os_util.h"
 #include "common/time_util.h"
 #include "common/units.h"
 
@@ -40,11 +41,6 @@ json StatsJson(const engine::EngineStats& s) {
           {"steps_total", s.steps_total},
           {"busy_fraction", s.busy_fraction},
           {"memory_used_bytes", s.memory_used_bytes}};
-}
-
-void MakeDirs(const std::string& dir) {
-  for (size_t i = 1; i <= dir.size(); ++i)
-    if (i == dir.size() || dir[i] == '/') ::mkdir(dir.substr(0, i).c_str(), 0750);
 }
 
 bool EndsWith(const std::string& s, const std::string& suffix) {

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
+#include <fstream>
 
 namespace vigil::cli {
 
@@ -97,6 +98,20 @@ Status ParseIdList(const std::string& text, std::vector<int32_t>* out) {
     if (comma == std::string::npos) break;
     pos = comma + 1;
   }
+  return Status::OK();
+}
+
+Status AdminToken(const Args& a, std::string* out) {
+  if (a.Has("token-file")) {
+    std::ifstream in(a.Get("token-file"));
+    if (!in) return Status::NotFound(a.Get("token-file") + ": cannot open");
+    std::getline(in, *out);
+    while (!out->empty() && (out->back() == '\r' || out->back() == ' ')) out->pop_back();
+    return Status::OK();
+  }
+  const char* env = std::getenv("VIGIL_ADMIN_TOKEN");
+  if (!env || !*env) return Status::InvalidArgument("the admin token is needed: --token-file FILE or VIGIL_ADMIN_TOKEN");
+  *out = env;
   return Status::OK();
 }
 

@@ -29,6 +29,9 @@ class Args {
   std::vector<std::string> positional_;
 };
 
+// The daemon's admin token: --token-file FILE, else $VIGIL_ADMIN_TOKEN.
+Status AdminToken(const Args& a, std::string* out);
+
 // "1,2,3" -> {1,2,3}; InvalidArgument naming the bad element.
 Status ParseIdList(const std::string& text, std::vector<int32_t>* out);
 

@@ -26,23 +26,11 @@ int Fail(const std::string& msg) {
   return 2;
 }
 
-std::string TokenOf(const Args& a) {
-  if (a.Has("token-file")) {
-    std::ifstream in(a.Get("token-file"));
-    std::string t;
-    std::getline(in, t);
-    while (!t.empty() && (t.back() == '\r' || t.back() == ' ')) t.pop_back();
-    return t;
-  }
-  const char* env = std::getenv("VIGIL_ADMIN_TOKEN");
-  return env ? env : "";
-}
-
 // The response, or an exit code with the error printed.
 int Call(const Args& a, const std::string& method, const std::string& path, const std::string& body,
          std::string* out_body) {
-  const std::string token = TokenOf(a);
-  if (token.empty()) return Fail("the admin token is needed: --token-file FILE or VIGIL_ADMIN_TOKEN");
+  std::string token;
+  if (Status st = AdminToken(a, &token); !st.ok()) return Fail(st.message());
   const std::string url = a.Get("url", "http://127.0.0.1:8000");
   httplib::Client c(url);
   c.set_connection_timeout(3);

@@ -24,6 +24,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/loadgen.h"
+#include "common/os_util.h"
 #include "common/units.h"
 
 namespace vigil::cli {
@@ -65,19 +66,6 @@ std::string VigildPath(const Args& a) {
   for (const std::string& p : {dir + "/../daemon/vigild", dir + "/vigild"})
     if (Exists(p)) return p;
   return "vigild";
-}
-
-int FreePort() {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len);
-  const int port = ntohs(addr.sin_port);
-  close(s);
-  return port;
 }
 
 struct Scenario {
@@ -212,7 +200,7 @@ int CmdScenario(int argc, char** argv) {
   ::mkdir((dir + "/rules").c_str(), 0700);
   std::map<std::string, std::string> pathology;  // rule -> its pathology label
   if (Status ws = WriteRules(EtcDir(a, "rules", "rules"), sc, dir + "/rules", &pathology); !ws.ok()) return Fail(ws.message());
-  const int port = FreePort();
+  const int port = FreeLoopbackPort();
   const std::string token = "scenario-admin-token-0123456789";
   std::ofstream(dir + "/token") << token << "\n";
   std::string cfg = "server:\n  host: 127.0.0.1\n  port: " + std::to_string(port) + "\n  state_dir: " + dir +

@@ -23,25 +23,10 @@ int Fail(const std::string& msg) {
   return 2;
 }
 
-// --token-file, else $VIGIL_ADMIN_TOKEN.
-Status Token(const Args& a, std::string* out) {
-  if (a.Has("token-file")) {
-    std::ifstream in(a.Get("token-file"));
-    if (!in) return Status::NotFound(a.Get("token-file") + ": cannot open");
-    std::getline(in, *out);
-    while (!out->empty() && (out->back() == '\r' || out->back() == ' ')) out->pop_back();
-    return Status::OK();
-  }
-  const char* env = std::getenv("VIGIL_ADMIN_TOKEN");
-  if (!env || !*env) return Status::InvalidArgument("the admin token is needed: --token-file FILE or VIGIL_ADMIN_TOKEN");
-  *out = env;
-  return Status::OK();
-}
-
 // Sends and returns the parsed body, or an exit code with the error printed.
 int Call(const Args& a, const std::string& method, const std::string& path, const std::string& body, json* out) {
   std::string token;
-  if (Status st = Token(a, &token); !st.ok()) return Fail(st.message());
+  if (Status st = AdminToken(a, &token); !st.ok()) return Fail(st.message());
   const std::string url = a.Get("url", "http://127.0.0.1:8000");
   httplib::Client c(url);
   c.set_connection_timeout(3);

@@ -7,6 +7,7 @@
 
 #include <fstream>
 
+#include "common/os_util.h"
 #include "daemon/daemon.h"
 #include "daemon/diagnosis.h"
 #include "daemon/http_util.h"
@@ -24,12 +25,6 @@ Status ReadSecret(const std::string& path, std::string* out) {
   while (!out->empty() && (out->back() == '\r' || out->back() == ' ')) out->pop_back();
   if (out->empty()) return Status::InvalidArgument(path + ": the secret file is empty");
   return Status::OK();
-}
-
-// mkdir -p, quietly; the outbox reports what cannot be written.
-void MakeDirs(const std::string& dir) {
-  for (size_t i = 1; i <= dir.size(); ++i)
-    if (i == dir.size() || dir[i] == '/') ::mkdir(dir.substr(0, i).c_str(), 0750);
 }
 
 std::string EvidenceText(const rules::RuleStatus& s) {

@@ -137,7 +137,9 @@ TEST(AlertsE2ETest, FiresToAWebhookResolvesAndHonoursSilences) {
   for (const auto& x : alerts["data"]["alerts"]) {
     const bool info = x["labels"]["alertname"] == "AlwaysInfo";
     EXPECT_EQ(x["silenced"], info);
-    if (info) EXPECT_EQ(x["silencedBy"][0], silence_id);
+    if (info) {
+      EXPECT_EQ(x["silencedBy"][0], silence_id);
+    }
   }
   // The critical rule goes away: its resolve is sent; nothing about AlwaysInfo ever is.
   WriteFile(dir.File("rules.yaml"), Rules({Rule("AlwaysInfo", "info")}));

@@ -17,22 +17,12 @@
 #include <thread>
 #include <vector>
 
+#include "common/os_util.h"
 #include "test_util.h"
 
 namespace vigil::testing {
 
-inline int FreePort() {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  int port = ntohs(a.sin_port);
-  close(s);
-  return port;
-}
+inline int FreePort() { return FreeLoopbackPort(); }
 
 class DaemonProcess {
  public:
