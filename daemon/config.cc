@@ -215,6 +215,13 @@ std::vector<std::string> RestartRequiredChanges(const Config& a, const Config& b
   if (a.server.threads != b.server.threads) out.push_back("server.threads");
   if (a.server.state_dir != b.server.state_dir) out.push_back("server.state_dir");
   if (AlertsText(a.alerts) != AlertsText(b.alerts)) out.push_back("alerts");
+  const auto& p = a.capture;
+  const auto& q = b.capture;
+  if (p.enabled != q.enabled || p.dir != q.dir || p.max_duration_s != q.max_duration_s || p.max_steps != q.max_steps ||
+      p.max_bytes != q.max_bytes || p.rule_cooldown_s != q.rule_cooldown_s ||
+      p.global_cooldown_s != q.global_cooldown_s || p.max_count != q.max_count ||
+      p.max_total_bytes != q.max_total_bytes || p.record_shapes != q.record_shapes || p.with_stack != q.with_stack)
+    out.push_back("capture");
   return out;
 }
 

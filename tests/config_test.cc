@@ -179,6 +179,13 @@ TEST(ConfigTest, RestartRequiredChanges) {
   auto changes = RestartRequiredChanges(a, b);
   ASSERT_EQ(changes.size(), 1u);
   EXPECT_EQ(changes[0], "engine.model");
+  Config c = a;
+  c.alerts.dispatch.group_wait_s = 1;
+  c.capture.max_steps = 7;
+  changes = RestartRequiredChanges(a, c);
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0], "alerts");
+  EXPECT_EQ(changes[1], "capture");
 }
 
 }  // namespace
