@@ -97,7 +97,7 @@ TEST(CapturesE2ETest, TheAdminApiVllmProfilerEndpointsAndVigilctl) {
   TempDir dir;
   WriteFile(dir.File("token"), kToken + "\n");
   DaemonProcess d("engine:\n  model: builtin:tiny-llama\n  num_blocks: 128\n  max_model_len: 512\n"
-                  "capture:\n  max_duration: 2s\n  max_steps: 30\n  cooldown: {rule: 10m, global: 0s}\n",
+                  "capture:\n  max_duration: 2s\n  max_steps: 100000\n  cooldown: {rule: 10m, global: 0s}\n",
                   "  admin_token_file: " + dir.File("token") + "\n");
   ASSERT_TRUE(d.WaitReady()) << d.Log();
   auto c = d.Client();
@@ -119,7 +119,7 @@ TEST(CapturesE2ETest, TheAdminApiVllmProfilerEndpointsAndVigilctl) {
   })) << doc.dump();
   EXPECT_EQ(doc["reason"], "slow p99");
   EXPECT_GT(doc["steps"].get<int>(), 0);
-  EXPECT_LE(doc["steps"].get<int>(), 30);
+  EXPECT_EQ(doc["stop_reason"], "max_duration");  // the 1 s asked for, whatever the load
   auto trace = c.Get(("/api/v1/captures/" + id + "/trace").c_str(), Admin());
   ASSERT_EQ(trace->status, 200);
   ASSERT_GT(trace->body.size(), 2u);
@@ -148,7 +148,7 @@ TEST(CapturesE2ETest, TheAdminApiVllmProfilerEndpointsAndVigilctl) {
   const std::string pid = json::parse(stop->body)["id"];
   doc = GetJson(c, "/api/v1/captures/" + pid);
   EXPECT_EQ(doc["trigger"], "profile");
-  EXPECT_TRUE(doc["stop_reason"] == "stopped" || doc["stop_reason"] == "max_steps") << doc["stop_reason"];
+  EXPECT_EQ(doc["stop_reason"], "stopped");
 
   EXPECT_EQ(GetJson(c, "/api/v1/captures")["data"].size(), 2u);
   EXPECT_EQ(c.Delete(("/api/v1/captures/" + id).c_str(), Admin())->status, 200);

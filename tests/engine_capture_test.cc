@@ -107,7 +107,8 @@ TEST(EngineCaptureTest, BoundedByTimeWhileIdleAndOneAtATime) {
   CaptureData d = f.get();
   EXPECT_EQ(d.stop_reason, "max_duration");
   EXPECT_EQ(d.steps, 0);
-  EXPECT_NEAR(d.end_unix - d.start_unix, 0.3, 0.2);
+  EXPECT_GE(d.end_unix - d.start_unix, 0.29);
+  EXPECT_LT(d.end_unix - d.start_unix, 2.0);  // the bound, plus a busy machine's scheduling
   EXPECT_FALSE(e->capture_running());
   // Stopped on request.
   Load(*e, 2, 2000);

@@ -42,7 +42,14 @@ TEST(LoadE2ETest, ClientFiguresAgreeWithTheServersHistograms) {
   EXPECT_EQ(r.ttft.n, 24u);
   EXPECT_EQ(r.tbt.n, 24u * 15);
   auto c = d.Client();
-  const std::string m = c.Get("/metrics")->body;
+  // The engine publishes its stats after the step that emitted the last
+  // token, so /metrics may trail the client by a moment.
+  std::string m;
+  for (int i = 0; i < 100; ++i) {
+    m = c.Get("/metrics")->body;
+    if (Metric(m, Model("vllm:e2e_request_latency_seconds_count")) >= 24) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   EXPECT_EQ(Metric(m, Model("vllm:generation_tokens_total")), r.output_tokens);
   EXPECT_EQ(Metric(m, Model("vllm:prompt_tokens_total")), r.prompt_tokens);
   EXPECT_EQ(Metric(m, Model("vllm:e2e_request_latency_seconds_count")), 24);
