@@ -252,6 +252,11 @@ Status LoadGenerator::Run(LoadResult* out, const LoadProgress& progress) {
   };
 
   std::vector<std::thread> threads;
+  // The open loop's hand-off; here, not in the branch, because the pool
+  // threads outlive it until the join below.
+  std::deque<std::pair<int64_t, Clock::time_point>> queue;
+  std::condition_variable cv;
+  bool done = false;
   if (o_.concurrency > 0 && o_.rate <= 0) {
     for (int w = 0; w < o_.concurrency; ++w) {
       threads.emplace_back([&] {
@@ -266,9 +271,6 @@ Status LoadGenerator::Run(LoadResult* out, const LoadProgress& progress) {
   } else {
     // Open loop: Poisson arrivals handed to a pool; a late pool still
     // measures from the intended start.
-    std::deque<std::pair<int64_t, Clock::time_point>> queue;
-    std::condition_variable cv;
-    bool done = false;
     const int pool = std::max(16, o_.concurrency > 0 ? o_.concurrency : 256);
     for (int w = 0; w < pool; ++w) {
       threads.emplace_back([&] {
