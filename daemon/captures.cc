@@ -38,10 +38,10 @@ void Daemon::StartCaptures() {
                    {"max_num_seqs", e.max_num_seqs}, {"max_num_batched_tokens", e.max_num_batched_tokens},
                    {"max_model_len", e.max_model_len}, {"enable_chunked_prefill", e.enable_chunked_prefill},
                    {"enable_prefix_caching", e.enable_prefix_caching}, {"version", kVersion}};
-  monitor::SeriesStore* store = series_.get();
-  auto before = [store]() -> double {
-    if (!store) return -1;
-    const auto pts = store->Range("output_tokens_per_s", UnixNow() - 60);
+  // Read at trigger time: the series store is created after this.
+  auto before = [this]() -> double {
+    if (!series_) return -1;
+    const auto pts = series_->Range("output_tokens_per_s", UnixNow() - 60);
     if (pts.empty()) return -1;
     double sum = 0;
     for (const auto& p : pts) sum += p.v;

@@ -111,14 +111,11 @@ Status Daemon::Create(const Config& config, std::unique_ptr<Daemon>* out) {
   d->metrics_->SetReloadResult(true, UnixNow());
   VIGIL_RETURN_IF_ERROR(d->StartAlerting());
   VIGIL_RETURN_IF_ERROR(d->engine_->Start());
-  if (config.monitor.enabled) {
-    const MonitorConfig& m0 = config.monitor;
-    d->series_ = std::make_unique<monitor::SeriesStore>(static_cast<size_t>(m0.retention_s / m0.interval_s) + 1);
-  }
-  d->StartCaptures();
+  d->StartCaptures();  // before the sampler: its rules trigger captures
   if (config.monitor.enabled) {
     const MonitorConfig& m = config.monitor;
     const size_t points = static_cast<size_t>(m.retention_s / m.interval_s) + 1;
+    d->series_ = std::make_unique<monitor::SeriesStore>(points);
     d->detectors_ = std::make_unique<detectors::DetectorSet>(m.detectors, d->series_.get());
     monitor::SamplerConfig sc;
     sc.interval_s = m.interval_s;

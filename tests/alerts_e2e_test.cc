@@ -20,6 +20,7 @@ using vigil::testing::FreePort;
 using vigil::testing::ReadFile;
 using vigil::testing::TempDir;
 using vigil::testing::TestReceiver;
+using vigil::testing::WaitFor;
 using vigil::testing::WriteFile;
 
 const char* kToken = "0123456789abcdef0123";
@@ -38,15 +39,6 @@ std::string Rules(const std::vector<std::string>& rules) {
 std::string Engine(const std::string& rules_file, const std::string& alerts) {
   return "engine:\n  model: builtin:tiny-llama\n  num_blocks: 64\n  max_model_len: 512\nmonitor:\n  interval: 100ms\n"
          "rules:\n  files: [" + rules_file + "]\nalerts:\n" + alerts;
-}
-
-template <typename F>
-bool WaitFor(F f, int ms = 15000) {
-  for (int i = 0; i < ms / 20; ++i) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
 }
 
 json Get(httplib::Client& c, const std::string& path, const std::string& token = "") {

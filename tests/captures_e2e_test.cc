@@ -17,18 +17,10 @@ using vigil::testing::DaemonProcess;
 using vigil::testing::ReadFile;
 using vigil::testing::TempDir;
 using vigil::testing::TestReceiver;
+using vigil::testing::WaitFor;
 using vigil::testing::WriteFile;
 
 const std::string kToken = "0123456789abcdef0123";
-
-template <typename F>
-bool WaitFor(F f, int ms = 30000) {
-  for (int i = 0; i < ms / 20; ++i) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
-}
 
 httplib::Headers Admin() { return {{"Authorization", "Bearer " + kToken}}; }
 
