@@ -111,6 +111,12 @@ std::string LoadResult::ToText() const {
   return s;
 }
 
+void LoadGenerator::Stop() {
+  stop_ = true;
+  std::lock_guard<std::mutex> lock(clients_mu_);
+  for (httplib::Client* c : clients_) c->stop();
+}
+
 Status LoadGenerator::Run(LoadResult* out, const LoadProgress& progress) {
   if (o_.concurrency <= 0 && o_.rate <= 0) return Status::InvalidArgument("set --concurrency N or --rate R");
   if (o_.requests <= 0 && o_.duration_s <= 0) return Status::InvalidArgument("set --requests N or --duration D");
@@ -243,12 +249,21 @@ Status LoadGenerator::Run(LoadResult* out, const LoadProgress& progress) {
     tbt.insert(tbt.end(), gaps.begin(), gaps.end());
     e2e.push_back(total);
   };
-  auto client = [&]() {
-    httplib::Client c(o_.url);
-    c.set_connection_timeout(10);
-    c.set_read_timeout(static_cast<time_t>(o_.request_timeout_s), 0);
-    c.set_keep_alive(true);
-    return c;
+  // A worker's client, registered so Stop() can close its socket.
+  struct WorkerClient {
+    LoadGenerator* g;
+    httplib::Client c;
+    WorkerClient(LoadGenerator* gen, const LoadOptions& o) : g(gen), c(o.url) {
+      c.set_connection_timeout(10);
+      c.set_read_timeout(static_cast<time_t>(o.request_timeout_s), 0);
+      c.set_keep_alive(true);
+      std::lock_guard<std::mutex> lock(g->clients_mu_);
+      g->clients_.insert(&c);
+    }
+    ~WorkerClient() {
+      std::lock_guard<std::mutex> lock(g->clients_mu_);
+      g->clients_.erase(&c);
+    }
   };
 
   std::vector<std::thread> threads;
@@ -260,7 +275,8 @@ Status LoadGenerator::Run(LoadResult* out, const LoadProgress& progress) {
   if (o_.concurrency > 0 && o_.rate <= 0) {
     for (int w = 0; w < o_.concurrency; ++w) {
       threads.emplace_back([&] {
-        auto c = client();
+        WorkerClient wc(this, o_);
+        httplib::Client& c = wc.c;
         while (true) {
           const int64_t i = next.fetch_add(1);
           if (!more(i)) return;
@@ -274,7 +290,8 @@ Status LoadGenerator::Run(LoadResult* out, const LoadProgress& progress) {
     const int pool = std::max(16, o_.concurrency > 0 ? o_.concurrency : 256);
     for (int w = 0; w < pool; ++w) {
       threads.emplace_back([&] {
-        auto c = client();
+        WorkerClient wc(this, o_);
+        httplib::Client& c = wc.c;
         while (true) {
           std::pair<int64_t, Clock::time_point> job;
           {

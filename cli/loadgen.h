@@ -9,12 +9,18 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"
+
+namespace httplib {
+class Client;
+}
 
 namespace vigil::cli {
 
@@ -68,11 +74,15 @@ class LoadGenerator {
   explicit LoadGenerator(LoadOptions o) : o_(std::move(o)) {}
   // Runs until requests or duration is reached, or Stop().
   Status Run(LoadResult* out, const LoadProgress& progress = nullptr);
-  void Stop() { stop_ = true; }
+  // Also closes the sockets of requests in flight, including ones a
+  // saturated server has not started answering.
+  void Stop();
 
  private:
   LoadOptions o_;
   std::atomic<bool> stop_{false};
+  std::mutex clients_mu_;
+  std::set<httplib::Client*> clients_;  // one per worker thread
 };
 
 Percentiles ComputePercentiles(std::vector<double> v);
