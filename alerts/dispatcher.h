@@ -26,6 +26,9 @@ struct Alert {
   double starts_at = 0;  // unix seconds
   double ends_at = 0;    // 0 while firing
   std::string generator_url;
+  // Names of the firing alerts inhibiting this one (decided by the rules'
+  // inhibit_rules); an inhibited alert is muted like a silenced one.
+  std::vector<std::string> inhibited_by;
   bool resolved() const { return ends_at > 0; }
 };
 

@@ -98,7 +98,19 @@ void Notifier::Step(double now) {
       have = true;
     }
   }
-  auto muted = [this, now](const Labels& l) { return !silences_->Silencing(l, now).empty(); };
+  // Inhibition is decided with the firing set; it lasts while the alert is
+  // observed inhibited (an alert that vanishes resolves unmuted).
+  std::set<std::string> inhibited;
+  if (have) {
+    for (const Alert& a : firing)
+      if (!a.inhibited_by.empty()) inhibited.insert(Fingerprint(a.labels));
+    inhibited_ = inhibited;
+  } else {
+    inhibited = inhibited_;
+  }
+  auto muted = [this, now, &inhibited](const Labels& l) {
+    return inhibited.count(Fingerprint(l)) > 0 || !silences_->Silencing(l, now).empty();
+  };
   RenderContext ctx{cfg_.external_url, now, 4 * cfg_.resend_delay_s};
   // Alertmanager receivers get each change at once: Alertmanager groups.
   std::map<std::string, std::vector<Alert>> to_am;

@@ -47,23 +47,6 @@ std::string Silence::State(double now) const {
   return "active";
 }
 
-Status ParseMatcher(const std::string& text, Matcher* out) {
-  size_t op = text.find_first_of("=!");
-  if (op == std::string::npos || op == 0) return Status::InvalidArgument("matcher \"" + text + "\": expected NAME=VALUE, NAME!=VALUE, NAME=~REGEX or NAME!~REGEX");
-  Matcher m;
-  m.name = text.substr(0, op);
-  size_t v;
-  if (text.compare(op, 2, "=~") == 0) { m.is_regex = true; v = op + 2; }
-  else if (text.compare(op, 2, "!~") == 0) { m.is_regex = true; m.is_equal = false; v = op + 2; }
-  else if (text.compare(op, 2, "!=") == 0) { m.is_equal = false; v = op + 2; }
-  else if (text[op] == '=') { v = op + 1; }
-  else return Status::InvalidArgument("matcher \"" + text + "\": expected =, !=, =~ or !~ after the label name");
-  m.value = text.substr(v);
-  if (m.value.size() >= 2 && m.value.front() == '"' && m.value.back() == '"') m.value = m.value.substr(1, m.value.size() - 2);
-  *out = m;
-  return Status::OK();
-}
-
 Status SilenceFromJson(const json& j, double now, Silence* out) {
   if (!j.is_object()) return Status::InvalidArgument("expected a JSON object with matchers, startsAt, endsAt, comment");
   Silence s;

@@ -15,18 +15,15 @@
 #include <nlohmann/json.hpp>
 
 #include "alerts/dispatcher.h"
+#include "common/matcher.h"
 #include "common/status.h"
 
 struct sqlite3;
 
 namespace vigil::alerts {
 
-struct Matcher {
-  std::string name;
-  std::string value;
-  bool is_regex = false;
-  bool is_equal = true;
-};
+using vigil::Matcher;
+using vigil::ParseMatcher;
 
 struct Silence {
   std::string id;
@@ -44,8 +41,6 @@ struct Silence {
 // "createdBy", "comment"); errors name the field.
 Status SilenceFromJson(const nlohmann::json& j, double now, Silence* out);
 nlohmann::json SilenceToJson(const Silence& s, double now);
-// "alertname=X", "severity!=info", "pathology=~kv_.*", "job!~a|b".
-Status ParseMatcher(const std::string& text, Matcher* out);
 
 class SilenceStore {
  public:

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -75,9 +76,11 @@ struct Scenario {
   double for_scale = 1;
   std::map<std::string, double> for_override;
   LoadOptions load;
-  std::set<std::string> fires, allow;
+  std::set<std::string> fires, allow, primary;  // primary: more rules that may be the primary diagnosis
   double within_s = 90, timeout_s = 120, settle_s = 5;
   bool expect_capture = false;
+  // An extra open-loop load at `factor` times the base rate for `for_s`.
+  double burst_at_s = 0, burst_for_s = 0, burst_factor = 0;
 };
 
 Status LoadScenario(const std::string& path, Scenario* s) {
@@ -115,10 +118,19 @@ Status LoadScenario(const std::string& path, Scenario* s) {
     if (l["disconnect_fraction"]) o.disconnect_fraction = l["disconnect_fraction"].as<double>();
     if (l["disconnect_after"]) o.disconnect_after = l["disconnect_after"].as<int>();
     if (l["seed"]) o.seed = l["seed"].as<uint64_t>();
+    if (const YAML::Node b = l["burst"]) {
+      VIGIL_RETURN_IF_ERROR(ParseDuration(b["at"].as<std::string>(), &s->burst_at_s).WithContext(path + ": load.burst.at"));
+      VIGIL_RETURN_IF_ERROR(ParseDuration(b["for"].as<std::string>(), &s->burst_for_s).WithContext(path + ": load.burst.for"));
+      s->burst_factor = b["factor"].as<double>();
+      if (o.rate <= 0 || s->burst_factor <= 1)
+        return Status::InvalidArgument(path + ": load.burst needs an open-loop load.rate and a factor above 1");
+    }
+    VIGIL_RETURN_IF_ERROR(ValidateLoadOptions(o).WithContext(path + ": load"));
     const YAML::Node e = root["expect"];
     if (e) {
       if (e["fires"]) for (const auto& x : e["fires"]) s->fires.insert(x.as<std::string>());
       if (e["allow"]) for (const auto& x : e["allow"]) s->allow.insert(x.as<std::string>());
+      if (e["primary"]) for (const auto& x : e["primary"]) s->primary.insert(x.as<std::string>());
       if (e["within"]) VIGIL_RETURN_IF_ERROR(ParseDuration(e["within"].as<std::string>(), &s->within_s));
       if (e["settle"]) VIGIL_RETURN_IF_ERROR(ParseDuration(e["settle"].as<std::string>(), &s->settle_s));
       if (e["capture"]) s->expect_capture = e["capture"].as<bool>();
@@ -139,6 +151,10 @@ Status WriteRules(const std::string& rules_dir, const Scenario& s, const std::st
   for (size_t i = 0; i < g.gl_pathc; ++i) {
     const std::string path = g.gl_pathv[i];
     YAML::Node root = YAML::LoadFile(path);
+    if (!root["groups"]) {  // a file of inhibit_rules only
+      std::ofstream(out_dir + "/" + path.substr(path.rfind('/') + 1)) << root << "\n";
+      continue;
+    }
     for (YAML::Node group : root["groups"]) {
       for (YAML::Node rule : group["rules"]) {
         const std::string name = rule["alert"].as<std::string>();
@@ -179,8 +195,15 @@ std::string Yaml(const YAML::Node& n, const std::string& indent) {
 }
 
 struct Firing {
-  double at = -1;  // seconds since the load started
+  double at = -1;            // seconds since the load started
+  bool uninhibited = false;  // seen firing with nothing inhibiting it
+  std::set<std::string> inhibited_by;
 };
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
 
 }  // namespace
 
@@ -253,25 +276,64 @@ int CmdScenario(int argc, char** argv) {
   sc.load.url = "http://127.0.0.1:" + std::to_string(port);
   LoadGenerator gen(sc.load);
   LoadResult load_result;
+  Status load_status;
+  std::atomic<bool> load_done{false};
   const auto t0 = Clock::now();
-  std::thread load([&] { (void)gen.Run(&load_result); });
+  std::thread load([&] {
+    load_status = gen.Run(&load_result);
+    load_done = true;
+  });
+  // The burst: a second open loop on top of the base rate.
+  LoadOptions bo = sc.load;
+  bo.rate = sc.load.rate * (sc.burst_factor - 1);
+  bo.duration_s = sc.burst_for_s;
+  bo.requests = 0;
+  bo.seed = sc.load.seed + 1;
+  LoadGenerator burst(bo);
+  LoadResult burst_result;
+  std::thread burst_thread;
   std::map<std::string, Firing> fired;
+  std::map<std::string, double> primaries;  // primary diagnosis -> first seen
   bool met_at = false;
   double met_time = 0;
+  std::string abort_reason;
   const httplib::Headers admin = {{"Authorization", "Bearer " + token}};
   auto since = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
   while (since() < sc.timeout_s) {
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    auto r = c.Get("/api/v1/alerts");
+    if (sc.burst_factor > 1 && !burst_thread.joinable() && since() >= sc.burst_at_s)
+      burst_thread = std::thread([&] { (void)burst.Run(&burst_result); });
+    if (load_done && !load_status.ok()) {
+      abort_reason = "the load could not run: " + load_status.message();
+      break;
+    }
+    if (waitpid(pid, nullptr, WNOHANG) == pid) {
+      pid = -1;
+      abort_reason = "vigild exited during the run; its log:\n" + ReadAll(log);
+      break;
+    }
+    auto r = c.Get("/health/report");
     if (!r) continue;
     json j = json::parse(r->body, nullptr, false);
     if (j.is_discarded()) continue;
-    for (const auto& al : j["data"]["alerts"]) {
-      if (al.value("state", "") != "firing") continue;
-      const std::string name = al["labels"].value("alertname", "");
-      if (!pathology.count(name) || fired.count(name)) continue;
-      fired[name].at = since();
-      if (a.Has("verbose")) std::fprintf(stderr, "%6.1fs  %s fired\n", since(), name.c_str());
+    for (const auto& f : j.value("firing", json::array())) {
+      const std::string name = f.value("alert", "");
+      if (!pathology.count(name)) continue;
+      Firing& x = fired[name];
+      if (x.at < 0) {
+        x.at = since();
+        if (a.Has("verbose")) std::fprintf(stderr, "%6.1fs  %s fired\n", since(), name.c_str());
+      }
+      const auto by = f.value("inhibitedBy", json::array());
+      if (by.empty()) x.uninhibited = true;
+      for (const auto& b : by) x.inhibited_by.insert(b.get<std::string>());
+    }
+    if (j.contains("primary") && j["primary"].is_object()) {
+      const std::string p = j["primary"].value("alert", "");
+      if (!primaries.count(p)) {
+        primaries[p] = since();
+        if (a.Has("verbose")) std::fprintf(stderr, "%6.1fs  primary diagnosis: %s\n", since(), p.c_str());
+      }
     }
     bool all = !sc.fires.empty();
     for (const auto& f : sc.fires) all &= fired.count(f) > 0;
@@ -285,15 +347,23 @@ int CmdScenario(int argc, char** argv) {
     if (sc.fires.empty() && sc.load.duration_s > 0 && since() >= sc.load.duration_s) break;
   }
   gen.Stop();
+  burst.Stop();
   load.join();
+  if (burst_thread.joinable()) burst_thread.join();
   json captures = json::array();
-  if (auto r = c.Get("/api/v1/captures", admin); r && r->status == 200) {
-    json j = json::parse(r->body, nullptr, false);
-    if (!j.is_discarded())
-      for (const auto& cap : j["data"])
-        if (cap.value("trigger", "") == "rule") captures.push_back({{"id", cap["id"]}, {"rule", cap["rule"]}});
+  if (pid > 0) {
+    if (auto r = c.Get("/api/v1/captures", admin); r && r->status == 200) {
+      json j = json::parse(r->body, nullptr, false);
+      if (!j.is_discarded())
+        for (const auto& cap : j["data"])
+          if (cap.value("trigger", "") == "rule") captures.push_back({{"id", cap["id"]}, {"rule", cap["rule"]}});
+    }
   }
-  cleanup();
+  if (pid > 0) cleanup();
+  if (!abort_reason.empty()) {
+    if (!a.Has("keep")) (void)std::system(("rm -rf '" + dir + "'").c_str());
+    return Fail(sc.name + ": " + abort_reason);
+  }
 
   // The verdict.
   std::vector<std::string> problems;
@@ -307,12 +377,24 @@ int CmdScenario(int argc, char** argv) {
   std::set<std::string> expected_pathologies;
   for (const auto& f : sc.fires)
     if (pathology.count(f)) expected_pathologies.insert(pathology[f]);
-  auto allowed = [&](const std::string& name) {
-    return sc.fires.count(name) || sc.allow.count(name) || expected_pathologies.count(pathology[name]);
+  auto expected = [&](const std::string& name) {
+    return sc.fires.count(name) || expected_pathologies.count(pathology[name]);
   };
+  auto allowed = [&](const std::string& name) { return expected(name) || sc.allow.count(name); };
+  // A rule that fired only ever inhibited is a symptom the report names as
+  // such, not a second diagnosis.
   for (const auto& [name, f] : fired)
-    if (!allowed(name)) problems.push_back(name + " fired but should not");
-  if (sc.expect_capture && captures.empty()) problems.push_back("no capture was taken");
+    if (!allowed(name) && f.uninhibited) problems.push_back(name + " fired but should not");
+  for (const auto& [name, at] : primaries)
+    if (pathology.count(name) && !expected(name) && !sc.primary.count(name))
+      problems.push_back(name + " was the primary diagnosis (at " + std::to_string(static_cast<int>(at)) + "s)");
+  bool expected_capture = false;
+  for (const auto& cap : captures) {
+    const std::string rule = cap["rule"].get<std::string>();
+    if (expected(rule)) expected_capture = true;
+    else problems.push_back("a capture was taken for " + rule);
+  }
+  if (sc.expect_capture && !expected_capture) problems.push_back("no capture was taken for the diagnosis");
   const bool pass = problems.empty();
   json report = {{"scenario", sc.name},
                  {"description", sc.description},
@@ -324,14 +406,23 @@ int CmdScenario(int argc, char** argv) {
                  {"load", load_result.ToJson()},
                  {"duration_s", since()}};
   for (const auto& [name, f] : fired)
-    report["fired"][name] = {{"seconds_to_detect", f.at}, {"pathology", pathology[name]}, {"expected", allowed(name)}};
+    report["fired"][name] = {{"seconds_to_detect", f.at}, {"pathology", pathology[name]}, {"expected", allowed(name)},
+                             {"inhibited_by", std::vector<std::string>(f.inhibited_by.begin(), f.inhibited_by.end())},
+                             {"only_inhibited", !f.uninhibited}};
+  report["primary"] = json::object();
+  for (const auto& [name, at] : primaries) report["primary"][name] = at;
   if (a.Has("json")) {
     std::printf("%s\n", report.dump(2).c_str());
   } else {
     std::printf("scenario %s: %s\n  %s\n", sc.name.c_str(), pass ? "PASS" : "FAIL", sc.description.c_str());
-    for (const auto& [name, f] : fired)
-      std::printf("  fired %-26s after %5.1f s%s\n", name.c_str(), f.at,
-                  sc.fires.count(name) ? "" : allowed(name) ? "  (same pathology or allowed)" : "  (unexpected)");
+    for (const auto& [name, f] : fired) {
+      std::string by;
+      for (const auto& b : f.inhibited_by) by += (by.empty() ? "" : ", ") + b;
+      std::printf("  fired %-26s after %5.1f s%s%s\n", name.c_str(), f.at,
+                  sc.fires.count(name) ? "" : allowed(name) ? "  (same pathology or allowed)" : !f.uninhibited ? "" : "  (unexpected)",
+                  by.empty() ? "" : ("  inhibited by " + by).c_str());
+    }
+    for (const auto& [name, at] : primaries) std::printf("  primary diagnosis %s from %5.1f s\n", name.c_str(), at);
     if (fired.empty()) std::printf("  no pathology rule fired\n");
     for (const auto& cap : captures)
       std::printf("  capture %s (rule %s)\n", cap["id"].get<std::string>().c_str(), cap["rule"].get<std::string>().c_str());

@@ -68,15 +68,31 @@ int CmdStatus(int argc, char** argv) {
               Num(e["kv_blocks_orphaned"], "%.0f").c_str(),
               Num(e["busy_fraction"].is_number() ? nlohmann::json(e["busy_fraction"].get<double>() * 100) : e["busy_fraction"], "%.0f").c_str(),
               Num(e["preemptions_total"], "%.0f").c_str());
-  const auto& firing = j.value("firing", nlohmann::json::array());
-  std::printf("\n%sfiring%s  %zu\n", s.c("\033[1m"), s.c("\033[0m"), firing.size());
-  for (const auto& f : firing) {
+  // The primary diagnosis first, with its evidence; the rest as symptoms.
+  const auto& primary = j.contains("primary") ? j["primary"] : nlohmann::json();
+  auto show = [&](const nlohmann::json& f, bool detail) {
     const bool crit = f.value("severity", "") == "critical";
     std::printf("  %s%-9s%s %s  %s\n", s.c(crit ? "\033[31m" : "\033[33m"), f.value("severity", "").c_str(),
                 s.c("\033[0m"), f.value("alert", "").c_str(), f.value("summary", "").c_str());
+    const auto inh = f.value("inhibitedBy", nlohmann::json::array());
+    if (!inh.empty()) std::printf("            (inhibited by %s)\n", inh[0].get<std::string>().c_str());
+    if (!detail) return;
     if (!f.value("description", "").empty()) std::printf("            %s\n", f["description"].get<std::string>().c_str());
+    if (f.contains("evidence") && f["evidence"].is_object())
+      for (const auto& [k, v] : f["evidence"].items())
+        std::printf("            %s = %s\n", k.c_str(), Num(v, "%.4g").c_str());
     if (!f.value("recommendation", "").empty())
       std::printf("            %s→ %s%s\n", s.c("\033[36m"), f["recommendation"].get<std::string>().c_str(), s.c("\033[0m"));
+  };
+  if (primary.is_object()) {
+    std::printf("\n%sdiagnosis%s  %s\n", s.c("\033[1m"), s.c("\033[0m"), primary.value("pathology", "").c_str());
+    show(primary, true);
+  }
+  const auto& symptoms = j.contains("symptoms") ? j["symptoms"] : j.value("firing", nlohmann::json::array());
+  if (!symptoms.empty() || !primary.is_object()) {
+    std::printf("\n%s%s%s  %zu\n", s.c("\033[1m"), primary.is_object() ? "symptoms" : "firing", s.c("\033[0m"),
+                symptoms.size());
+    for (const auto& f : symptoms) show(f, !primary.is_object());
   }
   const auto& anomalies = j.value("anomalies", nlohmann::json::array());
   if (!anomalies.empty()) {

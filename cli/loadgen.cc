@@ -117,11 +117,21 @@ void LoadGenerator::Stop() {
   for (httplib::Client* c : clients_) c->stop();
 }
 
+Status ValidateLoadOptions(const LoadOptions& o) {
+  if (o.concurrency <= 0 && o.rate <= 0) return Status::InvalidArgument("set --concurrency N or --rate R");
+  if (o.requests <= 0 && o.duration_s <= 0) return Status::InvalidArgument("set --requests N or --duration D");
+  if (o.prompt_tokens < 1) return Status::InvalidArgument("--prompt-tokens must be at least 1");
+  if (o.max_tokens < 1) return Status::InvalidArgument("--max-tokens must be at least 1");
+  if (o.shared_prefix_tokens < 0 || o.shared_prefix_tokens >= o.prompt_tokens)
+    return Status::InvalidArgument("--shared-prefix-tokens (" + std::to_string(o.shared_prefix_tokens) +
+                                   ") must be below --prompt-tokens (" + std::to_string(o.prompt_tokens) + ")");
+  if (o.disconnect_fraction < 0 || o.disconnect_fraction > 1)
+    return Status::InvalidArgument("--disconnect-fraction must be in [0, 1]");
+  return Status::OK();
+}
+
 Status LoadGenerator::Run(LoadResult* out, const LoadProgress& progress) {
-  if (o_.concurrency <= 0 && o_.rate <= 0) return Status::InvalidArgument("set --concurrency N or --rate R");
-  if (o_.requests <= 0 && o_.duration_s <= 0) return Status::InvalidArgument("set --requests N or --duration D");
-  if (o_.shared_prefix_tokens >= std::max(1, o_.prompt_tokens))
-    return Status::InvalidArgument("--shared-prefix-tokens must be below --prompt-tokens");
+  VIGIL_RETURN_IF_ERROR(ValidateLoadOptions(o_));
   httplib::Headers auth;
   if (!o_.api_key.empty()) auth.emplace("Authorization", "Bearer " + o_.api_key);
   if (o_.model.empty()) {

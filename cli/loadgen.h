@@ -45,6 +45,10 @@ struct LoadOptions {
   double request_timeout_s = 600;
 };
 
+// The options' own consistency (a rate or concurrency, a bound, a shared
+// prefix shorter than the prompt): what Run would refuse, checked up front.
+Status ValidateLoadOptions(const LoadOptions& o);
+
 // A named preset after the classic vLLM load tests; `scale` shrinks token
 // counts and request counts for a small CPU model. False for an unknown name.
 bool LoadPreset(const std::string& name, double scale, LoadOptions* o);

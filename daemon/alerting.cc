@@ -113,6 +113,7 @@ void Daemon::ObserveFiring(const std::vector<rules::RuleEngine::View>& views) {
     if (const std::string link = CaptureLink(v.rule.name); !link.empty()) a.annotations["capture"] = link;
     a.starts_at = v.status.fired_at > 0 ? v.status.fired_at : v.status.active_since;
     a.generator_url = url + "/api/v1/rules";
+    a.inhibited_by = v.status.inhibited_by;
     firing.push_back(std::move(a));
   }
   notifier_->Observe(std::move(firing));

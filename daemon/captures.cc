@@ -56,21 +56,39 @@ void Daemon::StartCaptures() {
 void Daemon::OnTransitions(const std::vector<rules::Transition>& transitions,
                            const std::vector<rules::RuleEngine::View>& views) {
   if (!captures_) return;
-  for (const auto& t : transitions) {
-    if (t.to != rules::RuleState::kFiring) continue;
-    for (const auto& v : views) {
-      if (v.rule.group != t.group || v.rule.name != t.name) continue;
-      if (std::find(v.rule.actions.begin(), v.rule.actions.end(), "capture") == v.rule.actions.end()) break;
-      capture::TriggerRequest req;
-      req.trigger = "rule";
-      req.rule = v.rule.name;
-      auto s = v.status.annotations.find("summary");
-      req.reason = s == v.status.annotations.end() ? v.rule.name + " fired" : s->second;
-      req.evidence = json::object();
-      for (const auto& [text, val] : v.status.evidence) req.evidence[text] = val ? json(*val) : json();
-      captures_->Trigger(req);  // refusals are logged and counted
-      break;
+  auto has_capture = [](const rules::Rule& r) {
+    return std::find(r.actions.begin(), r.actions.end(), "capture") != r.actions.end();
+  };
+  for (const auto& t : transitions)
+    if (t.to == rules::RuleState::kFiring) captures_due_.insert({t.group, t.name});
+  // A due capture waits while a pending root cause holds it, and is dropped
+  // when its rule is inhibited or stops firing: the capture goes to the cause.
+  for (auto it = captures_due_.begin(); it != captures_due_.end();) {
+    const rules::RuleEngine::View* v = nullptr;
+    for (const auto& x : views)
+      if (x.rule.group == it->first && x.rule.name == it->second) v = &x;
+    if (!v || v->status.state != rules::RuleState::kFiring || !has_capture(v->rule)) {
+      it = captures_due_.erase(it);
+      continue;
     }
+    if (!v->status.inhibited_by.empty()) {
+      spdlog::info("capture for {} skipped: inhibited by {}", v->rule.name, v->status.inhibited_by.front());
+      it = captures_due_.erase(it);
+      continue;
+    }
+    if (!v->status.held_by.empty()) {
+      ++it;
+      continue;
+    }
+    capture::TriggerRequest req;
+    req.trigger = "rule";
+    req.rule = v->rule.name;
+    auto s = v->status.annotations.find("summary");
+    req.reason = s == v->status.annotations.end() ? v->rule.name + " fired" : s->second;
+    req.evidence = json::object();
+    for (const auto& [text, val] : v->status.evidence) req.evidence[text] = val ? json(*val) : json();
+    captures_->Trigger(req);  // refusals are logged and counted
+    it = captures_due_.erase(it);
   }
 }
 

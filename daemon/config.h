@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "rules/inhibit.h"
 #include "alerts/outbox.h"
 #include "alerts/receivers.h"
 #include "capture/manager.h"
@@ -60,6 +61,7 @@ struct AlertsConfig {
   alerts::RetryPolicy retry;                      // retry_base, retry_cap, max_age
   std::string external_url;                       // links back to vigild; empty: http://host:port
   double resend_delay_s = 60;                     // alertmanager receivers, while firing
+  std::vector<rules::InhibitRule> inhibit_rules;  // added to those the rule files ship
 };
 
 struct LoggingConfig {

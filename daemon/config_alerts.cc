@@ -91,6 +91,26 @@ void ReadAlerts(Section s, AlertsConfig* a) {
     r.Finish();
     d.routes.push_back(route);
   }
+  // Alertmanager's inhibit_rules: new matcher strings and the older maps.
+  for (Section& r : s.Items("inhibit_rules")) {
+    rules::InhibitRuleSpec spec;
+    spec.origin = r.path();
+    r.Strings("source_matchers", &spec.source_matchers);
+    r.Strings("target_matchers", &spec.target_matchers);
+    r.StringMap("source_match", &spec.source_match);
+    r.StringMap("target_match", &spec.target_match);
+    r.StringMap("source_match_re", &spec.source_match_re);
+    r.StringMap("target_match_re", &spec.target_match_re);
+    r.Strings("equal", &spec.equal);
+    rules::InhibitRule rule;
+    std::string field;
+    if (Status st = rules::MakeInhibitRule(spec, &rule, &field); !st.ok()) {
+      r.Error(field, st.message());
+    } else {
+      a->inhibit_rules.push_back(std::move(rule));
+    }
+    r.Finish();
+  }
   s.Finish();
 }
 

@@ -70,9 +70,11 @@ Status LoadToken(const std::string& path, std::string* token) {
 }
 }  // namespace
 
-Status Daemon::LoadRuleSet(const Config& config, std::vector<rules::RuleGroup>* groups) const {
+Status Daemon::LoadRuleSet(const Config& config, std::vector<rules::RuleGroup>* groups,
+                           std::vector<rules::InhibitRule>* inhibits) const {
   const auto patterns = RulePatterns(config.path, config.rules.files);
-  Status st = rules::LoadRules(patterns, groups);
+  Status st = rules::LoadRules(patterns, groups, inhibits);
+  inhibits->insert(inhibits->end(), config.alerts.inhibit_rules.begin(), config.alerts.inhibit_rules.end());
   if (!st.ok() && !config.rules.files_set && st.message().find("no rule files match") != std::string::npos &&
       st.message().find('\n') == std::string::npos) {
     spdlog::warn("rules: no rule files at {} (rules.files unset); running without rules", patterns[0]);
@@ -91,8 +93,9 @@ Status Daemon::Create(const Config& config, std::unique_ptr<Daemon>* out) {
   if (!config.server.admin_token_file.empty())
     VIGIL_RETURN_IF_ERROR(LoadToken(config.server.admin_token_file, &d->admin_token_).WithContext("server.admin_token_file"));
   std::vector<rules::RuleGroup> groups;
-  VIGIL_RETURN_IF_ERROR(d->LoadRuleSet(config, &groups).WithContext("rules.files"));
-  d->rules_.Swap(std::move(groups));
+  std::vector<rules::InhibitRule> inhibits;
+  VIGIL_RETURN_IF_ERROR(d->LoadRuleSet(config, &groups, &inhibits).WithContext("rules.files"));
+  d->rules_.Swap(std::move(groups), std::move(inhibits));
   const std::string tok_path = ResolveTokenizer(config);
   VIGIL_RETURN_IF_ERROR(tokenizer::Tokenizer::Load(tok_path, &d->tok_).WithContext("engine.tokenizer"));
   engine::EngineConfig ec = config.engine;
@@ -121,8 +124,25 @@ Status Daemon::Create(const Config& config, std::unique_ptr<Daemon>* out) {
     sc.interval_s = m.interval_s;
     sc.deriver.window_s = m.window_s;
     sc.deriver.request_timeout_s = m.request_timeout_s;
+    sc.deriver.engine_stall_timeout_s = config.server.engine_stall_timeout_s;
     engine::Engine* eng = d->engine_.get();
-    d->sampler_ = std::make_unique<monitor::Sampler>(sc, [eng] { return eng->GetStats(); }, d->series_.get());
+    const int cuda = eng->GetStats().cuda_device;
+    if (cuda >= 0) {
+      std::string why;
+      d->gpu_ = monitor::GpuProbe::Open(cuda, &why);
+      if (d->gpu_) spdlog::info("monitor: GPU utilization from NVML ({})", d->gpu_->device());
+      else spdlog::warn("monitor: {}; gpu_utilization is absent and utilization falls back to busy_fraction", why);
+    }
+    const monitor::GpuProbe* gpu = d->gpu_.get();
+    d->sampler_ = std::make_unique<monitor::Sampler>(
+        sc,
+        [eng, gpu] {
+          engine::EngineStats s = eng->GetStats();
+          monitor::GpuProbe::Reading r;
+          if (gpu && gpu->Read(&r)) s.gpu_utilization = r.sm_utilization;
+          return s;
+        },
+        d->series_.get());
     detectors::DetectorSet* det = d->detectors_.get();
     monitor::SeriesStore* store = d->series_.get();
     rules::RuleEngine* rules = &d->rules_;
@@ -208,7 +228,8 @@ Status Daemon::Reload(const Config& next) {
   for (const std::string& k : RestartRequiredChanges(config_, next))
     spdlog::warn("reload: {} changed; it takes effect only after a restart", k);
   std::vector<rules::RuleGroup> groups;
-  if (Status rs = LoadRuleSet(next, &groups); !rs.ok()) {
+  std::vector<rules::InhibitRule> inhibits;
+  if (Status rs = LoadRuleSet(next, &groups, &inhibits); !rs.ok()) {
     RecordReloadFailure();
     return rs.WithContext("rules.files");
   }
@@ -232,13 +253,14 @@ Status Daemon::Reload(const Config& next) {
     api_keys_ = std::move(keys);
     admin_token_ = token;
     config_.rules = next.rules;
+    config_.alerts.inhibit_rules = next.alerts.inhibit_rules;  // applied live, unlike the rest of alerts:
     config_.server.api_keys_file = next.server.api_keys_file;
     config_.server.admin_token_file = next.server.admin_token_file;
     config_.server.max_waiting_requests = next.server.max_waiting_requests;
     config_.server.shutdown_grace_s = next.server.shutdown_grace_s;
     config_.logging = next.logging;
   }
-  rules_.Swap(std::move(groups));
+  rules_.Swap(std::move(groups), std::move(inhibits));
   spdlog::set_level(spdlog::level::from_str(next.logging.level));
   metrics_->SetReloadResult(true, UnixNow());
   spdlog::info("reload: {} rules loaded", rules_.size());
@@ -377,7 +399,8 @@ void Daemon::Routes() {
       cfg = config_;
     }
     std::vector<rules::RuleGroup> groups;
-    Status st = LoadRuleSet(cfg, &groups);
+    std::vector<rules::InhibitRule> inhibits;
+    Status st = LoadRuleSet(cfg, &groups, &inhibits);
     if (!st.ok()) {
       RecordReloadFailure();
       ApiError e;
@@ -385,7 +408,7 @@ void Daemon::Routes() {
       e.type = "rule_error";
       return SendError(r, e);
     }
-    rules_.Swap(std::move(groups));
+    rules_.Swap(std::move(groups), std::move(inhibits));
     metrics_->SetReloadResult(true, UnixNow());
     r.set_content(json{{"status", "success"}, {"rules", rules_.size()}}.dump(), "application/json");
   });

@@ -16,6 +16,7 @@
 #include "daemon/metrics.h"
 #include "daemon/openai.h"
 #include "detectors/detectors.h"
+#include "monitor/gpu_probe.h"
 #include "monitor/sampler.h"
 #include "monitor/series_store.h"
 #include "rules/rules.h"
@@ -69,7 +70,9 @@ class Daemon {
   void HandleSeries(const httplib::Request& req, httplib::Response& res);
   void HandleAnomalies(const httplib::Request& req, httplib::Response& res);
   bool CheckAdmin(const httplib::Request& req, httplib::Response& res);
-  Status LoadRuleSet(const Config& config, std::vector<rules::RuleGroup>* groups) const;
+  // The rule files' groups, and their inhibitions plus alerts.inhibit_rules.
+  Status LoadRuleSet(const Config& config, std::vector<rules::RuleGroup>* groups,
+                     std::vector<rules::InhibitRule>* inhibits) const;
   // alerting.cc
   Status StartAlerting();
   void AlertingRoutes();
@@ -95,10 +98,12 @@ class Daemon {
   // The monitor (absent with monitor.enabled: false).
   std::unique_ptr<monitor::SeriesStore> series_;
   std::unique_ptr<detectors::DetectorSet> detectors_;
+  std::unique_ptr<monitor::GpuProbe> gpu_;  // NVML, when the engine runs on CUDA and NVML loads
   std::unique_ptr<monitor::Sampler> sampler_;
   rules::RuleEngine rules_;
   std::unique_ptr<alerts::Notifier> notifier_;
   std::unique_ptr<capture::CaptureManager> captures_;
+  std::set<std::pair<std::string, std::string>> captures_due_;  // sampler thread only: fired, capture not yet taken
   std::string admin_token_;  // guarded by config_mu_; empty: admin endpoints refused
   std::unique_ptr<httplib::Server> http_;
   std::string served_model_;

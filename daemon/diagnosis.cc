@@ -87,14 +87,34 @@ json AlertsJson(const std::vector<rules::RuleEngine::View>& views, const Silence
     const auto ids = silenced_by ? silenced_by(v.rule.labels) : std::vector<std::string>{};
     a["silenced"] = !ids.empty();
     a["silencedBy"] = ids;
+    a["inhibited"] = !v.status.inhibited_by.empty();
+    a["inhibitedBy"] = v.status.inhibited_by;
+    if (!v.status.held_by.empty()) a["captureHeldBy"] = v.status.held_by;
     alerts.push_back(a);
   }
   return {{"status", "success"}, {"data", {{"alerts", alerts}}}};
 }
 
+namespace {
+
+int SeverityRank(const std::string& s) { return s == "critical" ? 3 : s == "warning" ? 2 : s == "info" ? 1 : 0; }
+
+}  // namespace
+
 json Diagnosis(const std::vector<rules::RuleEngine::View>& views) {
   std::string status = "healthy";
   json firing = json::array();
+  // The primary diagnosis: a firing root cause (a rule naming a pathology,
+  // not inhibited), the most severe, then the earliest; the rest of what
+  // fires are its symptoms. Without a pathology rule, any uninhibited alert.
+  int primary = -1;
+  auto better = [&](const json& a, const json& b) {
+    const bool pa = !a["pathology"].get<std::string>().empty(), pb = !b["pathology"].get<std::string>().empty();
+    if (pa != pb) return pa;
+    const int sa = SeverityRank(a["severity"]), sb = SeverityRank(b["severity"]);
+    if (sa != sb) return sa > sb;
+    return a["firedAt"].get<double>() < b["firedAt"].get<double>();
+  };
   for (const auto& v : views) {
     if (v.status.state != rules::RuleState::kFiring) continue;
     auto sev = v.rule.labels.find("severity");
@@ -105,13 +125,23 @@ json Diagnosis(const std::vector<rules::RuleEngine::View>& views) {
       auto it = v.status.annotations.find(k);
       return it == v.status.annotations.end() ? std::string() : it->second;
     };
-    firing.push_back({{"alert", v.rule.name}, {"severity", severity},
-                      {"pathology", v.rule.labels.count("pathology") ? v.rule.labels.at("pathology") : ""},
-                      {"since", FormatTime(v.status.fired_at)}, {"value", v.status.value ? json(*v.status.value) : json()},
-                      {"summary", ann("summary")}, {"description", ann("description")},
-                      {"recommendation", ann("recommendation")}, {"evidence", Evidence(v.status)}});
+    json f = {{"alert", v.rule.name}, {"severity", severity},
+              {"pathology", v.rule.labels.count("pathology") ? v.rule.labels.at("pathology") : ""},
+              {"since", FormatTime(v.status.fired_at)}, {"value", v.status.value ? json(*v.status.value) : json()},
+              {"summary", ann("summary")}, {"description", ann("description")},
+              {"recommendation", ann("recommendation")}, {"evidence", Evidence(v.status)},
+              {"inhibitedBy", v.status.inhibited_by}, {"firedAt", v.status.fired_at}};
+    firing.push_back(f);
+    const int i = static_cast<int>(firing.size()) - 1;
+    if (v.status.inhibited_by.empty() && (primary < 0 || better(f, firing[primary]))) primary = i;
   }
-  return {{"status", status}, {"firing", firing}};
+  json symptoms = json::array();
+  for (int i = 0; i < static_cast<int>(firing.size()); ++i) {
+    firing[i].erase("firedAt");
+    if (i != primary) symptoms.push_back(firing[i]);
+  }
+  return {{"status", status}, {"primary", primary < 0 ? json() : firing[primary]}, {"symptoms", symptoms},
+          {"firing", firing}};
 }
 
 }  // namespace vigil::daemon

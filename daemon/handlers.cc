@@ -104,7 +104,8 @@ void Daemon::HandleHealthReport(const httplib::Request&, httplib::Response& res)
   }
   json report = {{"status", status}, {"reason", problem}, {"version", kVersion},
                  {"uptime_seconds", UnixNow() - start_time_}, {"model", served_model_},
-                 {"engine", stats}, {"config", cfg}, {"firing", diagnosis["firing"]}, {"alerting", alerting},
+                 {"engine", stats}, {"config", cfg}, {"primary", diagnosis["primary"]},
+                 {"symptoms", diagnosis["symptoms"]}, {"firing", diagnosis["firing"]}, {"alerting", alerting},
                  {"captures", LatestCaptures(5)}};
   // Alerts that cannot reach the disk are still delivered, but say so.
   if (notifier_ && !notifier_->fault().empty() && status == "healthy") {

@@ -155,6 +155,9 @@ std::string Metrics::Render(const engine::EngineStats& s,
   // Vigil's own engine view.
   b.Histogram("vigil_engine_step_seconds", "Wall time of one engine step.", s.step_seconds);
   b.Gauge("vigil_engine_busy_fraction", "Share of the last second the engine spent in model steps.", s.busy_fraction);
+  b.Counter("vigil_engine_thread_cpu_seconds_total", "CPU time of the engine thread (its per-thread CPU clock).",
+            s.engine_thread_cpu_seconds_total);
+  b.Counter("vigil_engine_steps_total", "Engine iterations that ran a model step.", double(s.steps_total));
   b.Gauge("vigil_kv_blocks_capacity", "KV-cache blocks in the pool.", double(s.kv_blocks_total));
   b.Gauge("vigil_kv_blocks_used", "KV-cache blocks held by requests.", double(s.kv_blocks_used));
   b.Gauge("vigil_kv_blocks_orphaned", "KV-cache blocks held by no live request (a leak).", double(s.kv_blocks_orphaned));

@@ -4,6 +4,7 @@
 #include "engine/engine.h"
 
 #include <spdlog/spdlog.h>
+#include <time.h>
 
 #include <atomic>
 #include <chrono>
@@ -27,6 +28,13 @@ double UnixSeconds() {
 int64_t SteadyNanos() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+
+// CPU time consumed by the calling thread.
+int64_t ThreadCpuNanos() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
 }
 
 class ThreadedEngine final : public Engine {
@@ -66,6 +74,7 @@ class ThreadedEngine final : public Engine {
       s = published_;
     }
     s.heartbeat_ns = heartbeat_ns_.load(std::memory_order_relaxed);
+    s.engine_thread_cpu_seconds_total = static_cast<double>(cpu_ns_.load(std::memory_order_relaxed)) / 1e9;
     {
       std::lock_guard<std::mutex> lock(mu_);
       s.requests_waiting += static_cast<int64_t>(inbox_.size());  // accepted, not yet seen by the engine
@@ -193,6 +202,7 @@ class ThreadedEngine final : public Engine {
     const int64_t stall_ms = core_->config().faults.stall_step_ms;
     while (true) {
       heartbeat_ns_.store(SteadyNanos(), std::memory_order_relaxed);
+      cpu_ns_.store(ThreadCpuNanos(), std::memory_order_relaxed);
       if (stall_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(stall_ms));
       Drain();
       {
@@ -298,6 +308,7 @@ class ThreadedEngine final : public Engine {
   mutable std::mutex stats_mu_;
   EngineStats published_;
   std::atomic<int64_t> heartbeat_ns_{0};
+  std::atomic<int64_t> cpu_ns_{0};  // the engine thread's CPU clock, as of its last iteration
   std::chrono::steady_clock::time_point last_publish_{};
 };
 

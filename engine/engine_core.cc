@@ -128,6 +128,7 @@ Status EngineCore::Create(const EngineConfig& config, std::unique_ptr<EngineCore
   st.max_model_len = max_len;
   st.prefix_caching_enabled = config.enable_prefix_caching;
   st.chunked_prefill_enabled = config.enable_chunked_prefill;
+  st.cuda_device = s.device.is_cuda() ? (s.device.has_index() ? s.device.index() : 0) : -1;
   s.RefreshCheap(NowSeconds());
   s.RefreshSlow(NowSeconds(), true);
 

@@ -69,6 +69,9 @@ struct EngineStats {
   int64_t requests_rejected_total = 0;     // refused at submission
   int64_t steps_total = 0;
   double busy_seconds_total = 0;           // wall time inside model steps
+  // CPU time of the engine thread (its per-thread CPU clock): work done, not
+  // wall time, so a step descheduled by a busy host does not count as busy.
+  double engine_thread_cpu_seconds_total = 0;
 
   // Recent activity.
   double busy_fraction = 0;        // share of the last ~1 s spent in steps
@@ -111,6 +114,11 @@ struct EngineStats {
   int64_t max_model_len = 0;
   bool prefix_caching_enabled = false;
   bool chunked_prefill_enabled = false;
+  int cuda_device = -1;  // the CUDA device index the model runs on; -1 on CPU
+
+  // The device's own utilization (NVML SM utilization, 0..1), filled by the
+  // monitor's GPU probe, not the engine; negative when not measured.
+  double gpu_utilization = -1;
 
   // Liveness: steady-clock nanoseconds of the engine loop's last iteration.
   int64_t heartbeat_ns = 0;

@@ -1,6 +1,7 @@
 #include "monitor/signals.h"
 
 #include <algorithm>
+#include <optional>
 
 namespace vigil::monitor {
 
@@ -12,8 +13,12 @@ const std::vector<SignalInfo>& Catalogue() {
       {"kv_blocks_total", SignalKind::kGauge, "blocks", "KV-cache blocks in the pool"},
       {"kv_blocks_used", SignalKind::kGauge, "blocks", "KV blocks held (ref count > 0)"},
       {"kv_blocks_orphaned", SignalKind::kGauge, "blocks", "KV blocks held by no live request (a leak)"},
-      {"busy_fraction", SignalKind::kGauge, "ratio", "Share of the last interval spent in model steps"},
-      {"gpu_utilization", SignalKind::kGauge, "ratio", "Same as busy_fraction (NVML is not read yet)"},
+      {"busy_fraction", SignalKind::kGauge, "ratio", "Share of the last interval spent in model steps (wall time)"},
+      {"engine_cpu_utilization", SignalKind::kGauge, "ratio", "Engine thread CPU time over the interval (work done)"},
+      {"gpu_utilization", SignalKind::kGauge, "ratio", "NVML SM utilization of the engine's GPU; absent without NVML"},
+      {"utilization", SignalKind::kGauge, "ratio", "The device's: gpu_utilization on CUDA, engine_cpu_utilization on CPU"},
+      {"engine_stalled_seconds", SignalKind::kGauge, "seconds", "Time the engine has made no step with requests in flight"},
+      {"engine_stall_timeout_seconds", SignalKind::kGauge, "seconds", "Setting: server.engine_stall_timeout"},
       {"memory_used_bytes", SignalKind::kGauge, "bytes", "Process RSS, or CUDA allocator bytes"},
       {"avg_sequence_length", SignalKind::kGauge, "tokens", "Mean prompt+output length of running requests"},
       {"max_num_seqs", SignalKind::kGauge, "requests", "Setting: running requests per step"},
@@ -114,7 +119,22 @@ std::vector<std::pair<std::string, double>> SignalDeriver::Tick(double now, cons
   double busy = s.busy_fraction;
   if (have_prev_ && now > prev_t_) busy = std::clamp((busy_total - prev_busy_) / (now - prev_t_), 0.0, 1.0);
   put("busy_fraction", busy);
-  put("gpu_utilization", busy);
+  const double cpu_total = cpu_.Update(s.engine_thread_cpu_seconds_total);
+  std::optional<double> cpu_util;
+  if (have_prev_ && now > prev_t_) cpu_util = std::clamp((cpu_total - prev_cpu_) / (now - prev_t_), 0.0, 1.0);
+  if (cpu_util) put("engine_cpu_utilization", *cpu_util);
+  if (s.gpu_utilization >= 0) put("gpu_utilization", s.gpu_utilization);
+  // On CUDA without NVML, wall time in steps is the best figure there is.
+  if (s.cuda_device >= 0) put("utilization", s.gpu_utilization >= 0 ? s.gpu_utilization : busy);
+  else if (cpu_util) put("utilization", *cpu_util);
+  const int64_t in_flight = s.requests_running + s.requests_waiting;
+  if (!have_progress_ || s.steps_total != last_steps_ || in_flight == 0) {
+    have_progress_ = true;
+    last_steps_ = s.steps_total;
+    last_progress_t_ = now;
+  }
+  put("engine_stalled_seconds", now - last_progress_t_);
+  put("engine_stall_timeout_seconds", cfg_.engine_stall_timeout_s);
   put("memory_used_bytes", double(s.memory_used_bytes));
   put("avg_sequence_length", s.avg_sequence_length);
   put("max_num_seqs", double(s.max_num_seqs));
@@ -180,6 +200,7 @@ std::vector<std::pair<std::string, double>> SignalDeriver::Tick(double now, cons
   have_prev_ = true;
   prev_t_ = now;
   prev_busy_ = busy_total;
+  prev_cpu_ = cpu_total;
   return out;
 }
 

@@ -30,6 +30,7 @@ const SignalInfo* FindSignal(const std::string& name);
 struct DeriverConfig {
   double window_s = 60;            // monitor.window
   double request_timeout_s = 300;  // monitor.request_timeout (engine reports stuck requests)
+  double engine_stall_timeout_s = 10;  // server.engine_stall_timeout, published for EngineStalled
 };
 
 class SignalDeriver {
@@ -60,11 +61,15 @@ class SignalDeriver {
   };
 
   DeriverConfig cfg_;
-  Counter preemptions_, evictions_, queries_, hits_, prompt_, gen_, finished_, aborted_, failed_, busy_;
+  Counter preemptions_, evictions_, queries_, hits_, prompt_, gen_, finished_, aborted_, failed_, busy_, cpu_;
   Window ttft_, tbt_, e2e_, queue_, prefill_, batch_;
   Rate out_rate_, req_rate_, preempt_rate_, evict_rate_, query_rate_, hit_rate_;
   bool have_prev_ = false;
-  double prev_t_ = 0, prev_busy_ = 0;
+  double prev_t_ = 0, prev_busy_ = 0, prev_cpu_ = 0;
+  // The engine's progress (steps) and when it last moved with work in flight.
+  bool have_progress_ = false;
+  int64_t last_steps_ = 0;
+  double last_progress_t_ = 0;
 };
 
 }  // namespace vigil::monitor

@@ -22,7 +22,10 @@ const std::map<std::string, std::string>& SignalMap() {
       {"kv_blocks_used", "max(vigil_kv_blocks_used)"},
       {"kv_blocks_orphaned", "max(vigil_kv_blocks_orphaned)"},
       {"busy_fraction", "max(vigil_engine_busy_fraction)"},
-      {"gpu_utilization", "max(vigil_engine_busy_fraction)"},
+      {"engine_cpu_utilization", "max(rate(vigil_engine_thread_cpu_seconds_total[1m]))"},
+      // A CPU engine's utilization; on a GPU node swap in DCGM's
+      // DCGM_FI_DEV_GPU_UTIL / 100 (vigild's own NVML reading is not exported yet).
+      {"utilization", "max(rate(vigil_engine_thread_cpu_seconds_total[1m]))"},
       {"memory_used_bytes", "max(vigil_memory_used_bytes)"},
       {"avg_sequence_length", "max(vigil_avg_sequence_length)"},
       {"requests_stuck", "max(vigil_requests_stuck)"},

@@ -2,7 +2,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <map>
 #include <sstream>
 
@@ -110,13 +112,23 @@ Status RunRuleTestFile(const std::string& path, RuleTestResult* result) {
     }
     if (files.empty()) return Status::InvalidArgument(path + ": rule_files is empty");
     const double eval_interval = Dur(root["evaluation_interval"], 60);
+    // Inhibitions: those the rule files ship, plus the test file's own.
+    std::vector<InhibitRule> own_inhibits;
+    {
+      std::ifstream in(path);
+      std::ostringstream text;
+      text << in.rdbuf();
+      VIGIL_RETURN_IF_ERROR(ParseInhibitRulesOnly(text.str(), path, &own_inhibits));
+    }
     int index = 0;
     for (const YAML::Node& t : root["tests"]) {
       ++index;
       std::vector<RuleGroup> groups;
-      VIGIL_RETURN_IF_ERROR(LoadRules(files, &groups).WithContext(path));
+      std::vector<InhibitRule> inhibits;
+      VIGIL_RETURN_IF_ERROR(LoadRules(files, &groups, &inhibits).WithContext(path));
+      inhibits.insert(inhibits.end(), own_inhibits.begin(), own_inhibits.end());
       RuleEngine engine;
-      engine.Swap(std::move(groups));
+      engine.Swap(std::move(groups), std::move(inhibits));
       const double interval = Dur(t["interval"], eval_interval);
       std::map<std::string, std::vector<double>> series;
       for (const YAML::Node& s : t["input_series"]) {
@@ -182,6 +194,24 @@ Status RunRuleTestFile(const std::string& path, RuleTestResult* result) {
               if (g == got.status.annotations.end() || g->second != a->second.Scalar())
                 why += " annotation " + a->first.Scalar() + "=\"" +
                        (g == got.status.annotations.end() ? "" : g->second) + "\", want \"" + a->second.Scalar() + "\";";
+            }
+          }
+          // `exp_inhibited_by: [Source]`: the firing alert is inhibited by
+          // exactly these; `[]`: it fires uninhibited.
+          if (why.empty() && c["exp_inhibited_by"]) {
+            std::vector<std::string> want_by;
+            for (const auto& x : c["exp_inhibited_by"]) want_by.push_back(x.Scalar());
+            std::vector<std::string> got_by = firing.empty() ? std::vector<std::string>{} : firing[0]->status.inhibited_by;
+            std::sort(want_by.begin(), want_by.end());
+            std::sort(got_by.begin(), got_by.end());
+            if (firing.empty()) why = "exp_inhibited_by needs the alert firing";
+            else if (got_by != want_by) {
+              auto join = [](const std::vector<std::string>& v) {
+                std::string o;
+                for (const auto& x : v) o += (o.empty() ? "" : ",") + x;
+                return "[" + o + "]";
+              };
+              why = "inhibited by " + join(got_by) + ", want " + join(want_by);
             }
           }
           if (!why.empty()) {

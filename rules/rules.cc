@@ -31,19 +31,75 @@ std::string Where(const std::string& src, const YAML::Node& n) {
 
 }  // namespace
 
-Status ParseRulesImpl(const std::string& text, const std::string& src, std::vector<RuleGroup>* out);
+Status ParseRulesImpl(const std::string& text, const std::string& src, std::vector<RuleGroup>* out,
+                      std::vector<InhibitRule>* inhibits);
 
-Status ParseRules(const std::string& text, const std::string& src, std::vector<RuleGroup>* out) {
+Status ParseRules(const std::string& text, const std::string& src, std::vector<RuleGroup>* out,
+                  std::vector<InhibitRule>* inhibits) {
   // Odd shapes can make yaml-cpp throw from accessors; they are bad input.
   try {
-    return ParseRulesImpl(text, src, out);
+    return ParseRulesImpl(text, src, out, inhibits);
   } catch (const YAML::Exception& e) {
     return Status::InvalidArgument(src + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
                                    ": " + e.msg);
   }
 }
 
-Status ParseRulesImpl(const std::string& text, const std::string& src, std::vector<RuleGroup>* out) {
+namespace {
+
+// `inhibit_rules:` in a rule file, with Alertmanager's field names.
+void ParseInhibits(const YAML::Node& list, const std::string& src, std::vector<std::string>* errs,
+                   std::vector<InhibitRule>* out) {
+  auto err = [&](const YAML::Node& n, const std::string& m) { errs->push_back(Where(src, n) + ": " + m); };
+  if (!list.IsSequence()) return err(list, "inhibit_rules must be a list");
+  for (size_t i = 0; i < list.size(); ++i) {
+    const YAML::Node r = list[i];
+    const std::string path = "inhibit_rules[" + std::to_string(i) + "]";
+    if (!r.IsMap()) {
+      err(r, path + ": expected a mapping with source_matchers, target_matchers, equal");
+      continue;
+    }
+    InhibitRuleSpec spec;
+    spec.origin = Where(src, r);
+    bool ok = true;
+    for (auto it = r.begin(); it != r.end(); ++it) {
+      const std::string k = it->first.Scalar();
+      const YAML::Node v = it->second;
+      std::vector<std::string>* strings = k == "source_matchers" ? &spec.source_matchers
+                                          : k == "target_matchers" ? &spec.target_matchers
+                                          : k == "equal" ? &spec.equal : nullptr;
+      std::map<std::string, std::string>* map = k == "source_match" ? &spec.source_match
+                                                : k == "target_match" ? &spec.target_match
+                                                : k == "source_match_re" ? &spec.source_match_re
+                                                : k == "target_match_re" ? &spec.target_match_re : nullptr;
+      if (strings) {
+        if (!v.IsSequence()) { err(v, path + "." + k + ": expected a list of strings"); ok = false; continue; }
+        for (const YAML::Node& e : v) {
+          if (!e.IsScalar()) { err(e, path + "." + k + ": expected a string"); ok = false; continue; }
+          strings->push_back(e.Scalar());
+        }
+      } else if (map) {
+        if (!v.IsMap()) { err(v, path + "." + k + ": expected a mapping of label to value"); ok = false; continue; }
+        for (auto m = v.begin(); m != v.end(); ++m) {
+          if (!m->second.IsScalar()) { err(m->second, path + "." + k + ": expected a string"); ok = false; continue; }
+          (*map)[m->first.Scalar()] = m->second.Scalar();
+        }
+      } else {
+        err(it->first, path + ": unknown key \"" + k + "\"");
+        ok = false;
+      }
+    }
+    if (!ok) continue;
+    InhibitRule rule;
+    if (Status st = MakeInhibitRule(spec, &rule); !st.ok()) err(r, path + "." + st.message());
+    else if (out) out->push_back(std::move(rule));
+  }
+}
+
+}  // namespace
+
+Status ParseRulesImpl(const std::string& text, const std::string& src, std::vector<RuleGroup>* out,
+                      std::vector<InhibitRule>* inhibits) {
   YAML::Node root;
   try {
     root = YAML::Load(text);
@@ -53,13 +109,17 @@ Status ParseRulesImpl(const std::string& text, const std::string& src, std::vect
   }
   std::vector<std::string> errs;
   auto err = [&](const YAML::Node& n, const std::string& m) { errs.push_back(Where(src, n) + ": " + m); };
-  if (!root.IsMap() || !root["groups"] || !root["groups"].IsSequence()) {
-    return Status::InvalidArgument(src + ": expected a top-level \"groups:\" list");
+  if (!root.IsMap() || (!root["inhibit_rules"] && (!root["groups"] || !root["groups"].IsSequence()))) {
+    return Status::InvalidArgument(src + ": expected a top-level \"groups:\" list (or \"inhibit_rules:\")");
   }
   for (auto it = root.begin(); it != root.end(); ++it)
-    if (it->first.Scalar() != "groups") err(it->first, "unknown key \"" + it->first.Scalar() + "\"");
+    if (it->first.Scalar() != "groups" && it->first.Scalar() != "inhibit_rules")
+      err(it->first, "unknown key \"" + it->first.Scalar() + "\"");
+  if (root["inhibit_rules"]) ParseInhibits(root["inhibit_rules"], src, &errs, inhibits);
+  if (root["groups"] && !root["groups"].IsSequence()) err(root["groups"], "groups must be a list");
   std::set<std::string> group_names;
-  for (const YAML::Node& g : root["groups"]) {
+  const YAML::Node groups_node = root["groups"] && root["groups"].IsSequence() ? root["groups"] : YAML::Node();
+  for (const YAML::Node& g : groups_node) {
     RuleGroup group;
     group.file = src;
     if (!g.IsMap()) {
@@ -171,8 +231,24 @@ Status ParseRulesImpl(const std::string& text, const std::string& src, std::vect
   return Status::OK();
 }
 
-Status LoadRules(const std::vector<std::string>& patterns, std::vector<RuleGroup>* out) {
+Status ParseInhibitRulesOnly(const std::string& text, const std::string& src, std::vector<InhibitRule>* out) {
+  std::vector<std::string> errs;
+  try {
+    const YAML::Node root = YAML::Load(text);
+    if (root.IsMap() && root["inhibit_rules"]) ParseInhibits(root["inhibit_rules"], src, &errs, out);
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(src + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
+                                   ": " + e.msg);
+  }
+  std::string all;
+  for (const auto& e : errs) all += (all.empty() ? "" : "\n") + e;
+  return all.empty() ? Status::OK() : Status::InvalidArgument(all);
+}
+
+Status LoadRules(const std::vector<std::string>& patterns, std::vector<RuleGroup>* out,
+                 std::vector<InhibitRule>* inhibits) {
   std::vector<RuleGroup> groups;
+  std::vector<InhibitRule> inh;
   std::string errors;
   for (const std::string& p : patterns) {
     glob_t g{};
@@ -191,17 +267,18 @@ Status LoadRules(const std::vector<std::string>& patterns, std::vector<RuleGroup
       }
       std::ostringstream ss;
       ss << in.rdbuf();
-      Status st = ParseRules(ss.str(), path, &groups);
+      Status st = ParseRules(ss.str(), path, &groups, &inh);
       if (!st.ok()) errors += (errors.empty() ? "" : "\n") + st.message();
     }
     globfree(&g);
   }
   if (!errors.empty()) return Status::InvalidArgument(errors);
   *out = std::move(groups);
+  if (inhibits) *inhibits = std::move(inh);
   return Status::OK();
 }
 
-void RuleEngine::Swap(std::vector<RuleGroup> groups) {
+void RuleEngine::Swap(std::vector<RuleGroup> groups, std::vector<InhibitRule> inhibits) {
   std::lock_guard<std::mutex> lock(mu_);
   std::map<std::pair<std::string, std::string>, RuleStatus> kept;
   for (const auto& g : groups)
@@ -211,6 +288,7 @@ void RuleEngine::Swap(std::vector<RuleGroup> groups) {
     }
   status_ = std::move(kept);
   groups_ = std::move(groups);
+  inhibits_ = std::move(inhibits);
 }
 
 std::vector<Transition> RuleEngine::Evaluate(double now, const EvalContext& ctx) {
@@ -258,7 +336,29 @@ std::vector<Transition> RuleEngine::Evaluate(double now, const EvalContext& ctx)
       if (s.state != before) out.push_back({g.name, r.name, before, s.state, now});
     }
   }
+  ApplyInhibitions(now);
   return out;
+}
+
+void RuleEngine::ApplyInhibitions(double now) {
+  std::vector<InhibitInput> in;
+  std::vector<RuleStatus*> who;
+  for (const auto& g : groups_)
+    for (const auto& r : g.rules) {
+      RuleStatus& s = status_[{g.name, r.name}];
+      s.inhibited_by.clear();
+      s.held_by.clear();
+      if (s.state == RuleState::kInactive) continue;
+      const bool firing = s.state == RuleState::kFiring;
+      in.push_back({&r.labels, firing, firing ? now - s.fired_at : 0, r.for_s});
+      who.push_back(&s);
+    }
+  if (inhibits_.empty() || in.empty()) return;
+  const auto res = Inhibit(inhibits_, in);
+  for (size_t i = 0; i < res.size(); ++i) {
+    who[i]->inhibited_by = res[i].inhibited_by;
+    who[i]->held_by = res[i].held_by;
+  }
 }
 
 std::vector<RuleEngine::View> RuleEngine::Snapshot() const {

@@ -12,6 +12,7 @@
 
 #include "common/status.h"
 #include "rules/expr.h"
+#include "rules/inhibit.h"
 
 namespace vigil::rules {
 
@@ -34,10 +35,17 @@ struct RuleGroup {
   std::vector<Rule> rules;
 };
 
-// One file's text. Every error, each "file:line:col: message", one per line.
-Status ParseRules(const std::string& yaml_text, const std::string& source, std::vector<RuleGroup>* out);
+// One file's text: `groups:` and/or `inhibit_rules:` (Alertmanager's
+// fields), so a pack ships the inhibitions between its own rules. Every
+// error, each "file:line:col: message", one per line. `inhibits` may be null.
+Status ParseRules(const std::string& yaml_text, const std::string& source, std::vector<RuleGroup>* out,
+                  std::vector<InhibitRule>* inhibits = nullptr);
+// Only the `inhibit_rules:` key of a YAML document that holds others too
+// (a rule test file); absent is fine.
+Status ParseInhibitRulesOnly(const std::string& yaml_text, const std::string& source, std::vector<InhibitRule>* out);
 // Files or globs; a pattern that matches nothing is an error.
-Status LoadRules(const std::vector<std::string>& patterns, std::vector<RuleGroup>* out);
+Status LoadRules(const std::vector<std::string>& patterns, std::vector<RuleGroup>* out,
+                 std::vector<InhibitRule>* inhibits = nullptr);
 
 enum class RuleState { kInactive, kPending, kFiring };
 const char* RuleStateName(RuleState s);
@@ -55,6 +63,10 @@ struct RuleStatus {
   std::string last_error;
   double last_eval = -1;
   double eval_seconds = 0;
+  // Firing rules only: the firing rules that inhibit this one (it sends
+  // nothing, takes no capture) and the pending ones that hold its capture.
+  std::vector<std::string> inhibited_by;
+  std::vector<std::string> held_by;
 };
 
 struct Transition {
@@ -67,7 +79,8 @@ class RuleEngine {
  public:
   // Replaces the whole set at once; rules that keep their group and name
   // keep their state.
-  void Swap(std::vector<RuleGroup> groups);
+  void Swap(std::vector<RuleGroup> groups, std::vector<InhibitRule> inhibits = {});
+  // Evaluates every rule, then inhibition over the result.
   std::vector<Transition> Evaluate(double now, const EvalContext& ctx);
 
   struct View {
@@ -81,8 +94,10 @@ class RuleEngine {
  private:
   mutable std::mutex mu_;
   std::vector<RuleGroup> groups_;
+  std::vector<InhibitRule> inhibits_;
   std::map<std::pair<std::string, std::string>, RuleStatus> status_;
   uint64_t failures_ = 0;
+  void ApplyInhibitions(double now);  // requires mu_
 };
 
 }  // namespace vigil::rules

@@ -68,5 +68,58 @@ TEST(SignalsTest, HitRateBusyFractionAndSettings) {
   EXPECT_DOUBLE_EQ(v["prefix_caching_enabled"], 1);
 }
 
+// Utilization is work done: the engine thread's CPU time on a CPU engine, the
+// device's own figure on CUDA; never a made-up 0 where nothing measures it.
+TEST(SignalsTest, UtilizationFitsTheDevice) {
+  SignalDeriver cpu({60, 300});
+  engine::EngineStats s;
+  auto v = AsMap(cpu.Tick(0, s));
+  EXPECT_EQ(v.count("utilization"), 0u) << "no interval yet";
+  s.busy_seconds_total = 0.9;                // wall time in steps: looks busy
+  s.engine_thread_cpu_seconds_total = 0.3;   // but the thread only ran 30% of the time
+  v = AsMap(cpu.Tick(1, s));
+  EXPECT_DOUBLE_EQ(v["busy_fraction"], 0.9);
+  EXPECT_DOUBLE_EQ(v["engine_cpu_utilization"], 0.3);
+  EXPECT_DOUBLE_EQ(v["utilization"], 0.3);
+  EXPECT_EQ(v.count("gpu_utilization"), 0u) << "a CPU engine has no GPU figure";
+
+  SignalDeriver gpu({60, 300});
+  engine::EngineStats g;
+  g.cuda_device = 0;
+  gpu.Tick(0, g);
+  g.busy_seconds_total = 0.8;
+  v = AsMap(gpu.Tick(1, g));
+  EXPECT_EQ(v.count("gpu_utilization"), 0u) << "no NVML: absent, never 0";
+  EXPECT_DOUBLE_EQ(v["utilization"], 0.8) << "CUDA without NVML falls back to busy_fraction";
+  g.busy_seconds_total = 1.8;
+  g.gpu_utilization = 0.35;
+  v = AsMap(gpu.Tick(2, g));
+  EXPECT_DOUBLE_EQ(v["gpu_utilization"], 0.35);
+  EXPECT_DOUBLE_EQ(v["utilization"], 0.35);
+}
+
+// The stall clock runs only while requests are in flight and no step happens.
+TEST(SignalsTest, EngineStalledSecondsCountsTimeWithoutProgress) {
+  DeriverConfig cfg;
+  cfg.engine_stall_timeout_s = 7;
+  SignalDeriver d(cfg);
+  engine::EngineStats s;
+  auto v = AsMap(d.Tick(0, s));
+  EXPECT_DOUBLE_EQ(v["engine_stalled_seconds"], 0);
+  EXPECT_DOUBLE_EQ(v["engine_stall_timeout_seconds"], 7);
+  v = AsMap(d.Tick(5, s));
+  EXPECT_DOUBLE_EQ(v["engine_stalled_seconds"], 0) << "idle is not stalled";
+  s.requests_waiting = 3;
+  v = AsMap(d.Tick(6, s));
+  EXPECT_DOUBLE_EQ(v["engine_stalled_seconds"], 1) << "counted from the last tick that saw it idle";
+  v = AsMap(d.Tick(16, s));
+  EXPECT_DOUBLE_EQ(v["engine_stalled_seconds"], 11) << "work waiting, no step";
+  s.steps_total = 1;
+  v = AsMap(d.Tick(17, s));
+  EXPECT_DOUBLE_EQ(v["engine_stalled_seconds"], 0) << "a step resets it";
+  v = AsMap(d.Tick(20, s));
+  EXPECT_DOUBLE_EQ(v["engine_stalled_seconds"], 3);
+}
+
 }  // namespace
 }  // namespace vigil::monitor

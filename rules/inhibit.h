@@ -1,0 +1,52 @@
+// Inhibition, with Alertmanager's inhibit_rules semantics: while a source
+// alert fires, target alerts whose `equal` labels match its own are muted
+// (listed with inhibitedBy, no notification, no capture). An alert never
+// inhibits itself. Vigil adds one thing: while a source is still pending,
+// a target's capture is held back (heldBy), for at most that source's `for`,
+// so the capture goes to the root cause rather than its first symptom.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/matcher.h"
+#include "common/status.h"
+
+namespace vigil::rules {
+
+using Labels = std::map<std::string, std::string>;
+
+// Alertmanager's fields: the matcher-string form and the older map forms.
+struct InhibitRuleSpec {
+  std::vector<std::string> source_matchers, target_matchers;
+  std::map<std::string, std::string> source_match, target_match, source_match_re, target_match_re;
+  std::vector<std::string> equal;
+  std::string origin;  // "file:line" or "alerts.inhibit_rules[2]", for messages and the API
+};
+
+struct InhibitRule {
+  MatcherSet source, target;
+  std::vector<std::string> equal;
+  std::string origin;
+};
+
+// Errors name the field: "source_matchers[1]: matcher ..."; `field` (may be
+// null) gets the key at fault (source_matchers or target_matchers).
+Status MakeInhibitRule(const InhibitRuleSpec& spec, InhibitRule* out, std::string* field = nullptr);
+
+struct InhibitInput {
+  const Labels* labels;
+  bool firing;         // else pending
+  double firing_for_s; // a firing alert: seconds since it fired
+  double hold_s;       // a pending source: how long it may hold a target's capture (its `for`)
+};
+struct Inhibition {
+  std::vector<std::string> inhibited_by;  // alertnames of firing sources
+  std::vector<std::string> held_by;       // alertnames of pending sources (captures wait)
+};
+
+// One result per input. Pending inputs are never inhibited themselves.
+std::vector<Inhibition> Inhibit(const std::vector<InhibitRule>& rules, const std::vector<InhibitInput>& alerts);
+
+}  // namespace vigil::rules

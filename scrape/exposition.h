@@ -1,0 +1,64 @@
+// Parser for scrape bodies in the Prometheus text format (0.0.4) and the
+// OpenMetrics 1.0 text format.
+// Why: Vigil scrapes /metrics of processes it does not control, so every body
+// is treated as hostile. Guarantees: the size limit is checked before any
+// parsing; series, families, labels and label values are bounded by
+// ParseLimits; no recursion; one pass over the body (duplicate detection is
+// an ordered set, so adversarial keys cannot force hash collisions); never
+// throws or crashes; on any error `out` is left empty, never partially
+// filled, since a partial exposition must be treated as erroneous in full.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+
+namespace vigil::scrape {
+
+struct Sample {
+  std::string name;  // as exposed, suffix included ("x_bucket", "x_total")
+  // Sorted by name; labels with an empty value are dropped (the formats say
+  // an empty value is the same as no label).
+  std::vector<std::pair<std::string, std::string>> labels;
+  double value = 0;
+};
+
+struct MetricFamily {
+  std::string name;
+  // counter, gauge, histogram, summary, untyped (0.0.4); counter, gauge,
+  // histogram, gaugehistogram, summary, stateset, info, unknown (OpenMetrics).
+  std::string type;
+  std::string help;  // unescaped
+  std::vector<Sample> samples;
+};
+
+struct ParseLimits {
+  size_t max_bytes = 16 << 20;
+  size_t max_series = 200000;  // also bounds the number of families
+  size_t max_label_value_bytes = 4096;
+  size_t max_labels_per_series = 64;
+};
+
+enum class Format { kPrometheusText, kOpenMetrics };
+
+// Why a scrape was rejected, for a per-reason failure counter.
+enum class ScrapeError { kTooLarge, kTooManySeries, kSyntax, kBadUtf8, kDuplicateSeries, kMissingEof };
+// "too_large", "too_many_series", "syntax", "bad_utf8", "duplicate_series", "missing_eof".
+const char* ScrapeErrorName(ScrapeError e);
+
+// Parses a whole scrape body into `out` (replacing its contents). On error:
+// InvalidArgument (ResourceExhausted for the two limits) whose message names
+// the line ("line 12: ...") and the problem, `*reason` set when non-null, and
+// `out` cleared. Timestamps and exemplars are checked, then dropped.
+Status ParseExposition(std::string_view body, Format format, const ParseLimits& limits,
+                       std::vector<MetricFamily>* out, ScrapeError* reason = nullptr);
+
+// "application/openmetrics-text; version=1.0.0" -> kOpenMetrics; anything
+// else (text/plain; version=0.0.4, missing, unknown) -> kPrometheusText.
+Format FormatFromContentType(std::string_view content_type);
+
+}  // namespace vigil::scrape

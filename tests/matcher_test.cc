@@ -1,0 +1,55 @@
+// Label matchers shared by silences and inhibition rules.
+#include "common/matcher.h"
+
+#include <gtest/gtest.h>
+
+namespace vigil {
+namespace {
+
+TEST(MatcherTest, ParsesAlertmanagerForms) {
+  Matcher m;
+  ASSERT_TRUE(ParseMatcher("alertname=KVCacheThrashing", &m).ok());
+  EXPECT_EQ(m.name, "alertname");
+  EXPECT_EQ(m.value, "KVCacheThrashing");
+  EXPECT_TRUE(m.is_equal);
+  EXPECT_FALSE(m.is_regex);
+  ASSERT_TRUE(ParseMatcher(R"(alertname = "Foo \"bar\"")", &m).ok());
+  EXPECT_EQ(m.value, "Foo \"bar\"");
+  ASSERT_TRUE(ParseMatcher("severity!=info", &m).ok());
+  EXPECT_FALSE(m.is_equal);
+  ASSERT_TRUE(ParseMatcher(R"(pathology=~"kv_.*")", &m).ok());
+  EXPECT_TRUE(m.is_regex);
+  EXPECT_EQ(m.value, "kv_.*");
+  ASSERT_TRUE(ParseMatcher("job!~a|b", &m).ok());
+  EXPECT_TRUE(m.is_regex);
+  EXPECT_FALSE(m.is_equal);
+  EXPECT_EQ(MatcherString(m), "job!~\"a|b\"");
+}
+
+TEST(MatcherTest, RejectsWhatIsNotAMatcher) {
+  Matcher m;
+  EXPECT_FALSE(ParseMatcher("alertname", &m).ok());
+  EXPECT_FALSE(ParseMatcher("=x", &m).ok());
+  Status st = ParseMatcher("1abc=x", &m);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("not a label name"), std::string::npos) << st.message();
+  MatcherSet set;
+  st = MatcherSet::Compile({{"a", "(", true, true}}, &set);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("a=~\"(\""), std::string::npos) << st.message();
+}
+
+TEST(MatcherTest, AnchoredRegexesAndAbsentLabelsAsEmpty) {
+  MatcherSet set;
+  ASSERT_TRUE(MatcherSet::Compile({{"alertname", "KV.*", true, true}, {"target", "", false, true}}, &set).ok());
+  EXPECT_TRUE(set.Matches({{"alertname", "KVCacheNearFull"}}));
+  EXPECT_FALSE(set.Matches({{"alertname", "HighKV"}})) << "anchored at the start";
+  EXPECT_FALSE(set.Matches({{"alertname", "KVX"}, {"target", "a"}})) << "target must be absent or empty";
+  MatcherSet none;
+  ASSERT_TRUE(MatcherSet::Compile({{"severity", "critical", false, false}}, &none).ok());
+  EXPECT_TRUE(none.Matches({}));
+  EXPECT_FALSE(none.Matches({{"severity", "critical"}}));
+}
+
+}  // namespace
+}  // namespace vigil
