@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -294,6 +295,7 @@ int CmdScenario(int argc, char** argv) {
   std::thread burst_thread;
   std::map<std::string, Firing> fired;
   std::map<std::string, double> primaries;  // primary diagnosis -> first seen
+  std::map<std::string, std::map<std::string, std::pair<int, int>>> clauses;  // rule -> comparison -> (held, polls)
   bool met_at = false;
   double met_time = 0;
   std::string abort_reason;
@@ -311,6 +313,25 @@ int CmdScenario(int argc, char** argv) {
       pid = -1;
       abort_reason = "vigild exited during the run; its log:\n" + ReadAll(log);
       break;
+    }
+    // How often each comparison of an expected rule held: why it did not fire.
+    if (auto rr = c.Get("/api/v1/rules"); rr && rr->status == 200) {
+      json rj = json::parse(rr->body, nullptr, false);
+      if (!rj.is_discarded())
+        for (const auto& g : rj["data"]["groups"])
+          for (const auto& rule : g["rules"]) {
+            const std::string name = rule.value("name", "");
+            if (!sc.fires.count(name) || !rule.contains("evidence")) continue;
+            for (const auto& [text, v] : rule["evidence"].items()) {
+              // Leaf comparisons only: "a > 1", not "a > 1 and b < 2".
+              if (text.find_first_of("<>=") == std::string::npos || text.find(" and ") != std::string::npos ||
+                  text.find(" or ") != std::string::npos || text.find(" unless ") != std::string::npos)
+                continue;
+              auto& st = clauses[name][text];
+              st.first += !v.is_null();
+              ++st.second;
+            }
+          }
     }
     auto r = c.Get("/health/report");
     if (!r) continue;
@@ -369,7 +390,15 @@ int CmdScenario(int argc, char** argv) {
   std::vector<std::string> problems;
   for (const auto& f : sc.fires) {
     auto it = fired.find(f);
-    if (it == fired.end()) problems.push_back(f + " did not fire");
+    if (it == fired.end()) {
+      std::string why;
+      for (const auto& [text, st] : clauses[f]) {
+        char buf[256];
+        std::snprintf(buf, sizeof buf, "%s%s held in %d/%d polls", why.empty() ? "" : "; ", text.c_str(), st.first, st.second);
+        why += buf;
+      }
+      problems.push_back(f + " did not fire" + (why.empty() ? "" : " (" + why + ")"));
+    }
     else if (it->second.at > sc.within_s) problems.push_back(f + " fired after " + std::to_string(static_cast<int>(it->second.at)) + "s (bound " + std::to_string(static_cast<int>(sc.within_s)) + "s)");
   }
   // Rules of the expected rules' own pathology (OrphanedKVBlocks and
@@ -386,7 +415,7 @@ int CmdScenario(int argc, char** argv) {
   for (const auto& [name, f] : fired)
     if (!allowed(name) && f.uninhibited) problems.push_back(name + " fired but should not");
   for (const auto& [name, at] : primaries)
-    if (pathology.count(name) && !expected(name) && !sc.primary.count(name))
+    if (pathology.count(name) && !allowed(name) && !sc.primary.count(name))
       problems.push_back(name + " was the primary diagnosis (at " + std::to_string(static_cast<int>(at)) + "s)");
   bool expected_capture = false;
   for (const auto& cap : captures) {
@@ -422,7 +451,10 @@ int CmdScenario(int argc, char** argv) {
                   sc.fires.count(name) ? "" : allowed(name) ? "  (same pathology or allowed)" : !f.uninhibited ? "" : "  (unexpected)",
                   by.empty() ? "" : ("  inhibited by " + by).c_str());
     }
-    for (const auto& [name, at] : primaries) std::printf("  primary diagnosis %s from %5.1f s\n", name.c_str(), at);
+    std::vector<std::pair<double, std::string>> by_time;
+    for (const auto& [name, at] : primaries) by_time.emplace_back(at, name);
+    std::sort(by_time.begin(), by_time.end());
+    for (const auto& [at, name] : by_time) std::printf("  primary diagnosis %s from %5.1f s\n", name.c_str(), at);
     if (fired.empty()) std::printf("  no pathology rule fired\n");
     for (const auto& cap : captures)
       std::printf("  capture %s (rule %s)\n", cap["id"].get<std::string>().c_str(), cap["rule"].get<std::string>().c_str());
