@@ -98,16 +98,11 @@ void Notifier::Step(double now) {
       have = true;
     }
   }
-  // Inhibition is decided with the firing set; it lasts while the alert is
-  // observed inhibited (an alert that vanishes resolves unmuted).
+  // The rules decided inhibition with the firing set; an alert that vanishes
+  // resolves unmuted, so whoever heard it firing hears it resolve.
   std::set<std::string> inhibited;
-  if (have) {
-    for (const Alert& a : firing)
-      if (!a.inhibited_by.empty()) inhibited.insert(Fingerprint(a.labels));
-    inhibited_ = inhibited;
-  } else {
-    inhibited = inhibited_;
-  }
+  for (const Alert& a : firing)
+    if (!a.inhibited_by.empty()) inhibited.insert(Fingerprint(a.labels));
   auto muted = [this, now, &inhibited](const Labels& l) {
     return inhibited.count(Fingerprint(l)) > 0 || !silences_->Silencing(l, now).empty();
   };
@@ -123,8 +118,11 @@ void Notifier::Step(double now) {
       if (old != active_.end()) a.starts_at = old->second.starts_at;
       else if (a.starts_at <= 0) a.starts_at = now;
       dispatcher_->Ingest(a, now, RoutedReceivers(a.labels, false));
-      if (old == active_.end() && !muted(a.labels)) {
+      // Sent at once when new, or when it stops being muted (its root cause
+      // resolved, its silence ended) and this receiver has not heard it yet.
+      if (!muted(a.labels)) {
         for (const auto& r : RoutedReceivers(a.labels, true)) {
+          if (old != active_.end() && am_sent_[r].count(fp)) continue;
           to_am[r].push_back(a);
           am_sent_[r].insert(fp);
         }

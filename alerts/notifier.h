@@ -75,7 +75,6 @@ class Notifier {
 
   std::mutex step_mu_;  // one Step at a time
   std::map<std::string, Alert> active_;  // by fingerprint
-  std::set<std::string> inhibited_;      // fingerprints inhibited in the last observed set
   std::map<std::string, std::set<std::string>> am_sent_;  // receiver -> fingerprints it heard firing
   double last_resend_ = 0;
   std::atomic<uint64_t> queued_{0};

@@ -148,20 +148,12 @@ SilenceStore::~SilenceStore() {
 
 Status SilenceStore::Compile(const Silence& s, Compiled* out) const {
   out->silence = s;
-  out->re.clear();
-  for (size_t i = 0; i < s.matchers.size(); ++i) {
-    std::regex re;
-    if (s.matchers[i].is_regex) {
-      try {
-        re = std::regex("^(?:" + s.matchers[i].value + ")$");
-      } catch (const std::regex_error& e) {
-        return Status::InvalidArgument("matchers[" + std::to_string(i) + "].value: \"" + s.matchers[i].value +
-                                       "\" is not a valid regex: " + e.what());
-      }
-    }
-    out->re.push_back(std::move(re));
+  for (size_t i = 0; i < s.matchers.size(); ++i) {  // one by one, to name the bad one
+    MatcherSet one;
+    if (Status st = MatcherSet::Compile({s.matchers[i]}, &one); !st.ok())
+      return Status::InvalidArgument("matchers[" + std::to_string(i) + "].value: " + st.message());
   }
-  return Status::OK();
+  return MatcherSet::Compile(s.matchers, &out->matchers);
 }
 
 Status SilenceStore::Persist(const Silence& s) {
@@ -221,14 +213,7 @@ std::vector<std::string> SilenceStore::Silencing(const Labels& labels, double no
   std::vector<std::string> out;
   for (const auto& [id, c] : silences_) {
     if (c.silence.State(now) != "active") continue;
-    bool all = true;
-    for (size_t i = 0; i < c.silence.matchers.size() && all; ++i) {
-      const Matcher& m = c.silence.matchers[i];
-      auto it = labels.find(m.name);
-      const std::string v = it == labels.end() ? "" : it->second;
-      const bool hit = m.is_regex ? std::regex_match(v, c.re[i]) : v == m.value;
-      all = hit == m.is_equal;
-    }
+    const bool all = c.matchers.Matches(labels);
     if (all) out.push_back(id);
   }
   return out;

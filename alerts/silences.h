@@ -63,7 +63,7 @@ class SilenceStore {
  private:
   struct Compiled {
     Silence silence;
-    std::vector<std::regex> re;  // per matcher; unused for equality matchers
+    MatcherSet matchers;
   };
   Status Compile(const Silence& s, Compiled* out) const;
   Status Persist(const Silence& s);

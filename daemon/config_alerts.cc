@@ -94,7 +94,6 @@ void ReadAlerts(Section s, AlertsConfig* a) {
   // Alertmanager's inhibit_rules: new matcher strings and the older maps.
   for (Section& r : s.Items("inhibit_rules")) {
     rules::InhibitRuleSpec spec;
-    spec.origin = r.path();
     r.Strings("source_matchers", &spec.source_matchers);
     r.Strings("target_matchers", &spec.target_matchers);
     r.StringMap("source_match", &spec.source_match);
@@ -105,7 +104,7 @@ void ReadAlerts(Section s, AlertsConfig* a) {
     rules::InhibitRule rule;
     std::string field;
     if (Status st = rules::MakeInhibitRule(spec, &rule, &field); !st.ok()) {
-      r.Error(field, st.message());
+      r.Error(field, st.message());  // the rule's position; the path names the entry
     } else {
       a->inhibit_rules.push_back(std::move(rule));
     }

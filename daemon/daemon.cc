@@ -139,7 +139,8 @@ Status Daemon::Create(const Config& config, std::unique_ptr<Daemon>* out) {
         [eng, gpu] {
           engine::EngineStats s = eng->GetStats();
           monitor::GpuProbe::Reading r;
-          if (gpu && gpu->Read(&r)) s.gpu_utilization = r.sm_utilization;
+          s.gpu_probed = gpu != nullptr;
+          if (gpu && gpu->Read(&r)) s.gpu_utilization = r.utilization;
           return s;
         },
         d->series_.get());

@@ -97,7 +97,9 @@ json AlertsJson(const std::vector<rules::RuleEngine::View>& views, const Silence
 
 namespace {
 
-int SeverityRank(const std::string& s) { return s == "critical" ? 3 : s == "warning" ? 2 : s == "info" ? 1 : 0; }
+// Unknown severities (page, error, ...) rank with warning: below critical,
+// above info, so a pack's own words never drop a diagnosis to the bottom.
+int SeverityRank(const std::string& s) { return s == "critical" ? 3 : s == "info" ? 1 : 2; }
 
 }  // namespace
 
@@ -106,8 +108,9 @@ json Diagnosis(const std::vector<rules::RuleEngine::View>& views) {
   json firing = json::array();
   // The primary diagnosis: a firing root cause (a rule naming a pathology,
   // not inhibited), the most severe, then the earliest; the rest of what
-  // fires are its symptoms. Without a pathology rule, any uninhibited alert.
-  int primary = -1;
+  // fires are its symptoms. Without a pathology rule, any uninhibited alert;
+  // if inhibition cycles leave none uninhibited, the best of all.
+  int primary = -1, fallback = -1;
   auto better = [&](const json& a, const json& b) {
     const bool pa = !a["pathology"].get<std::string>().empty(), pb = !b["pathology"].get<std::string>().empty();
     if (pa != pb) return pa;
@@ -134,7 +137,9 @@ json Diagnosis(const std::vector<rules::RuleEngine::View>& views) {
     firing.push_back(f);
     const int i = static_cast<int>(firing.size()) - 1;
     if (v.status.inhibited_by.empty() && (primary < 0 || better(f, firing[primary]))) primary = i;
+    if (fallback < 0 || better(f, firing[fallback])) fallback = i;
   }
+  if (primary < 0) primary = fallback;
   json symptoms = json::array();
   for (int i = 0; i < static_cast<int>(firing.size()); ++i) {
     firing[i].erase("firedAt");

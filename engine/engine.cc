@@ -4,6 +4,7 @@
 #include "engine/engine.h"
 
 #include <spdlog/spdlog.h>
+#include <pthread.h>
 #include <time.h>
 
 #include <atomic>
@@ -28,13 +29,6 @@ double UnixSeconds() {
 int64_t SteadyNanos() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
-}
-
-// CPU time consumed by the calling thread.
-int64_t ThreadCpuNanos() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
 }
 
 class ThreadedEngine final : public Engine {
@@ -74,7 +68,7 @@ class ThreadedEngine final : public Engine {
       s = published_;
     }
     s.heartbeat_ns = heartbeat_ns_.load(std::memory_order_relaxed);
-    s.engine_thread_cpu_seconds_total = static_cast<double>(cpu_ns_.load(std::memory_order_relaxed)) / 1e9;
+    s.engine_thread_cpu_seconds_total = static_cast<double>(EngineThreadCpuNanos()) / 1e9;
     {
       std::lock_guard<std::mutex> lock(mu_);
       s.requests_waiting += static_cast<int64_t>(inbox_.size());  // accepted, not yet seen by the engine
@@ -197,12 +191,26 @@ class ThreadedEngine final : public Engine {
     published_ = s;
   }
 
+  // The engine thread's CPU clock, read live from any thread, so a long step
+  // counts while it runs rather than after it. Before the thread starts and
+  // after it ends: the last value read.
+  int64_t EngineThreadCpuNanos() const {
+    std::lock_guard<std::mutex> lock(cpu_mu_);
+    timespec ts{};
+    if (cpu_clock_valid_ && clock_gettime(cpu_clock_, &ts) == 0)
+      cpu_ns_ = static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
+    return cpu_ns_;
+  }
+
   void Loop() {
+    {
+      std::lock_guard<std::mutex> lock(cpu_mu_);
+      cpu_clock_valid_ = pthread_getcpuclockid(pthread_self(), &cpu_clock_) == 0;
+    }
     spdlog::info("engine: thread started");
     const int64_t stall_ms = core_->config().faults.stall_step_ms;
     while (true) {
       heartbeat_ns_.store(SteadyNanos(), std::memory_order_relaxed);
-      cpu_ns_.store(ThreadCpuNanos(), std::memory_order_relaxed);
       if (stall_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(stall_ms));
       Drain();
       {
@@ -226,6 +234,11 @@ class ThreadedEngine final : public Engine {
       CaptureTick();
     }
     if (capture_running_) FinishCapture("engine_stopped");
+    (void)EngineThreadCpuNanos();  // keep the final figure; the clock dies with the thread
+    {
+      std::lock_guard<std::mutex> lock(cpu_mu_);
+      cpu_clock_valid_ = false;
+    }
     spdlog::info("engine: thread stopped");
   }
 
@@ -308,7 +321,10 @@ class ThreadedEngine final : public Engine {
   mutable std::mutex stats_mu_;
   EngineStats published_;
   std::atomic<int64_t> heartbeat_ns_{0};
-  std::atomic<int64_t> cpu_ns_{0};  // the engine thread's CPU clock, as of its last iteration
+  mutable std::mutex cpu_mu_;  // guards the three below; a clock id is valid only while its thread lives
+  clockid_t cpu_clock_{};
+  bool cpu_clock_valid_ = false;
+  mutable int64_t cpu_ns_ = 0;
   std::chrono::steady_clock::time_point last_publish_{};
 };
 

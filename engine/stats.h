@@ -116,9 +116,11 @@ struct EngineStats {
   bool chunked_prefill_enabled = false;
   int cuda_device = -1;  // the CUDA device index the model runs on; -1 on CPU
 
-  // The device's own utilization (NVML SM utilization, 0..1), filled by the
-  // monitor's GPU probe, not the engine; negative when not measured.
+  // The device's own utilization (NVML, 0..1), filled by the monitor's GPU
+  // probe, not the engine. gpu_probed: the probe is open, so a negative
+  // value is a failed read (no value), not a missing NVML.
   double gpu_utilization = -1;
+  bool gpu_probed = false;
 
   // Liveness: steady-clock nanoseconds of the engine loop's last iteration.
   int64_t heartbeat_ns = 0;

@@ -104,7 +104,7 @@ GpuProbe::~GpuProbe() {
 bool GpuProbe::Read(Reading* out) const {
   NvmlUtilization u{};
   if (api_->utilization(handle_, &u) != 0) return false;
-  out->sm_utilization = u.gpu / 100.0;
+  out->utilization = u.gpu / 100.0;
   return true;
 }
 

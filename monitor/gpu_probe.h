@@ -11,12 +11,16 @@ namespace vigil::monitor {
 class GpuProbe {
  public:
   struct Reading {
-    double sm_utilization = -1;  // 0..1: share of the last sample period with a kernel running
+    // 0..1: NVML's GPU utilization, the share of its last sample period in
+    // which a kernel ran on the device (any process's: device-wide).
+    double utilization = -1;
   };
 
   // Opens NVML ($VIGIL_NVML_LIBRARY, else libnvidia-ml.so.1) and the device
   // the engine's CUDA index names, through CUDA_VISIBLE_DEVICES (indices or
-  // GPU-UUIDs). Null, with *why set, when that cannot be done.
+  // GPU-UUIDs). NVML numbers devices by PCI bus; CUDA does too with
+  // CUDA_DEVICE_ORDER=PCI_BUS_ID, and on hosts of identical GPUs anyway.
+  // Null, with *why set, when that cannot be done.
   static std::unique_ptr<GpuProbe> Open(int cuda_device, std::string* why);
   ~GpuProbe();
   GpuProbe(const GpuProbe&) = delete;

@@ -15,7 +15,7 @@ const std::vector<SignalInfo>& Catalogue() {
       {"kv_blocks_orphaned", SignalKind::kGauge, "blocks", "KV blocks held by no live request (a leak)"},
       {"busy_fraction", SignalKind::kGauge, "ratio", "Share of the last interval spent in model steps (wall time)"},
       {"engine_cpu_utilization", SignalKind::kGauge, "ratio", "Engine thread CPU time over the interval (work done)"},
-      {"gpu_utilization", SignalKind::kGauge, "ratio", "NVML SM utilization of the engine's GPU; absent without NVML"},
+      {"gpu_utilization", SignalKind::kGauge, "ratio", "NVML utilization of the engine's GPU (device-wide); absent without NVML"},
       {"utilization", SignalKind::kGauge, "ratio", "The device's: gpu_utilization on CUDA, engine_cpu_utilization on CPU"},
       {"engine_stalled_seconds", SignalKind::kGauge, "seconds", "Time the engine has made no step with requests in flight"},
       {"engine_stall_timeout_seconds", SignalKind::kGauge, "seconds", "Setting: server.engine_stall_timeout"},
@@ -124,9 +124,14 @@ std::vector<std::pair<std::string, double>> SignalDeriver::Tick(double now, cons
   if (have_prev_ && now > prev_t_) cpu_util = std::clamp((cpu_total - prev_cpu_) / (now - prev_t_), 0.0, 1.0);
   if (cpu_util) put("engine_cpu_utilization", *cpu_util);
   if (s.gpu_utilization >= 0) put("gpu_utilization", s.gpu_utilization);
-  // On CUDA without NVML, wall time in steps is the best figure there is.
-  if (s.cuda_device >= 0) put("utilization", s.gpu_utilization >= 0 ? s.gpu_utilization : busy);
-  else if (cpu_util) put("utilization", *cpu_util);
+  // On CUDA without NVML, wall time in steps is the best figure there is;
+  // with NVML, a failed read leaves a gap rather than mixing two measures.
+  if (s.cuda_device >= 0) {
+    if (s.gpu_utilization >= 0) put("utilization", s.gpu_utilization);
+    else if (!s.gpu_probed) put("utilization", busy);
+  } else if (cpu_util) {
+    put("utilization", *cpu_util);
+  }
   const int64_t in_flight = s.requests_running + s.requests_waiting;
   if (!have_progress_ || s.steps_total != last_steps_ || in_flight == 0) {
     have_progress_ = true;

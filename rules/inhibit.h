@@ -22,17 +22,16 @@ struct InhibitRuleSpec {
   std::vector<std::string> source_matchers, target_matchers;
   std::map<std::string, std::string> source_match, target_match, source_match_re, target_match_re;
   std::vector<std::string> equal;
-  std::string origin;  // "file:line" or "alerts.inhibit_rules[2]", for messages and the API
 };
 
 struct InhibitRule {
   MatcherSet source, target;
   std::vector<std::string> equal;
-  std::string origin;
 };
 
-// Errors name the field: "source_matchers[1]: matcher ..."; `field` (may be
-// null) gets the key at fault (source_matchers or target_matchers).
+// On error `field` (may be null) names the key at fault as the user wrote
+// it: "target_matchers[1]", "source_match_re.alertname", "equal[0]", or
+// "source_matchers" when a side has no matcher at all.
 Status MakeInhibitRule(const InhibitRuleSpec& spec, InhibitRule* out, std::string* field = nullptr);
 
 struct InhibitInput {

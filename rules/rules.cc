@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <chrono>
+#include <map>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -60,7 +61,7 @@ void ParseInhibits(const YAML::Node& list, const std::string& src, std::vector<s
       continue;
     }
     InhibitRuleSpec spec;
-    spec.origin = Where(src, r);
+    std::map<std::string, YAML::Node> nodes;  // field -> its node, to point errors at it
     bool ok = true;
     for (auto it = r.begin(); it != r.end(); ++it) {
       const std::string k = it->first.Scalar();
@@ -76,12 +77,15 @@ void ParseInhibits(const YAML::Node& list, const std::string& src, std::vector<s
         if (!v.IsSequence()) { err(v, path + "." + k + ": expected a list of strings"); ok = false; continue; }
         for (const YAML::Node& e : v) {
           if (!e.IsScalar()) { err(e, path + "." + k + ": expected a string"); ok = false; continue; }
+          nodes[k + "[" + std::to_string(strings->size()) + "]"] = e;
           strings->push_back(e.Scalar());
         }
+        nodes[k] = v;
       } else if (map) {
         if (!v.IsMap()) { err(v, path + "." + k + ": expected a mapping of label to value"); ok = false; continue; }
         for (auto m = v.begin(); m != v.end(); ++m) {
           if (!m->second.IsScalar()) { err(m->second, path + "." + k + ": expected a string"); ok = false; continue; }
+          nodes[k + "." + m->first.Scalar()] = m->second;
           (*map)[m->first.Scalar()] = m->second.Scalar();
         }
       } else {
@@ -91,8 +95,13 @@ void ParseInhibits(const YAML::Node& list, const std::string& src, std::vector<s
     }
     if (!ok) continue;
     InhibitRule rule;
-    if (Status st = MakeInhibitRule(spec, &rule); !st.ok()) err(r, path + "." + st.message());
-    else if (out) out->push_back(std::move(rule));
+    std::string field;
+    if (Status st = MakeInhibitRule(spec, &rule, &field); !st.ok()) {
+      auto n = nodes.find(field);
+      err(n == nodes.end() ? r : n->second, path + "." + field + ": " + st.message());
+    } else if (out) {
+      out->push_back(std::move(rule));
+    }
   }
 }
 

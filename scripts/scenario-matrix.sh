@@ -10,8 +10,12 @@ only=""
 build=build
 while (($#)); do
   case "$1" in
-    --repeat) repeat=$2; shift 2 ;;
-    --only) only=$2; shift 2 ;;
+    --repeat)
+      [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || { echo "usage: $0 [--repeat N] [--only a,b] [BUILD_DIR]" >&2; exit 2; }
+      repeat=$2; shift 2 ;;
+    --only)
+      [[ -n "${2:-}" ]] || { echo "usage: $0 [--repeat N] [--only a,b] [BUILD_DIR]" >&2; exit 2; }
+      only=$2; shift 2 ;;
     *) build=$1; shift ;;
   esac
 done
@@ -25,9 +29,9 @@ for f in "$root"/etc/scenarios/*.yaml; do
     rc=0
     "$build/cli/vigilctl" scenario run "$name" --scenarios "$root/etc/scenarios" --rules "$root/etc/rules" \
       --vigild "$build/daemon/vigild" --json > "$out/$name.$i.json" 2> "$out/$name.$i.err" || rc=$?
-    if ((rc == 2)); then  # the run itself failed (load, daemon): keep its reason
-      python3 -c 'import json,sys; print(json.dumps({"scenario": sys.argv[1], "pass": False, "expected": [], "fired": {}, "primary": {}, "captures": [], "problems": [open(sys.argv[2]).read().strip()]}))' \
-        "$name" "$out/$name.$i.err" > "$out/$name.$i.json"
+    if ((rc != 0 && rc != 1)); then  # the run itself failed (load, daemon, a crash): keep its reason
+      python3 -c 'import json,sys; print(json.dumps({"scenario": sys.argv[1], "pass": False, "expected": [], "fired": {}, "primary": {}, "captures": [], "problems": [("exit %s: " % sys.argv[3]) + open(sys.argv[2]).read().strip()[-2000:]]}))' \
+        "$name" "$out/$name.$i.err" "$rc" > "$out/$name.$i.json"
     fi
     echo "$name run $i: $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("pass" if r["pass"] else "FAIL: " + "; ".join(r["problems"]))' "$out/$name.$i.json")" >&2
   done

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
+#include <map>
+
 #include <nlohmann/json.hpp>
 
 #include "alerts/dispatcher.h"
@@ -164,6 +166,66 @@ TEST(AlertsE2ETest, FiresToAWebhookResolvesAndHonoursSilences) {
   EXPECT_NE(metrics.find("vigil_notification_delivery_seconds_bucket{receiver=\"hook\""), std::string::npos);
   EXPECT_NE(metrics.find("vigil_notifications_dead_total{receiver=\"hook\"} 0"), std::string::npos);
   EXPECT_NE(metrics.find("vigil_outbox_writable 1"), std::string::npos);
+}
+
+// Inhibition: the root cause pages; what it explains is listed with
+// inhibitedBy, named as a symptom in the report, and sends nothing and takes
+// no capture until the inhibition goes.
+TEST(AlertsE2ETest, InhibitedAlertsAreListedAndSendNothing) {
+  TestReceiver rx;
+  TempDir dir;
+  WriteFile(dir.File("token"), std::string(kToken) + "\n");
+  const std::string symptom =
+      "      - alert: Symptom\n        expr: kv_blocks_total > 0\n        labels: {severity: critical, pathology: symptom}\n"
+      "        annotations: {summary: Symptom is firing}\n        actions: [alert, capture]\n";
+  const std::string inhibit = "inhibit_rules:\n  - source_matchers: ['alertname=\"Root\"']\n"
+                              "    target_matchers: ['alertname=\"Symptom\"']\n    equal: [target]\n";
+  WriteFile(dir.File("rules.yaml"), Rules({Rule("Root", "warning"), symptom, Rule("Other", "info")}) + inhibit);
+  DaemonProcess d(Engine(dir.File("rules.yaml"),
+                         "  group_by: [alertname]\n  group_wait: 0s\n  group_interval: 200ms\n  default_receiver: hook\n"
+                         "  receivers:\n    - {name: hook, type: webhook, url: \"" + rx.Url() + "\"}\n"
+                         "  inhibit_rules:\n    - {source_match: {alertname: Root}, target_match_re: {alertname: \"Oth.*\"}}\n"),
+                  "  admin_token_file: " + dir.File("token") + "\n");
+  ASSERT_TRUE(d.WaitReady()) << d.Log();
+  auto c = d.Client();
+  auto sent = [&](const std::string& name) {
+    for (const auto& b : Bodies(rx))
+      for (const auto& x : b["alerts"])
+        if (x["labels"]["alertname"] == name) return true;
+    return false;
+  };
+  ASSERT_TRUE(WaitFor([&] { return sent("Root"); })) << d.Log();
+  json alerts = Get(c, "/api/v1/alerts");
+  std::map<std::string, json> by_name;
+  for (const auto& x : alerts["data"]["alerts"]) by_name[x["labels"]["alertname"]] = x;
+  ASSERT_EQ(by_name.size(), 3u) << alerts.dump();
+  EXPECT_EQ(by_name["Root"]["inhibited"], false);
+  EXPECT_EQ(by_name["Symptom"]["state"], "firing");
+  EXPECT_EQ(by_name["Symptom"]["inhibited"], true);
+  EXPECT_EQ(by_name["Symptom"]["inhibitedBy"], json::array({"Root"})) << "from the rule file";
+  EXPECT_EQ(by_name["Other"]["inhibitedBy"], json::array({"Root"})) << "from alerts.inhibit_rules";
+  // The report names the root cause, though a symptom is more severe.
+  const json report = Get(c, "/health/report");
+  EXPECT_EQ(report["primary"]["alert"], "Root") << report.dump();
+  ASSERT_EQ(report["symptoms"].size(), 2u) << report.dump();
+  EXPECT_EQ(report["symptoms"][0]["inhibitedBy"], json::array({"Root"}));
+  EXPECT_FALSE(sent("Symptom"));
+  EXPECT_FALSE(sent("Other"));
+  // Its capture was dropped, not merely not yet written.
+  EXPECT_TRUE(WaitFor([&] { return d.Log().find("capture for Symptom skipped: inhibited by Root") != std::string::npos; }))
+      << d.Log();
+  const json caps = Get(c, "/api/v1/captures", kToken);
+  for (const auto& cap : caps["data"]) EXPECT_NE(cap["rule"], "Symptom") << caps.dump();
+
+  // The file's inhibition goes: the symptom, still firing, is sent.
+  WriteFile(dir.File("rules.yaml"), Rules({Rule("Root", "warning"), symptom, Rule("Other", "info")}));
+  ASSERT_EQ(Reload(c)["status"], "success");
+  ASSERT_TRUE(WaitFor([&] { return sent("Symptom"); })) << d.Log();
+  alerts = Get(c, "/api/v1/alerts");
+  for (const auto& x : alerts["data"]["alerts"])
+    EXPECT_EQ(x["inhibited"], x["labels"]["alertname"] == "Other") << x.dump();
+  EXPECT_EQ(Get(c, "/health/report")["primary"]["alert"], "Symptom") << "the most severe uninhibited root cause";
+  EXPECT_FALSE(sent("Other"));
 }
 
 TEST(AlertsE2ETest, ADaemonKilledMidDeliveryDeliversAfterRestart) {

@@ -26,19 +26,19 @@ TEST_F(GpuProbeTest, ReadsTheEnginesDeviceThroughCudaVisibleDevices) {
   ASSERT_NE(p, nullptr) << why;
   GpuProbe::Reading r;
   ASSERT_TRUE(p->Read(&r));
-  EXPECT_DOUBLE_EQ(r.sm_utilization, 0.10);
+  EXPECT_DOUBLE_EQ(r.utilization, 0.10);
   // CUDA's device 1 is NVML's device 3 here.
   setenv("CUDA_VISIBLE_DEVICES", "2,3", 1);
   p = GpuProbe::Open(1, &why);
   ASSERT_NE(p, nullptr) << why;
   ASSERT_TRUE(p->Read(&r));
-  EXPECT_DOUBLE_EQ(r.sm_utilization, 0.40);
+  EXPECT_DOUBLE_EQ(r.utilization, 0.40);
   EXPECT_EQ(p->device(), "nvml index 3");
   setenv("CUDA_VISIBLE_DEVICES", "GPU-fake-5", 1);
   p = GpuProbe::Open(0, &why);
   ASSERT_NE(p, nullptr) << why;
   ASSERT_TRUE(p->Read(&r));
-  EXPECT_DOUBLE_EQ(r.sm_utilization, 0.60);
+  EXPECT_DOUBLE_EQ(r.utilization, 0.60);
 }
 
 TEST_F(GpuProbeTest, FailsCleanlyWithAReason) {
@@ -63,7 +63,7 @@ TEST_F(GpuProbeTest, AQueryNvmlRefusesReadsNothing) {
   ASSERT_NE(p, nullptr) << why;
   GpuProbe::Reading r;
   EXPECT_FALSE(p->Read(&r));
-  EXPECT_LT(r.sm_utilization, 0) << "absent, never 0";
+  EXPECT_LT(r.utilization, 0) << "absent, never 0";
 }
 
 }  // namespace

@@ -44,7 +44,20 @@ TEST(InhibitTest, LabelsAbsentOnBothSidesAreEqualAndNothingInhibitsItself) {
   const auto alone = Inhibit({rule}, {{&a, true, 0, 0}});
   EXPECT_TRUE(alone[0].inhibited_by.empty()) << "a source never inhibits itself";
   const auto both = Inhibit({rule}, {{&a, true, 0, 0}, {&b, true, 0, 0}});
+  EXPECT_TRUE(both[0].inhibited_by.empty());
   EXPECT_EQ(both[1].inhibited_by, std::vector<std::string>{"A"});
+}
+
+// Alertmanager's rule: alerts that each match both sides never mute each other.
+TEST(InhibitTest, AlertsMatchingBothSidesDoNotMuteEachOther) {
+  const auto rule = Make({"severity=critical"}, {"severity=~\"warning|critical\""}, {"pathology"});
+  Labels a = {{"alertname", "A"}, {"severity", "critical"}, {"pathology", "p"}};
+  Labels b = {{"alertname", "B"}, {"severity", "critical"}, {"pathology", "p"}};
+  Labels w = {{"alertname", "W"}, {"severity", "warning"}, {"pathology", "p"}};
+  const auto res = Inhibit({rule}, {{&a, true, 0, 0}, {&b, true, 0, 0}, {&w, true, 0, 0}});
+  EXPECT_TRUE(res[0].inhibited_by.empty());
+  EXPECT_TRUE(res[1].inhibited_by.empty());
+  EXPECT_EQ(res[2].inhibited_by, (std::vector<std::string>{"A", "B"}));
 }
 
 TEST(InhibitTest, PendingSourceHoldsCapturesForAtMostItsFor) {
@@ -78,12 +91,20 @@ TEST(InhibitTest, OldMapFieldsAndErrorsNameTheField) {
   std::string field;
   Status st = MakeInhibitRule(bad, &r, &field);
   EXPECT_FALSE(st.ok());
-  EXPECT_EQ(field, "target_matchers");
+  EXPECT_EQ(field, "target_matchers[1]");
   InhibitRuleSpec empty;
   empty.target_matchers = {"alertname=X"};
   st = MakeInhibitRule(empty, &r, &field);
   EXPECT_EQ(field, "source_matchers");
   EXPECT_NE(st.message().find("at least one matcher"), std::string::npos) << st.message();
+  InhibitRuleSpec bad_re = spec;
+  bad_re.target_match_re = {{"alertname", "("}};
+  EXPECT_FALSE(MakeInhibitRule(bad_re, &r, &field).ok());
+  EXPECT_EQ(field, "target_match_re.alertname");
+  InhibitRuleSpec bad_equal = spec;
+  bad_equal.equal = {"target", "not a label"};
+  EXPECT_FALSE(MakeInhibitRule(bad_equal, &r, &field).ok());
+  EXPECT_EQ(field, "equal[1]");
 }
 
 class Ctx : public EvalContext {
@@ -147,7 +168,8 @@ TEST(InhibitTest, RuleFileErrorsHaveFileLineAndField) {
   Status st = ParseRules("inhibit_rules:\n  - source_matchers: ['alertname=A']\n    target_matchers: ['=x']\n", "i.yaml",
                          &groups, &inhibits);
   ASSERT_FALSE(st.ok());
-  EXPECT_NE(st.message().find("i.yaml:2:5: inhibit_rules[0].target_matchers[0]"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("i.yaml:3:23: inhibit_rules[0].target_matchers[0]: matcher \"=x\""), std::string::npos)
+      << st.message();
   st = ParseRules("inhibit_rules:\n  - source_matchers: ['alertname=A']\n    target: x\n", "i.yaml", &groups, &inhibits);
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("i.yaml:3:5: inhibit_rules[0]: unknown key \"target\""), std::string::npos) << st.message();

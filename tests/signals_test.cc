@@ -96,6 +96,10 @@ TEST(SignalsTest, UtilizationFitsTheDevice) {
   v = AsMap(gpu.Tick(2, g));
   EXPECT_DOUBLE_EQ(v["gpu_utilization"], 0.35);
   EXPECT_DOUBLE_EQ(v["utilization"], 0.35);
+  g.gpu_probed = true;  // NVML is there but this read failed: a gap, not busy_fraction
+  g.gpu_utilization = -1;
+  v = AsMap(gpu.Tick(3, g));
+  EXPECT_EQ(v.count("utilization"), 0u);
 }
 
 // The stall clock runs only while requests are in flight and no step happens.

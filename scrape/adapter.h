@@ -1,0 +1,81 @@
+// Engine adapters for watch mode: map one parsed /metrics scrape of vLLM,
+// SGLang, TGI, llama.cpp's server or another vigild onto Vigil's canonical
+// signal inputs, one InstanceReading per engine behind the endpoint.
+// Why: the monitor, detectors and rules speak Vigil's signal names; every
+// engine names (and sometimes defines) the same quantities differently, and
+// some do not expose them at all. A signal an engine does not expose is
+// ABSENT from the maps (and listed in `missing`), never 0, so rules do not
+// match on a fake value and the product can say what cannot be diagnosed.
+// Pure and torch-free: no clock, no I/O.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "scrape/exposition.h"
+
+namespace vigil::scrape {
+
+enum class EngineKind { kVllm, kSglang, kTgi, kLlamaCpp, kVigil, kUnknown };
+
+// "vllm", "sglang", "tgi", "llamacpp", "vigil"; "unknown" for kUnknown.
+const char* EngineKindName(EngineKind kind);
+
+// The names above, plus "auto" (-> kUnknown: detect from the scrape).
+// InvalidArgument naming the accepted values otherwise.
+Status ParseEngineKind(std::string_view name, EngineKind* kind);
+
+// Which engine served this scrape, from its metric names. vigild exposes
+// vLLM's `vllm:` names as well as its own, so any `vigil_` family means
+// vigil; otherwise the prefix with the most families wins (`vllm:`,
+// `sglang:`, `tgi_`, `llamacpp:`). kUnknown when none is present.
+EngineKind DetectEngine(const std::vector<MetricFamily>& families);
+
+// One classic histogram: cumulative counts per upper bound, sorted, unique,
+// the last bound +Inf. sum/count are the _sum/_count samples (count falls
+// back to the +Inf bucket when _count is not exposed).
+struct Buckets {
+  std::vector<double> le;
+  std::vector<double> cumulative;
+  double sum = 0, count = 0;
+};
+
+// One engine's reading, keyed by Vigil's canonical names:
+//   gauges:     requests_running, requests_waiting, kv_cache_usage (0..1)
+//   counters:   preemptions_total, prefix_cache_queries_total,
+//               prefix_cache_hits_total, prompt_tokens_total,
+//               generation_tokens_total, requests_finished_total (stop +
+//               length), requests_aborted_total, progress_total (the
+//               engine's own progress counter, for engine_stalled_seconds)
+//   histograms: ttft, tbt, e2e, queue_time, prefill_time
+struct InstanceReading {
+  // "" for a single engine; else the `engine` label value (vLLM data
+  // parallel), the model_name, or "model_name/engine" when both vary.
+  std::string instance;
+  std::map<std::string, double> gauges;
+  std::map<std::string, double> counters;
+  std::map<std::string, Buckets> histograms;
+};
+
+// Every canonical key above, gauges then counters then histograms.
+const std::vector<std::string>& CanonicalInputs();
+
+// Maps `families` as served by `kind` (kUnknown: DetectEngine first) into
+// one InstanceReading per engine, sorted by instance. Series are split into
+// instances by their `engine` and `model_name` labels; other labels
+// (finished_reason, mode, method, dp_rank) are summed over, except the
+// replica labels tp_rank/pp_rank/moe_ep_rank (the same figure reported by
+// every rank: the largest is taken) and kv_cache_usage (a ratio: the
+// fullest pool is taken). A counter family that is declared but has no
+// series yet reads 0; a gauge or histogram without series stays absent.
+// `missing` (optional) lists the canonical keys this scrape does not expose
+// at all, in CanonicalInputs() order. Errors (out cleared): NotFound when
+// kUnknown and nothing is detected; InvalidArgument for a histogram with an
+// unparsable `le` or without a +Inf bucket.
+Status Adapt(EngineKind kind, const std::vector<MetricFamily>& families, std::vector<InstanceReading>* out,
+             std::vector<std::string>* missing = nullptr);
+
+}  // namespace vigil::scrape

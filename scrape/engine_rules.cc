@@ -1,0 +1,144 @@
+#include "scrape/engine_rules.h"
+
+namespace vigil::scrape::internal {
+namespace {
+
+Rule Make(const char* key, From from, std::vector<std::string> names) {
+  Rule r;
+  r.key = key;
+  r.from = from;
+  r.names = std::move(names);
+  return r;
+}
+Rule Gauge(const char* key, std::vector<std::string> names) { return Make(key, From::kGauge, std::move(names)); }
+Rule Ratio(const char* key, std::vector<std::string> names) {
+  Rule r = Make(key, From::kGauge, std::move(names));
+  r.agg = Agg::kMax;
+  return r;
+}
+Rule Counter(const char* key, std::vector<std::string> names) { return Make(key, From::kCounter, std::move(names)); }
+Rule CounterSum(const char* key, std::vector<std::string> names) {
+  Rule r = Make(key, From::kCounter, std::move(names));
+  r.sum_names = true;
+  return r;
+}
+Rule CounterWhere(const char* key, std::string name, std::string label, std::vector<std::string> values) {
+  Rule r = Make(key, From::kCounter, {std::move(name)});
+  r.label = std::move(label);
+  r.values = std::move(values);
+  return r;
+}
+Rule Hist(const char* key, std::vector<std::string> names) { return Make(key, From::kHistogram, std::move(names)); }
+
+// vLLM, both name generations (vllm/v1/metrics/loggers.py; v0's
+// vllm/engine/metrics.py). Newer names first: for a while vLLM served both
+// (the older ones marked deprecated), and so does vigild, so they must not
+// be added up. Counter names are without the `_total` prometheus_client adds.
+std::vector<Rule> Vllm(bool vigil) {
+  std::vector<Rule> r = {
+      Gauge("requests_running", {"vllm:num_requests_running"}),
+      Gauge("requests_waiting", {"vllm:num_requests_waiting"}),
+      Ratio("kv_cache_usage", {"vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"}),
+      Counter("preemptions_total", {"vllm:num_preemptions"}),
+      Counter("prefix_cache_queries_total", {"vllm:prefix_cache_queries", "vllm:gpu_prefix_cache_queries"}),
+      Counter("prefix_cache_hits_total", {"vllm:prefix_cache_hits", "vllm:gpu_prefix_cache_hits"}),
+      Counter("prompt_tokens_total", {"vllm:prompt_tokens"}),
+      Counter("generation_tokens_total", {"vllm:generation_tokens"}),
+      CounterWhere("requests_finished_total", "vllm:request_success", "finished_reason", {"stop", "length"}),
+      CounterWhere("requests_aborted_total", "vllm:request_success", "finished_reason", {"abort"}),
+  };
+  // Progress: vigild's step counter; else one observation per engine step;
+  // else tokens processed, which vLLM v1 counts every step too.
+  if (vigil) r.push_back(Counter("progress_total", {"vigil_engine_steps"}));
+  r.push_back(Make("progress_total", From::kHistCount, {"vllm:iteration_tokens_total"}));
+  r.push_back(CounterSum("progress_total", {"vllm:prompt_tokens", "vllm:generation_tokens"}));
+  for (Rule h : {Hist("ttft", {"vllm:time_to_first_token_seconds"}),
+                 Hist("tbt", {"vllm:inter_token_latency_seconds", "vllm:time_per_output_token_seconds"}),
+                 Hist("e2e", {"vllm:e2e_request_latency_seconds"}),
+                 Hist("queue_time", {"vllm:request_queue_time_seconds"}),
+                 Hist("prefill_time", {"vllm:request_prefill_time_seconds"})})
+    r.push_back(std::move(h));
+  return r;
+}
+
+// SGLang (python/sglang/srt/metrics/collector.py). Scheduler gauges carry
+// tp_rank/pp_rank (and dp_rank with data parallel attention); tokenizer
+// counters and histograms carry model_name only.
+std::vector<Rule> Sglang() {
+  return {
+      Gauge("requests_running", {"sglang:num_running_reqs"}),
+      Gauge("requests_waiting", {"sglang:num_queue_reqs"}),
+      // Tokens held in the KV pool over its capacity (max_total_num_tokens).
+      Ratio("kv_cache_usage", {"sglang:token_usage"}),
+      // SGLang's name for preemption: decode requests retracted for KV space.
+      Counter("preemptions_total", {"sglang:num_retracted_requests"}),
+      // Counted per finished request: every prompt token is looked up in the
+      // radix cache, cached_tokens are the ones found. sglang:cache_hit_rate
+      // is a per-batch gauge and cannot be windowed, so it is not used.
+      Counter("prefix_cache_queries_total", {"sglang:prompt_tokens"}),
+      Counter("prefix_cache_hits_total", {"sglang:cached_tokens"}),
+      Counter("prompt_tokens_total", {"sglang:prompt_tokens"}),
+      Counter("generation_tokens_total", {"sglang:generation_tokens"}),
+      Counter("requests_finished_total", {"sglang:num_requests"}),
+      Counter("requests_aborted_total", {"sglang:num_aborted_requests"}),
+      // Tokens processed, added at every scheduler log interval. The token
+      // counters above move only when a request finishes, which a long
+      // generation would read as a stall, so they are no fallback.
+      Counter("progress_total", {"sglang:realtime_tokens"}),
+      Hist("ttft", {"sglang:time_to_first_token_seconds"}),
+      Hist("tbt", {"sglang:inter_token_latency_seconds", "sglang:time_per_output_token_seconds"}),
+      Hist("e2e", {"sglang:e2e_request_latency_seconds"}),
+      Hist("queue_time", {"sglang:queue_time_seconds"}),
+  };
+}
+
+// TGI's router (docs/source/reference/metrics.md; router/src/server.rs).
+// The Rust exporter writes counters without a `_total` suffix.
+std::vector<Rule> Tgi() {
+  return {
+      Gauge("requests_running", {"tgi_batch_current_size"}),
+      Gauge("requests_waiting", {"tgi_queue_size"}),
+      // Per-request histograms' sums: input length at admission, generated
+      // tokens when the request ends.
+      Make("prompt_tokens_total", From::kHistSum, {"tgi_request_input_length"}),
+      Make("generation_tokens_total", From::kHistSum, {"tgi_request_generated_tokens"}),
+      Counter("requests_finished_total", {"tgi_request_success"}),
+      Counter("progress_total", {"tgi_batch_inference_count"}),
+      // A per-request mean, not every gap between tokens.
+      Hist("tbt", {"tgi_request_mean_time_per_token_duration"}),
+      Hist("e2e", {"tgi_request_duration"}),
+      Hist("queue_time", {"tgi_request_queue_duration"}),
+  };
+}
+
+// llama.cpp's server (tools/server/server.cpp, --metrics). No histograms and
+// no request counters; builds before the unified KV cache also served
+// kv_cache_usage_ratio.
+std::vector<Rule> LlamaCpp() {
+  return {
+      Gauge("requests_running", {"llamacpp:requests_processing"}),
+      Gauge("requests_waiting", {"llamacpp:requests_deferred"}),
+      Ratio("kv_cache_usage", {"llamacpp:kv_cache_usage_ratio"}),
+      Counter("prompt_tokens_total", {"llamacpp:prompt_tokens"}),
+      Counter("generation_tokens_total", {"llamacpp:tokens_predicted"}),
+      Counter("progress_total", {"llamacpp:n_decode"}),
+  };
+}
+
+}  // namespace
+
+const std::vector<Rule>& RulesFor(EngineKind kind) {
+  static const std::vector<Rule> vllm = Vllm(false), vigil = Vllm(true), sglang = Sglang(), tgi = Tgi(),
+                                 llamacpp = LlamaCpp(), none;
+  switch (kind) {
+    case EngineKind::kVllm: return vllm;
+    case EngineKind::kVigil: return vigil;
+    case EngineKind::kSglang: return sglang;
+    case EngineKind::kTgi: return tgi;
+    case EngineKind::kLlamaCpp: return llamacpp;
+    case EngineKind::kUnknown: break;
+  }
+  return none;
+}
+
+}  // namespace vigil::scrape::internal

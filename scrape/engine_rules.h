@@ -1,0 +1,40 @@
+// Internal to the adapters: where each engine keeps each canonical input.
+// One table per engine, so the metric names live in one place and docs/watch.md
+// can be checked against them line by line.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "scrape/adapter.h"
+
+namespace vigil::scrape::internal {
+
+enum class From {
+  kGauge,      // a gauge sample: `name`
+  kCounter,    // a counter sample: `name_total`, or `name` where the exporter adds no suffix
+  kHistogram,  // `name_bucket{le}`, `name_sum`, `name_count`
+  kHistSum,    // only `name_sum` (a histogram or summary), read as a counter
+  kHistCount,  // only `name_count`, read as a counter
+};
+
+enum class Agg {
+  kSum,  // summed over the labels that split a figure (finished_reason, mode, dp_rank)
+  kMax,  // a ratio: the fullest pool is taken
+};
+
+struct Rule {
+  std::string key;                 // canonical input (adapter.h)
+  From from = From::kGauge;
+  std::vector<std::string> names;  // alternatives: the first the scrape exposes wins
+  Agg agg = Agg::kSum;
+  bool sum_names = false;          // add all names up instead (every one must be exposed)
+  std::string label;               // if set, only series whose `label` is one of `values`
+  std::vector<std::string> values;
+};
+
+// Rules in priority order: for each key the first exposed rule is used.
+// kUnknown gives an empty table.
+const std::vector<Rule>& RulesFor(EngineKind kind);
+
+}  // namespace vigil::scrape::internal
