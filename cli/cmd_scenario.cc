@@ -228,7 +228,10 @@ int CmdScenario(int argc, char** argv) {
   const int port = FreeLoopbackPort();
   const std::string token = "scenario-admin-token-0123456789";
   std::ofstream(dir + "/token") << token << "\n";
-  std::string cfg = "server:\n  host: 127.0.0.1\n  port: " + std::to_string(port) + "\n  state_dir: " + dir +
+  // HTTP workers for every request an overloaded scenario can have in
+  // flight (each streaming request holds one), so the runner's own polls
+  // never queue behind them and go blind.
+  std::string cfg = "server:\n  host: 127.0.0.1\n  port: " + std::to_string(port) + "\n  threads: 512\n  state_dir: " + dir +
                     "/state\n  admin_token_file: " + dir + "/token\n  shutdown_grace: 2s\n"
                     "engine:\n  model: builtin:tiny-llama\n" + Yaml(sc.engine, "  ") +
                     "monitor:\n" + (sc.monitor && !sc.monitor.IsNull() ? Yaml(sc.monitor, "  ") : "  enabled: true\n") +
