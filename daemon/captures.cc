@@ -33,6 +33,7 @@ void SendStatus(httplib::Response& r, const Status& st) {
 void Daemon::StartCaptures() {
   capture::CaptureConfig cc = config_.capture;
   if (cc.dir.empty()) cc.dir = config_.server.state_dir + "/captures";
+  if (!engine_) cc.enabled = false;  // a sidecar has no engine to profile here
   const auto& e = config_.engine;
   json snapshot = {{"model", served_model_}, {"device", e.device}, {"dtype", e.dtype}, {"block_size", e.block_size},
                    {"max_num_seqs", e.max_num_seqs}, {"max_num_batched_tokens", e.max_num_batched_tokens},
@@ -40,8 +41,9 @@ void Daemon::StartCaptures() {
                    {"enable_prefix_caching", e.enable_prefix_caching}, {"version", kVersion}};
   // Read at trigger time: the series store is created after this.
   auto before = [this]() -> double {
-    if (!series_) return -1;
-    const auto pts = series_->Range("output_tokens_per_s", UnixNow() - 60);
+    const pipeline::Instance* local = pipeline_ ? pipeline_->Find("local") : nullptr;
+    if (!local) return -1;
+    const auto pts = local->series().Range("output_tokens_per_s", UnixNow() - 60);
     if (pts.empty()) return -1;
     double sum = 0;
     for (const auto& p : pts) sum += p.v;
@@ -53,20 +55,26 @@ void Daemon::StartCaptures() {
                FormatSize(cc.max_bytes), FormatDuration(cc.rule_cooldown_s), FormatDuration(cc.global_cooldown_s));
 }
 
-void Daemon::OnTransitions(const std::vector<rules::Transition>& transitions,
+void Daemon::OnTransitions(const std::vector<std::pair<std::string, rules::Transition>>& transitions,
                            const std::vector<rules::RuleEngine::View>& views) {
   if (!captures_) return;
   auto has_capture = [](const rules::Rule& r) {
     return std::find(r.actions.begin(), r.actions.end(), "capture") != r.actions.end();
   };
-  for (const auto& t : transitions)
-    if (t.to == rules::RuleState::kFiring) captures_due_.insert({t.group, t.name});
+  // Only the hosted engine is profiled here; watched targets are profiled
+  // through their own /start_profile (see TargetCaptures).
+  for (const auto& [inst, t] : transitions)
+    if (t.to == rules::RuleState::kFiring && inst == "local") captures_due_.insert({inst, t.group, t.name});
+  auto instance_of = [](const rules::RuleEngine::View& v) {
+    auto it = v.rule.labels.find("target");
+    return it == v.rule.labels.end() ? std::string("local") : it->second;
+  };
   // A due capture waits while a pending root cause holds it, and is dropped
   // when its rule is inhibited or stops firing: the capture goes to the cause.
   for (auto it = captures_due_.begin(); it != captures_due_.end();) {
     const rules::RuleEngine::View* v = nullptr;
     for (const auto& x : views)
-      if (x.rule.group == it->first && x.rule.name == it->second) v = &x;
+      if (x.rule.group == std::get<1>(*it) && x.rule.name == std::get<2>(*it) && instance_of(x) == std::get<0>(*it)) v = &x;
     if (!v || v->status.state != rules::RuleState::kFiring || !has_capture(v->rule)) {
       it = captures_due_.erase(it);
       continue;

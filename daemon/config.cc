@@ -151,6 +151,10 @@ Status ParseConfig(const std::string& text, const std::string& source, Config* o
   rules.Finish();
   ReadAlerts(top.Child("alerts"), &c.alerts);
   ReadCapture(top.Child("capture"), &c.capture);
+  ReadTargets(top, &c.targets);
+  const YAML::Node& croot = root;
+  c.engine_section = croot.IsMap() && croot["engine"];
+  FinalizeEngine(&c);
   top.Finish();
   if (!errors.empty()) {
     std::string all;
@@ -159,6 +163,10 @@ Status ParseConfig(const std::string& text, const std::string& source, Config* o
   }
   *out = c;
   return Status::OK();
+}
+
+void FinalizeEngine(Config* c) {
+  c->engine_enabled = c->engine.model != "none" && (c->engine_section || c->targets.empty());
 }
 
 Status LoadConfig(const std::string& path, Config* out) {
@@ -199,6 +207,16 @@ std::vector<std::string> RestartRequiredChanges(const Config& a, const Config& b
   const auto& x = a.engine;
   const auto& y = b.engine;
   if (x.model != y.model) out.push_back("engine.model");
+  if (a.engine_enabled != b.engine_enabled) out.push_back("engine (hosted or not)");
+  auto targets_text = [](const Config& c) {
+    std::ostringstream s;
+    for (const auto& t : c.targets)
+      s << t.name << '|' << t.url << '|' << static_cast<int>(t.engine) << '|' << t.scrape_timeout_s << '|'
+        << t.bearer_token_file << '|' << t.health_path << '|' << t.limits.max_bytes << '|' << t.limits.max_series << '|'
+        << t.profile.enabled << '|' << t.profile.dir << '|' << t.profile.duration_s << '|' << t.profile.stop_timeout_s << ';';
+    return s.str();
+  };
+  if (targets_text(a) != targets_text(b)) out.push_back("targets");
   if (x.device != y.device) out.push_back("engine.device");
   if (x.dtype != y.dtype) out.push_back("engine.dtype");
   if (x.block_size != y.block_size) out.push_back("engine.block_size");

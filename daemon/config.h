@@ -14,6 +14,7 @@
 #include "common/status.h"
 #include "detectors/detectors.h"
 #include "engine/config.h"
+#include "pipeline/target.h"
 
 namespace vigil::daemon {
 
@@ -71,8 +72,13 @@ struct LoggingConfig {
 struct Config {
   std::string path;  // where it was loaded from
   ServerConfig server;
+  // false: a pure sidecar (engine.model: none, or targets: without an
+  // engine: section): no engine of its own and no /v1/*.
+  bool engine_enabled = true;
+  bool engine_section = false;  // the file has an engine: section
   engine::EngineConfig engine;
   ModelServingConfig serving;
+  std::vector<pipeline::TargetConfig> targets;  // watched engines
   MonitorConfig monitor;
   RulesConfig rules;
   AlertsConfig alerts;
@@ -83,6 +89,13 @@ struct Config {
 // Every error found, one per line, each "file:line:col: key.path: message".
 Status ParseConfig(const std::string& yaml_text, const std::string& source, Config* out);
 Status LoadConfig(const std::string& path, Config* out);
+
+// engine_enabled from engine.model, engine_section and targets (after
+// --watch added its targets).
+void FinalizeEngine(Config* c);
+
+// host:port of a target URL: a target's name when none is given.
+std::string DefaultTargetName(const std::string& url);
 
 // What differs between two configs and needs a restart to take effect.
 std::vector<std::string> RestartRequiredChanges(const Config& running, const Config& next);

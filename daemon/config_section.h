@@ -14,6 +14,7 @@
 #include "capture/manager.h"
 #include "common/units.h"
 #include "monitor/signals.h"
+#include "pipeline/target.h"
 
 namespace vigil::daemon {
 
@@ -209,5 +210,6 @@ struct AlertsConfig;
 void ReadAlerts(Section s, AlertsConfig* a);
 // config_capture.cc
 void ReadCapture(Section s, capture::CaptureConfig* c);
+void ReadTargets(Section& top, std::vector<pipeline::TargetConfig>* out);
 
 }  // namespace vigil::daemon

@@ -16,6 +16,7 @@
 
 #include <cmath>
 #include <ctime>
+#include <optional>
 
 namespace vigil::daemon {
 
@@ -92,93 +93,95 @@ Status Daemon::Create(const Config& config, std::unique_ptr<Daemon>* out) {
     VIGIL_RETURN_IF_ERROR(LoadApiKeys(config.server.api_keys_file, &d->api_keys_).WithContext("server.api_keys_file"));
   if (!config.server.admin_token_file.empty())
     VIGIL_RETURN_IF_ERROR(LoadToken(config.server.admin_token_file, &d->admin_token_).WithContext("server.admin_token_file"));
+  if (!config.targets.empty() && !config.monitor.enabled)
+    return Status::InvalidArgument("targets: watching targets needs the monitor (monitor.enabled: true)");
+  if (!config.engine_enabled && config.targets.empty())
+    return Status::InvalidArgument("engine.model: none needs targets: to watch (a vigild with neither has nothing to do)");
   std::vector<rules::RuleGroup> groups;
   std::vector<rules::InhibitRule> inhibits;
   VIGIL_RETURN_IF_ERROR(d->LoadRuleSet(config, &groups, &inhibits).WithContext("rules.files"));
-  d->rules_.Swap(std::move(groups), std::move(inhibits));
-  const std::string tok_path = ResolveTokenizer(config);
-  VIGIL_RETURN_IF_ERROR(tokenizer::Tokenizer::Load(tok_path, &d->tok_).WithContext("engine.tokenizer"));
-  engine::EngineConfig ec = config.engine;
-  ec.request_timeout_s = config.monitor.request_timeout_s;
-  VIGIL_RETURN_IF_ERROR(engine::CreateEngine(ec, &d->engine_));
-  const auto& mi = d->engine_->model_info();
-  if (d->tok_->vocab_size() > mi.vocab_size) {
-    return Status::InvalidArgument("engine.tokenizer: " + tok_path + " has " + std::to_string(d->tok_->vocab_size()) +
-                                   " tokens but the model's vocabulary is " + std::to_string(mi.vocab_size) +
-                                   "; they do not belong together");
+  std::string tok_path;
+  if (config.engine_enabled) {
+    tok_path = ResolveTokenizer(config);
+    VIGIL_RETURN_IF_ERROR(tokenizer::Tokenizer::Load(tok_path, &d->tok_).WithContext("engine.tokenizer"));
+    engine::EngineConfig ec = config.engine;
+    ec.request_timeout_s = config.monitor.request_timeout_s;
+    VIGIL_RETURN_IF_ERROR(engine::CreateEngine(ec, &d->engine_));
+    const auto& mi = d->engine_->model_info();
+    if (d->tok_->vocab_size() > mi.vocab_size) {
+      return Status::InvalidArgument("engine.tokenizer: " + tok_path + " has " + std::to_string(d->tok_->vocab_size()) +
+                                     " tokens but the model's vocabulary is " + std::to_string(mi.vocab_size) +
+                                     "; they do not belong together");
+    }
+    d->served_model_ = config.serving.served_model_name.empty() ? config.engine.model : config.serving.served_model_name;
   }
-  d->served_model_ = config.serving.served_model_name.empty() ? config.engine.model : config.serving.served_model_name;
   d->chat_.message_template = config.serving.chat_message_template;
   d->chat_.generation_prompt = config.serving.chat_generation_prompt;
   d->metrics_ = std::make_unique<Metrics>(d->served_model_, kVersion);
   d->metrics_->SetReloadResult(true, UnixNow());
   VIGIL_RETURN_IF_ERROR(d->StartAlerting());
-  VIGIL_RETURN_IF_ERROR(d->engine_->Start());
-  d->StartCaptures();  // before the sampler: its rules trigger captures
-  if (config.monitor.enabled) {
-    const MonitorConfig& m = config.monitor;
-    const size_t points = static_cast<size_t>(m.retention_s / m.interval_s) + 1;
-    d->series_ = std::make_unique<monitor::SeriesStore>(points);
-    d->detectors_ = std::make_unique<detectors::DetectorSet>(m.detectors, d->series_.get());
-    monitor::SamplerConfig sc;
-    sc.interval_s = m.interval_s;
-    sc.deriver.window_s = m.window_s;
-    sc.deriver.request_timeout_s = m.request_timeout_s;
-    sc.deriver.engine_stall_timeout_s = config.server.engine_stall_timeout_s;
-    engine::Engine* eng = d->engine_.get();
-    const int cuda = eng->GetStats().cuda_device;
-    if (cuda >= 0) {
-      std::string why;
-      d->gpu_ = monitor::GpuProbe::Open(cuda, &why);
-      if (d->gpu_) spdlog::info("monitor: GPU utilization from NVML ({})", d->gpu_->device());
-      else spdlog::warn("monitor: {}; gpu_utilization is absent and utilization falls back to busy_fraction", why);
-    }
-    const monitor::GpuProbe* gpu = d->gpu_.get();
-    d->sampler_ = std::make_unique<monitor::Sampler>(
-        sc,
-        [eng, gpu] {
-          engine::EngineStats s = eng->GetStats();
-          monitor::GpuProbe::Reading r;
-          s.gpu_probed = gpu != nullptr;
-          if (gpu && gpu->Read(&r)) s.gpu_utilization = r.utilization;
-          return s;
-        },
-        d->series_.get());
-    detectors::DetectorSet* det = d->detectors_.get();
-    monitor::SeriesStore* store = d->series_.get();
-    rules::RuleEngine* rules = &d->rules_;
-    Daemon* self = d.get();
-    // Detectors first, then rules, which may read the detectors' outputs;
-    // the firing set goes to the notifier without waiting on delivery.
-    d->sampler_->AddHook([det, store, rules, self](double now, const std::vector<std::pair<std::string, double>>& values) {
-      for (const auto& e : det->Observe(now, values)) spdlog::info("anomaly: {}: {}", e.detector, e.message);
-      MonitorEvalContext ctx(store, det, now);
-      const auto transitions = rules->Evaluate(now, ctx);
-      for (const auto& t : transitions) {
-        spdlog::log(t.to == rules::RuleState::kFiring ? spdlog::level::warn : spdlog::level::info, "rule {}/{}: {} -> {}",
-                    t.group, t.name, rules::RuleStateName(t.from),
-                    t.to == rules::RuleState::kInactive && t.from == rules::RuleState::kFiring ? "resolved"
-                                                                                               : rules::RuleStateName(t.to));
-      }
-      const auto views = rules->Snapshot();
-      self->OnTransitions(transitions, views);  // captures first, so the alert can link to its capture
-      self->ObserveFiring(views);
-    });
-    d->sampler_->Start();
-    spdlog::info("monitor: every {}s, window {}s, retention {}s ({} points per signal); {} rules", m.interval_s,
-                 m.window_s, m.retention_s, points, d->rules_.size());
-  } else {
-    spdlog::info("monitor: disabled (monitor.enabled: false); rules are not evaluated");
-  }
+  if (d->engine_) VIGIL_RETURN_IF_ERROR(d->engine_->Start());
+  d->StartCaptures();  // before the monitor: its rules trigger captures
+  if (config.monitor.enabled) VIGIL_RETURN_IF_ERROR(d->StartMonitor(std::move(groups), std::move(inhibits)));
+  else spdlog::info("monitor: disabled (monitor.enabled: false); rules are not evaluated");
   d->http_ = std::make_unique<httplib::Server>();
   d->Routes();
-  spdlog::info("tokenizer {} ({} tokens); serving model \"{}\"", tok_path, d->tok_->vocab_size(), d->served_model_);
+  if (d->engine_)
+    spdlog::info("tokenizer {} ({} tokens); serving model \"{}\"", tok_path, d->tok_->vocab_size(), d->served_model_);
+  else
+    spdlog::info("no engine of its own (a sidecar): watching {} target(s)", config.targets.size());
   *out = std::move(d);
   return Status::OK();
 }
 
+Status Daemon::StartMonitor(std::vector<rules::RuleGroup> groups, std::vector<rules::InhibitRule> inhibits) {
+  const MonitorConfig& m = config_.monitor;
+  pipeline::PipelineConfig pc;
+  pc.interval_s = m.interval_s;
+  pc.retention_s = m.retention_s;
+  pc.deriver.window_s = m.window_s;
+  pc.deriver.request_timeout_s = m.request_timeout_s;
+  pc.deriver.engine_stall_timeout_s = config_.server.engine_stall_timeout_s;
+  pc.detectors = m.detectors;
+  pc.targets = config_.targets;
+  pipeline::Pipeline::StatsSource hosted;
+  if (engine::Engine* eng = engine_.get()) {
+    const int cuda = eng->GetStats().cuda_device;
+    if (cuda >= 0) {
+      std::string why;
+      gpu_ = monitor::GpuProbe::Open(cuda, &why);
+      if (gpu_) spdlog::info("monitor: GPU utilization from NVML ({})", gpu_->device());
+      else spdlog::warn("monitor: {}; gpu_utilization is absent and utilization falls back to busy_fraction", why);
+    }
+    const monitor::GpuProbe* gpu = gpu_.get();
+    hosted = [eng, gpu] {
+      engine::EngineStats s = eng->GetStats();
+      monitor::GpuProbe::Reading r;
+      s.gpu_probed = gpu != nullptr;
+      if (gpu && gpu->Read(&r)) s.gpu_utilization = r.utilization;
+      return s;
+    };
+  }
+  VIGIL_RETURN_IF_ERROR(pipeline::Pipeline::Create(pc, std::move(hosted), &pipeline_));
+  pipeline_->SetRules(std::move(groups), std::move(inhibits));
+  pipeline_->SetHook([this](double, const std::vector<std::pair<std::string, rules::Transition>>& t) { OnTick(t); });
+  pipeline_->Start();
+  const size_t points = static_cast<size_t>(m.retention_s / m.interval_s) + 1;
+  spdlog::info("monitor: every {}s, window {}s, retention {}s ({} points per signal); {} rules; {} target(s)",
+               m.interval_s, m.window_s, m.retention_s, points, pipeline_->rule_count(), config_.targets.size());
+  for (const auto& t : config_.targets)
+    spdlog::info("monitor: watching {} at {} (engine {})", t.name, t.url, t.engine == scrape::EngineKind::kUnknown ? "auto" : scrape::EngineKindName(t.engine));
+  return Status::OK();
+}
+
+void Daemon::OnTick(const std::vector<std::pair<std::string, rules::Transition>>& transitions) {
+  const auto views = pipeline_->Views();
+  OnTransitions(transitions, views);  // captures first, so the alert can link to its capture
+  ObserveFiring(views);
+}
+
 Daemon::~Daemon() {
-  if (sampler_) sampler_->Stop();
+  if (pipeline_) pipeline_->Stop();
   if (notifier_) notifier_->Stop();
   captures_.reset();  // stops a running capture and joins the writer
   if (engine_) engine_->Stop();
@@ -208,18 +211,20 @@ void Daemon::Stop() {
   const double grace = config_.server.shutdown_grace_s;
   spdlog::info("stopping: draining running requests for up to {}s", grace);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(grace);
-  while (std::chrono::steady_clock::now() < deadline) {
+  while (engine_ && std::chrono::steady_clock::now() < deadline) {
     auto s = engine_->GetLoad();
     if (s.requests_running == 0 && s.requests_waiting == 0) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  auto s = engine_->GetLoad();
-  if (s.requests_running + s.requests_waiting > 0)
-    spdlog::warn("grace period over: aborting {} request(s)", s.requests_running + s.requests_waiting);
-  if (sampler_) sampler_->Stop();
+  if (engine_) {
+    auto s = engine_->GetLoad();
+    if (s.requests_running + s.requests_waiting > 0)
+      spdlog::warn("grace period over: aborting {} request(s)", s.requests_running + s.requests_waiting);
+  }
+  if (pipeline_) pipeline_->Stop();
   if (notifier_) notifier_->Stop();  // what is queued stays in the outbox for the next start
   captures_.reset();
-  engine_->Stop();  // aborts the rest; their streams end
+  if (engine_) engine_->Stop();  // aborts the rest; their streams end
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let handlers flush final chunks
   http_->stop();
   spdlog::info("stopped");
@@ -261,10 +266,10 @@ Status Daemon::Reload(const Config& next) {
     config_.server.shutdown_grace_s = next.server.shutdown_grace_s;
     config_.logging = next.logging;
   }
-  rules_.Swap(std::move(groups), std::move(inhibits));
+  if (pipeline_) pipeline_->SetRules(std::move(groups), std::move(inhibits));
   spdlog::set_level(spdlog::level::from_str(next.logging.level));
   metrics_->SetReloadResult(true, UnixNow());
-  spdlog::info("reload: {} rules loaded", rules_.size());
+  spdlog::info("reload: {} rules loaded", pipeline_ ? pipeline_->rule_count() : 0);
   spdlog::info("reload: configuration applied");
   return Status::OK();
 }
@@ -274,6 +279,7 @@ void Daemon::RecordReloadFailure() { metrics_->SetReloadResult(false, 0); }
 std::string Daemon::HealthProblem() const {
   if (stopping_) return "shutting down";
   if (!ready_) return "starting";
+  if (!engine_) return "";  // a sidecar: its targets' health is in the report, not in vigild's own
   const auto s = engine_->GetLoad();
   const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
                           std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -283,6 +289,16 @@ std::string Daemon::HealthProblem() const {
 }
 
 std::string Daemon::StatusLine() const {
+  if (!engine_) {
+    size_t up = 0, n = 0;
+    if (pipeline_)
+      for (const auto& t : pipeline_->Targets()) {
+        ++n;
+        up += t.up ? 1 : 0;
+      }
+    return std::string(stopping_ ? "stopping" : "watching") + "; " + std::to_string(up) + " of " + std::to_string(n) +
+           " targets up";
+  }
   const auto s = engine_->GetLoad();
   char buf[256];
   std::snprintf(buf, sizeof buf, "%s; %ld running, %ld waiting, KV %.0f%%, %ld tokens out",
@@ -326,25 +342,28 @@ bool Daemon::CheckAdmin(const httplib::Request& req, httplib::Response& res) {
 
 void Daemon::Routes() {
   httplib::Server& h = *http_;
-  h.Post("/v1/completions", [this](const httplib::Request& q, httplib::Response& r) {
-    if (CheckApiKey(q, r)) HandleGenerate(q, r, false);
-  });
-  h.Post("/v1/chat/completions", [this](const httplib::Request& q, httplib::Response& r) {
-    if (CheckApiKey(q, r)) HandleGenerate(q, r, true);
-  });
-  h.Get("/v1/models", [this](const httplib::Request& q, httplib::Response& r) {
-    if (CheckApiKey(q, r)) HandleModels(q, r);
-  });
-  h.Post("/tokenize", [this](const httplib::Request& q, httplib::Response& r) { HandleTokenize(q, r); });
-  h.Post("/detokenize", [this](const httplib::Request& q, httplib::Response& r) { HandleDetokenize(q, r); });
+  if (engine_) {  // a sidecar serves no /v1/*: it has no model
+    h.Post("/v1/completions", [this](const httplib::Request& q, httplib::Response& r) {
+      if (CheckApiKey(q, r)) HandleGenerate(q, r, false);
+    });
+    h.Post("/v1/chat/completions", [this](const httplib::Request& q, httplib::Response& r) {
+      if (CheckApiKey(q, r)) HandleGenerate(q, r, true);
+    });
+    h.Get("/v1/models", [this](const httplib::Request& q, httplib::Response& r) {
+      if (CheckApiKey(q, r)) HandleModels(q, r);
+    });
+    h.Post("/tokenize", [this](const httplib::Request& q, httplib::Response& r) { HandleTokenize(q, r); });
+    h.Post("/detokenize", [this](const httplib::Request& q, httplib::Response& r) { HandleDetokenize(q, r); });
+  }
   h.Get("/metrics", [this](const httplib::Request&, httplib::Response& r) {
     std::map<std::pair<std::string, std::string>, uint64_t> counts;
-    if (detectors_) counts = detectors_->Counts();
+    const pipeline::Instance* local = pipeline_ ? pipeline_->Find("local") : nullptr;
+    if (local) counts = local->detectors().Counts();
     std::vector<prometheus::MetricFamily> extra;
-    const auto views = rules_.Snapshot();
+    const auto views = pipeline_ ? pipeline_->Views() : std::vector<rules::RuleEngine::View>{};
     prometheus::MetricFamily loaded{"vigil_rules_loaded", "Alerting rules loaded", prometheus::MetricType::Gauge, {}};
     loaded.metric.emplace_back();
-    loaded.metric.back().gauge.value = static_cast<double>(views.size());
+    loaded.metric.back().gauge.value = static_cast<double>(pipeline_ ? pipeline_->rule_count() : 0);
     prometheus::MetricFamily state{"vigil_rule_state", "Rule state: 0 inactive, 1 pending, 2 firing",
                                    prometheus::MetricType::Gauge, {}};
     prometheus::MetricFamily secs{"vigil_rule_evaluation_seconds", "Duration of the rule's last evaluation",
@@ -352,6 +371,11 @@ void Daemon::Routes() {
     for (const auto& v : views) {
       prometheus::ClientMetric m;
       m.label = {{"alert", v.rule.name}, {"group", v.rule.group}};
+      auto t = v.rule.labels.find("target");
+      if (t != v.rule.labels.end() && t->second != "local") {
+        m.label.push_back({"target", t->second});
+        if (auto e = v.rule.labels.find("engine"); e != v.rule.labels.end()) m.label.push_back({"engine", e->second});
+      }
       m.gauge.value = static_cast<double>(static_cast<int>(v.status.state));
       state.metric.push_back(m);
       m.gauge.value = v.status.eval_seconds;
@@ -360,14 +384,18 @@ void Daemon::Routes() {
     prometheus::MetricFamily fails{"vigil_rule_evaluation_failures_total", "Rule evaluations with an error",
                                    prometheus::MetricType::Counter, {}};
     fails.metric.emplace_back();
-    fails.metric.back().counter.value = static_cast<double>(rules_.evaluation_failures());
+    fails.metric.back().counter.value = static_cast<double>(pipeline_ ? pipeline_->evaluation_failures() : 0);
     extra.push_back(std::move(loaded));
     if (!state.metric.empty()) extra.push_back(std::move(state));
     if (!secs.metric.empty()) extra.push_back(std::move(secs));
     extra.push_back(std::move(fails));
     for (auto& f : AlertingMetrics()) extra.push_back(std::move(f));
     extra.push_back(CaptureMetrics());
-    r.set_content(metrics_->Render(engine_->GetStats(), detectors_ ? &counts : nullptr, std::move(extra)),
+    if (!config_.targets.empty())
+      for (const char* w : {"up", "duration", "samples", "errors"}) extra.push_back(TargetMetrics(w));
+    std::optional<engine::EngineStats> stats;
+    if (engine_) stats = engine_->GetStats();
+    r.set_content(metrics_->Render(stats ? &*stats : nullptr, local ? &counts : nullptr, std::move(extra)),
                   "text/plain; version=0.0.4; charset=utf-8");
   });
   h.Get("/health", [this](const httplib::Request&, httplib::Response& r) {
@@ -384,12 +412,14 @@ void Daemon::Routes() {
   h.Get("/health/report", [this](const httplib::Request& q, httplib::Response& r) { HandleHealthReport(q, r); });
   h.Get("/api/v1/series", [this](const httplib::Request& q, httplib::Response& r) { HandleSeries(q, r); });
   h.Get("/api/v1/anomalies", [this](const httplib::Request& q, httplib::Response& r) { HandleAnomalies(q, r); });
-  h.Get("/api/v1/rules", [this](const httplib::Request&, httplib::Response& r) {
-    r.set_content(RulesJson(rules_.Snapshot()).dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+  h.Get("/api/v1/targets", [this](const httplib::Request& q, httplib::Response& r) { HandleTargets(q, r); });
+  auto views = [this] { return pipeline_ ? pipeline_->Views() : std::vector<rules::RuleEngine::View>{}; };
+  h.Get("/api/v1/rules", [views](const httplib::Request&, httplib::Response& r) {
+    r.set_content(RulesJson(views()).dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
   });
-  h.Get("/api/v1/alerts", [this](const httplib::Request&, httplib::Response& r) {
+  h.Get("/api/v1/alerts", [this, views](const httplib::Request&, httplib::Response& r) {
     auto silenced = [this](const std::map<std::string, std::string>& l) { return SilencedBy(l); };
-    r.set_content(AlertsJson(rules_.Snapshot(), silenced).dump(-1, ' ', false, json::error_handler_t::replace),
+    r.set_content(AlertsJson(views(), silenced).dump(-1, ' ', false, json::error_handler_t::replace),
                   "application/json");
   });
   h.Post("/api/v1/rules/reload", [this](const httplib::Request& q, httplib::Response& r) {
@@ -409,9 +439,10 @@ void Daemon::Routes() {
       e.type = "rule_error";
       return SendError(r, e);
     }
-    rules_.Swap(std::move(groups), std::move(inhibits));
+    if (pipeline_) pipeline_->SetRules(std::move(groups), std::move(inhibits));
     metrics_->SetReloadResult(true, UnixNow());
-    r.set_content(json{{"status", "success"}, {"rules", rules_.size()}}.dump(), "application/json");
+    r.set_content(json{{"status", "success"}, {"rules", pipeline_ ? pipeline_->rule_count() : 0}}.dump(),
+                  "application/json");
   });
   AlertingRoutes();
   CaptureRoutes();

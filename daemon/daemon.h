@@ -8,6 +8,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <tuple>
 
 #include "alerts/notifier.h"
 #include "capture/manager.h"
@@ -17,8 +18,7 @@
 #include "daemon/openai.h"
 #include "detectors/detectors.h"
 #include "monitor/gpu_probe.h"
-#include "monitor/sampler.h"
-#include "monitor/series_store.h"
+#include "pipeline/pipeline.h"
 #include "rules/rules.h"
 #include "engine/engine.h"
 #include "tokenizer/tokenizer.h"
@@ -69,6 +69,17 @@ class Daemon {
   void HandleHealthReport(const httplib::Request& req, httplib::Response& res);
   void HandleSeries(const httplib::Request& req, httplib::Response& res);
   void HandleAnomalies(const httplib::Request& req, httplib::Response& res);
+  void HandleTargets(const httplib::Request& req, httplib::Response& res);
+  // report.cc: the instance ?instance= names (or the default); nullptr after
+  // sending a 400/404.
+  const pipeline::Instance* ResolveInstance(const httplib::Request& req, httplib::Response& res) const;
+  nlohmann::json InstanceReport(const pipeline::Instance& inst, bool detail) const;
+  // vigil_target_* families: "up", "duration", "samples", "errors".
+  prometheus::MetricFamily TargetMetrics(const std::string& which) const;
+  void MonitorRoutes();
+  Status StartMonitor(std::vector<rules::RuleGroup> groups, std::vector<rules::InhibitRule> inhibits);
+  // After each monitor tick (pipeline thread): captures, then the notifier.
+  void OnTick(const std::vector<std::pair<std::string, rules::Transition>>& transitions);
   bool CheckAdmin(const httplib::Request& req, httplib::Response& res);
   // The rule files' groups, and their inhibitions plus alerts.inhibit_rules.
   Status LoadRuleSet(const Config& config, std::vector<rules::RuleGroup>* groups,
@@ -83,7 +94,7 @@ class Daemon {
   // captures.cc
   void StartCaptures();
   void CaptureRoutes();
-  void OnTransitions(const std::vector<rules::Transition>& transitions,
+  void OnTransitions(const std::vector<std::pair<std::string, rules::Transition>>& transitions,
                      const std::vector<rules::RuleEngine::View>& views);
   std::string CaptureLink(const std::string& rule) const;
   prometheus::MetricFamily CaptureMetrics() const;
@@ -95,15 +106,14 @@ class Daemon {
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<tokenizer::Tokenizer> tok_;
   std::unique_ptr<Metrics> metrics_;
-  // The monitor (absent with monitor.enabled: false).
-  std::unique_ptr<monitor::SeriesStore> series_;
-  std::unique_ptr<detectors::DetectorSet> detectors_;
   std::unique_ptr<monitor::GpuProbe> gpu_;  // NVML, when the engine runs on CUDA and NVML loads
-  std::unique_ptr<monitor::Sampler> sampler_;
-  rules::RuleEngine rules_;
+  // The monitor: every monitored instance's series, detectors and rules
+  // (absent with monitor.enabled: false).
+  std::unique_ptr<pipeline::Pipeline> pipeline_;
   std::unique_ptr<alerts::Notifier> notifier_;
   std::unique_ptr<capture::CaptureManager> captures_;
-  std::set<std::pair<std::string, std::string>> captures_due_;  // sampler thread only: fired, capture not yet taken
+  // Pipeline thread only: (instance, group, rule) fired, capture not yet taken.
+  std::set<std::tuple<std::string, std::string, std::string>> captures_due_;
   std::string admin_token_;  // guarded by config_mu_; empty: admin endpoints refused
   std::unique_ptr<httplib::Server> http_;
   std::string served_model_;

@@ -1,7 +1,6 @@
 #include "daemon/diagnosis.h"
 
 #include "common/time_util.h"
-#include "rules/detector_functions.h"
 
 #include <cstdio>
 #include <ctime>
@@ -9,23 +8,6 @@
 namespace vigil::daemon {
 
 using json = nlohmann::json;
-
-rules::Value MonitorEvalContext::Latest(const std::string& s) const {
-  monitor::Point p;
-  // A value older than a few intervals is stale: the signal has no data now.
-  if (!store_->Latest(s, &p)) return std::nullopt;
-  return p.v;
-}
-
-std::vector<std::pair<double, double>> MonitorEvalContext::Range(const std::string& s, double range_s) const {
-  std::vector<std::pair<double, double>> out;
-  for (const auto& p : store_->Range(s, now_ - range_s)) out.emplace_back(p.t, p.v);
-  return out;
-}
-
-rules::Value MonitorEvalContext::DetectorOutput(const std::string& fn, const std::vector<std::string>& sig) const {
-  return rules::DetectorFunction(det_, fn, sig);
-}
 
 std::string FormatTime(double t) { return t < 0 ? "" : FormatRfc3339(t); }
 

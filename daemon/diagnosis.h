@@ -10,24 +10,12 @@
 
 #include "detectors/detectors.h"
 #include "monitor/series_store.h"
+#include "pipeline/eval_context.h"
 #include "rules/rules.h"
 
 namespace vigil::daemon {
 
-class MonitorEvalContext : public rules::EvalContext {
- public:
-  MonitorEvalContext(const monitor::SeriesStore* store, const detectors::DetectorSet* det, double now)
-      : store_(store), det_(det), now_(now) {}
-  double Now() const override { return now_; }
-  rules::Value Latest(const std::string& signal) const override;
-  std::vector<std::pair<double, double>> Range(const std::string& signal, double range_s) const override;
-  rules::Value DetectorOutput(const std::string& fn, const std::vector<std::string>& signals) const override;
-
- private:
-  const monitor::SeriesStore* store_;
-  const detectors::DetectorSet* det_;
-  double now_;
-};
+using pipeline::MonitorEvalContext;
 
 std::string FormatTime(double unix_seconds);  // RFC 3339, UTC
 // Resolves relative rule-file patterns against the config file's folder.

@@ -18,6 +18,7 @@
 #include "common/logging.h"
 #include "daemon/config.h"
 #include "daemon/daemon.h"
+#include "pipeline/target.h"
 
 using namespace vigil;
 
@@ -25,8 +26,13 @@ namespace {
 
 void Usage(FILE* to) {
   std::fprintf(to,
-               "usage: vigild [--config PATH] [--check-config] [--log-level LEVEL] [--state-dir DIR] [--version]\n"
+               "usage: vigild [--config PATH] [--watch URL ...] [--port N] [--check-config] [--log-level LEVEL]\n"
+               "              [--state-dir DIR] [--version]\n"
                "  --config PATH     configuration file (default /etc/vigil/vigil.yaml)\n"
+               "  --watch URL       watch the engine serving URL (vLLM, SGLang, TGI, llama.cpp, vigild), kind\n"
+               "                    detected from its metric names; repeatable. Without --config: a pure\n"
+               "                    sidecar on port 9400 with the default rule pack\n"
+               "  --port N          listen on port N (overrides server.port)\n"
                "  --check-config    validate the configuration and exit (0 valid, 2 invalid)\n"
                "  --log-level L     trace, debug, info, warn, error (overrides logging.level)\n"
                "  --state-dir DIR   outbox, silences and captures (overrides server.state_dir)\n"
@@ -35,6 +41,39 @@ void Usage(FILE* to) {
 
 std::string g_config_path = "/etc/vigil/vigil.yaml";
 std::string g_state_dir;  // --state-dir: survives reloads
+std::vector<std::string> g_watch;  // --watch URLs: survive reloads
+int g_port = 0;                    // --port
+
+// The flags that override the file, applied at start and on every reload.
+Status ApplyFlags(daemon::Config* c) {
+  if (!g_state_dir.empty()) c->server.state_dir = g_state_dir;
+  if (g_port > 0) c->server.port = g_port;
+  for (const std::string& url : g_watch) {
+    pipeline::TargetConfig t;
+    t.url = url;
+    t.name = daemon::DefaultTargetName(url);
+    std::string base, path;
+    if (Status st = pipeline::SplitTargetUrl(url, &base, &path); !st.ok()) return st.WithContext("--watch");
+    for (const auto& other : c->targets)
+      if (other.name == t.name) return Status::InvalidArgument("--watch " + url + ": target " + t.name + " is already in the config");
+    c->targets.push_back(t);
+  }
+  daemon::FinalizeEngine(c);
+  return Status::OK();
+}
+
+// No --config with --watch: a sidecar with the defaults and the rule pack.
+daemon::Config WatchOnlyConfig() {
+  daemon::Config c;
+  c.path = g_config_path;
+  c.server.port = 9400;
+  c.engine_section = false;
+  // The installed rule pack, else the one in the source tree (a dev build).
+  if (access("/etc/vigil/rules", R_OK) != 0 && access(VIGIL_SOURCE_ETC_DIR "/rules", R_OK) == 0)
+    c.path = VIGIL_SOURCE_ETC_DIR "/vigil.yaml";
+  if (geteuid() != 0 && getenv("HOME")) c.server.state_dir = std::string(getenv("HOME")) + "/.local/state/vigil";
+  return c;
+}
 int g_signal_pipe[2] = {-1, -1};
 
 // Any thread may take the signal (libraries start threads of their own), so
@@ -49,6 +88,7 @@ void OnSignal(int sig) {
 
 int main(int argc, char** argv) {
   bool check_only = false;
+  bool config_given = false;
   std::string log_level;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -70,6 +110,18 @@ int main(int argc, char** argv) {
       check_only = true;
     } else if (a.rfind("--config", 0) == 0) {
       g_config_path = value("--config");
+      config_given = true;
+    } else if (a.rfind("--watch", 0) == 0) {
+      g_watch.push_back(value("--watch"));
+    } else if (a.rfind("--port", 0) == 0) {
+      const std::string v = value("--port");
+      char* end = nullptr;
+      const long p = std::strtol(v.c_str(), &end, 10);
+      if (v.empty() || *end || p < 0 || p > 65535) {
+        std::fprintf(stderr, "vigild: --port: expected a port number, got \"%s\"\n", v.c_str());
+        return 2;
+      }
+      g_port = static_cast<int>(p);
     } else if (a.rfind("--log-level", 0) == 0) {
       log_level = value("--log-level");
     } else if (a.rfind("--state-dir", 0) == 0) {
@@ -82,13 +134,15 @@ int main(int argc, char** argv) {
   }
   InitLogging("info");
   daemon::Config config;
-  Status st = daemon::LoadConfig(g_config_path, &config);
+  const bool watch_only = !g_watch.empty() && !config_given;
+  Status st = watch_only ? Status::OK() : daemon::LoadConfig(g_config_path, &config);
+  if (watch_only) config = WatchOnlyConfig();
+  if (st.ok()) st = ApplyFlags(&config);
   if (!st.ok()) {
     std::fprintf(stderr, "%s\n", st.message().c_str());
     return 2;
   }
   if (!log_level.empty()) config.logging.level = log_level;
-  if (!g_state_dir.empty()) config.server.state_dir = g_state_dir;
   if (Status ls = SetLogLevel(config.logging.level); !ls.ok()) {
     std::fprintf(stderr, "vigild: --log-level: %s\n", ls.message().c_str());
     return 2;
@@ -110,7 +164,7 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   spdlog::info("vigild {} starting with {}", daemon::kVersion, g_config_path);
-  sd_notify(0, "STATUS=loading the model");
+  sd_notify(0, config.engine_enabled ? "STATUS=loading the model" : "STATUS=starting");
   std::unique_ptr<daemon::Daemon> d;
   st = daemon::Daemon::Create(config, &d);
   if (!st.ok()) {
@@ -139,8 +193,9 @@ int main(int argc, char** argv) {
         spdlog::info("SIGHUP: reloading {}", g_config_path);
         sd_notify(0, "RELOADING=1");
         daemon::Config next;
-        Status rs = daemon::LoadConfig(g_config_path, &next);
-        if (!g_state_dir.empty()) next.server.state_dir = g_state_dir;
+        Status rs = watch_only ? Status::OK() : daemon::LoadConfig(g_config_path, &next);
+        if (watch_only) next = WatchOnlyConfig();
+        if (rs.ok()) rs = ApplyFlags(&next);
         if (!rs.ok()) {
           spdlog::error("reload failed, keeping the running configuration:\n{}", rs.message());
           d->RecordReloadFailure();

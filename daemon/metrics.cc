@@ -96,10 +96,8 @@ void Metrics::SetReloadResult(bool ok, double unix_time) {
   if (ok) reload_time_->Set(unix_time);
 }
 
-std::string Metrics::Render(const engine::EngineStats& s,
-                            const std::map<std::pair<std::string, std::string>, uint64_t>* anomalies,
-                            std::vector<prometheus::MetricFamily> extra) const {
-  Builder b(model_name_);
+// The hosted engine's families (none for a sidecar, which has no engine).
+void AddEngine(Builder& b, const engine::EngineStats& s) {
   // vLLM's own names and meanings (vllm/v1/metrics/loggers.py).
   b.Gauge("vllm:num_requests_running", "Number of requests in model execution batches.", double(s.requests_running));
   b.Gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.", double(s.requests_waiting));
@@ -174,6 +172,13 @@ std::string Metrics::Render(const engine::EngineStats& s,
   b.Gauge("vigil_engine_chunked_prefill_enabled", "Setting: chunked prefill on (1) or off (0).",
           s.chunked_prefill_enabled ? 1 : 0);
 
+}
+
+std::string Metrics::Render(const engine::EngineStats* stats,
+                            const std::map<std::pair<std::string, std::string>, uint64_t>* anomalies,
+                            std::vector<prometheus::MetricFamily> extra) const {
+  Builder b(model_name_);
+  if (stats) AddEngine(b, *stats);
   if (anomalies != nullptr) {
     MetricFamily f{"vigil_anomalies_total", "Anomaly events by detector and signal", MetricType::Counter, {}};
     for (const auto& [key, n] : *anomalies) {

@@ -28,7 +28,8 @@ class Metrics {
   // The whole exposition for one scrape.
   // `anomalies`: (detector, signal) -> count, for vigil_anomalies_total.
   // `extra`: families from the monitor and rules, serialized alongside.
-  std::string Render(const engine::EngineStats& stats,
+  // `stats`: the hosted engine's; nullptr for a sidecar (no engine families).
+  std::string Render(const engine::EngineStats* stats,
                      const std::map<std::pair<std::string, std::string>, uint64_t>* anomalies = nullptr,
                      std::vector<prometheus::MetricFamily> extra = {}) const;
 

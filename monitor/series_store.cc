@@ -11,8 +11,14 @@ void SeriesStore::AppendTick(double t, const std::vector<std::pair<std::string, 
   std::unique_lock<std::shared_mutex> lock(mu_);
   for (const auto& [name, v] : values) {
     Ring& r = series_[name];
-    if (r.buf.empty()) r.buf.resize(capacity_);
-    r.buf[r.head] = {t, v};
+    // Grown as points arrive, so a fleet of young instances costs what
+    // they hold, not their retention. While growing, head == size.
+    if (r.buf.size() < capacity_) {
+      if (r.buf.size() == r.buf.capacity()) r.buf.reserve(std::min(capacity_, std::max<size_t>(64, 2 * r.buf.size())));
+      r.buf.push_back({t, v});
+    } else {
+      r.buf[r.head] = {t, v};
+    }
     r.head = (r.head + 1) % capacity_;
     r.size = std::min(r.size + 1, capacity_);
   }

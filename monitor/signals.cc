@@ -52,6 +52,9 @@ const std::vector<SignalInfo>& Catalogue() {
       {"preemptions_per_s", SignalKind::kDerived, "1/s", "Preemptions per second over the window"},
       {"kv_evictions_per_s", SignalKind::kDerived, "blocks/s", "KV evictions per second over the window"},
       {"requests_stuck", SignalKind::kDerived, "requests", "Running longer than monitor.request_timeout"},
+      // Watched targets only (absent for the hosted engine): the scrape itself.
+      {"target_up", SignalKind::kGauge, "bool", "1 when the last scrape of the target succeeded, 0 when it failed"},
+      {"target_health_up", SignalKind::kGauge, "bool", "1 when the target's health endpoint answered 200 (scraped with the metrics)"},
   };
   return k;
 }

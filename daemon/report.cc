@@ -1,0 +1,306 @@
+// vigild's monitor endpoints: /health/report (overall and per instance),
+// /api/v1/series, /api/v1/anomalies and /api/v1/targets. Each reads one
+// monitored instance, chosen with ?instance= (default: the hosted engine,
+// or the only instance there is).
+#include <httplib.h>
+
+#include <cmath>
+
+#include "common/units.h"
+#include "daemon/daemon.h"
+#include "daemon/diagnosis.h"
+#include "daemon/http_util.h"
+#include "monitor/signals.h"
+#include "pipeline/coverage.h"
+
+namespace vigil::daemon {
+
+using json = nlohmann::json;
+
+namespace {
+
+const char* kStatusOrder[] = {"healthy", "degraded", "critical"};
+int StatusRank(const std::string& s) {
+  for (int i = 0; i < 3; ++i)
+    if (s == kStatusOrder[i]) return i;
+  return 0;
+}
+
+}  // namespace
+
+const pipeline::Instance* Daemon::ResolveInstance(const httplib::Request& req, httplib::Response& res) const {
+  ApiError e;
+  if (!pipeline_) {
+    e.status = 404;
+    e.message = "the monitor is disabled (monitor.enabled: false)";
+    SendError(res, e);
+    return nullptr;
+  }
+  const auto names = pipeline_->InstanceNames();
+  std::string name;
+  if (req.has_param("instance")) {
+    name = req.get_param_value("instance");
+  } else if (pipeline_->hosted()) {
+    name = "local";
+  } else if (names.size() == 1) {
+    name = names[0];
+  } else {
+    e.param = "instance";
+    std::string list;
+    for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+    e.message = names.empty() ? "no instance yet: no target has been scraped"
+                              : "several instances are monitored: pass ?instance= one of " + list;
+    SendError(res, e);
+    return nullptr;
+  }
+  if (const pipeline::Instance* i = pipeline_->Find(name)) return i;
+  e.status = 404;
+  e.type = "NotFoundError";
+  e.param = "instance";
+  std::string list;
+  for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+  e.message = "no instance \"" + name + "\" (monitored: " + (list.empty() ? "none yet" : list) + ")";
+  SendError(res, e);
+  return nullptr;
+}
+
+json Daemon::InstanceReport(const pipeline::Instance& inst, bool detail) const {
+  const auto views = inst.Views();
+  const json d = Diagnosis(views);
+  const auto labels = inst.labels();
+  json out = {{"name", inst.name()}, {"status", d["status"]}, {"primary", d["primary"]}};
+  auto t = labels.find("target");
+  if (t != labels.end()) out["target"] = t->second;
+  if (auto e = labels.find("engine"); e != labels.end()) out["engine"] = e->second;
+  monitor::Point up;
+  if (inst.series().Latest("target_up", &up)) {
+    out["up"] = up.v > 0;
+    if (up.v <= 0 && out["status"] == "healthy") out["status"] = "unknown";
+  }
+  out["symptoms"] = d["symptoms"].size();
+  out["firing"] = detail ? d["firing"] : json(d["firing"].size());
+  // What cannot be diagnosed here: the pathology rules reading a signal the
+  // engine never exposes (watched instances only).
+  json cannot = json::array();
+  if (t != labels.end() && t->second != "local") {
+    const auto missing = inst.missing();
+    for (const auto& v : views) {
+      if (!v.rule.labels.count("pathology") || !v.rule.expr) continue;
+      std::string why;
+      for (const auto& sig : v.rule.expr->Signals()) {
+        const std::string w = pipeline::WhyUnavailable(sig, missing);
+        if (!w.empty()) why += (why.empty() ? "" : "; ") + w;
+      }
+      if (!why.empty()) cannot.push_back({{"rule", v.rule.name}, {"why", why}});
+    }
+  }
+  out["cannot_diagnose"] = cannot;
+  return out;
+}
+
+void Daemon::HandleHealthReport(const httplib::Request& req, httplib::Response& res) {
+  const std::string problem = HealthProblem();
+  const pipeline::Instance* only = nullptr;
+  if (req.has_param("instance") && !(only = ResolveInstance(req, res))) return;
+  // The most severe firing rule grades the report; a stuck engine is critical.
+  const auto views = only ? only->Views() : pipeline_ ? pipeline_->Views() : std::vector<rules::RuleEngine::View>{};
+  const json diagnosis = Diagnosis(views);
+  std::string status = problem.empty() ? diagnosis["status"].get<std::string>() : "critical";
+  json report = {{"status", status}, {"reason", problem}, {"version", kVersion},
+                 {"uptime_seconds", UnixNow() - start_time_}};
+  if (engine_ && (!only || only->name() == "local")) {
+    const auto s = engine_->GetStats();
+    const auto& mi = engine_->model_info();
+    report["model"] = served_model_;
+    report["engine"] = {{"requests_running", s.requests_running},
+                        {"requests_waiting", s.requests_waiting},
+                        {"kv_cache_usage", s.kv_cache_usage},
+                        {"kv_blocks_total", s.kv_blocks_total},
+                        {"kv_blocks_used", s.kv_blocks_used},
+                        {"kv_blocks_cached_free", s.kv_blocks_cached_free},
+                        {"kv_blocks_orphaned", s.kv_blocks_orphaned},
+                        {"preemptions_total", s.preemptions_total},
+                        {"prefix_cache_queries_total", s.prefix_cache_queries_total},
+                        {"prefix_cache_hits_total", s.prefix_cache_hits_total},
+                        {"prompt_tokens_total", s.prompt_tokens_total},
+                        {"generation_tokens_total", s.generation_tokens_total},
+                        {"busy_fraction", s.busy_fraction},
+                        {"avg_sequence_length", s.avg_sequence_length},
+                        {"memory_used_bytes", s.memory_used_bytes},
+                        {"steps_total", s.steps_total}};
+    const auto& e = engine_->config();
+    report["config"] = {{"model", mi.name}, {"architecture", mi.architecture}, {"device", mi.device}, {"dtype", mi.dtype},
+                        {"block_size", e.block_size}, {"num_blocks", mi.kv_blocks}, {"max_num_seqs", e.max_num_seqs},
+                        {"max_num_batched_tokens", e.max_num_batched_tokens}, {"max_model_len", mi.max_model_len},
+                        {"enable_chunked_prefill", e.enable_chunked_prefill},
+                        {"enable_prefix_caching", e.enable_prefix_caching}};
+  }
+  report["primary"] = diagnosis["primary"];
+  report["symptoms"] = diagnosis["symptoms"];
+  report["firing"] = diagnosis["firing"];
+  json instances = json::array();
+  if (pipeline_) {
+    for (const auto& name : pipeline_->InstanceNames()) {
+      if (only && only->name() != name) continue;
+      const pipeline::Instance* inst = pipeline_->Find(name);
+      if (!inst) continue;
+      json ir = InstanceReport(*inst, false);
+      // A watched target that cannot be scraped is at least degraded.
+      if (ir["status"] == "unknown" && StatusRank(status) < 1) status = "degraded";
+      instances.push_back(std::move(ir));
+    }
+  }
+  report["status"] = status;
+  report["instances"] = instances;
+  json alerting = json::object();
+  if (notifier_) {
+    json receivers = json::object();
+    for (const auto& [name, rs] : notifier_->deliverer().Stats())
+      receivers[name] = {{"pending", rs.pending}, {"delivered", rs.delivered}, {"failed_attempts", rs.failed},
+                         {"dead", rs.dead}};
+    alerting = {{"fault", notifier_->fault()}, {"receivers", receivers}};
+  }
+  report["alerting"] = alerting;
+  report["captures"] = LatestCaptures(5);
+  // Alerts that cannot reach the disk are still delivered, but say so.
+  if (notifier_ && !notifier_->fault().empty() && status == "healthy") {
+    report["status"] = "degraded";
+    report["reason"] = "alert outbox: " + notifier_->fault();
+  }
+  const pipeline::Instance* focus = only;
+  if (!focus && pipeline_) focus = pipeline_->Find(pipeline_->hosted() ? "local" : "");
+  if (!focus && pipeline_) {
+    const auto names = pipeline_->InstanceNames();
+    if (names.size() == 1) focus = pipeline_->Find(names[0]);
+  }
+  if (focus) {
+    const double now = UnixNow();
+    const auto& det = focus->detectors();
+    json anomalies = json::array();
+    for (const auto& e : det.Events(now - 600)) anomalies.push_back(AnomalyJson(e));
+    if (anomalies.size() > 20) anomalies.erase(anomalies.begin(), anomalies.end() - 20);
+    report["anomalies"] = anomalies;
+    // What moves together: strongly correlated pairs over the monitor window.
+    const auto& names = det.config().matrix_signals;
+    auto m = det.CorrelationMatrix(names, now, config_.monitor.window_s);
+    json together = json::array();
+    for (size_t a = 0; a < names.size(); ++a)
+      for (size_t b = a + 1; b < names.size(); ++b)
+        if (std::fabs(m[a][b]) >= 0.8) together.push_back({{"a", names[a]}, {"b", names[b]}, {"r", m[a][b]}});
+    report["moves_together"] = together;
+  }
+  res.set_content(report.dump(2, ' ', false, json::error_handler_t::replace), "application/json");
+}
+
+void Daemon::HandleSeries(const httplib::Request& req, httplib::Response& res) {
+  const pipeline::Instance* inst = ResolveInstance(req, res);
+  if (!inst) return;
+  const monitor::SeriesStore& series = inst->series();
+  ApiError e;
+  const double now = UnixNow();
+  if (!req.has_param("name")) {
+    json list = json::array();
+    for (const auto& s : monitor::Catalogue()) {
+      monitor::Point p;
+      json item = {{"name", s.name}, {"unit", s.unit}, {"help", s.help}, {"value", nullptr}, {"time", nullptr}};
+      if (series.Latest(s.name, &p)) {
+        item["value"] = p.v;
+        item["time"] = FormatTime(p.t);
+      }
+      list.push_back(item);
+    }
+    res.set_content(json{{"instance", inst->name()}, {"signals", list}, {"interval_seconds", config_.monitor.interval_s},
+                         {"retention_seconds", config_.monitor.retention_s},
+                         {"memory_bytes", series.MemoryBytes()}}.dump(), "application/json");
+    return;
+  }
+  const std::string name = req.get_param_value("name");
+  if (!monitor::FindSignal(name)) {
+    e.status = 404;
+    e.param = "name";
+    e.message = "unknown signal \"" + name + "\" (GET /api/v1/series lists them)";
+    return SendError(res, e);
+  }
+  double window = config_.monitor.retention_s;
+  if (req.has_param("window")) {
+    Status st = ParseDuration(req.get_param_value("window"), &window);
+    if (!st.ok()) {
+      e.param = "window";
+      e.message = st.message();
+      return SendError(res, e);
+    }
+  }
+  json pts = json::array();
+  for (const auto& p : series.Range(name, now - window)) pts.push_back({p.t, p.v});
+  res.set_content(json{{"instance", inst->name()}, {"name", name}, {"window_seconds", window}, {"points", pts}}.dump(),
+                  "application/json");
+}
+
+void Daemon::HandleAnomalies(const httplib::Request& req, httplib::Response& res) {
+  const pipeline::Instance* inst = ResolveInstance(req, res);
+  if (!inst) return;
+  ApiError e;
+  double since = 0;
+  if (req.has_param("since") && !ParseRfc3339(req.get_param_value("since"), &since)) {
+    e.param = "since";
+    e.message = "'since' must be an RFC 3339 time such as 2026-11-23T02:00:00Z";
+    return SendError(res, e);
+  }
+  json list = json::array();
+  for (const auto& ev : inst->detectors().Events(since)) list.push_back(AnomalyJson(ev));
+  res.set_content(json{{"instance", inst->name()}, {"anomalies", list}}.dump(), "application/json");
+}
+
+void Daemon::HandleTargets(const httplib::Request&, httplib::Response& res) {
+  json data = json::array();
+  if (pipeline_) {
+    for (const auto& t : pipeline_->Targets()) {
+      json errors = json::object();
+      for (const auto& [reason, n] : t.errors) errors[reason] = n;
+      data.push_back({{"name", t.name},
+                      {"url", t.url},
+                      {"kind", t.kind},
+                      {"up", t.scraped ? json(t.up) : json()},
+                      {"lastScrape", FormatTime(t.last_scrape)},
+                      {"lastScrapeDuration", t.duration_s},
+                      {"samples", t.samples},
+                      {"error", t.error},
+                      {"health", t.health < 0 ? json() : json(t.health == 1)},
+                      {"healthError", t.health_error},
+                      {"instances", t.instances},
+                      {"scrapeErrors", errors}});
+    }
+  }
+  res.set_content(json{{"status", "success"}, {"data", data}}.dump(-1, ' ', false, json::error_handler_t::replace),
+                  "application/json");
+}
+
+prometheus::MetricFamily Daemon::TargetMetrics(const std::string& which) const {
+  using prometheus::MetricType;
+  prometheus::MetricFamily f;
+  if (which == "up") f = {"vigil_target_up", "1 when the last scrape of the target succeeded", MetricType::Gauge, {}};
+  if (which == "duration")
+    f = {"vigil_target_scrape_duration_seconds", "Duration of the target's last scrape", MetricType::Gauge, {}};
+  if (which == "samples") f = {"vigil_target_samples", "Samples in the target's last good scrape", MetricType::Gauge, {}};
+  if (which == "errors")
+    f = {"vigil_target_scrape_errors_total", "Failed scrapes by target and reason", MetricType::Counter, {}};
+  if (!pipeline_) return f;
+  for (const auto& t : pipeline_->Targets()) {
+    prometheus::ClientMetric m;
+    m.label = {{"target", t.name}};
+    if (which == "errors") {
+      for (const auto& [reason, n] : t.errors) {
+        prometheus::ClientMetric e = m;
+        e.label.push_back({"reason", reason});
+        e.counter.value = static_cast<double>(n);
+        f.metric.push_back(e);
+      }
+      continue;
+    }
+    m.gauge.value = which == "up" ? (t.up ? 1 : 0) : which == "duration" ? t.duration_s : static_cast<double>(t.samples);
+    f.metric.push_back(m);
+  }
+  return f;
+}
+
+}  // namespace vigil::daemon

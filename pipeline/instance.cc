@@ -1,0 +1,44 @@
+#include "pipeline/instance.h"
+
+#include <spdlog/spdlog.h>
+
+#include "pipeline/eval_context.h"
+
+namespace vigil::pipeline {
+
+Instance::Instance(std::string name, std::map<std::string, std::string> labels, size_t points,
+                   const detectors::DetectorsConfig& det)
+    : name_(std::move(name)), labels_(std::move(labels)), series_(points), detectors_(det, &series_) {}
+
+std::vector<rules::Transition> Instance::Tick(double now, const std::vector<std::pair<std::string, double>>& values) {
+  series_.AppendTick(now, values);
+  for (const auto& e : detectors_.Observe(now, values))
+    spdlog::info("anomaly [{}]: {}: {}", name_, e.detector, e.message);
+  MonitorEvalContext ctx(&series_, &detectors_, now);
+  auto transitions = rules_.Evaluate(now, ctx);
+  for (const auto& t : transitions) {
+    const bool resolved = t.to == rules::RuleState::kInactive && t.from == rules::RuleState::kFiring;
+    spdlog::log(t.to == rules::RuleState::kFiring ? spdlog::level::warn : spdlog::level::info, "rule [{}] {}/{}: {} -> {}",
+                name_, t.group, t.name, rules::RuleStateName(t.from), resolved ? "resolved" : rules::RuleStateName(t.to));
+  }
+  return transitions;
+}
+
+void Instance::SetRules(std::vector<rules::RuleGroup> groups, std::vector<rules::InhibitRule> inhibits) {
+  for (auto& g : groups)
+    for (auto& r : g.rules)
+      for (const auto& [k, v] : labels_) r.labels.emplace(k, v);
+  rules_.Swap(std::move(groups), std::move(inhibits));
+}
+
+void Instance::SetMissing(std::vector<std::string> missing) {
+  std::lock_guard<std::mutex> lock(mu_);
+  missing_ = std::move(missing);
+}
+
+std::vector<std::string> Instance::missing() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return missing_;
+}
+
+}  // namespace vigil::pipeline

@@ -1,0 +1,59 @@
+// One monitored instance (the hosted engine, or one engine behind a watched
+// target): its own series, detectors and rule state, so one engine's
+// history never leaks into another's windows, z-scores or `for:` timers.
+// Thread safety: Tick() from the pipeline thread only; everything else
+// from any thread (the store, detectors and rule engine lock themselves).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "detectors/detectors.h"
+#include "monitor/series_store.h"
+#include "rules/rules.h"
+
+namespace vigil::pipeline {
+
+class Instance {
+ public:
+  // `labels` are added to every alert of this instance (target, engine).
+  Instance(std::string name, std::map<std::string, std::string> labels, size_t points,
+           const detectors::DetectorsConfig& det);
+
+  const std::string& name() const { return name_; }
+  const std::map<std::string, std::string>& labels() const { return labels_; }
+
+  // Appends one tick's values, runs the detectors and then the rules.
+  std::vector<rules::Transition> Tick(double now, const std::vector<std::pair<std::string, double>>& values);
+
+  // Installs the rule set with this instance's labels added to every rule's
+  // labels (the rule's own label wins), so inhibitions, silences and routes
+  // can match on them. Rules keep their state across swaps.
+  void SetRules(std::vector<rules::RuleGroup> groups, std::vector<rules::InhibitRule> inhibits);
+  std::vector<rules::RuleEngine::View> Views() const { return rules_.Snapshot(); }
+
+  monitor::SeriesStore& series() { return series_; }
+  const monitor::SeriesStore& series() const { return series_; }
+  const detectors::DetectorSet& detectors() const { return detectors_; }
+  const rules::RuleEngine& rules() const { return rules_; }
+
+  // The canonical inputs this instance's engine does not expose (watched
+  // targets), so the report can say what cannot be diagnosed there.
+  void SetMissing(std::vector<std::string> missing);
+  std::vector<std::string> missing() const;
+
+ private:
+  const std::string name_;
+  const std::map<std::string, std::string> labels_;
+  monitor::SeriesStore series_;
+  detectors::DetectorSet detectors_;
+  rules::RuleEngine rules_;
+  mutable std::mutex mu_;
+  std::vector<std::string> missing_;  // guarded by mu_
+};
+
+}  // namespace vigil::pipeline

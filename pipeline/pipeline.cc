@@ -1,0 +1,296 @@
+#include "pipeline/pipeline.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+
+#include "common/time_util.h"
+
+namespace vigil::pipeline {
+
+namespace {
+
+Status ReadToken(const std::string& path, std::string* out) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound(path + ": cannot open the bearer token file");
+  std::getline(in, *out);
+  while (!out->empty() && (out->back() == '\r' || out->back() == ' ' || out->back() == '\t')) out->pop_back();
+  if (out->empty()) return Status::InvalidArgument(path + ": the bearer token file is empty");
+  return Status::OK();
+}
+
+}  // namespace
+
+Pipeline::Pipeline(PipelineConfig cfg)
+    : cfg_(std::move(cfg)),
+      points_(static_cast<size_t>(cfg_.retention_s / cfg_.interval_s) + 1),
+      hosted_deriver_(cfg_.deriver) {}
+
+Status Pipeline::Create(PipelineConfig cfg, StatsSource hosted, std::unique_ptr<Pipeline>* out) {
+  std::unique_ptr<Pipeline> p(new Pipeline(std::move(cfg)));
+  p->hosted_ = std::move(hosted);
+  if (p->hosted_) p->local_ = p->GetOrCreate("local", {{"target", "local"}});
+  for (size_t i = 0; i < p->cfg_.targets.size(); ++i) {
+    auto t = std::make_unique<Target>();
+    t->cfg = p->cfg_.targets[i];
+    if (!t->cfg.bearer_token_file.empty())
+      VIGIL_RETURN_IF_ERROR(ReadToken(t->cfg.bearer_token_file, &t->token)
+                                .WithContext("targets[" + std::to_string(i) + "] (" + t->cfg.name + ").bearer_token_file"));
+    t->status.name = t->cfg.name;
+    t->status.url = t->cfg.url;
+    t->status.kind = t->cfg.engine == scrape::EngineKind::kUnknown ? "auto" : scrape::EngineKindName(t->cfg.engine);
+    p->targets_.push_back(std::move(t));
+  }
+  const size_t n = p->cfg_.scrape_workers > 0 ? static_cast<size_t>(p->cfg_.scrape_workers)
+                                               : std::min<size_t>(16, p->targets_.size());
+  for (size_t i = 0; i < n; ++i) p->workers_.emplace_back([q = p.get()] { q->Worker(); });
+  *out = std::move(p);
+  return Status::OK();
+}
+
+Pipeline::~Pipeline() {
+  Stop();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_workers_ = true;
+    jobs_.clear();
+  }
+  cv_.notify_all();
+  for (auto& w : workers_) w.join();
+}
+
+Instance* Pipeline::GetOrCreate(const std::string& name, std::map<std::string, std::string> labels) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& i : instances_)
+    if (i->name() == name) return i.get();
+  instances_.push_back(std::make_unique<Instance>(name, std::move(labels), points_, cfg_.detectors));
+  instances_.back()->SetRules(groups_, inhibits_);
+  if (name != "local") spdlog::info("monitor: watching instance {}", name);
+  return instances_.back().get();
+}
+
+void Pipeline::SetRules(std::vector<rules::RuleGroup> groups, std::vector<rules::InhibitRule> inhibits) {
+  std::lock_guard<std::mutex> lock(mu_);
+  groups_ = std::move(groups);
+  inhibits_ = std::move(inhibits);
+  for (auto& i : instances_) i->SetRules(groups_, inhibits_);
+}
+
+void Pipeline::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (thread_.joinable()) return;
+  stop_ = false;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Pipeline::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Pipeline::Worker() {
+  while (true) {
+    std::pair<size_t, double> job;
+    TargetConfig cfg;
+    std::string token;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stop_workers_ || !jobs_.empty(); });
+      if (stop_workers_) return;
+      job = jobs_.front();
+      jobs_.pop_front();
+      cfg = targets_[job.first]->cfg;
+      token = targets_[job.first]->token;
+    }
+    ScrapeResult r = FetchTarget(cfg, token, job.second);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      targets_[job.first]->in_flight = false;
+      done_.push_back({job.first, std::move(r)});
+    }
+    cv_.notify_all();
+  }
+}
+
+void Pipeline::Process(double now, Target& t, const ScrapeResult& r,
+                       std::vector<std::pair<std::string, rules::Transition>>* out) {
+  std::vector<Instance*> seen;
+  auto tick = [&](Instance* inst, std::vector<std::pair<std::string, double>> values) {
+    for (auto& tr : inst->Tick(now, values)) out->emplace_back(inst->name(), std::move(tr));
+    seen.push_back(inst);
+  };
+  auto health = [&r](std::vector<std::pair<std::string, double>>* v) {
+    v->emplace_back("target_up", r.ok ? 1 : 0);
+    if (r.health >= 0) v->emplace_back("target_health_up", r.health);
+  };
+  if (r.ok) {
+    for (const auto& reading : r.readings) {
+      const std::string name = reading.instance.empty() ? t.cfg.name : t.cfg.name + "/" + reading.instance;
+      std::map<std::string, std::string> labels = {{"target", t.cfg.name}};
+      if (!reading.instance.empty()) labels["engine"] = reading.instance;
+      Instance* inst = GetOrCreate(name, std::move(labels));
+      auto it = t.derivers.find(name);
+      if (it == t.derivers.end()) it = t.derivers.emplace(name, scrape::ScrapeDeriver(cfg_.deriver.window_s)).first;
+      auto values = it->second.Tick(r.started, reading);
+      if (std::any_of(values.begin(), values.end(), [](const auto& v) { return v.first == "engine_stalled_seconds"; }))
+        values.emplace_back("engine_stall_timeout_seconds", cfg_.deriver.engine_stall_timeout_s);
+      health(&values);
+      inst->SetMissing(r.missing);
+      tick(inst, std::move(values));
+    }
+  }
+  std::vector<Instance*> known;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    known = t.instances;
+  }
+  // A failed scrape (or an engine that left the exposition) still ticks:
+  // target_up is what TargetDown reads, and the rules must see time pass.
+  if (known.empty() && seen.empty()) known.push_back(GetOrCreate(t.cfg.name, {{"target", t.cfg.name}}));
+  for (Instance* inst : known) {
+    if (std::find(seen.begin(), seen.end(), inst) != seen.end()) continue;
+    std::vector<std::pair<std::string, double>> values;
+    health(&values);
+    tick(inst, std::move(values));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (Instance* inst : seen)
+    if (std::find(t.instances.begin(), t.instances.end(), inst) == t.instances.end()) t.instances.push_back(inst);
+  TargetStatus& s = t.status;
+  s.scraped = true;
+  s.up = r.ok;
+  s.last_scrape = r.started;
+  s.duration_s = r.duration_s;
+  s.error = r.error;
+  s.health = r.health;
+  s.health_error = r.health_error;
+  if (r.ok) {
+    s.samples = r.samples;
+    s.kind = scrape::EngineKindName(r.kind);
+  } else {
+    ++s.errors[r.reason];
+  }
+  s.instances.clear();
+  for (Instance* inst : t.instances) s.instances.push_back(inst->name());
+}
+
+void Pipeline::TickOnce(double now, double wait_s) {
+  std::vector<std::pair<std::string, rules::Transition>> out;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < targets_.size(); ++i) {
+      if (targets_[i]->in_flight) continue;  // still on the last tick's scrape: a slow target
+      targets_[i]->in_flight = true;
+      jobs_.emplace_back(i, now);
+    }
+  }
+  cv_.notify_all();
+  if (hosted_) {
+    const auto values = hosted_deriver_.Tick(now, hosted_());
+    for (auto& tr : local_->Tick(now, values)) out.emplace_back("local", std::move(tr));
+  }
+  std::vector<Done> done;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(wait_s);
+    cv_.wait_until(lock, deadline, [this] {
+      return stop_ || std::none_of(targets_.begin(), targets_.end(), [](const auto& t) { return t->in_flight; });
+    });
+    done.swap(done_);
+  }
+  for (const Done& d : done) {
+    if (!d.result.ok) spdlog::debug("scrape {}: {}", targets_[d.target]->cfg.name, d.result.error);
+    Process(now, *targets_[d.target], d.result, &out);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++ticks_;
+  }
+  if (hook_) hook_(now, out);
+}
+
+void Pipeline::Loop() {
+  using Clock = std::chrono::steady_clock;
+  const auto interval = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(cfg_.interval_s));
+  const auto start = Clock::now();
+  uint64_t n = 0;
+  while (true) {
+    TickOnce(UnixNow(), cfg_.interval_s * cfg_.scrape_wait_fraction);
+    // Next slot on the grid start + k*interval after now; overrun slots are skipped.
+    const uint64_t due = static_cast<uint64_t>((Clock::now() - start) / interval) + 1;
+    std::unique_lock<std::mutex> lock(mu_);
+    if (due > n + 1) {
+      skipped_ += due - n - 1;
+      spdlog::debug("monitor: a tick overran its interval; skipped {} tick(s)", due - n - 1);
+    }
+    n = due;
+    if (cv_.wait_until(lock, start + interval * static_cast<int64_t>(n), [this] { return stop_; })) return;
+  }
+}
+
+std::vector<std::string> Pipeline::InstanceNames() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& i : instances_) out.push_back(i->name());
+  return out;
+}
+
+const Instance* Pipeline::Find(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& i : instances_)
+    if (i->name() == name) return i.get();
+  return nullptr;
+}
+
+std::vector<rules::RuleEngine::View> Pipeline::Views() const {
+  std::vector<const Instance*> list;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& i : instances_) list.push_back(i.get());
+  }
+  std::vector<rules::RuleEngine::View> out;
+  for (const Instance* i : list) {
+    auto v = i->Views();
+    out.insert(out.end(), std::make_move_iterator(v.begin()), std::make_move_iterator(v.end()));
+  }
+  return out;
+}
+
+std::vector<TargetStatus> Pipeline::Targets() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<TargetStatus> out;
+  for (const auto& t : targets_) out.push_back(t->status);
+  return out;
+}
+
+size_t Pipeline::rule_count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t n = 0;
+  for (const auto& g : groups_) n += g.rules.size();
+  return n;
+}
+
+uint64_t Pipeline::evaluation_failures() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t n = 0;
+  for (const auto& i : instances_) n += i->rules().evaluation_failures();
+  return n;
+}
+
+uint64_t Pipeline::ticks() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ticks_;
+}
+
+uint64_t Pipeline::skipped_ticks() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return skipped_;
+}
+
+}  // namespace vigil::pipeline

@@ -1,0 +1,117 @@
+#include "pipeline/target.h"
+
+#include <httplib.h>
+
+#include <chrono>
+
+namespace vigil::pipeline {
+
+Status SplitTargetUrl(const std::string& url, std::string* base, std::string* path) {
+  const size_t scheme_end = url.find("://");
+  if (scheme_end == std::string::npos)
+    return Status::InvalidArgument("\"" + url + "\": expected a URL such as http://127.0.0.1:8000");
+  const std::string scheme = url.substr(0, scheme_end);
+  if (scheme != "http" && scheme != "https")
+    return Status::InvalidArgument("\"" + url + "\": only http:// and https:// are scraped");
+  const size_t host_begin = scheme_end + 3;
+  const size_t slash = url.find('/', host_begin);
+  const std::string host = url.substr(host_begin, slash == std::string::npos ? std::string::npos : slash - host_begin);
+  if (host.empty() || host.find_first_of("?#@ ") != std::string::npos)
+    return Status::InvalidArgument("\"" + url + "\": no host (or a user, query or space in it)");
+  std::string p = slash == std::string::npos ? "" : url.substr(slash);
+  if (p.find_first_of("?#") != std::string::npos)
+    return Status::InvalidArgument("\"" + url + "\": a query or fragment is not supported");
+  if (p.empty() || p == "/") p = "/metrics";
+  *base = scheme + "://" + host;
+  *path = p;
+  return Status::OK();
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void SetTimeouts(httplib::Client& c, double timeout_s) {
+  const auto sec = static_cast<time_t>(timeout_s);
+  const auto usec = static_cast<time_t>((timeout_s - static_cast<double>(sec)) * 1e6);
+  c.set_connection_timeout(sec, usec);
+  c.set_read_timeout(sec, usec);
+  c.set_write_timeout(sec, usec);
+}
+
+std::string ErrorReason(httplib::Error e) {
+  switch (e) {
+    case httplib::Error::Connection:
+    case httplib::Error::SSLConnection:
+    case httplib::Error::SSLServerVerification: return "connect";
+    case httplib::Error::ConnectionTimeout: return "timeout";
+    case httplib::Error::Read: return "read";
+    default: return "http";
+  }
+}
+
+}  // namespace
+
+ScrapeResult FetchTarget(const TargetConfig& t, const std::string& token, double now) {
+  ScrapeResult r;
+  r.started = now;
+  const auto t0 = Clock::now();
+  const auto deadline = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(t.scrape_timeout_s));
+  auto finish = [&](std::string reason, std::string error) {
+    r.reason = std::move(reason);
+    r.error = std::move(error);
+    r.duration_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    return r;
+  };
+  std::string base, path;
+  if (Status st = SplitTargetUrl(t.url, &base, &path); !st.ok()) return finish("config", st.message());
+  httplib::Client c(base);
+  SetTimeouts(c, t.scrape_timeout_s);
+  c.set_keep_alive(false);
+  httplib::Headers headers = {{"Accept", "text/plain;version=0.0.4;q=0.9,application/openmetrics-text;version=1.0.0;q=0.5"}};
+  if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
+  int status = 0;
+  std::string content_type, body;
+  bool too_large = false, too_slow = false;
+  auto res = c.Get(
+      path, headers,
+      [&](const httplib::Response& resp) {
+        status = resp.status;
+        content_type = resp.get_header_value("Content-Type");
+        return resp.status == 200;  // an error page is not read
+      },
+      [&](const char* data, size_t n) {
+        if (body.size() + n > t.limits.max_bytes) return !(too_large = true);
+        if (Clock::now() > deadline) return !(too_slow = true);
+        body.append(data, n);
+        return true;
+      });
+  if (too_large)
+    return finish("too_large", "the body is over the " + std::to_string(t.limits.max_bytes) + "-byte limit");
+  if (too_slow) return finish("timeout", "the body took longer than scrape_timeout");
+  if (status != 0 && status != 200) return finish("http_status", "GET " + path + " answered HTTP " + std::to_string(status));
+  if (!res) {
+    const std::string reason = ErrorReason(res.error());
+    return finish(reason, "GET " + base + path + ": " + httplib::to_string(res.error()));
+  }
+  std::vector<scrape::MetricFamily> families;
+  scrape::ScrapeError why{};
+  if (Status st = scrape::ParseExposition(body, scrape::FormatFromContentType(content_type), t.limits, &families, &why);
+      !st.ok())
+    return finish(scrape::ScrapeErrorName(why), st.message());
+  for (const auto& f : families) r.samples += f.samples.size();
+  r.kind = t.engine == scrape::EngineKind::kUnknown ? scrape::DetectEngine(families) : t.engine;
+  if (Status st = scrape::Adapt(r.kind, families, &r.readings, &r.missing); !st.ok())
+    return finish(st.code() == Status::Code::kNotFound ? "unknown_engine" : "adapt", st.message());
+  r.ok = true;
+  r.duration_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (!t.health_path.empty()) {
+    auto h = c.Get(t.health_path, headers);
+    r.health = h && h->status == 200 ? 1 : 0;
+    if (!h) r.health_error = "GET " + t.health_path + ": " + httplib::to_string(h.error());
+    else if (h->status != 200) r.health_error = "GET " + t.health_path + " answered HTTP " + std::to_string(h->status);
+  }
+  return r;
+}
+
+}  // namespace vigil::pipeline
