@@ -110,7 +110,9 @@ void Daemon::ObserveFiring(const std::vector<rules::RuleEngine::View>& views) {
     const std::string evidence = EvidenceText(v.status);
     if (!evidence.empty()) a.annotations["evidence"] = evidence;
     a.annotations["report"] = url + "/health/report";
-    if (const std::string link = CaptureLink(v.rule.name); !link.empty()) a.annotations["capture"] = link;
+    auto target = v.rule.labels.find("target");
+    if (const std::string link = CaptureLink(v.rule.name, target == v.rule.labels.end() ? "" : target->second); !link.empty())
+      a.annotations["capture"] = link;
     a.starts_at = v.status.fired_at > 0 ? v.status.fired_at : v.status.active_since;
     a.generator_url = url + "/api/v1/rules";
     a.inhibited_by = v.status.inhibited_by;

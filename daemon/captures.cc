@@ -50,6 +50,13 @@ void Daemon::StartCaptures() {
     return sum / static_cast<double>(pts.size());
   };
   captures_ = std::make_unique<capture::CaptureManager>(cc, engine_.get(), before, snapshot);
+  if (!config_.targets.empty()) {
+    pipeline::RemoteCaptureConfig rc;
+    rc.enabled = config_.capture.enabled;
+    rc.rule_cooldown_s = config_.capture.rule_cooldown_s;
+    rc.global_cooldown_s = config_.capture.global_cooldown_s;
+    remote_captures_ = std::make_unique<pipeline::RemoteCaptures>(rc);
+  }
   spdlog::info("captures: {} in {} (up to {} steps or {}, {} per trace; cooldown {} per rule, {} global)",
                cc.enabled ? "enabled" : "disabled", cc.dir, cc.max_steps, FormatDuration(cc.max_duration_s),
                FormatSize(cc.max_bytes), FormatDuration(cc.rule_cooldown_s), FormatDuration(cc.global_cooldown_s));
@@ -57,17 +64,18 @@ void Daemon::StartCaptures() {
 
 void Daemon::OnTransitions(const std::vector<std::pair<std::string, rules::Transition>>& transitions,
                            const std::vector<rules::RuleEngine::View>& views) {
-  if (!captures_) return;
   auto has_capture = [](const rules::Rule& r) {
     return std::find(r.actions.begin(), r.actions.end(), "capture") != r.actions.end();
   };
-  // Only the hosted engine is profiled here; watched targets are profiled
-  // through their own /start_profile (see TargetCaptures).
+  // The hosted engine is profiled in process; a watched target through its
+  // own /start_profile and /stop_profile (pipeline/remote_capture.h).
   for (const auto& [inst, t] : transitions)
-    if (t.to == rules::RuleState::kFiring && inst == "local") captures_due_.insert({inst, t.group, t.name});
+    if (t.to == rules::RuleState::kFiring) captures_due_.insert({inst, t.group, t.name});
   auto instance_of = [](const rules::RuleEngine::View& v) {
-    auto it = v.rule.labels.find("target");
-    return it == v.rule.labels.end() ? std::string("local") : it->second;
+    auto t = v.rule.labels.find("target");
+    if (t == v.rule.labels.end() || t->second == "local") return std::string("local");
+    auto e = v.rule.labels.find("engine");
+    return e == v.rule.labels.end() ? t->second : t->second + "/" + e->second;
   };
   // A due capture waits while a pending root cause holds it, and is dropped
   // when its rule is inhibited or stops firing: the capture goes to the cause.
@@ -88,11 +96,24 @@ void Daemon::OnTransitions(const std::vector<std::pair<std::string, rules::Trans
       ++it;
       continue;
     }
+    auto s = v->status.annotations.find("summary");
+    const std::string reason = s == v->status.annotations.end() ? v->rule.name + " fired" : s->second;
+    if (std::get<0>(*it) != "local") {
+      pipeline::TargetConfig target;
+      std::string token, why;
+      if (remote_captures_ && pipeline_->FindTarget(v->rule.labels.at("target"), &target, &token))
+        remote_captures_->Trigger(target, token, v->rule.name, reason, UnixNow(), &why);  // refusals are logged
+      it = captures_due_.erase(it);
+      continue;
+    }
+    if (!captures_) {
+      it = captures_due_.erase(it);
+      continue;
+    }
     capture::TriggerRequest req;
     req.trigger = "rule";
     req.rule = v->rule.name;
-    auto s = v->status.annotations.find("summary");
-    req.reason = s == v->status.annotations.end() ? v->rule.name + " fired" : s->second;
+    req.reason = reason;
     req.evidence = json::object();
     for (const auto& [text, val] : v->status.evidence) req.evidence[text] = val ? json(*val) : json();
     captures_->Trigger(req);  // refusals are logged and counted
@@ -100,9 +121,10 @@ void Daemon::OnTransitions(const std::vector<std::pair<std::string, rules::Trans
   }
 }
 
-std::string Daemon::CaptureLink(const std::string& rule) const {
-  if (!captures_) return "";
-  const std::string id = captures_->LatestForRule(rule);
+std::string Daemon::CaptureLink(const std::string& rule, const std::string& target) const {
+  std::string id;
+  if (target.empty() || target == "local") id = captures_ ? captures_->LatestForRule(rule) : "";
+  else if (remote_captures_) id = remote_captures_->LatestFor(target, rule);
   return id.empty() ? "" : ExternalUrl() + "/api/v1/captures/" + id;
 }
 
@@ -123,11 +145,16 @@ prometheus::MetricFamily Daemon::CaptureMetrics() const {
 
 json Daemon::LatestCaptures(size_t n) const {
   json out = json::array();
-  if (!captures_) return out;
-  for (const auto& c : captures_->List()) {
-    if (out.size() >= n) break;
-    out.push_back(c);
-  }
+  if (captures_)
+    for (const auto& c : captures_->List()) {
+      if (out.size() >= n) break;
+      out.push_back(c);
+    }
+  if (remote_captures_)
+    for (const auto& c : remote_captures_->List()) {
+      if (out.size() >= 2 * n) break;
+      out.push_back(c);
+    }
   return out;
 }
 
@@ -190,13 +217,18 @@ void Daemon::CaptureRoutes() {
   });
   h.Get("/api/v1/captures", [this](const httplib::Request& q, httplib::Response& r) {
     if (!CheckAdmin(q, r)) return;
-    r.set_content(json{{"status", "success"}, {"data", captures_->List()}}.dump(-1, ' ', false, json::error_handler_t::replace),
+    json data = captures_->List();
+    if (remote_captures_)
+      for (auto& c : remote_captures_->List()) data.push_back(std::move(c));
+    r.set_content(json{{"status", "success"}, {"data", data}}.dump(-1, ' ', false, json::error_handler_t::replace),
                   "application/json");
   });
   h.Get(R"(/api/v1/captures/([^/]+))", [this](const httplib::Request& q, httplib::Response& r) {
     if (!CheckAdmin(q, r)) return;
     json doc;
-    if (Status st = captures_->Get(q.matches[1], &doc); !st.ok()) return SendStatus(r, st);
+    if (Status st = captures_->Get(q.matches[1], &doc); !st.ok()) {
+      if (!remote_captures_ || !remote_captures_->Get(q.matches[1], &doc)) return SendStatus(r, st);
+    }
     r.set_content(doc.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
   });
   h.Get(R"(/api/v1/captures/([^/]+)/trace)", [this](const httplib::Request& q, httplib::Response& r) {

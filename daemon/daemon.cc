@@ -183,6 +183,7 @@ void Daemon::OnTick(const std::vector<std::pair<std::string, rules::Transition>>
 Daemon::~Daemon() {
   if (pipeline_) pipeline_->Stop();
   if (notifier_) notifier_->Stop();
+  remote_captures_.reset();  // interrupts target captures' windows
   captures_.reset();  // stops a running capture and joins the writer
   if (engine_) engine_->Stop();
 }
@@ -223,6 +224,7 @@ void Daemon::Stop() {
   }
   if (pipeline_) pipeline_->Stop();
   if (notifier_) notifier_->Stop();  // what is queued stays in the outbox for the next start
+  remote_captures_.reset();
   captures_.reset();
   if (engine_) engine_->Stop();  // aborts the rest; their streams end
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let handlers flush final chunks

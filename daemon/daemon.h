@@ -19,6 +19,7 @@
 #include "detectors/detectors.h"
 #include "monitor/gpu_probe.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/remote_capture.h"
 #include "rules/rules.h"
 #include "engine/engine.h"
 #include "tokenizer/tokenizer.h"
@@ -96,7 +97,8 @@ class Daemon {
   void CaptureRoutes();
   void OnTransitions(const std::vector<std::pair<std::string, rules::Transition>>& transitions,
                      const std::vector<rules::RuleEngine::View>& views);
-  std::string CaptureLink(const std::string& rule) const;
+  // The newest capture of `rule` on `target` ("" or "local": the hosted engine).
+  std::string CaptureLink(const std::string& rule, const std::string& target) const;
   prometheus::MetricFamily CaptureMetrics() const;
   nlohmann::json LatestCaptures(size_t n) const;
 
@@ -112,6 +114,7 @@ class Daemon {
   std::unique_ptr<pipeline::Pipeline> pipeline_;
   std::unique_ptr<alerts::Notifier> notifier_;
   std::unique_ptr<capture::CaptureManager> captures_;
+  std::unique_ptr<pipeline::RemoteCaptures> remote_captures_;  // with targets: through their /start_profile
   // Pipeline thread only: (instance, group, rule) fired, capture not yet taken.
   std::set<std::tuple<std::string, std::string, std::string>> captures_due_;
   std::string admin_token_;  // guarded by config_mu_; empty: admin endpoints refused

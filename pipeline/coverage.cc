@@ -37,6 +37,7 @@ const std::map<std::string, std::vector<std::string>>& Inputs() {
       {"requests_per_s", {"requests_finished_total"}},
       {"prefix_cache_hit_rate", {"prefix_cache_queries_total", "prefix_cache_hits_total"}},
       {"preemptions_per_s", {"preemptions_total"}},
+      {"kv_evictions_total", {"kv_evictions_total"}},
       {"kv_evictions_per_s", {"kv_evictions_total"}},
       {"target_up", {}},
       {"target_health_up", {}},

@@ -269,6 +269,16 @@ std::vector<TargetStatus> Pipeline::Targets() const {
   return out;
 }
 
+bool Pipeline::FindTarget(const std::string& name, TargetConfig* cfg, std::string* token) const {
+  for (const auto& t : targets_)  // targets_ does not change after Create
+    if (t->cfg.name == name) {
+      *cfg = t->cfg;
+      *token = t->token;
+      return true;
+    }
+  return false;
+}
+
 size_t Pipeline::rule_count() const {
   std::lock_guard<std::mutex> lock(mu_);
   size_t n = 0;

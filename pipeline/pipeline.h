@@ -86,6 +86,8 @@ class Pipeline {
   // Every instance's rules, in InstanceNames() order.
   std::vector<rules::RuleEngine::View> Views() const;
   std::vector<TargetStatus> Targets() const;
+  // The configuration and bearer token of target `name`; false if unknown.
+  bool FindTarget(const std::string& name, TargetConfig* cfg, std::string* token) const;
   size_t rule_count() const;
   uint64_t evaluation_failures() const;
   bool hosted() const { return static_cast<bool>(hosted_); }

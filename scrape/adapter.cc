@@ -1,6 +1,7 @@
 #include "scrape/adapter.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -45,6 +46,19 @@ std::string BreakdownOf(const Sample& s) {
   return key;
 }
 
+// Python's str(bool), as vLLM writes a setting into an info label.
+bool ParseBool(std::string_view t, double* v) {
+  auto is = [&t](std::string_view w) {
+    return t.size() == w.size() && std::equal(t.begin(), t.end(), w.begin(), [](char a, char b) {
+             return std::tolower(static_cast<unsigned char>(a)) == b;
+           });
+  };
+  if (is("true")) *v = 1;
+  else if (is("false")) *v = 0;
+  else return false;
+  return true;
+}
+
 // An `le` value: a Go float (Prometheus writes "+Inf", "0.005", "1e-3").
 bool ParseLe(std::string_view t, double* v) {
   if (t.size() > 1 && t[0] == '+') t.remove_prefix(1);
@@ -77,7 +91,8 @@ class Mapper {
   std::vector<std::string> Chosen(const Rule& r) const {
     std::vector<std::string> out;
     for (const std::string& n : r.names) {
-      if (Exposed(n, r.from)) {
+      // An info gauge without the label (an older config class) does not expose the setting.
+      if (r.from == From::kInfoBool ? HasLabel(n, r.label) : Exposed(n, r.from)) {
         out.push_back(n);
         if (!r.sum_names) break;
       } else if (r.sum_names) {
@@ -110,7 +125,8 @@ class Mapper {
       case From::kHistSum: return name + "_sum";
       case From::kHistCount: return name + "_count";
       case From::kHistogram: return name + "_bucket";
-      case From::kGauge: break;
+      case From::kGauge:
+      case From::kInfoBool: break;
     }
     return name;
   }
@@ -139,6 +155,27 @@ class Mapper {
     if (!any && r.from == From::kGauge) return false;
     *out = any ? total : 0;
     return true;
+  }
+
+  // A setting from an info gauge for one instance: the series whose engine
+  // and model_name labels are the instance's or absent (vLLM's carries
+  // `engine` only). Should they disagree, the largest: on wins.
+  bool InfoBool(const Rule& r, const std::string& name, const InstanceKey& inst, double* out) const {
+    auto it = by_name_.find(name);
+    if (it == by_name_.end()) return false;
+    bool any = false;
+    for (const auto& [key, samples] : it->second) {
+      if ((!key.first.empty() && key.first != inst.first) || (!key.second.empty() && key.second != inst.second))
+        continue;
+      for (const Sample* s : samples) {
+        const std::string* t = Label(*s, r.label);
+        double v = 0;
+        if (std::isnan(s->value) || !t || !ParseBool(*t, &v)) continue;
+        *out = any ? std::max(*out, v) : v;
+        any = true;
+      }
+    }
+    return any;
   }
 
   // Sums one suffix's series over breakdowns for an instance; for buckets,
@@ -182,6 +219,14 @@ class Mapper {
 
  private:
   bool Has(const std::string& name) const { return present_.count(name) > 0; }
+  bool HasLabel(const std::string& name, const std::string& label) const {
+    auto it = by_name_.find(name);
+    if (it != by_name_.end())
+      for (const auto& [key, samples] : it->second)
+        for (const Sample* s : samples)
+          if (Label(*s, label)) return true;
+    return false;
+  }
 
   std::set<std::string> present_;
   // Series by name, then by instance: one lookup per instance and rule.
@@ -240,11 +285,17 @@ EngineKind DetectEngine(const std::vector<MetricFamily>& families) {
 }
 
 const std::vector<std::string>& CanonicalInputs() {
+  // In monitor::Catalogue() order within each kind.
   static const std::vector<std::string> k = {
-      "requests_running",        "requests_waiting",        "kv_cache_usage",         "preemptions_total",
-      "prefix_cache_queries_total", "prefix_cache_hits_total", "prompt_tokens_total",  "generation_tokens_total",
-      "requests_finished_total", "requests_aborted_total",  "progress_total",         "ttft",
-      "tbt",                     "e2e",                     "queue_time",             "prefill_time"};
+      // gauges
+      "requests_running", "requests_waiting", "kv_cache_usage", "kv_blocks_used", "kv_blocks_orphaned",
+      "busy_fraction", "memory_used_bytes", "prefix_caching_enabled", "requests_stuck",
+      // counters
+      "preemptions_total", "kv_evictions_total", "prefix_cache_queries_total", "prefix_cache_hits_total",
+      "prompt_tokens_total", "generation_tokens_total", "requests_finished_total", "requests_aborted_total",
+      "progress_total",
+      // histograms
+      "ttft", "tbt", "e2e", "queue_time", "prefill_time"};
   return k;
 }
 
@@ -270,9 +321,11 @@ Status Adapt(EngineKind kind, const std::vector<MetricFamily>& families, std::ve
     used.erase("prefix_cache_hits_total");
   }
 
+  // Info gauges describe an engine found by its figures; they make none.
   std::set<InstanceKey> keys;
   for (const auto& [key, ru] : used)
-    for (const std::string& n : ru.second) m.KeysOf(m.SeriesName(n, ru.first->from), &keys);
+    if (ru.first->from != From::kInfoBool)
+      for (const std::string& n : ru.second) m.KeysOf(m.SeriesName(n, ru.first->from), &keys);
   std::set<std::string> engines, models;
   for (const InstanceKey& k : keys) {
     engines.insert(k.first);
@@ -297,6 +350,10 @@ Status Adapt(EngineKind kind, const std::vector<MetricFamily>& families, std::ve
         continue;
       }
       double v = 0;
+      if (rule.from == From::kInfoBool) {
+        if (m.InfoBool(rule, ru.second.front(), k, &v)) r.gauges[key] = v;
+        continue;
+      }
       if (!m.Scalar(rule, ru.second, k, &v)) continue;
       (rule.from == From::kGauge ? r.gauges : r.counters)[key] = v;
     }

@@ -44,8 +44,13 @@ struct Buckets {
 };
 
 // One engine's reading, keyed by Vigil's canonical names:
-//   gauges:     requests_running, requests_waiting, kv_cache_usage (0..1)
-//   counters:   preemptions_total, prefix_cache_queries_total,
+//   gauges:     requests_running, requests_waiting, kv_cache_usage (0..1),
+//               kv_blocks_used, kv_blocks_orphaned, busy_fraction (0..1),
+//               memory_used_bytes, prefix_caching_enabled (0/1),
+//               requests_stuck (all but the first three: vigild only,
+//               except prefix_caching_enabled, in vLLM's cache_config_info)
+//   counters:   preemptions_total, kv_evictions_total (KV blocks; vigild
+//               only), prefix_cache_queries_total,
 //               prefix_cache_hits_total, prompt_tokens_total,
 //               generation_tokens_total, requests_finished_total (stop +
 //               length), requests_aborted_total, progress_total (the
@@ -68,9 +73,12 @@ const std::vector<std::string>& CanonicalInputs();
 // instances by their `engine` and `model_name` labels; other labels
 // (finished_reason, mode, method, dp_rank) are summed over, except the
 // replica labels tp_rank/pp_rank/moe_ep_rank (the same figure reported by
-// every rank: the largest is taken) and kv_cache_usage (a ratio: the
-// fullest pool is taken). A counter family that is declared but has no
-// series yet reads 0; a gauge or histogram without series stays absent.
+// every rank: the largest is taken) and kv_cache_usage/busy_fraction
+// (ratios: the fullest pool is taken). An info gauge (vLLM's
+// cache_config_info) makes no instance of its own: it applies to those
+// whose engine/model_name labels it does not contradict. A counter family
+// that is declared but has no series yet reads 0; a gauge or histogram
+// without series stays absent.
 // `missing` (optional) lists the canonical keys this scrape does not expose
 // at all, in CanonicalInputs() order. Errors (out cleared): NotFound when
 // kUnknown and nothing is detected; InvalidArgument for a histogram with an

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <limits>
 
 namespace vigil::scrape {
@@ -107,9 +108,14 @@ std::vector<double> ScrapeDeriver::Window::Update(double now, double window_s, c
 std::vector<std::pair<std::string, double>> ScrapeDeriver::Tick(double now, const InstanceReading& r) {
   std::vector<std::pair<std::string, double>> out;
   auto put = [&out](const std::string& name, double v) { out.emplace_back(name, v); };
+  // Gauges are passed through, each at its place in the catalogue.
+  auto gauges = [&](std::initializer_list<const char*> names) {
+    for (const char* g : names)
+      if (const double* v = Find(r.gauges, g)) put(g, *v);
+  };
 
-  for (const char* g : {"requests_running", "requests_waiting", "kv_cache_usage"})
-    if (const double* v = Find(r.gauges, g)) put(g, *v);
+  gauges({"requests_running", "requests_waiting", "kv_cache_usage", "kv_blocks_used", "kv_blocks_orphaned",
+          "busy_fraction"});
 
   // Stalled: time since the engine's own progress counter last moved while
   // requests were running or waiting; 0 while idle.
@@ -125,11 +131,12 @@ std::vector<std::pair<std::string, double>> ScrapeDeriver::Tick(double now, cons
     }
     put("engine_stalled_seconds", now - last_progress_t_);
   }
+  gauges({"memory_used_bytes", "prefix_caching_enabled"});
 
   std::map<std::string, double> totals;
-  for (const char* c : {"preemptions_total", "prefix_cache_queries_total", "prefix_cache_hits_total",
-                        "prompt_tokens_total", "generation_tokens_total", "requests_finished_total",
-                        "requests_aborted_total"}) {
+  for (const char* c : {"preemptions_total", "kv_evictions_total", "prefix_cache_queries_total",
+                        "prefix_cache_hits_total", "prompt_tokens_total", "generation_tokens_total",
+                        "requests_finished_total", "requests_aborted_total"}) {
     if (const double* v = Find(r.counters, c)) {
       totals[c] = counters_[c].Update(*v);
       put(c, totals[c]);
@@ -170,6 +177,9 @@ std::vector<std::pair<std::string, double>> ScrapeDeriver::Tick(double now, cons
     if (ok_q && ok_h && dq > 0) put("prefix_cache_hit_rate", dh / dq);
   }
   per_s("preemptions_per_s", "preemptions_total");
+  per_s("kv_evictions_per_s", "kv_evictions_total");
+  // Last in the catalogue: the hosted engine derives it, vigild serves it.
+  gauges({"requests_stuck"});
   return out;
 }
 

@@ -29,6 +29,11 @@ Rule CounterWhere(const char* key, std::string name, std::string label, std::vec
   return r;
 }
 Rule Hist(const char* key, std::vector<std::string> names) { return Make(key, From::kHistogram, std::move(names)); }
+Rule InfoBool(const char* key, std::string name, std::string label) {
+  Rule r = Make(key, From::kInfoBool, {std::move(name)});
+  r.label = std::move(label);
+  return r;
+}
 
 // vLLM, both name generations (vllm/v1/metrics/loggers.py; v0's
 // vllm/engine/metrics.py). Newer names first: for a while vLLM served both
@@ -47,6 +52,21 @@ std::vector<Rule> Vllm(bool vigil) {
       CounterWhere("requests_finished_total", "vllm:request_success", "finished_reason", {"stop", "length"}),
       CounterWhere("requests_aborted_total", "vllm:request_success", "finished_reason", {"abort"}),
   };
+  if (vigil) {
+    // vigild's own view of its engine: what vLLM does not expose.
+    for (Rule g : {Gauge("kv_blocks_used", {"vigil_kv_blocks_used"}),
+                   Gauge("kv_blocks_orphaned", {"vigil_kv_blocks_orphaned"}),
+                   Gauge("memory_used_bytes", {"vigil_memory_used_bytes"}),
+                   Gauge("requests_stuck", {"vigil_requests_stuck"}),
+                   Ratio("busy_fraction", {"vigil_engine_busy_fraction"}),
+                   Gauge("prefix_caching_enabled", {"vigil_engine_prefix_caching_enabled"}),
+                   // Served with an underscore (vigild's guide names), not `vllm:`.
+                   Counter("kv_evictions_total", {"vllm_kv_cache_evictions"})})
+      r.push_back(std::move(g));
+  }
+  // vLLM publishes CacheConfig as an info gauge, one label per field
+  // (log_metrics_info("cache_config", ...); labels `engine`, no model_name).
+  r.push_back(InfoBool("prefix_caching_enabled", "vllm:cache_config_info", "enable_prefix_caching"));
   // Progress: vigild's step counter; else one observation per engine step;
   // else tokens processed, which vLLM v1 counts every step too.
   if (vigil) r.push_back(Counter("progress_total", {"vigil_engine_steps"}));

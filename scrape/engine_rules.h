@@ -16,6 +16,11 @@ enum class From {
   kHistogram,  // `name_bucket{le}`, `name_sum`, `name_count`
   kHistSum,    // only `name_sum` (a histogram or summary), read as a counter
   kHistCount,  // only `name_count`, read as a counter
+  // An info gauge (a setting as labels, value 1): `label` holds a Python
+  // bool, "True" reads 1 and "False" 0, anything else no value. Read as a
+  // gauge; its series describe an engine, not another instance, so they
+  // apply to every instance whose engine/model_name they do not contradict.
+  kInfoBool,
 };
 
 enum class Agg {
@@ -30,7 +35,7 @@ struct Rule {
   Agg agg = Agg::kSum;
   bool sum_names = false;          // add all names up instead (every one must be exposed)
   std::string label;               // if set, only series whose `label` is one of `values`
-  std::vector<std::string> values;
+  std::vector<std::string> values;  // (kInfoBool: `label` is the one read, `values` unused)
 };
 
 // Rules in priority order: for each key the first exposed rule is used.

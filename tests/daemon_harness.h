@@ -39,10 +39,11 @@ class DaemonProcess {
   // `extra_yaml` is appended to a config that sets server.host/port and
   // state_dir; it may add engine: and other sections.
   // `args` are added to vigild's command line (e.g. --state-dir DIR).
+  // `port` 0: a free one (a restart passes the port it had).
   explicit DaemonProcess(const std::string& engine_yaml, const std::string& server_extra = "",
                          std::vector<std::pair<std::string, std::string>> env = {},
-                         std::vector<std::string> args = {}) {
-    port_ = FreePort();
+                         std::vector<std::string> args = {}, int port = 0) {
+    port_ = port > 0 ? port : FreePort();
     config_ = dir_.File("vigil.yaml");
     WriteConfig(engine_yaml, server_extra);
     notify_path_ = dir_.File("notify.sock");

@@ -57,6 +57,20 @@ Map Counts(const InstanceReading& r) {
   return m;
 }
 
+// `keys` plus the inputs only vigild serves (vLLM's cache_config_info gives
+// prefix_caching_enabled too, but none of these fixtures has it), in
+// CanonicalInputs() order.
+Strings PlusVigilOnly(Strings keys) {
+  for (const char* k : {"kv_blocks_used", "kv_blocks_orphaned", "busy_fraction", "memory_used_bytes",
+                        "prefix_caching_enabled", "requests_stuck", "kv_evictions_total"})
+    keys.push_back(k);
+  Strings out;
+  for (const std::string& k : CanonicalInputs())
+    if (std::find(keys.begin(), keys.end(), k) != keys.end()) out.push_back(k);
+  EXPECT_EQ(out.size(), keys.size()) << "not canonical: " << ::testing::PrintToString(keys);
+  return out;
+}
+
 const std::string M = "model_name=\"m\"";
 
 // vLLM before the 0.9/0.10 renames: gpu_ cache names, time_per_output_token.
@@ -97,7 +111,9 @@ TEST(ScrapeAdapter, VllmOldGeneration) {
   EXPECT_EQ(ttft.le, (std::vector<double>{0.1, 1, INFINITY}));
   EXPECT_EQ(ttft.cumulative, (std::vector<double>{5, 15, 17}));
   EXPECT_DOUBLE_EQ(ttft.sum, 4.5);
-  EXPECT_TRUE(missing.empty()) << ::testing::PrintToString(missing);
+  // All vLLM has: what it lacks is vigild's own view of the engine.
+  EXPECT_EQ(missing, (Strings{"kv_blocks_used", "kv_blocks_orphaned", "busy_fraction", "memory_used_bytes",
+                              "prefix_caching_enabled", "requests_stuck", "kv_evictions_total"}));
 }
 
 // vLLM v0: a hit-rate gauge instead of hit/query counters, no iteration histogram.
@@ -112,9 +128,9 @@ TEST(ScrapeAdapter, VllmV0HasNoPrefixCountersAndFallsBackToTokensForProgress) {
   EXPECT_EQ(out[0].gauges, (Map{{"requests_running", 1}}));  // absent, not 0
   EXPECT_EQ(out[0].counters,
             (Map{{"prompt_tokens_total", 30}, {"generation_tokens_total", 12}, {"progress_total", 42}}));
-  EXPECT_EQ(missing, (Strings{"requests_waiting", "kv_cache_usage", "preemptions_total", "prefix_cache_queries_total",
-                              "prefix_cache_hits_total", "requests_finished_total", "requests_aborted_total", "ttft",
-                              "tbt", "e2e", "queue_time", "prefill_time"}));
+  EXPECT_EQ(missing, PlusVigilOnly({"requests_waiting", "kv_cache_usage", "preemptions_total",
+                                     "prefix_cache_queries_total", "prefix_cache_hits_total", "requests_finished_total",
+                                     "requests_aborted_total", "ttft", "tbt", "e2e", "queue_time", "prefill_time"}));
 }
 
 // vLLM after the renames, still serving the deprecated names (with other
@@ -216,7 +232,7 @@ TEST(ScrapeAdapter, Sglang) {
                              {"requests_aborted_total", 1},
                              {"progress_total", 1750}}));
   EXPECT_EQ(Counts(r), (Map{{"ttft", 12}, {"tbt", 900}, {"e2e", 12}, {"queue_time", 12}}));
-  EXPECT_EQ(missing, Strings{"prefill_time"});
+  EXPECT_EQ(missing, PlusVigilOnly({"prefill_time"}));
 }
 
 TEST(ScrapeAdapter, SglangDataParallelRanksAddUpButUsageIsTheFullest) {
@@ -260,8 +276,8 @@ TEST(ScrapeAdapter, Tgi) {
                              {"requests_finished_total", 30},
                              {"progress_total", 1000}}));
   EXPECT_EQ(Counts(r), (Map{{"tbt", 30}, {"e2e", 30}, {"queue_time", 30}}));
-  EXPECT_EQ(missing, (Strings{"kv_cache_usage", "preemptions_total", "prefix_cache_queries_total",
-                              "prefix_cache_hits_total", "requests_aborted_total", "ttft", "prefill_time"}));
+  EXPECT_EQ(missing, PlusVigilOnly({"kv_cache_usage", "preemptions_total", "prefix_cache_queries_total",
+                                     "prefix_cache_hits_total", "requests_aborted_total", "ttft", "prefill_time"}));
 }
 
 // llama.cpp's server today: no KV usage gauge, no histograms, no request counters.
@@ -284,9 +300,9 @@ TEST(ScrapeAdapter, LlamaCpp) {
   EXPECT_EQ(out[0].counters,
             (Map{{"prompt_tokens_total", 1500}, {"generation_tokens_total", 4200}, {"progress_total", 4300}}));
   EXPECT_TRUE(out[0].histograms.empty());
-  EXPECT_EQ(missing, (Strings{"kv_cache_usage", "preemptions_total", "prefix_cache_queries_total",
-                              "prefix_cache_hits_total", "requests_finished_total", "requests_aborted_total", "ttft",
-                              "tbt", "e2e", "queue_time", "prefill_time"}));
+  EXPECT_EQ(missing, PlusVigilOnly({"kv_cache_usage", "preemptions_total", "prefix_cache_queries_total",
+                                     "prefix_cache_hits_total", "requests_finished_total", "requests_aborted_total",
+                                     "ttft", "tbt", "e2e", "queue_time", "prefill_time"}));
 }
 
 TEST(ScrapeAdapter, OlderLlamaCppServedKvUsage) {
@@ -295,7 +311,7 @@ TEST(ScrapeAdapter, OlderLlamaCppServedKvUsage) {
                      &missing);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].gauges.at("kv_cache_usage"), 0.25);
-  EXPECT_EQ(missing.front(), "preemptions_total");
+  EXPECT_EQ(std::count(missing.begin(), missing.end(), "kv_cache_usage"), 0);
 }
 
 // vigild: vLLM's names (both generations, same values) and its own.
@@ -306,20 +322,101 @@ const std::string kVigild =
     One("counter", "vllm:generation_tokens_total", T, 64) + One("counter", "vllm:prompt_tokens_total", T, 16) +
     Hist("vllm:iteration_tokens_total", T, 60, 66, 66, 80) + Hist("vllm:inter_token_latency_seconds", T, 50, 62, 63, 5) +
     Hist("vllm:time_per_output_token_seconds", T, 50, 62, 63, 5) +
-    One("gauge", "vigil_engine_busy_fraction", T, 0.4) + One("counter", "vigil_engine_steps_total", T, 70);
+    One("gauge", "vigil_engine_busy_fraction", T, 0.4) + One("counter", "vigil_engine_steps_total", T, 70) +
+    // Its own engine view, named as daemon/metrics.cc names it.
+    One("gauge", "vigil_kv_blocks_capacity", T, 512) + One("gauge", "vigil_kv_blocks_used", T, 300) +
+    One("gauge", "vigil_kv_blocks_orphaned", T, 7) + One("gauge", "vigil_memory_used_bytes", T, 2.5e9) +
+    One("gauge", "vigil_requests_stuck", T, 2) + One("gauge", "vigil_engine_prefix_caching_enabled", T, 1) +
+    One("counter", "vllm_kv_cache_evictions_total", T, 1234);
 
 TEST(ScrapeAdapter, Vigild) {
   EXPECT_EQ(DetectEngine(Parse(kVigild)), EngineKind::kVigil);
-  auto out = AdaptOk(EngineKind::kUnknown, kVigild);
+  Strings missing;
+  auto out = AdaptOk(EngineKind::kUnknown, kVigild, &missing);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].instance, "");  // vigil_up has no model_name, but no figure is read from it
-  EXPECT_EQ(out[0].gauges, (Map{{"requests_running", 1}, {"kv_cache_usage", 0.2}}));
+  EXPECT_EQ(out[0].gauges, (Map{{"requests_running", 1},
+                                {"kv_cache_usage", 0.2},
+                                {"kv_blocks_used", 300},
+                                {"kv_blocks_orphaned", 7},
+                                {"busy_fraction", 0.4},
+                                {"memory_used_bytes", 2.5e9},
+                                {"prefix_caching_enabled", 1},
+                                {"requests_stuck", 2}}));
   // Its step counter, not the iteration histogram.
-  EXPECT_EQ(out[0].counters, (Map{{"prompt_tokens_total", 16}, {"generation_tokens_total", 64}, {"progress_total", 70}}));
+  EXPECT_EQ(out[0].counters, (Map{{"prompt_tokens_total", 16},
+                                  {"generation_tokens_total", 64},
+                                  {"progress_total", 70},
+                                  {"kv_evictions_total", 1234}}));
   EXPECT_EQ(Counts(out[0]), (Map{{"tbt", 63}}));
-  // Read as plain vLLM, the same scrape falls back to the iteration count.
-  auto as_vllm = AdaptOk(EngineKind::kVllm, kVigild);
+  // What this fixture leaves out, and nothing of vigild's own.
+  EXPECT_EQ(missing, (Strings{"requests_waiting", "preemptions_total", "prefix_cache_queries_total",
+                              "prefix_cache_hits_total", "requests_finished_total", "requests_aborted_total", "ttft",
+                              "e2e", "queue_time", "prefill_time"}));
+  // Read as plain vLLM, the same scrape falls back to the iteration count
+  // and reads none of vigild's own names.
+  Strings vllm_missing;
+  auto as_vllm = AdaptOk(EngineKind::kVllm, kVigild, &vllm_missing);
+  ASSERT_EQ(as_vllm.size(), 1u);
   EXPECT_EQ(as_vllm[0].counters.at("progress_total"), 66);
+  EXPECT_EQ(as_vllm[0].gauges, (Map{{"requests_running", 1}, {"kv_cache_usage", 0.2}}));
+  EXPECT_EQ(as_vllm[0].counters.count("kv_evictions_total"), 0u);
+  for (const char* k : {"kv_blocks_used", "kv_blocks_orphaned", "busy_fraction", "memory_used_bytes",
+                        "prefix_caching_enabled", "requests_stuck", "kv_evictions_total"})
+    EXPECT_EQ(std::count(vllm_missing.begin(), vllm_missing.end(), k), 1) << k;
+}
+
+// vigild's settings and leak gauges are absent, not 0, when it does not serve them.
+TEST(ScrapeAdapter, VigildWithoutItsEngineViewLeavesItAbsent) {
+  Strings missing;
+  const std::string body = One("gauge", "vigil_up", "", 1) + One("gauge", "vllm:num_requests_running", T, 1);
+  auto out = AdaptOk(EngineKind::kVigil, body, &missing);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].gauges, (Map{{"requests_running", 1}}));
+  EXPECT_TRUE(out[0].counters.empty());
+  EXPECT_EQ(std::count(missing.begin(), missing.end(), "kv_evictions_total"), 1);
+  EXPECT_EQ(std::count(missing.begin(), missing.end(), "kv_blocks_orphaned"), 1);
+}
+
+// vLLM's CacheConfig as an info gauge: one series per engine core with
+// `engine` but no model_name, the setting as the label "True"/"False".
+TEST(ScrapeAdapter, VllmPrefixCachingFromCacheConfigInfo) {
+  const std::string e0 = "engine=\"0\"," + M, e1 = "engine=\"1\"," + M;
+  const std::string info = "block_size=\"16\",cache_dtype=\"auto\",enable_prefix_caching=";
+  const std::string body = One("gauge", "vllm:num_requests_running", e0, 3) +
+                           Series("vllm:num_requests_running", e1, 5) +
+                           One("gauge", "vllm:cache_config_info", info + "\"True\",engine=\"0\"", 1) +
+                           Series("vllm:cache_config_info", info + "\"False\",engine=\"1\"", 1);
+  Strings missing;
+  auto out = AdaptOk(EngineKind::kUnknown, body, &missing);
+  // The info series make no instance of their own ("" or "m/0").
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].instance, "0");
+  EXPECT_EQ(out[1].instance, "1");
+  EXPECT_EQ(out[0].gauges, (Map{{"requests_running", 3}, {"prefix_caching_enabled", 1}}));
+  EXPECT_EQ(out[1].gauges, (Map{{"requests_running", 5}, {"prefix_caching_enabled", 0}}));
+  EXPECT_EQ(std::count(missing.begin(), missing.end(), "prefix_caching_enabled"), 0);
+
+  // v0's prometheus Info (OpenMetrics type `info`), without engine label: every instance.
+  const std::string om = "# TYPE vllm:num_requests_running gauge\n" + Series("vllm:num_requests_running", M, 2) +
+                         "# TYPE vllm:cache_config info\n" +
+                         Series("vllm:cache_config_info", "enable_prefix_caching=\"False\"", 1) + "# EOF\n";
+  out = AdaptOk(EngineKind::kVllm, om, nullptr, Format::kOpenMetrics);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].gauges, (Map{{"requests_running", 2}, {"prefix_caching_enabled", 0}}));
+
+  // Not a bool (an unresolved default): no value. An info gauge without the
+  // label does not expose the setting at all.
+  out = AdaptOk(EngineKind::kVllm, One("gauge", "vllm:num_requests_running", M, 1) +
+                                       One("gauge", "vllm:cache_config_info", "enable_prefix_caching=\"None\"", 1),
+                &missing);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].gauges, (Map{{"requests_running", 1}}));
+  out = AdaptOk(EngineKind::kVllm, One("gauge", "vllm:num_requests_running", M, 1) +
+                                       One("gauge", "vllm:cache_config_info", "block_size=\"16\"", 1),
+                &missing);
+  EXPECT_EQ(out[0].gauges, (Map{{"requests_running", 1}}));
+  EXPECT_EQ(std::count(missing.begin(), missing.end(), "prefix_caching_enabled"), 1);
 }
 
 TEST(ScrapeAdapter, DetectionAndKindNames) {

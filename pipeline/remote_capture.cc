@@ -1,0 +1,178 @@
+#include "pipeline/remote_capture.h"
+
+#include <dirent.h>
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "capture/summary.h"
+#include "capture/trace.h"
+#include "common/time_util.h"
+#include "common/units.h"
+
+namespace vigil::pipeline {
+
+using json = nlohmann::json;
+
+namespace {
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string Rfc3339(double t) { return t < 0 ? "" : FormatRfc3339(t); }
+
+}  // namespace
+
+std::string FindTrace(const std::string& dir, double from, double to) {
+  DIR* d = opendir(dir.c_str());
+  if (!d) return "";
+  std::string best;
+  double best_t = -1;
+  while (dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    // torch.profiler's tensorboard_trace_handler names (vLLM's), gzipped or not.
+    if (!EndsWith(name, ".pt.trace.json") && !EndsWith(name, ".pt.trace.json.gz")) continue;
+    struct stat st {};
+    const std::string path = dir + "/" + name;
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    const double mtime = static_cast<double>(st.st_mtim.tv_sec) + st.st_mtim.tv_nsec / 1e9;
+    if (mtime < from || mtime > to || mtime <= best_t) continue;
+    best = path;
+    best_t = mtime;
+  }
+  closedir(d);
+  return best;
+}
+
+RemoteCaptures::~RemoteCaptures() {
+  std::map<std::string, std::thread> threads;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    threads.swap(threads_);
+  }
+  cv_.notify_all();
+  for (auto& [target, t] : threads) t.join();
+}
+
+std::string RemoteCaptures::Trigger(const TargetConfig& t, const std::string& token, const std::string& rule,
+                                    const std::string& reason, double now, std::string* why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto refuse = [&](std::string w) {
+    *why = std::move(w);
+    spdlog::info("capture of {} ({}): refused: {}", t.name, rule, *why);
+    return std::string();
+  };
+  if (!cfg_.enabled) return refuse("captures are disabled (capture.enabled: false)");
+  if (!t.profile.enabled) return refuse("profiling is not enabled for this target (targets[].profile.enabled)");
+  if (stopping_) return refuse("vigild is stopping");
+  if (running_[t.name]) return refuse("a capture of " + t.name + " is running; one at a time per target");
+  if (auto it = last_start_.find(t.name); it != last_start_.end() && now - it->second < cfg_.global_cooldown_s)
+    return refuse("cooldown: the next capture of " + t.name + " is possible in " +
+                  FormatDuration(std::ceil(cfg_.global_cooldown_s - (now - it->second))));
+  if (auto it = rule_last_.find({t.name, rule}); it != rule_last_.end() && now - it->second < cfg_.rule_cooldown_s)
+    return refuse("cooldown for " + rule + " on " + t.name + ": the next capture is possible in " +
+                  FormatDuration(std::ceil(cfg_.rule_cooldown_s - (now - it->second))));
+  char id[96];
+  std::snprintf(id, sizeof id, "%s-%s-%llu", t.name.c_str(), rule.c_str(), static_cast<unsigned long long>(++seq_));
+  running_[t.name] = true;
+  last_start_[t.name] = now;
+  rule_last_[{t.name, rule}] = now;
+  captures_.push_back({{"id", id}, {"target", t.name}, {"rule", rule}, {"reason", reason}, {"trigger", "rule"},
+                       {"status", "running"}, {"started", Rfc3339(now)}, {"started_unix", now}});
+  // The target's previous capture has finished (running_ was false after its
+  // last use of mu_): reap its thread.
+  if (std::thread& old = threads_[t.name]; old.joinable()) old.join();
+  threads_[t.name] = std::thread([this, sid = std::string(id), t, token] { Run(sid, t, token); });
+  spdlog::info("capture {} of {} started: {}", id, t.name, reason);
+  return id;
+}
+
+void RemoteCaptures::Run(std::string id, TargetConfig t, std::string token) {
+  std::string base, path;
+  SplitTargetUrl(t.url, &base, &path);
+  httplib::Headers headers;
+  if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
+  const double started = UnixNow();
+  auto post = [&](const char* what, double timeout_s) -> std::string {
+    httplib::Client c(base);
+    const auto sec = static_cast<time_t>(timeout_s);
+    c.set_connection_timeout(std::min<time_t>(sec, 5), 0);
+    c.set_read_timeout(sec, static_cast<time_t>((timeout_s - static_cast<double>(sec)) * 1e6));
+    auto r = c.Post(what, headers, "", "application/json");
+    if (!r) return std::string("POST ") + what + ": " + httplib::to_string(r.error());
+    if (r->status != 200 && r->status != 202)
+      return std::string("POST ") + what + " answered HTTP " + std::to_string(r->status) + ": " + r->body.substr(0, 200);
+    return "";
+  };
+  std::string error = post("/start_profile", cfg_.request_timeout_s);
+  if (error.empty()) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::duration<double>(t.profile.duration_s), [this] { return stopping_; });
+  }
+  if (error.empty()) error = post("/stop_profile", t.profile.stop_timeout_s);
+  const double ended = UnixNow();
+  json fields = {{"ended", Rfc3339(ended)}, {"status", error.empty() ? "done" : "error"}, {"error", error}};
+  if (error.empty() && !t.profile.dir.empty()) {
+    const std::string trace = FindTrace(t.profile.dir, started - 1, ended + 1);
+    if (trace.empty()) {
+      fields["error"] = "no trace written in " + t.profile.dir + " during the capture";
+    } else {
+      std::vector<capture::Event> events;
+      Status st = capture::ReadTrace(trace, &events, nullptr);
+      fields["trace"] = trace;
+      if (st.ok()) fields["summary"] = capture::Summarize(events);
+      else fields["error"] = st.message();
+    }
+  }
+  if (!fields["error"].get<std::string>().empty()) spdlog::warn("capture {}: {}", id, fields["error"].get<std::string>());
+  else spdlog::info("capture {} of {} done{}", id, t.name, fields.contains("trace") ? ": " + fields["trace"].get<std::string>() : "");
+  Finish(id, fields);
+  std::lock_guard<std::mutex> lock(mu_);
+  running_[t.name] = false;
+  cv_.notify_all();
+}
+
+void RemoteCaptures::Finish(const std::string& id, const json& fields) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& c : captures_)
+    if (c["id"] == id)
+      for (const auto& [k, v] : fields.items()) c[k] = v;
+}
+
+std::vector<json> RemoteCaptures::List() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return std::vector<json>(captures_.rbegin(), captures_.rend());
+}
+
+bool RemoteCaptures::Get(const std::string& id, json* out) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& c : captures_)
+    if (c["id"] == id) {
+      *out = c;
+      return true;
+    }
+  return false;
+}
+
+std::string RemoteCaptures::LatestFor(const std::string& target, const std::string& rule) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = captures_.rbegin(); it != captures_.rend(); ++it)
+    if ((*it)["target"] == target && (*it)["rule"] == rule) return (*it)["id"];
+  return "";
+}
+
+bool RemoteCaptures::WaitIdle(double timeout_s) const {
+  std::unique_lock<std::mutex> lock(mu_);
+  return cv_.wait_for(lock, std::chrono::duration<double>(timeout_s), [this] {
+    for (const auto& [t, r] : running_)
+      if (r) return false;
+    return true;
+  });
+}
+
+}  // namespace vigil::pipeline

@@ -1,0 +1,315 @@
+// The monitoring pipeline: the hosted engine and scraped targets as
+// instances, FetchTarget's errors, TargetDown through the rules, the grid.
+// Scraped targets are a real HTTP server in the test; rule time is driven.
+#include "pipeline/pipeline.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "common/os_util.h"
+#include "pipeline/coverage.h"
+#include "rules/rules.h"
+
+namespace vigil::pipeline {
+namespace {
+
+template <typename F>
+bool WaitFor(F f, int ms = 10000) {
+  for (int i = 0; i < ms / 10; ++i) {
+    if (f()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+// vLLM with two engine cores (data parallel), as vllm/v1/metrics/loggers.py names them.
+std::string VllmBody(double running0, double tokens0) {
+  std::string b = "# TYPE vllm:num_requests_running gauge\n";
+  b += "vllm:num_requests_running{engine=\"0\",model_name=\"m\"} " + std::to_string(running0) + "\n";
+  b += "vllm:num_requests_running{engine=\"1\",model_name=\"m\"} 0\n";
+  b += "# TYPE vllm:num_requests_waiting gauge\n";
+  b += "vllm:num_requests_waiting{engine=\"0\",model_name=\"m\"} 0\n";
+  b += "vllm:num_requests_waiting{engine=\"1\",model_name=\"m\"} 0\n";
+  b += "# TYPE vllm:generation_tokens counter\n";
+  b += "vllm:generation_tokens_total{engine=\"0\",model_name=\"m\"} " + std::to_string(tokens0) + "\n";
+  b += "vllm:generation_tokens_total{engine=\"1\",model_name=\"m\"} 5\n";
+  return b;
+}
+
+class FakeServer {
+ public:
+  FakeServer() : port_(FreeLoopbackPort()) {
+    srv_.Get("/metrics", [this](const httplib::Request& q, httplib::Response& r) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms.load()));
+      if (!token.empty() && q.get_header_value("Authorization") != "Bearer " + token) {
+        r.status = 401;
+        return;
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      r.status = metrics_status;
+      r.set_content(body, "text/plain; version=0.0.4");
+    });
+    srv_.Get("/health", [this](const httplib::Request&, httplib::Response& r) { r.status = health_status.load(); });
+    EXPECT_TRUE(srv_.bind_to_port("127.0.0.1", port_));  // bound before the first scrape
+    thread_ = std::thread([this] { srv_.listen_after_bind(); });
+  }
+  ~FakeServer() {
+    srv_.stop();
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  void SetBody(std::string b) {
+    std::lock_guard<std::mutex> lock(mu);
+    body = std::move(b);
+  }
+
+  std::mutex mu;
+  std::string body = VllmBody(1, 10);
+  int metrics_status = 200;
+  std::string token;
+  std::atomic<int> health_status{200};
+  std::atomic<int> delay_ms{0};
+
+ private:
+  int port_;
+  httplib::Server srv_;
+  std::thread thread_;
+};
+
+TargetConfig Target(const std::string& name, const std::string& url) {
+  TargetConfig t;
+  t.name = name;
+  t.url = url;
+  t.scrape_timeout_s = 2;
+  return t;
+}
+
+std::vector<rules::RuleGroup> Rules(const std::string& yaml) {
+  std::vector<rules::RuleGroup> g;
+  Status st = rules::ParseRules(yaml, "test.yaml", &g);
+  EXPECT_TRUE(st.ok()) << st.message();
+  return g;
+}
+
+const char* kTargetDown = R"(groups:
+  - name: watch
+    rules:
+      - alert: TargetDown
+        expr: target_up < 1
+        for: 3s
+)";
+
+TEST(SplitTargetUrlTest, BaseAndPath) {
+  std::string base, path;
+  ASSERT_TRUE(SplitTargetUrl("http://127.0.0.1:8000", &base, &path).ok());
+  EXPECT_EQ(base, "http://127.0.0.1:8000");
+  EXPECT_EQ(path, "/metrics");
+  ASSERT_TRUE(SplitTargetUrl("https://h:1/custom/metrics", &base, &path).ok());
+  EXPECT_EQ(base, "https://h:1");
+  EXPECT_EQ(path, "/custom/metrics");
+  EXPECT_FALSE(SplitTargetUrl("ftp://h:1", &base, &path).ok());
+  EXPECT_FALSE(SplitTargetUrl("127.0.0.1:8000", &base, &path).ok());
+  EXPECT_FALSE(SplitTargetUrl("http:///metrics", &base, &path).ok());
+  EXPECT_FALSE(SplitTargetUrl("http://h:1/metrics?x=1", &base, &path).ok());
+}
+
+TEST(FetchTargetTest, ReadsEveryEngineAndTheHealthEndpoint) {
+  FakeServer s;
+  const ScrapeResult r = FetchTarget(Target("t", s.url()), "", 100);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.kind, scrape::EngineKind::kVllm);
+  ASSERT_EQ(r.readings.size(), 2u);
+  EXPECT_EQ(r.readings[0].instance, "0");
+  EXPECT_EQ(r.readings[1].instance, "1");
+  EXPECT_EQ(r.samples, 6u);
+  EXPECT_EQ(r.health, 1);
+  s.health_status = 503;
+  EXPECT_EQ(FetchTarget(Target("t", s.url()), "", 100).health, 0);
+}
+
+TEST(FetchTargetTest, EachFailureHasAReason) {
+  FakeServer s;
+  TargetConfig small = Target("t", s.url());
+  small.limits.max_bytes = 64;
+  ScrapeResult r = FetchTarget(small, "", 0);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.reason, "too_large");
+  EXPECT_TRUE(r.readings.empty());
+
+  s.SetBody("vllm:num_requests_running{engine=\"0\" 1\n");  // a broken label set
+  r = FetchTarget(Target("t", s.url()), "", 0);
+  EXPECT_EQ(r.reason, "syntax");
+  EXPECT_NE(r.error.find("line 1"), std::string::npos) << r.error;
+
+  s.SetBody("# TYPE something_else gauge\nsomething_else 1\n");
+  r = FetchTarget(Target("t", s.url()), "", 0);
+  EXPECT_EQ(r.reason, "unknown_engine");
+
+  s.token = "sekrit";
+  r = FetchTarget(Target("t", s.url()), "", 0);
+  EXPECT_EQ(r.reason, "http_status");
+  EXPECT_NE(r.error.find("401"), std::string::npos);
+  s.SetBody(VllmBody(0, 0));
+  EXPECT_TRUE(FetchTarget(Target("t", s.url()), "sekrit", 0).ok);
+
+  const std::string closed = "http://127.0.0.1:" + std::to_string(FreeLoopbackPort());
+  r = FetchTarget(Target("t", closed), "", 0);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.reason, "connect");
+
+  s.delay_ms = 600;
+  TargetConfig slow = Target("t", s.url());
+  slow.scrape_timeout_s = 0.2;
+  s.token.clear();
+  r = FetchTarget(slow, "", 0);
+  EXPECT_FALSE(r.ok);
+  EXPECT_TRUE(r.reason == "timeout" || r.reason == "read") << r.reason;
+}
+
+TEST(PipelineTest, OneInstancePerEngineWithTheirLabels) {
+  FakeServer s;
+  PipelineConfig cfg;
+  cfg.targets = {Target("vllm-a", s.url())};
+  std::unique_ptr<Pipeline> p;
+  ASSERT_TRUE(Pipeline::Create(cfg, nullptr, &p).ok());
+  p->SetRules(Rules(kTargetDown), {});
+  p->TickOnce(1000, 5);
+  EXPECT_EQ(p->InstanceNames(), (std::vector<std::string>{"vllm-a/0", "vllm-a/1"}));
+  const Instance* e0 = p->Find("vllm-a/0");
+  ASSERT_NE(e0, nullptr);
+  EXPECT_EQ(e0->labels().at("target"), "vllm-a");
+  EXPECT_EQ(e0->labels().at("engine"), "0");
+  monitor::Point pt;
+  ASSERT_TRUE(e0->series().Latest("requests_running", &pt));
+  EXPECT_EQ(pt.v, 1);
+  ASSERT_TRUE(e0->series().Latest("target_up", &pt));
+  EXPECT_EQ(pt.v, 1);
+  ASSERT_TRUE(e0->series().Latest("target_health_up", &pt));
+  EXPECT_EQ(pt.v, 1);
+  // A signal the engine does not expose is absent, never 0.
+  EXPECT_FALSE(e0->series().Has("kv_cache_usage"));
+  EXPECT_FALSE(WhyUnavailable("kv_cache_usage", e0->missing()).empty());
+  // The rules carry the instance's labels.
+  const auto views = p->Views();
+  ASSERT_EQ(views.size(), 2u);
+  EXPECT_EQ(views[1].rule.labels.at("target"), "vllm-a");
+  EXPECT_EQ(views[1].rule.labels.at("engine"), "1");
+  const auto targets = p->Targets();
+  ASSERT_EQ(targets.size(), 1u);
+  EXPECT_TRUE(targets[0].up);
+  EXPECT_EQ(targets[0].kind, "vllm");
+  EXPECT_EQ(targets[0].instances.size(), 2u);
+}
+
+TEST(PipelineTest, TargetDownFiresWhileScrapesFailAndResolvesWhenTheyWork) {
+  auto server = std::make_unique<FakeServer>();
+  PipelineConfig cfg;
+  cfg.targets = {Target("t", server->url())};
+  std::unique_ptr<Pipeline> p;
+  ASSERT_TRUE(Pipeline::Create(cfg, nullptr, &p).ok());
+  p->SetRules(Rules(kTargetDown), {});
+  std::vector<std::string> fired;
+  p->SetHook([&](double, const std::vector<std::pair<std::string, rules::Transition>>& ts) {
+    for (const auto& [inst, t] : ts)
+      if (t.to == rules::RuleState::kFiring) fired.push_back(inst + ":" + t.name);
+  });
+  double now = 1000;
+  p->TickOnce(now, 5);
+  server->health_status = 200;
+  server->metrics_status = 500;
+  for (int i = 0; i < 5; ++i) p->TickOnce(now += 1, 5);
+  // Both engine instances saw the failure and waited out `for: 3s`.
+  EXPECT_EQ(fired, (std::vector<std::string>{"t/0:TargetDown", "t/1:TargetDown"}));
+  EXPECT_FALSE(p->Targets()[0].up);
+  EXPECT_EQ(p->Targets()[0].errors.at("http_status"), 5u);
+  server->metrics_status = 200;
+  p->TickOnce(now += 1, 5);
+  for (const auto& v : p->Views()) EXPECT_EQ(v.status.state, rules::RuleState::kInactive) << v.rule.labels.at("engine");
+}
+
+TEST(PipelineTest, ATargetNeverReachedStillGetsAnInstance) {
+  PipelineConfig cfg;
+  cfg.targets = {Target("gone", "http://127.0.0.1:" + std::to_string(FreeLoopbackPort()))};
+  std::unique_ptr<Pipeline> p;
+  ASSERT_TRUE(Pipeline::Create(cfg, nullptr, &p).ok());
+  p->SetRules(Rules(kTargetDown), {});
+  for (int i = 0; i < 5; ++i) p->TickOnce(1000 + i, 5);
+  ASSERT_EQ(p->InstanceNames(), std::vector<std::string>{"gone"});
+  EXPECT_EQ(p->Views()[0].status.state, rules::RuleState::kFiring);
+  EXPECT_EQ(p->Views()[0].rule.labels.at("target"), "gone");
+}
+
+TEST(PipelineTest, ASlowTargetDoesNotHoldTheTick) {
+  FakeServer s;
+  s.delay_ms = 300;
+  PipelineConfig cfg;
+  cfg.targets = {Target("slow", s.url())};
+  std::unique_ptr<Pipeline> p;
+  ASSERT_TRUE(Pipeline::Create(cfg, nullptr, &p).ok());
+  int ticks = 0;
+  p->SetHook([&](double, const auto&) { ++ticks; });
+  p->TickOnce(1000, 0);  // does not wait: the scrape is taken by a later tick
+  EXPECT_EQ(ticks, 1);
+  EXPECT_FALSE(p->Targets()[0].scraped);
+  p->TickOnce(1001, 0);  // still in flight: not started twice
+  ASSERT_TRUE(WaitFor([&] {
+    p->TickOnce(1002, 0.05);
+    return p->Targets()[0].scraped;
+  }));
+  EXPECT_TRUE(p->Targets()[0].up);
+  EXPECT_EQ(p->Targets()[0].last_scrape, 1000);  // the scrape's own start time
+}
+
+TEST(PipelineTest, TheHostedEngineIsInstanceLocal) {
+  PipelineConfig cfg;
+  std::unique_ptr<Pipeline> p;
+  int64_t steps = 0;
+  ASSERT_TRUE(Pipeline::Create(cfg, [&] {
+    engine::EngineStats s;
+    s.requests_running = 3;
+    s.steps_total = ++steps;
+    return s;
+  }, &p).ok());
+  p->TickOnce(1000, 0);
+  EXPECT_EQ(p->InstanceNames(), std::vector<std::string>{"local"});
+  monitor::Point pt;
+  ASSERT_TRUE(p->Find("local")->series().Latest("requests_running", &pt));
+  EXPECT_EQ(pt.v, 3);
+  EXPECT_FALSE(p->Find("local")->series().Has("target_up"));
+  EXPECT_EQ(p->Find("local")->labels().at("target"), "local");
+}
+
+TEST(PipelineTest, TicksOnAGridAndStopInterruptsALongInterval) {
+  PipelineConfig cfg;
+  cfg.interval_s = 0.02;
+  std::unique_ptr<Pipeline> p;
+  ASSERT_TRUE(Pipeline::Create(cfg, [] { return engine::EngineStats(); }, &p).ok());
+  p->Start();
+  EXPECT_TRUE(WaitFor([&] { return p->ticks() >= 5; }));
+  p->Stop();
+  PipelineConfig slow;
+  slow.interval_s = 3600;
+  std::unique_ptr<Pipeline> q;
+  ASSERT_TRUE(Pipeline::Create(slow, [] { return engine::EngineStats(); }, &q).ok());
+  q->Start();
+  EXPECT_TRUE(WaitFor([&] { return q->ticks() >= 1; }));
+  q->Stop();  // returns without waiting out the hour
+  EXPECT_EQ(q->ticks(), 1u);
+}
+
+TEST(PipelineTest, AnUnreadableTokenFileNamesTheTarget) {
+  PipelineConfig cfg;
+  cfg.targets = {Target("secured", "http://127.0.0.1:1")};
+  cfg.targets[0].bearer_token_file = "/nonexistent/token";
+  std::unique_ptr<Pipeline> p;
+  Status st = Pipeline::Create(cfg, nullptr, &p);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("targets[0] (secured).bearer_token_file"), std::string::npos) << st.message();
+}
+
+}  // namespace
+}  // namespace vigil::pipeline
