@@ -1,6 +1,8 @@
 // vigilctl scenario run NAME: starts vigild with the scenario's engine
 // overlay and the default rule pack, drives its load pattern, watches
-// /api/v1/alerts, and reports which pathology rules fired and when. Exit 0
+// /api/v1/alerts, and reports which pathology rules fired and when. With
+// --watch the verdict is a second, watch-only vigild's, watching the first
+// over HTTP as it would a vLLM. Exit 0
 // when the scenario's expectation holds, 1 when it does not, 2 on errors.
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -208,11 +210,51 @@ std::string ReadAll(const std::string& path) {
 
 }  // namespace
 
+namespace {
+
+// vigild --config `config`, its output in `log`; SIGTERM if vigilctl dies.
+pid_t Spawn(const std::string& vigild, const std::string& config, const std::string& log) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGTERM);  // no stray vigild if vigilctl dies
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execl(vigild.c_str(), vigild.c_str(), "--config", config.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+void StopProcess(pid_t pid) {
+  if (pid <= 0) return;
+  kill(pid, SIGTERM);
+  for (int i = 0; i < 100; ++i) {
+    if (waitpid(pid, nullptr, WNOHANG) == pid) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+}
+
+// Until /ready answers 200 (60 s), or the process exits.
+bool WaitReady(httplib::Client& c, pid_t pid) {
+  for (int i = 0; i < 1200; ++i) {
+    auto r = c.Get("/ready");
+    if (r && r->status == 200) return true;
+    if (waitpid(pid, nullptr, WNOHANG) == pid) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+}  // namespace
+
 int CmdScenario(int argc, char** argv) {
-  if (argc < 2 || std::string(argv[0]) != "run") return Fail("usage: vigilctl scenario run NAME|FILE [--json]");
+  if (argc < 2 || std::string(argv[0]) != "run") return Fail("usage: vigilctl scenario run NAME|FILE [--watch] [--json] [--verbose] [--keep]");
   const std::string which = argv[1];
   Args a;
-  Status st = a.Parse(argc - 2, argv + 2, {"scenarios", "rules", "vigild"}, {"json", "verbose", "keep"});
+  Status st = a.Parse(argc - 2, argv + 2, {"scenarios", "rules", "vigild"}, {"json", "verbose", "keep", "watch"});
   if (!st.ok()) return Fail(st.message());
   const std::string file = Exists(which) ? which : EtcDir(a, "scenarios", "scenarios") + "/" + which + ".yaml";
   Scenario sc;
@@ -237,44 +279,52 @@ int CmdScenario(int argc, char** argv) {
                     "monitor:\n" + (sc.monitor && !sc.monitor.IsNull() ? Yaml(sc.monitor, "  ") : "  enabled: true\n") +
                     "rules:\n  files: [" + dir + "/rules/*.yaml]\n"
                     "capture:\n  max_duration: 2s\n  max_steps: 50\n  cooldown: {rule: 10m, global: 0s}\n";
+  const bool watch = a.Has("watch");
+  if (watch) {
+    // The target is a plain engine, as a vLLM would be: no rules of its own,
+    // so the watcher's /start_profile never meets a capture of the target's.
+    ::mkdir((dir + "/no-rules").c_str(), 0700);
+    std::ofstream(dir + "/no-rules/empty.yaml") << "groups: []\n";
+    const size_t at = cfg.find("rules:\n  files: [");
+    cfg.replace(at, cfg.find('\n', cfg.find("files:", at)) - at, "rules:\n  files: [" + dir + "/no-rules/*.yaml]");
+  }
   std::ofstream(dir + "/vigil.yaml") << cfg;
   const std::string vigild = VigildPath(a);
   const std::string log = dir + "/vigild.log";
-  pid_t pid = fork();
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGTERM);  // no stray vigild if vigilctl dies
-    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    execl(vigild.c_str(), vigild.c_str(), "--config", (dir + "/vigil.yaml").c_str(), static_cast<char*>(nullptr));
-    _exit(127);
+  pid_t pid = Spawn(vigild, dir + "/vigil.yaml", log);
+  // --watch: a second, watch-only vigild with the same monitor and rules
+  // watches the first over HTTP; the verdict is the watcher's.
+  const int watch_port = watch ? FreeLoopbackPort() : port;
+  const std::string watch_log = dir + "/watcher.log";
+  pid_t watcher = -1;
+  if (watch) {
+    std::string wcfg = "server:\n  host: 127.0.0.1\n  port: " + std::to_string(watch_port) + "\n  state_dir: " + dir +
+                       "/watch-state\n  admin_token_file: " + dir + "/token\n  shutdown_grace: 2s\n"
+                       "engine:\n  model: none\n"
+                       "monitor:\n" + (sc.monitor && !sc.monitor.IsNull() ? Yaml(sc.monitor, "  ") : "  enabled: true\n") +
+                       "rules:\n  files: [" + dir + "/rules/*.yaml]\n"
+                       "capture:\n  cooldown: {rule: 10m, global: 0s}\n"
+                       "targets:\n  - name: scenario\n    url: http://127.0.0.1:" + std::to_string(port) +
+                       "\n    bearer_token_file: " + dir + "/token\n    profile: {enabled: true, dir: " + dir +
+                       "/state/captures, duration: 2s, stop_timeout: 30s}\n";
+    std::ofstream(dir + "/watcher.yaml") << wcfg;
+    watcher = Spawn(vigild, dir + "/watcher.yaml", watch_log);
   }
   auto cleanup = [&] {
-    kill(pid, SIGTERM);
-    for (int i = 0; i < 100; ++i) {
-      if (waitpid(pid, nullptr, WNOHANG) == pid) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
+    StopProcess(pid);
+    StopProcess(watcher);
   };
-  httplib::Client c("127.0.0.1", port);
+  httplib::Client target_client("127.0.0.1", port);
+  target_client.set_connection_timeout(1);
+  httplib::Client c("127.0.0.1", watch_port);
   c.set_connection_timeout(1);
   c.set_read_timeout(10);
-  bool ready = false;
-  for (int i = 0; i < 1200 && !ready; ++i) {
-    auto r = c.Get("/ready");
-    ready = r && r->status == 200;
-    if (!ready) {
-      if (waitpid(pid, nullptr, WNOHANG) == pid) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  }
-  if (!ready) {
+  std::string not_ready;
+  if (!WaitReady(target_client, pid)) not_ready = "vigild did not become ready; its log:\n" + ReadAll(log);
+  else if (watch && !WaitReady(c, watcher)) not_ready = "the watching vigild did not become ready; its log:\n" + ReadAll(watch_log);
+  if (!not_ready.empty()) {
     cleanup();
-    std::ifstream in(log);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    return Fail("vigild did not become ready; its log:\n" + text);
+    return Fail(not_ready);
   }
 
   sc.load.url = "http://127.0.0.1:" + std::to_string(port);
@@ -321,6 +371,11 @@ int CmdScenario(int argc, char** argv) {
     if (waitpid(pid, nullptr, WNOHANG) == pid) {
       pid = -1;
       abort_reason = "vigild exited during the run; its log:\n" + ReadAll(log);
+      break;
+    }
+    if (watch && waitpid(watcher, nullptr, WNOHANG) == watcher) {
+      watcher = -1;
+      abort_reason = "the watching vigild exited during the run; its log:\n" + ReadAll(watch_log);
       break;
     }
     // The report (firing rules with inhibitedBy, the primary diagnosis)
@@ -390,7 +445,18 @@ int CmdScenario(int argc, char** argv) {
   load.join();
   if (burst_thread.joinable()) burst_thread.join();
   json captures = json::array();
-  if (pid > 0) {
+  if (watch && watcher > 0) {  // the watcher's own captures finish their stop first
+    for (int i = 0; i < 120; ++i) {
+      auto r = c.Get("/api/v1/captures", admin);
+      json j = r && r->status == 200 ? json::parse(r->body, nullptr, false) : json();
+      bool running = false;
+      if (j.is_object())
+        for (const auto& cap : j["data"]) running |= cap.value("status", "") == "running";
+      if (!running) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+  }
+  if ((watch ? watcher : pid) > 0) {
     if (auto r = c.Get("/api/v1/captures", admin); r && r->status == 200) {
       json j = json::parse(r->body, nullptr, false);
       if (!j.is_discarded())
@@ -398,7 +464,7 @@ int CmdScenario(int argc, char** argv) {
           if (cap.value("trigger", "") == "rule") captures.push_back({{"id", cap["id"]}, {"rule", cap["rule"]}});
     }
   }
-  if (pid > 0) cleanup();
+  cleanup();
   if (!abort_reason.empty()) {
     if (!a.Has("keep")) (void)std::system(("rm -rf '" + dir + "'").c_str());
     return Fail(sc.name + ": " + abort_reason);
@@ -444,6 +510,7 @@ int CmdScenario(int argc, char** argv) {
   if (sc.expect_capture && !expected_capture) problems.push_back("no capture was taken for the diagnosis");
   const bool pass = problems.empty();
   json report = {{"scenario", sc.name},
+                 {"watch", watch},
                  {"description", sc.description},
                  {"pass", pass},
                  {"expected", std::vector<std::string>(sc.fires.begin(), sc.fires.end())},
@@ -462,7 +529,8 @@ int CmdScenario(int argc, char** argv) {
   if (a.Has("json")) {
     std::printf("%s\n", report.dump(2).c_str());
   } else {
-    std::printf("scenario %s: %s\n  %s\n", sc.name.c_str(), pass ? "PASS" : "FAIL", sc.description.c_str());
+    std::printf("scenario %s%s: %s\n  %s\n", sc.name.c_str(), watch ? " (watched over HTTP)" : "", pass ? "PASS" : "FAIL",
+                sc.description.c_str());
     for (const auto& [name, f] : fired) {
       std::string by;
       for (const auto& b : f.inhibited_by) by += (by.empty() ? "" : ", ") + b;

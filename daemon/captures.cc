@@ -57,6 +57,11 @@ void Daemon::StartCaptures() {
     rc.global_cooldown_s = config_.capture.global_cooldown_s;
     remote_captures_ = std::make_unique<pipeline::RemoteCaptures>(rc);
   }
+  if (!engine_) {
+    spdlog::info("captures: of watched targets through their /start_profile (cooldown {} per rule, {} global per target)",
+                 FormatDuration(cc.rule_cooldown_s), FormatDuration(cc.global_cooldown_s));
+    return;
+  }
   spdlog::info("captures: {} in {} (up to {} steps or {}, {} per trace; cooldown {} per rule, {} global)",
                cc.enabled ? "enabled" : "disabled", cc.dir, cc.max_steps, FormatDuration(cc.max_duration_s),
                FormatSize(cc.max_bytes), FormatDuration(cc.rule_cooldown_s), FormatDuration(cc.global_cooldown_s));
