@@ -29,7 +29,7 @@ std::string Num(const nlohmann::json& v, const char* fmt) {
 
 int CmdStatus(int argc, char** argv) {
   Args a;
-  Status st = a.Parse(argc, argv, {"url"}, {"json"});
+  Status st = a.Parse(argc, argv, {"url", "instance"}, {"json"});
   if (!st.ok()) {
     std::fprintf(stderr, "vigilctl status: %s\n", st.message().c_str());
     return 2;
@@ -38,9 +38,17 @@ int CmdStatus(int argc, char** argv) {
   httplib::Client client(url);
   client.set_connection_timeout(3);
   client.set_read_timeout(10);
-  auto r = client.Get("/health/report");
+  std::string path = "/health/report";
+  if (a.Has("instance")) path += "?instance=" + httplib::detail::encode_query_param(a.Get("instance", ""));
+  auto r = client.Get(path);
   if (!r) {
     std::fprintf(stderr, "vigilctl status: cannot reach %s: %s\n", url.c_str(), httplib::to_string(r.error()).c_str());
+    return 2;
+  }
+  if (r->status >= 400) {  // an unknown --instance: the server says which exist
+    nlohmann::json e = nlohmann::json::parse(r->body, nullptr, false);
+    std::fprintf(stderr, "vigilctl status: %s\n",
+                 e.is_object() && e.contains("error") ? e["error"].value("message", r->body).c_str() : r->body.c_str());
     return 2;
   }
   nlohmann::json j;
@@ -60,20 +68,42 @@ int CmdStatus(int argc, char** argv) {
   std::printf("%s%s%s%s  %s  vigild %s  up %.0fs\n", s.c(colour), s.c("\033[1m"), status.c_str(), s.c("\033[0m"),
               j.value("model", "").c_str(), j.value("version", "").c_str(), j.value("uptime_seconds", 0.0));
   if (!j.value("reason", "").empty()) std::printf("  %s\n", j["reason"].get<std::string>().c_str());
-  const auto& e = j["engine"];
-  std::printf("\n%sengine%s  running %s  waiting %s  KV %s%% (%s/%s blocks, %s orphaned)  busy %s%%  preemptions %s\n",
+  const auto& e = j.contains("engine") ? j["engine"] : nlohmann::json::object();
+  if (j.contains("engine")) std::printf("\n%sengine%s  running %s  waiting %s  KV %s%% (%s/%s blocks, %s orphaned)  busy %s%%  preemptions %s\n",
               s.c("\033[1m"), s.c("\033[0m"), Num(e["requests_running"], "%.0f").c_str(),
               Num(e["requests_waiting"], "%.0f").c_str(), Num(e["kv_cache_usage"].is_number() ? nlohmann::json(e["kv_cache_usage"].get<double>() * 100) : e["kv_cache_usage"], "%.1f").c_str(),
               Num(e["kv_blocks_used"], "%.0f").c_str(), Num(e["kv_blocks_total"], "%.0f").c_str(),
               Num(e["kv_blocks_orphaned"], "%.0f").c_str(),
               Num(e["busy_fraction"].is_number() ? nlohmann::json(e["busy_fraction"].get<double>() * 100) : e["busy_fraction"], "%.0f").c_str(),
               Num(e["preemptions_total"], "%.0f").c_str());
+  // Watched targets (and the hosted engine, "local"): one line each.
+  const auto& instances = j.value("instances", nlohmann::json::array());
+  if (instances.size() > 1 || (instances.size() == 1 && instances[0].value("name", "") != "local")) {
+    std::printf("\n%sinstances%s  %zu\n", s.c("\033[1m"), s.c("\033[0m"), instances.size());
+    for (const auto& in : instances) {
+      const std::string st = in.value("status", "");
+      const auto& p = in.contains("primary") && in["primary"].is_object() ? in["primary"] : nlohmann::json();
+      std::printf("  %-28s %s%-9s%s %s%s\n", in.value("name", "").c_str(),
+                  s.c(st == "healthy" ? "\033[32m" : st == "critical" ? "\033[31m" : "\033[33m"), st.c_str(), s.c("\033[0m"),
+                  in.contains("up") && !in["up"].get<bool>() ? "DOWN " : "",
+                  p.is_object() ? p.value("alert", "").c_str() : "");
+      const auto cannot = in.value("cannot_diagnose", nlohmann::json::array());
+      if (instances.size() <= 3)  // a fleet's list would drown the diagnosis: --instance shows it
+        for (const auto& c : cannot)
+          std::printf("      cannot diagnose %s: %s\n", c.value("rule", "").c_str(), c.value("why", "").c_str());
+      else if (!cannot.empty())
+        std::printf("      cannot diagnose %zu rule(s) here (--instance %s)\n", cannot.size(), in.value("name", "").c_str());
+    }
+  }
   // The primary diagnosis first, with its evidence; the rest as symptoms.
   const auto& primary = j.contains("primary") ? j["primary"] : nlohmann::json();
   auto show = [&](const nlohmann::json& f, bool detail) {
     const bool crit = f.value("severity", "") == "critical";
-    std::printf("  %s%-9s%s %s  %s\n", s.c(crit ? "\033[31m" : "\033[33m"), f.value("severity", "").c_str(),
-                s.c("\033[0m"), f.value("alert", "").c_str(), f.value("summary", "").c_str());
+    std::string where;
+    if (f.contains("target") && f["target"] != "local")
+      where = " [" + f.value("target", "") + (f.contains("engine") ? "/" + f.value("engine", "") : "") + "]";
+    std::printf("  %s%-9s%s %s%s  %s\n", s.c(crit ? "\033[31m" : "\033[33m"), f.value("severity", "").c_str(),
+                s.c("\033[0m"), f.value("alert", "").c_str(), where.c_str(), f.value("summary", "").c_str());
     const auto inh = f.value("inhibitedBy", nlohmann::json::array());
     if (!inh.empty()) std::printf("            (inhibited by %s)\n", inh[0].get<std::string>().c_str());
     if (!detail) return;

@@ -29,7 +29,7 @@ void Usage(FILE* to) {
                "           The same rules as Prometheus alerting rules over /metrics names.\n"
                "  rules test FILE...\n"
                "           Run rule unit tests (promtool's format) against synthetic series.\n"
-               "  status [--url http://127.0.0.1:8000] [--json]\n"
+               "  status [--url http://127.0.0.1:8000] [--instance NAME] [--json]\n"
                "           The daemon's diagnosis on one screen; exit 0 healthy, 1 otherwise.\n"
                "  silence add MATCHER... [--duration 1h | --end TIME] [--start TIME] --comment TEXT [--author NAME]\n"
                "  silence list [--json]\n"

@@ -116,6 +116,9 @@ json Diagnosis(const std::vector<rules::RuleEngine::View>& views) {
               {"summary", ann("summary")}, {"description", ann("description")},
               {"recommendation", ann("recommendation")}, {"evidence", Evidence(v.status)},
               {"inhibitedBy", v.status.inhibited_by}, {"firedAt", v.status.fired_at}};
+    // Which monitored instance: the watched target (and engine) it is about.
+    for (const char* l : {"target", "engine"})
+      if (auto it = v.rule.labels.find(l); it != v.rule.labels.end()) f[l] = it->second;
     firing.push_back(f);
     const int i = static_cast<int>(firing.size()) - 1;
     if (v.status.inhibited_by.empty() && (primary < 0 || better(f, firing[primary]))) primary = i;
