@@ -125,7 +125,8 @@ class Section {
       Error(n, key, "expected a list");
       return out;
     }
-    for (size_t i = 0; i < n.size(); ++i) out.emplace_back(n[i], Path(key) + "[" + std::to_string(i) + "]", file_, errors_);
+    const YAML::Node& cn = n;  // const: the elements keep their marks (line:col)
+    for (size_t i = 0; i < cn.size(); ++i) out.emplace_back(cn[i], Path(key) + "[" + std::to_string(i) + "]", file_, errors_);
     return out;
   }
   bool IsMapping(const std::string& key) const {
@@ -163,7 +164,8 @@ class Section {
   // Used when a key's value fails a check beyond its type.
   void Error(const std::string& key, const std::string& msg) {
     YAML::Node n = Get(key);
-    Error(n ? n : node_, key, msg);
+    // A missing key has no position: point at its mapping instead.
+    Error(n && !n.Mark().is_null() ? n : node_, key, msg);
   }
 
  private:

@@ -172,6 +172,67 @@ TEST(ConfigTest, CaptureSection) {
   EXPECT_EQ(d.capture.global_cooldown_s, 60);
 }
 
+TEST(ConfigTest, TargetsAndTheSidecar) {
+  Config c;
+  Status st = ParseConfig(R"(targets:
+  - name: vllm-a
+    url: http://10.0.0.5:8000
+    engine: vllm
+    scrape_timeout: 1s
+    bearer_token_file: /etc/vigil/vllm-token
+    health_path: /healthz
+    max_bytes: 4MiB
+    profile: {enabled: true, dir: /var/tmp/vllm-traces, duration: 3s, stop_timeout: 2m}
+  - url: http://10.0.0.6:30000/metrics
+)", "v.yaml", &c);
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_EQ(c.targets.size(), 2u);
+  const auto& a = c.targets[0];
+  EXPECT_EQ(a.name, "vllm-a");
+  EXPECT_EQ(a.engine, scrape::EngineKind::kVllm);
+  EXPECT_DOUBLE_EQ(a.scrape_timeout_s, 1);
+  EXPECT_EQ(a.health_path, "/healthz");
+  EXPECT_EQ(a.limits.max_bytes, 4u << 20);
+  EXPECT_TRUE(a.profile.enabled);
+  EXPECT_DOUBLE_EQ(a.profile.stop_timeout_s, 120);
+  EXPECT_EQ(c.targets[1].name, "10.0.0.6:30000");  // host:port when unnamed
+  EXPECT_EQ(c.targets[1].engine, scrape::EngineKind::kUnknown);  // auto
+  EXPECT_DOUBLE_EQ(c.targets[1].scrape_timeout_s, 2);
+  // targets: without an engine: section is a sidecar; with one it hosts too.
+  EXPECT_FALSE(c.engine_enabled);
+  ASSERT_TRUE(ParseConfig("engine:\n  num_blocks: 64\ntargets:\n  - url: http://h:1\n", "v.yaml", &c).ok());
+  EXPECT_TRUE(c.engine_enabled);
+  ASSERT_TRUE(ParseConfig("engine:\n  model: none\ntargets:\n  - url: http://h:1\n", "v.yaml", &c).ok());
+  EXPECT_FALSE(c.engine_enabled);
+  ASSERT_TRUE(ParseConfig("", "v.yaml", &c).ok());
+  EXPECT_TRUE(c.engine_enabled);
+}
+
+TEST(ConfigTest, TargetErrorsNameTheField) {
+  struct Bad {
+    std::string yaml, expect;
+  } cases[] = {
+      {"targets:\n  - name: a\n", "v.yaml:2:5: targets[0].url: required"},
+      {"targets:\n  - url: ftp://h:1\n", "v.yaml:2:10: targets[0].url: \"ftp://h:1\": only http:// and https://"},
+      {"targets:\n  - url: http://h:1\n    engine: triton\n", "v.yaml:3:13: targets[0].engine: expected one of"},
+      {"targets:\n  - {name: a, url: http://h:1}\n  - {name: a, url: http://h:2}\n",
+       "targets[1].name: \"a\" is used twice"},
+      {"targets:\n  - {name: local, url: http://h:1}\n", "targets[0].name: \"local\" is used twice"},
+      {"targets:\n  - {name: \"a b\", url: http://h:1}\n", "targets[0].name: \"a b\": use letters"},
+      {"targets:\n  - {url: http://h:1, health_path: health}\n", "targets[0].health_path: must start with /"},
+      {"targets:\n  - {url: http://h:1, scrape_timeout: 0s}\n", "targets[0].scrape_timeout: must be at least"},
+      {"targets:\n  - {url: http://h:1, profile: {enabled: yes, dri: /x}}\n", "targets[0].profile.dri: unknown key"},
+      {"targets:\n  - {url: http://h:1, scrape_interval: 5s}\n", "targets[0].scrape_interval: unknown key"},
+      {"targets: {url: http://h:1}\n", "targets: expected a list"},
+  };
+  for (const auto& b : cases) {
+    Config c;
+    Status st = ParseConfig(b.yaml, "v.yaml", &c);
+    ASSERT_FALSE(st.ok()) << b.yaml;
+    EXPECT_NE(st.message().find(b.expect), std::string::npos) << b.yaml << " -> " << st.message();
+  }
+}
+
 TEST(ConfigTest, RestartRequiredChanges) {
   Config a, b;
   b.engine.model = "/models/x";
