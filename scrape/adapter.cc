@@ -288,8 +288,9 @@ const std::vector<std::string>& CanonicalInputs() {
   // In monitor::Catalogue() order within each kind.
   static const std::vector<std::string> k = {
       // gauges
-      "requests_running", "requests_waiting", "kv_cache_usage", "kv_blocks_used", "kv_blocks_orphaned",
-      "busy_fraction", "memory_used_bytes", "prefix_caching_enabled", "requests_stuck",
+      "requests_running", "requests_waiting", "kv_cache_usage", "kv_blocks_total", "kv_blocks_used",
+      "kv_blocks_orphaned", "busy_fraction", "memory_used_bytes", "avg_sequence_length", "max_num_seqs", "block_size",
+      "prefix_caching_enabled", "requests_stuck",
       // counters
       "preemptions_total", "kv_evictions_total", "prefix_cache_queries_total", "prefix_cache_hits_total",
       "prompt_tokens_total", "generation_tokens_total", "requests_finished_total", "requests_aborted_total",

@@ -114,8 +114,8 @@ std::vector<std::pair<std::string, double>> ScrapeDeriver::Tick(double now, cons
       if (const double* v = Find(r.gauges, g)) put(g, *v);
   };
 
-  gauges({"requests_running", "requests_waiting", "kv_cache_usage", "kv_blocks_used", "kv_blocks_orphaned",
-          "busy_fraction"});
+  gauges({"requests_running", "requests_waiting", "kv_cache_usage", "kv_blocks_total", "kv_blocks_used",
+          "kv_blocks_orphaned", "busy_fraction"});
 
   // Stalled: time since the engine's own progress counter last moved while
   // requests were running or waiting; 0 while idle.
@@ -131,7 +131,7 @@ std::vector<std::pair<std::string, double>> ScrapeDeriver::Tick(double now, cons
     }
     put("engine_stalled_seconds", now - last_progress_t_);
   }
-  gauges({"memory_used_bytes", "prefix_caching_enabled"});
+  gauges({"memory_used_bytes", "avg_sequence_length", "max_num_seqs", "block_size", "prefix_caching_enabled"});
 
   std::map<std::string, double> totals;
   for (const char* c : {"preemptions_total", "kv_evictions_total", "prefix_cache_queries_total",

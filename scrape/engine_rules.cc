@@ -54,9 +54,14 @@ std::vector<Rule> Vllm(bool vigil) {
   };
   if (vigil) {
     // vigild's own view of its engine: what vLLM does not expose.
-    for (Rule g : {Gauge("kv_blocks_used", {"vigil_kv_blocks_used"}),
+    for (Rule g : {Gauge("kv_blocks_total", {"vigil_kv_blocks_capacity"}),
+                   Gauge("kv_blocks_used", {"vigil_kv_blocks_used"}),
                    Gauge("kv_blocks_orphaned", {"vigil_kv_blocks_orphaned"}),
                    Gauge("memory_used_bytes", {"vigil_memory_used_bytes"}),
+                   // Quoted by the pack's recommendations (how far to lower max_num_seqs).
+                   Gauge("avg_sequence_length", {"vigil_avg_sequence_length"}),
+                   Gauge("max_num_seqs", {"vigil_engine_max_num_seqs"}),
+                   Gauge("block_size", {"vigil_engine_block_size"}),
                    Gauge("requests_stuck", {"vigil_requests_stuck"}),
                    Ratio("busy_fraction", {"vigil_engine_busy_fraction"}),
                    Gauge("prefix_caching_enabled", {"vigil_engine_prefix_caching_enabled"}),

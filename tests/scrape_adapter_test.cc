@@ -61,7 +61,8 @@ Map Counts(const InstanceReading& r) {
 // prefix_caching_enabled too, but none of these fixtures has it), in
 // CanonicalInputs() order.
 Strings PlusVigilOnly(Strings keys) {
-  for (const char* k : {"kv_blocks_used", "kv_blocks_orphaned", "busy_fraction", "memory_used_bytes",
+  for (const char* k : {"kv_blocks_total", "kv_blocks_used", "kv_blocks_orphaned", "busy_fraction",
+                        "memory_used_bytes", "avg_sequence_length", "max_num_seqs", "block_size",
                         "prefix_caching_enabled", "requests_stuck", "kv_evictions_total"})
     keys.push_back(k);
   Strings out;
@@ -112,8 +113,7 @@ TEST(ScrapeAdapter, VllmOldGeneration) {
   EXPECT_EQ(ttft.cumulative, (std::vector<double>{5, 15, 17}));
   EXPECT_DOUBLE_EQ(ttft.sum, 4.5);
   // All vLLM has: what it lacks is vigild's own view of the engine.
-  EXPECT_EQ(missing, (Strings{"kv_blocks_used", "kv_blocks_orphaned", "busy_fraction", "memory_used_bytes",
-                              "prefix_caching_enabled", "requests_stuck", "kv_evictions_total"}));
+  EXPECT_EQ(missing, PlusVigilOnly({}));
 }
 
 // vLLM v0: a hit-rate gauge instead of hit/query counters, no iteration histogram.
@@ -327,7 +327,8 @@ const std::string kVigild =
     One("gauge", "vigil_kv_blocks_capacity", T, 512) + One("gauge", "vigil_kv_blocks_used", T, 300) +
     One("gauge", "vigil_kv_blocks_orphaned", T, 7) + One("gauge", "vigil_memory_used_bytes", T, 2.5e9) +
     One("gauge", "vigil_requests_stuck", T, 2) + One("gauge", "vigil_engine_prefix_caching_enabled", T, 1) +
-    One("counter", "vllm_kv_cache_evictions_total", T, 1234);
+    One("counter", "vllm_kv_cache_evictions_total", T, 1234) + One("gauge", "vigil_avg_sequence_length", T, 96) +
+    One("gauge", "vigil_engine_max_num_seqs", T, 24) + One("gauge", "vigil_engine_block_size", T, 16);
 
 TEST(ScrapeAdapter, Vigild) {
   EXPECT_EQ(DetectEngine(Parse(kVigild)), EngineKind::kVigil);
@@ -337,6 +338,10 @@ TEST(ScrapeAdapter, Vigild) {
   EXPECT_EQ(out[0].instance, "");  // vigil_up has no model_name, but no figure is read from it
   EXPECT_EQ(out[0].gauges, (Map{{"requests_running", 1},
                                 {"kv_cache_usage", 0.2},
+                                {"kv_blocks_total", 512},
+                                {"avg_sequence_length", 96},
+                                {"max_num_seqs", 24},
+                                {"block_size", 16},
                                 {"kv_blocks_used", 300},
                                 {"kv_blocks_orphaned", 7},
                                 {"busy_fraction", 0.4},
@@ -361,7 +366,8 @@ TEST(ScrapeAdapter, Vigild) {
   EXPECT_EQ(as_vllm[0].counters.at("progress_total"), 66);
   EXPECT_EQ(as_vllm[0].gauges, (Map{{"requests_running", 1}, {"kv_cache_usage", 0.2}}));
   EXPECT_EQ(as_vllm[0].counters.count("kv_evictions_total"), 0u);
-  for (const char* k : {"kv_blocks_used", "kv_blocks_orphaned", "busy_fraction", "memory_used_bytes",
+  for (const char* k : {"kv_blocks_total", "kv_blocks_used", "kv_blocks_orphaned", "busy_fraction",
+                        "memory_used_bytes", "avg_sequence_length", "max_num_seqs", "block_size",
                         "prefix_caching_enabled", "requests_stuck", "kv_evictions_total"})
     EXPECT_EQ(std::count(vllm_missing.begin(), vllm_missing.end(), k), 1) << k;
 }
