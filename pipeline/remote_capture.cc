@@ -25,6 +25,8 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
 
 std::string Rfc3339(double t) { return t < 0 ? "" : FormatRfc3339(t); }
 
+constexpr int64_t kMaxTraceBytes = 256LL << 20;  // on disk (gzip or not)
+
 }  // namespace
 
 std::string FindTrace(const std::string& dir, double from, double to) {
@@ -126,8 +128,13 @@ void RemoteCaptures::Run(std::string id, TargetConfig t, std::string token) {
   json fields = {{"ended", Rfc3339(ended)}, {"status", error.empty() ? "done" : "error"}, {"error", error}};
   if (error.empty() && !t.profile.dir.empty()) {
     const std::string trace = FindTrace(t.profile.dir, started - 1, ended + 1);
+    struct stat st {};
     if (trace.empty()) {
       fields["error"] = "no trace written in " + t.profile.dir + " during the capture";
+    } else if (::stat(trace.c_str(), &st) == 0 && st.st_size > kMaxTraceBytes) {
+      fields["trace"] = trace;  // listed, not summarized: reading it would hold it all in memory
+      fields["error"] = "the trace is " + FormatSize(static_cast<int64_t>(st.st_size)) + ", over the " +
+                        FormatSize(kMaxTraceBytes) + " vigild summarizes";
     } else {
       std::vector<capture::Event> events;
       Status st = capture::ReadTrace(trace, &events, nullptr);

@@ -103,6 +103,14 @@ ScrapeResult FetchTarget(const TargetConfig& t, const std::string& token, double
   r.kind = t.engine == scrape::EngineKind::kUnknown ? scrape::DetectEngine(families) : t.engine;
   if (Status st = scrape::Adapt(r.kind, families, &r.readings, &r.missing); !st.ok())
     return finish(st.code() == Status::Code::kNotFound ? "unknown_engine" : "adapt", st.message());
+  // Each engine becomes an instance with its own series and rules: a target
+  // must not be able to make vigild allocate without bound.
+  if (r.readings.size() > kMaxEnginesPerTarget) {
+    const size_t n = r.readings.size();
+    r.readings.clear();
+    return finish("too_many_engines", std::to_string(n) + " engines (engine/model_name label values) in one exposition; at most " +
+                                          std::to_string(kMaxEnginesPerTarget) + " are monitored per target");
+  }
   r.ok = true;
   r.duration_s = std::chrono::duration<double>(Clock::now() - t0).count();
   if (!t.health_path.empty()) {

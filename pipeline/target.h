@@ -52,6 +52,9 @@ struct ScrapeResult {
   std::string health_error;
 };
 
+// More engines than this behind one target fail the scrape (too_many_engines).
+constexpr size_t kMaxEnginesPerTarget = 64;
+
 // `token`: the bearer token read from bearer_token_file ("" for none).
 ScrapeResult FetchTarget(const TargetConfig& t, const std::string& token, double now);
 

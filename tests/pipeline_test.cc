@@ -149,6 +149,14 @@ TEST(FetchTargetTest, EachFailureHasAReason) {
   r = FetchTarget(Target("t", s.url()), "", 0);
   EXPECT_EQ(r.reason, "unknown_engine");
 
+  // A hostile target cannot make vigild monitor unbounded instances.
+  std::string many = "# TYPE vllm:num_requests_running gauge\n";
+  for (int i = 0; i < 70; ++i) many += "vllm:num_requests_running{engine=\"" + std::to_string(i) + "\"} 1\n";
+  s.SetBody(many);
+  r = FetchTarget(Target("t", s.url()), "", 0);
+  EXPECT_EQ(r.reason, "too_many_engines");
+  EXPECT_TRUE(r.readings.empty());
+
   s.token = "sekrit";
   r = FetchTarget(Target("t", s.url()), "", 0);
   EXPECT_EQ(r.reason, "http_status");
