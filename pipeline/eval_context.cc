@@ -6,7 +6,7 @@ namespace vigil::pipeline {
 
 rules::Value MonitorEvalContext::Latest(const std::string& s) const {
   monitor::Point p;
-  if (!store_->Latest(s, &p)) return std::nullopt;
+  if (!store_->Latest(s, &p) || p.t < fresh_since_) return std::nullopt;
   return p.v;
 }
 

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <limits>
+
 #include "pipeline/eval_context.h"
 
 namespace vigil::pipeline {
@@ -10,11 +12,13 @@ Instance::Instance(std::string name, std::map<std::string, std::string> labels, 
                    const detectors::DetectorsConfig& det)
     : name_(std::move(name)), labels_(std::move(labels)), series_(points), detectors_(det, &series_) {}
 
-std::vector<rules::Transition> Instance::Tick(double now, const std::vector<std::pair<std::string, double>>& values) {
+std::vector<rules::Transition> Instance::Tick(double now, const std::vector<std::pair<std::string, double>>& values,
+                                              bool stale) {
   series_.AppendTick(now, values);
   for (const auto& e : detectors_.Observe(now, values))
     spdlog::info("anomaly [{}]: {}: {}", name_, e.detector, e.message);
-  MonitorEvalContext ctx(&series_, &detectors_, now);
+  MonitorEvalContext ctx(&series_, &detectors_, now,
+                         stale ? now : -std::numeric_limits<double>::infinity());
   auto transitions = rules_.Evaluate(now, ctx);
   for (const auto& t : transitions) {
     const bool resolved = t.to == rules::RuleState::kInactive && t.from == rules::RuleState::kFiring;

@@ -28,7 +28,10 @@ class Instance {
   const std::map<std::string, std::string>& labels() const { return labels_; }
 
   // Appends one tick's values, runs the detectors and then the rules.
-  std::vector<rules::Transition> Tick(double now, const std::vector<std::pair<std::string, double>>& values);
+  // `stale`: the source failed this tick (a scrape error): the rules see
+  // only this tick's values, not the last figures from before.
+  std::vector<rules::Transition> Tick(double now, const std::vector<std::pair<std::string, double>>& values,
+                                      bool stale = false);
 
   // Installs the rule set with this instance's labels added to every rule's
   // labels (the rule's own label wins), so inhibitions, silences and routes

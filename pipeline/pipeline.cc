@@ -121,8 +121,8 @@ void Pipeline::Worker() {
 void Pipeline::Process(double now, Target& t, const ScrapeResult& r,
                        std::vector<std::pair<std::string, rules::Transition>>* out) {
   std::vector<Instance*> seen;
-  auto tick = [&](Instance* inst, std::vector<std::pair<std::string, double>> values) {
-    for (auto& tr : inst->Tick(now, values)) out->emplace_back(inst->name(), std::move(tr));
+  auto tick = [&](Instance* inst, std::vector<std::pair<std::string, double>> values, bool stale) {
+    for (auto& tr : inst->Tick(now, values, stale)) out->emplace_back(inst->name(), std::move(tr));
     seen.push_back(inst);
   };
   auto health = [&r](std::vector<std::pair<std::string, double>>* v) {
@@ -142,7 +142,7 @@ void Pipeline::Process(double now, Target& t, const ScrapeResult& r,
         values.emplace_back("engine_stall_timeout_seconds", cfg_.deriver.engine_stall_timeout_s);
       health(&values);
       inst->SetMissing(r.missing);
-      tick(inst, std::move(values));
+      tick(inst, std::move(values), false);
     }
   }
   std::vector<Instance*> known;
@@ -157,7 +157,7 @@ void Pipeline::Process(double now, Target& t, const ScrapeResult& r,
     if (std::find(seen.begin(), seen.end(), inst) != seen.end()) continue;
     std::vector<std::pair<std::string, double>> values;
     health(&values);
-    tick(inst, std::move(values));
+    tick(inst, std::move(values), true);
   }
   std::lock_guard<std::mutex> lock(mu_);
   for (Instance* inst : seen)
