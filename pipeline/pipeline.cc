@@ -63,9 +63,9 @@ Pipeline::~Pipeline() {
 
 Instance* Pipeline::GetOrCreate(const std::string& name, std::map<std::string, std::string> labels) {
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto& i : instances_)
-    if (i->name() == name) return i.get();
+  if (auto it = by_name_.find(name); it != by_name_.end()) return it->second;
   instances_.push_back(std::make_unique<Instance>(name, std::move(labels), points_, cfg_.detectors));
+  by_name_[name] = instances_.back().get();
   instances_.back()->SetRules(groups_, inhibits_);
   if (name != "local") spdlog::info("monitor: watching instance {}", name);
   return instances_.back().get();
@@ -105,13 +105,14 @@ void Pipeline::Worker() {
       if (stop_workers_) return;
       job = jobs_.front();
       jobs_.pop_front();
-      cfg = targets_[job.first]->cfg;
+      cfg = targets_[job.first]->cfg;  // copied: FetchTarget runs without the lock
       token = targets_[job.first]->token;
     }
     ScrapeResult r = FetchTarget(cfg, token, job.second);
     {
       std::lock_guard<std::mutex> lock(mu_);
       targets_[job.first]->in_flight = false;
+      --in_flight_;
       done_.push_back({job.first, std::move(r)});
     }
     cv_.notify_all();
@@ -187,6 +188,7 @@ void Pipeline::TickOnce(double now, double wait_s) {
     for (size_t i = 0; i < targets_.size(); ++i) {
       if (targets_[i]->in_flight) continue;  // still on the last tick's scrape: a slow target
       targets_[i]->in_flight = true;
+      ++in_flight_;
       jobs_.emplace_back(i, now);
     }
   }
@@ -199,9 +201,7 @@ void Pipeline::TickOnce(double now, double wait_s) {
   {
     std::unique_lock<std::mutex> lock(mu_);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(wait_s);
-    cv_.wait_until(lock, deadline, [this] {
-      return stop_ || std::none_of(targets_.begin(), targets_.end(), [](const auto& t) { return t->in_flight; });
-    });
+    cv_.wait_until(lock, deadline, [this] { return stop_ || in_flight_ == 0; });
     done.swap(done_);
   }
   for (const Done& d : done) {
@@ -243,9 +243,8 @@ std::vector<std::string> Pipeline::InstanceNames() const {
 
 const Instance* Pipeline::Find(const std::string& name) const {
   std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& i : instances_)
-    if (i->name() == name) return i.get();
-  return nullptr;
+  auto it = by_name_.find(name);
+  return it == by_name_.end() ? nullptr : it->second;
 }
 
 std::vector<rules::RuleEngine::View> Pipeline::Views() const {

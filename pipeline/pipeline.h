@@ -126,10 +126,12 @@ class Pipeline {
   std::condition_variable cv_;       // done_ grew, jobs_ grew, or stop
   std::vector<std::unique_ptr<Target>> targets_;
   std::vector<std::unique_ptr<Instance>> instances_;  // guarded by mu_; never removed
+  std::map<std::string, Instance*> by_name_;          // guarded by mu_
   std::vector<rules::RuleGroup> groups_;              // guarded by mu_
   std::vector<rules::InhibitRule> inhibits_;          // guarded by mu_
   std::deque<std::pair<size_t, double>> jobs_;        // (target, start time), guarded by mu_
   std::vector<Done> done_;                            // guarded by mu_
+  size_t in_flight_ = 0;                              // targets being scraped; guarded by mu_
   bool stop_ = false, stop_workers_ = false;          // guarded by mu_
   uint64_t ticks_ = 0, skipped_ = 0;                  // guarded by mu_
   std::vector<std::thread> workers_;
