@@ -245,7 +245,10 @@ pid_t Serve(const std::vector<std::string>& bodies, std::atomic<uint32_t>* scrap
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     httplib::Server svr;
-    svr.new_task_queue = [] { return new httplib::ThreadPool(32); };
+    // A thread per target: vigild keeps one connection alive to each target
+    // (as to a separate server each), and httplib's server holds a thread
+    // per open connection.
+    svr.new_task_queue = [n] { return new httplib::ThreadPool(n + 16); };
     svr.Get(R"(/t/(\d+)/metrics)", [&](const httplib::Request& q, httplib::Response& r) {
       const size_t i = std::stoul(q.matches[1]);
       if (i >= n) return void(r.status = 404);

@@ -99,6 +99,7 @@ void Pipeline::Worker() {
     std::pair<size_t, double> job;
     TargetConfig cfg;
     std::string token;
+    ScrapeSession* session = nullptr;
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [this] { return stop_workers_ || !jobs_.empty(); });
@@ -107,8 +108,9 @@ void Pipeline::Worker() {
       jobs_.pop_front();
       cfg = targets_[job.first]->cfg;  // copied: FetchTarget runs without the lock
       token = targets_[job.first]->token;
+      session = &targets_[job.first]->session;  // ours until in_flight is cleared
     }
-    ScrapeResult r = FetchTarget(cfg, token, job.second);
+    ScrapeResult r = session->Fetch(cfg, token, job.second);
     {
       std::lock_guard<std::mutex> lock(mu_);
       targets_[job.first]->in_flight = false;

@@ -98,6 +98,7 @@ class Pipeline {
   struct Target {
     TargetConfig cfg;
     std::string token;
+    ScrapeSession session;                                // the worker holding in_flight only
     bool in_flight = false;                               // guarded by mu_
     std::map<std::string, scrape::ScrapeDeriver> derivers;  // pipeline thread only
     std::vector<Instance*> instances;                     // guarded by mu_

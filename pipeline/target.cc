@@ -52,7 +52,24 @@ std::string ErrorReason(httplib::Error e) {
 
 }  // namespace
 
+struct ScrapeSession::Conn {
+  std::string base;
+  double timeout_s = 0;
+  httplib::Client client;
+  Conn(const std::string& b, double timeout) : base(b), timeout_s(timeout), client(b) {
+    SetTimeouts(client, timeout);
+    client.set_keep_alive(true);
+  }
+};
+
+ScrapeSession::ScrapeSession() = default;
+ScrapeSession::~ScrapeSession() = default;
+
 ScrapeResult FetchTarget(const TargetConfig& t, const std::string& token, double now) {
+  return ScrapeSession().Fetch(t, token, now);
+}
+
+ScrapeResult ScrapeSession::Fetch(const TargetConfig& t, const std::string& token, double now) {
   ScrapeResult r;
   r.started = now;
   const auto t0 = Clock::now();
@@ -65,15 +82,15 @@ ScrapeResult FetchTarget(const TargetConfig& t, const std::string& token, double
   };
   std::string base, path;
   if (Status st = SplitTargetUrl(t.url, &base, &path); !st.ok()) return finish("config", st.message());
-  httplib::Client c(base);
-  SetTimeouts(c, t.scrape_timeout_s);
-  c.set_keep_alive(false);
+  bool reused = conn_ && conn_->base == base && conn_->timeout_s == t.scrape_timeout_s;
+  if (!reused) conn_ = std::make_unique<Conn>(base, t.scrape_timeout_s);
   httplib::Headers headers = {{"Accept", "text/plain;version=0.0.4;q=0.9,application/openmetrics-text;version=1.0.0;q=0.5"}};
   if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
   int status = 0;
   std::string content_type, body;
   bool too_large = false, too_slow = false;
-  auto res = c.Get(
+  auto get = [&] {
+    return conn_->client.Get(
       path, headers,
       [&](const httplib::Response& resp) {
         status = resp.status;
@@ -86,6 +103,18 @@ ScrapeResult FetchTarget(const TargetConfig& t, const std::string& token, double
         body.append(data, n);
         return true;
       });
+  };
+  auto res = get();
+  // The target may have closed the kept-alive connection just as it was
+  // reused (servers cap a connection's requests or idle time): once more,
+  // on a new one.
+  if (!res && reused && status == 0 && !too_large && !too_slow) {
+    conn_ = std::make_unique<Conn>(base, t.scrape_timeout_s);
+    body.clear();
+    res = get();
+  }
+  httplib::Client& c = conn_->client;
+  if (too_large || too_slow || !res) conn_.reset();  // a cancelled or broken exchange leaves the socket unusable
   if (too_large)
     return finish("too_large", "the body is over the " + std::to_string(t.limits.max_bytes) + "-byte limit");
   if (too_slow) return finish("timeout", "the body took longer than scrape_timeout");
@@ -96,10 +125,12 @@ ScrapeResult FetchTarget(const TargetConfig& t, const std::string& token, double
   }
   std::vector<scrape::MetricFamily> families;
   scrape::ScrapeError why{};
-  if (Status st = scrape::ParseExposition(body, scrape::FormatFromContentType(content_type), t.limits, &families, &why);
+  // Every line is checked; only the families an adapter reads are kept.
+  static const scrape::FamilyFilter keep = [](std::string_view f) { return scrape::AdaptersRead(f); };
+  if (Status st = scrape::ParseExposition(body, scrape::FormatFromContentType(content_type), t.limits, &families, &why, &keep);
       !st.ok())
     return finish(scrape::ScrapeErrorName(why), st.message());
-  for (const auto& f : families) r.samples += f.samples.size();
+  for (const auto& f : families) r.samples += f.sample_count;
   r.kind = t.engine == scrape::EngineKind::kUnknown ? scrape::DetectEngine(families) : t.engine;
   if (Status st = scrape::Adapt(r.kind, families, &r.readings, &r.missing); !st.ok())
     return finish(st.code() == Status::Code::kNotFound ? "unknown_engine" : "adapt", st.message());
@@ -112,13 +143,18 @@ ScrapeResult FetchTarget(const TargetConfig& t, const std::string& token, double
                                           std::to_string(kMaxEnginesPerTarget) + " are monitored per target");
   }
   r.ok = true;
-  r.duration_s = std::chrono::duration<double>(Clock::now() - t0).count();
   if (!t.health_path.empty()) {
     auto h = c.Get(t.health_path, headers);
+    if (!h) {  // as above: a kept-alive connection the target had just closed
+      conn_ = std::make_unique<Conn>(base, t.scrape_timeout_s);
+      h = conn_->client.Get(t.health_path, headers);
+      if (!h) conn_.reset();
+    }
     r.health = h && h->status == 200 ? 1 : 0;
     if (!h) r.health_error = "GET " + t.health_path + ": " + httplib::to_string(h.error());
     else if (h->status != 200) r.health_error = "GET " + t.health_path + " answered HTTP " + std::to_string(h->status);
   }
+  r.duration_s = std::chrono::duration<double>(Clock::now() - t0).count();  // both requests
   return r;
 }
 

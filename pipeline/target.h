@@ -6,6 +6,7 @@
 // scrape worker, never on its own thread.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -55,7 +56,22 @@ struct ScrapeResult {
 // More engines than this behind one target fail the scrape (too_many_engines).
 constexpr size_t kMaxEnginesPerTarget = 64;
 
-// `token`: the bearer token read from bearer_token_file ("" for none).
+// One target's HTTP connection, kept alive from scrape to scrape (else every
+// scrape opens and closes two TCP connections, on both sides). One scrape at
+// a time; reconnects when the target closed it.
+class ScrapeSession {
+ public:
+  ScrapeSession();
+  ~ScrapeSession();
+  // `token`: the bearer token read from bearer_token_file ("" for none).
+  ScrapeResult Fetch(const TargetConfig& t, const std::string& token, double now);
+
+ private:
+  struct Conn;
+  std::unique_ptr<Conn> conn_;
+};
+
+// One scrape on a fresh connection.
 ScrapeResult FetchTarget(const TargetConfig& t, const std::string& token, double now);
 
 }  // namespace vigil::pipeline

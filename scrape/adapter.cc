@@ -284,6 +284,21 @@ EngineKind DetectEngine(const std::vector<MetricFamily>& families) {
   return counts[best] > 0 ? kPrefixes[best].second : EngineKind::kUnknown;
 }
 
+bool AdaptersRead(std::string_view family) {
+  static const std::set<std::string, std::less<>> names = [] {
+    std::set<std::string, std::less<>> n;
+    for (EngineKind k : {EngineKind::kVllm, EngineKind::kVigil, EngineKind::kSglang, EngineKind::kTgi, EngineKind::kLlamaCpp})
+      for (const internal::Rule& r : internal::RulesFor(k)) n.insert(r.names.begin(), r.names.end());
+    return n;
+  }();
+  if (names.count(family) || names.count(std::string(family) + "_info")) return true;  // OpenMetrics info: family less _info
+  for (std::string_view suffix : {"_total", "_bucket", "_sum", "_count", "_info"})
+    if (family.size() > suffix.size() && family.substr(family.size() - suffix.size()) == suffix &&
+        names.count(family.substr(0, family.size() - suffix.size())))
+      return true;
+  return false;
+}
+
 const std::vector<std::string>& CanonicalInputs() {
   // In monitor::Catalogue() order within each kind.
   static const std::vector<std::string> k = {

@@ -65,6 +65,12 @@ struct InstanceReading {
   std::map<std::string, Buckets> histograms;
 };
 
+// Whether any engine's adapter reads the family named `family` (with or
+// without a _total/_bucket/_sum/_count/_info suffix): the filter that keeps
+// a scrape's other families (python_gc_*, process_*, unused histograms)
+// parsed and checked but not copied out (ParseExposition's `keep`).
+bool AdaptersRead(std::string_view family);
+
 // Every canonical key above, gauges then counters then histograms.
 const std::vector<std::string>& CanonicalInputs();
 

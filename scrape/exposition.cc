@@ -84,25 +84,40 @@ bool ParseNumber(std::string_view t, bool go, bool specials, double* v) {
   const char exp_char = hex ? 'p' : 'e';
   auto digit = [hex](char c) { return hex ? IsHexDigit(c) : IsDigit(c); };
   const size_t start = sign + (hex ? 2 : 0);
-  std::string clean(t.substr(0, start));  // what strtod reads: the token less its '_'
   size_t mant_digits = 0, exp_digits = 0;
-  bool dot = false, exp = false;
+  bool dot = false, exp = false, underscores = false;
   for (size_t i = start; i < t.size(); ++i) {
     const char c = t[i];
     const bool after_digit = i > start ? digit(t[i - 1]) : hex;  // Go: the 0x prefix counts as a digit
-    if (go && c == '_' && after_digit && i + 1 < t.size() && digit(t[i + 1])) continue;
+    if (go && c == '_' && after_digit && i + 1 < t.size() && digit(t[i + 1])) {
+      underscores = true;
+      continue;
+    }
     if (!exp && digit(c)) ++mant_digits;
     else if (!exp && c == '.' && !dot) dot = true;
     else if (!exp && mant_digits > 0 && Lower(c) == exp_char) exp = true;
     else if (exp && IsDigit(c)) ++exp_digits;
     else if (!(exp && (c == '+' || c == '-') && Lower(t[i - 1]) == exp_char)) return false;
-    clean += c;
   }
   if (mant_digits == 0 || exp != (exp_digits > 0) || (hex && !exp)) return false;  // Go: hex needs its p exponent
+  double x = 0;
+  if (!hex && !underscores) {
+    // The common case, without a copy: from_chars is locale-free; it takes
+    // no '+', and leaves range errors to strtod below (Go: underflow is 0).
+    const std::string_view u2 = t[0] == '+' ? t.substr(1) : t;
+    const auto r = std::from_chars(u2.data(), u2.data() + u2.size(), x);
+    if (r.ec == std::errc() && r.ptr == u2.data() + u2.size()) {
+      *v = x;
+      return true;
+    }
+  }
+  std::string clean(t.substr(0, start));  // what strtod reads: the token less its '_'
+  for (size_t i = start; i < t.size(); ++i)
+    if (t[i] != '_') clean += t[i];
   // strtod in the C locale: '.' whatever the process locale; ±inf on overflow.
   static const locale_t c_locale = newlocale(LC_ALL_MASK, "C", nullptr);
   char* end = nullptr;
-  const double x = c_locale ? strtod_l(clean.c_str(), &end, c_locale) : std::strtod(clean.c_str(), &end);
+  x = c_locale ? strtod_l(clean.c_str(), &end, c_locale) : std::strtod(clean.c_str(), &end);
   if (end != clean.c_str() + clean.size() || std::isinf(x)) return false;
   *v = x;
   return true;
@@ -200,6 +215,16 @@ class Parser {
   // and by its ABNF a backslash before any other character stands for itself.
   bool Escaped(char quote, size_t max_bytes, std::string* out) {
     while (quote ? !At(quote) : !Done()) {
+      // A run without escapes or the closing quote is appended at once.
+      size_t j = i_;
+      while (j < s_.size() && s_[j] != '\\' && s_[j] != quote) ++j;
+      if (j > i_) {
+        out->append(s_.data() + i_, j - i_);
+        i_ = j;
+        if (out->size() > max_bytes)
+          return Syntax("label value longer than " + std::to_string(max_bytes) + " bytes (max_label_value_bytes)");
+        continue;
+      }
       if (Done()) return Syntax("unterminated label value");
       char c = s_[i_++];
       if (c == '\\') {
@@ -222,27 +247,33 @@ class Parser {
 
   // {name="value",...} at s_[i_], sorted by name. 0.0.4 allows blanks around
   // tokens and a trailing comma; OpenMetrics' ABNF allows neither.
+  // `out`'s strings are reused from line to line: no allocation per label
+  // once the buffers have grown.
   bool ParseLabels(Labels* out) {
     ++i_;  // '{'
+    size_t n = 0;
     for (bool first = true;; first = false) {
       OptionalBlanks();
       if (At('}') && (first || !om_)) break;
-      const std::string name(Name(false));
+      const std::string_view name = Name(false);
       if (name.empty()) return Syntax("expected a label name at " + Quote(s_.substr(i_)));
       OptionalBlanks();
-      if (!Eat('=')) return Syntax("expected = after label " + name);
+      if (!Eat('=')) return Syntax("expected = after label " + std::string(name));
       OptionalBlanks();
-      if (!Eat('"')) return Syntax("expected \" to open the value of label " + name);
-      if (out->size() >= limits_.max_labels_per_series)
+      if (!Eat('"')) return Syntax("expected \" to open the value of label " + std::string(name));
+      if (n >= limits_.max_labels_per_series)
         return Syntax("more than " + std::to_string(limits_.max_labels_per_series) + " labels (max_labels_per_series)");
-      std::string value;
-      if (!Escaped('"', limits_.max_label_value_bytes, &value)) return false;
-      out->emplace_back(name, std::move(value));
+      if (n == out->size()) out->emplace_back();
+      auto& kv = (*out)[n++];
+      kv.first.assign(name);
+      kv.second.clear();
+      if (!Escaped('"', limits_.max_label_value_bytes, &kv.second)) return false;
       OptionalBlanks();
       if (At('}')) break;
-      if (!Eat(',')) return Syntax("expected , or } after the value of label " + name);
+      if (!Eat(',')) return Syntax("expected , or } after the value of label " + std::string(name));
     }
     ++i_;  // '}'
+    out->resize(n);
     std::sort(out->begin(), out->end());
     for (size_t k = 1; k < out->size(); ++k)
       if ((*out)[k].first == (*out)[k - 1].first) return Syntax("duplicate label " + (*out)[k].first);
@@ -267,11 +298,12 @@ class Parser {
   }
 
   bool SampleLine() {
-    Sample sample;
-    sample.name = std::string(Name(true));
+    Sample& sample = scratch_;  // reused: only kept samples are copied out
+    sample.name.assign(Name(true));
     if (sample.name.empty()) return Syntax("expected a metric name at " + Quote(s_));
     const size_t after_name = i_;
     OptionalBlanks();
+    sample.labels.resize(0);
     if (!At('{')) i_ = after_name;  // those blanks separate the value
     else if (!ParseLabels(&sample.labels)) return false;
     auto& l = sample.labels;  // an empty value is no label
@@ -288,7 +320,7 @@ class Parser {
       if (!Done() && (!Sep() || Done())) return Syntax("expected one space and an exemplar after the timestamp");
     }
     if (!Done() && !om_) return Syntax("unexpected text after the value of " + sample.name);
-    return (Done() || Exemplar()) && AddSample(std::move(sample));
+    return (Done() || Exemplar()) && AddSample(sample);
   }
 
   // The new family's index, or kNone past the limit.
@@ -309,7 +341,7 @@ class Parser {
 
   // A sample joins the current family if that owns its name; else (0.0.4
   // only: OpenMetrics forbids interleaving) an earlier one; else a new one.
-  bool AddSample(Sample s) {
+  bool AddSample(const Sample& s) {
     size_t fam = cur_ != kNone && Owns(cur_, s.name) ? cur_ : kNone;
     for (std::string_view suffix : kSuffixes) {
       if (fam != kNone || !EndsWith(s.name, suffix)) continue;
@@ -322,32 +354,73 @@ class Parser {
     if (fam == kNone && (fam = NewFamily(s.name)) == kNone) return false;
     if (series_.size() >= limits_.max_series)
       return Fail(E::kTooManySeries, "more than " + std::to_string(limits_.max_series) + " series");
-    std::string key = s.name;  // NUL-separated: lines with a NUL never get here
-    for (const auto& [k, v] : s.labels) key.append(1, '\0').append(k).append(1, '\0').append(v);
-    if (!series_.insert(std::move(key)).second) {
-      std::string shown;
-      for (const auto& [k, v] : s.labels) shown += (shown.empty() ? "" : ",") + k + "=" + Quote(v);
-      return Fail(E::kDuplicateSeries, "duplicate series " + s.name + "{" + shown + "}");
-    }
+    series_.push_back(SeriesKey(s, line_));
     state_[fam] |= kHasSamples;
     cur_ = fam;
-    families[fam].samples.push_back(std::move(s));
+    ++families[fam].sample_count;
+    if (keep_.size() <= fam) keep_.resize(fam + 1, 2);
+    if (keep_[fam] == 2) keep_[fam] = !filter_ || (*filter_)(families[fam].name);
+    if (keep_[fam]) families[fam].samples.push_back(s);
     return true;
+  }
+
+ public:
+  // Duplicates, found once every line is in: the series keys (two 64-bit
+  // hashes of name and labels) sorted, so the cost is O(n log n) whatever
+  // the keys are, and no key string is kept per series. "" when none.
+  std::string FindDuplicate() {
+    std::sort(series_.begin(), series_.end());
+    for (size_t k = 1; k < series_.size(); ++k)
+      if (series_[k].h1 == series_[k - 1].h1 && series_[k].h2 == series_[k - 1].h2)
+        return "line " + std::to_string(std::max(series_[k].line, series_[k - 1].line) + 1) +
+               ": duplicate series (the same name and labels as line " +
+               std::to_string(std::min(series_[k].line, series_[k - 1].line) + 1) + ")";
+    return "";
+  }
+  void SetLine(size_t line) { line_ = line; }
+  void SetFilter(const FamilyFilter* f) { filter_ = f; }
+
+ private:
+  struct Key {
+    uint64_t h1, h2;
+    size_t line;
+    bool operator<(const Key& o) const { return h1 != o.h1 ? h1 < o.h1 : h2 != o.h2 ? h2 < o.h2 : line < o.line; }
+  };
+  // FNV-1a with two offsets: a collision of distinct series (2^-128 by
+  // chance; deliberate ones fail only the scrape that made them) reads as
+  // a duplicate, which is the safe side.
+  static Key SeriesKey(const Sample& s, size_t line) {
+    uint64_t a = 0xcbf29ce484222325ULL, b = 0x84222325cbf29ce4ULL;
+    auto mix = [&](std::string_view v) {
+      for (unsigned char c : v) {
+        a = (a ^ c) * 0x100000001b3ULL;
+        b = (b ^ c) * 0x100000001b3ULL ^ (b >> 29);
+      }
+      a = (a ^ 0xff) * 0x100000001b3ULL;  // a separator no UTF-8 text contains
+      b = (b ^ 0xff) * 0x100000001b3ULL ^ (b >> 29);
+    };
+    mix(s.name);
+    for (const auto& [k, v] : s.labels) {
+      mix(k);
+      mix(v);
+    }
+    return {a, b, line};
   }
 
   // TYPE, HELP or UNIT for `name`: once each, before the family's samples.
   bool Meta(uint8_t kind, std::string_view name, std::string value) {
-    const std::string what = kind == kType ? "TYPE" : kind == kHelp ? "HELP" : "UNIT", n(name);
+    const std::string what = kind == kType ? "TYPE" : kind == kHelp ? "HELP" : "UNIT";  // short: no allocation
+    auto n = [name] { return std::string(name); };  // built only for an error
     const auto it = index_.find(name);
     const size_t idx = it == index_.end() ? NewFamily(name) : it->second;
     if (idx == kNone) return false;
-    if (it != index_.end() && (state_[idx] & kHasSamples)) return Syntax(what + " for " + n + " after its samples");
-    if (state_[idx] & kind) return Syntax("second " + what + " line for " + n);
-    if (it != index_.end() && om_ && idx != cur_) return Syntax("metric family " + n + " is interleaved");
+    if (it != index_.end() && (state_[idx] & kHasSamples)) return Syntax(what + " for " + n() + " after its samples");
+    if (state_[idx] & kind) return Syntax("second " + what + " line for " + n());
+    if (it != index_.end() && om_ && idx != cur_) return Syntax("metric family " + n() + " is interleaved");
     state_[idx] |= kind;
     cur_ = idx;
     if (kind == kType) families[idx].type = std::move(value);
-    if (kind == kHelp) families[idx].help = std::move(value);
+    if (kind == kHelp && (!filter_ || (*filter_)(families[idx].name))) families[idx].help = std::move(value);
     return true;
   }
 
@@ -381,7 +454,11 @@ class Parser {
   size_t cur_ = kNone;                                // the family of the last sample or metadata line
   std::vector<uint8_t> state_;                        // kType|kHelp|kUnit|kHasSamples, per family
   std::map<std::string, size_t, std::less<>> index_;  // family name -> index
-  std::set<std::string> series_;                      // ordered, so hostile keys cannot flood hash buckets
+  std::vector<Key> series_;                           // every sample's key, checked by FindDuplicate
+  Sample scratch_;
+  size_t line_ = 0;
+  const FamilyFilter* filter_ = nullptr;
+  std::vector<uint8_t> keep_;                         // per family: 0 drop, 1 keep, 2 not decided yet
 };
 
 }  // namespace
@@ -393,7 +470,7 @@ const char* ScrapeErrorName(ScrapeError e) {
 }
 
 Status ParseExposition(std::string_view body, Format format, const ParseLimits& limits,
-                       std::vector<MetricFamily>* out, ScrapeError* reason) {
+                       std::vector<MetricFamily>* out, ScrapeError* reason, const FamilyFilter* keep) {
   out->clear();
   auto fail = [reason](ScrapeError r, const std::string& msg) {
     if (reason) *reason = r;
@@ -403,15 +480,18 @@ Status ParseExposition(std::string_view body, Format format, const ParseLimits& 
     return fail(E::kTooLarge, "scrape body is " + std::to_string(body.size()) + " bytes, over max_bytes " +
                                   std::to_string(limits.max_bytes));
   Parser p(format, limits);
+  p.SetFilter(keep);
   size_t line_no = 0;
   for (size_t pos = 0; pos < body.size(); ++line_no) {
     const size_t end = std::min(body.find('\n', pos), body.size());
+    p.SetLine(line_no);
     if (!p.ParseLine(body.substr(pos, end - pos)))
       return fail(p.reason, "line " + std::to_string(line_no + 1) + ": " + p.error);
     pos = end + 1;
   }
   if (format == Format::kOpenMetrics && !p.eof)
     return fail(E::kMissingEof, "line " + std::to_string(line_no + 1) + ": missing the final # EOF line");
+  if (const std::string dup = p.FindDuplicate(); !dup.empty()) return fail(E::kDuplicateSeries, dup);
   *out = std::move(p.families);
   return Status::OK();
 }

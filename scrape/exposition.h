@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -33,8 +34,14 @@ struct MetricFamily {
   // histogram, gaugehistogram, summary, stateset, info, unknown (OpenMetrics).
   std::string type;
   std::string help;  // unescaped
-  std::vector<Sample> samples;
+  std::vector<Sample> samples;  // empty for a family the caller's filter does not keep
+  size_t sample_count = 0;      // every sample parsed, kept or not
 };
+
+// Which families' samples to keep (by family name). The others are parsed
+// and checked in full (syntax, limits, duplicates) but not stored: a scrape
+// is validated whole, and only what the caller reads is copied out.
+using FamilyFilter = std::function<bool(std::string_view family)>;
 
 struct ParseLimits {
   size_t max_bytes = 16 << 20;
@@ -54,8 +61,10 @@ const char* ScrapeErrorName(ScrapeError e);
 // InvalidArgument (ResourceExhausted for the two limits) whose message names
 // the line ("line 12: ...") and the problem, `*reason` set when non-null, and
 // `out` cleared. Timestamps and exemplars are checked, then dropped.
+// `keep` (optional): see FamilyFilter.
 Status ParseExposition(std::string_view body, Format format, const ParseLimits& limits,
-                       std::vector<MetricFamily>* out, ScrapeError* reason = nullptr);
+                       std::vector<MetricFamily>* out, ScrapeError* reason = nullptr,
+                       const FamilyFilter* keep = nullptr);
 
 // "application/openmetrics-text; version=1.0.0" -> kOpenMetrics; anything
 // else (text/plain; version=0.0.4, missing, unknown) -> kPrometheusText.

@@ -479,5 +479,37 @@ TEST(ScrapeAdapter, NaNSamplesAreNoValue) {
   EXPECT_EQ(out[0].gauges, (Map{{"requests_waiting", 0}}));
 }
 
+TEST(ScrapeAdapter, OnlyTheFamiliesAnAdapterReadsAreKept) {
+  for (const char* read : {"vllm:num_requests_running", "vllm:generation_tokens_total", "vllm:generation_tokens",
+                           "vllm:time_to_first_token_seconds", "vllm:cache_config_info", "vllm:cache_config",
+                           "sglang:num_queue_reqs", "tgi_queue_size", "llamacpp:n_decode_total", "vigil_engine_steps_total"})
+    EXPECT_TRUE(AdaptersRead(read)) << read;
+  for (const char* other : {"python_gc_objects_collected_total", "process_cpu_seconds_total", "vllm:request_params_n",
+                            "http_requests_total", "vllm:num_requests"})
+    EXPECT_FALSE(AdaptersRead(other)) << other;
+  // Parsed with the filter, the same scrape adapts to the same reading.
+  const std::string body = kVigild + "# TYPE python_gc_objects_collected_total counter\n"
+                                     "python_gc_objects_collected_total{generation=\"0\"} 12\n";
+  std::vector<MetricFamily> all, kept;
+  ASSERT_TRUE(ParseExposition(body, Format::kPrometheusText, {}, &all).ok());
+  const FamilyFilter keep = [](std::string_view f) { return AdaptersRead(f); };
+  ASSERT_TRUE(ParseExposition(body, Format::kPrometheusText, {}, &kept, nullptr, &keep).ok());
+  ASSERT_EQ(all.size(), kept.size());
+  size_t dropped = 0;
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].sample_count, kept[i].sample_count);
+    dropped += kept[i].samples.empty() && !all[i].samples.empty();
+  }
+  EXPECT_GE(dropped, 2u);  // vigil_up and python_gc_* are not read
+  std::vector<InstanceReading> a, b;
+  Strings ma, mb;
+  ASSERT_TRUE(Adapt(EngineKind::kUnknown, all, &a, &ma).ok());
+  ASSERT_TRUE(Adapt(EngineKind::kUnknown, kept, &b, &mb).ok());
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_EQ(a[0].gauges, b[0].gauges);
+  EXPECT_EQ(a[0].counters, b[0].counters);
+  EXPECT_EQ(ma, mb);
+}
+
 }  // namespace
 }  // namespace vigil::scrape
