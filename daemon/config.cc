@@ -212,7 +212,7 @@ std::vector<std::string> RestartRequiredChanges(const Config& a, const Config& b
     std::ostringstream s;
     for (const auto& t : c.targets)
       s << t.name << '|' << t.url << '|' << static_cast<int>(t.engine) << '|' << t.scrape_timeout_s << '|'
-        << t.bearer_token_file << '|' << t.health_path << '|' << t.limits.max_bytes << '|' << t.limits.max_series << '|'
+        << t.bearer_token_file << '|' << t.health_path << '|' << t.health_interval_s << '|' << t.limits.max_bytes << '|' << t.limits.max_series << '|'
         << t.profile.enabled << '|' << t.profile.dir << '|' << t.profile.duration_s << '|' << t.profile.stop_timeout_s << ';';
     return s.str();
   };

@@ -30,6 +30,7 @@ void ReadTargets(Section& top, std::vector<pipeline::TargetConfig>* out) {
     s.Duration("scrape_timeout", &t.scrape_timeout_s, 0.01);
     s.String("bearer_token_file", &t.bearer_token_file);
     s.String("health_path", &t.health_path);
+    s.Duration("health_interval", &t.health_interval_s, 0);
     int64_t max_bytes = static_cast<int64_t>(t.limits.max_bytes);
     s.Size("max_bytes", &max_bytes, 1024);
     t.limits.max_bytes = static_cast<size_t>(max_bytes);

@@ -57,7 +57,7 @@ Pipeline::~Pipeline() {
     stop_workers_ = true;
     jobs_.clear();
   }
-  cv_.notify_all();
+  jobs_cv_.notify_all();
   for (auto& w : workers_) w.join();
 }
 
@@ -102,7 +102,7 @@ void Pipeline::Worker() {
     ScrapeSession* session = nullptr;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return stop_workers_ || !jobs_.empty(); });
+      jobs_cv_.wait(lock, [this] { return stop_workers_ || !jobs_.empty(); });
       if (stop_workers_) return;
       job = jobs_.front();
       jobs_.pop_front();
@@ -111,13 +111,14 @@ void Pipeline::Worker() {
       session = &targets_[job.first]->session;  // ours until in_flight is cleared
     }
     ScrapeResult r = session->Fetch(cfg, token, job.second);
+    bool last = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
       targets_[job.first]->in_flight = false;
-      --in_flight_;
+      last = --in_flight_ == 0;
       done_.push_back({job.first, std::move(r)});
     }
-    cv_.notify_all();
+    if (last) cv_.notify_all();  // only the tick waits on it: wake it once, not per scrape
   }
 }
 
@@ -194,7 +195,7 @@ void Pipeline::TickOnce(double now, double wait_s) {
       jobs_.emplace_back(i, now);
     }
   }
-  cv_.notify_all();
+  jobs_cv_.notify_all();
   if (hosted_) {
     const auto values = hosted_deriver_.Tick(now, hosted_());
     for (auto& tr : local_->Tick(now, values)) out.emplace_back("local", std::move(tr));

@@ -124,7 +124,8 @@ class Pipeline {
   TickHook hook_;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;       // done_ grew, jobs_ grew, or stop
+  std::condition_variable cv_;       // the tick's: the last scrape in flight is done, or stop
+  std::condition_variable jobs_cv_;  // the workers': jobs_ grew, or stop_workers_
   std::vector<std::unique_ptr<Target>> targets_;
   std::vector<std::unique_ptr<Instance>> instances_;  // guarded by mu_; never removed
   std::map<std::string, Instance*> by_name_;          // guarded by mu_

@@ -143,7 +143,10 @@ ScrapeResult ScrapeSession::Fetch(const TargetConfig& t, const std::string& toke
                                           std::to_string(kMaxEnginesPerTarget) + " are monitored per target");
   }
   r.ok = true;
-  if (!t.health_path.empty()) {
+  // The health path less often than the metrics: HealthEndpointFailing
+  // waits 30 s anyway, and each probe is a request to the target too.
+  if (!t.health_path.empty() && (last_probe_ < 0 || now - last_probe_ >= t.health_interval_s || now < last_probe_)) {
+    last_probe_ = now;
     auto h = c.Get(t.health_path, headers);
     if (!h) {  // as above: a kept-alive connection the target had just closed
       conn_ = std::make_unique<Conn>(base, t.scrape_timeout_s);

@@ -30,6 +30,7 @@ struct TargetConfig {
   double scrape_timeout_s = 2;
   std::string bearer_token_file;
   std::string health_path = "/health";  // "" : not probed
+  double health_interval_s = 5;         // probed with a scrape at most this often
   ProfileConfig profile;
   scrape::ParseLimits limits;
 };
@@ -49,7 +50,7 @@ struct ScrapeResult {
   std::vector<scrape::InstanceReading> readings;
   std::vector<std::string> missing;
   size_t samples = 0;
-  int health = -1;        // -1 not probed; 1 answered 200; 0 did not
+  int health = -1;        // -1 not probed this time; 1 answered 200; 0 did not
   std::string health_error;
 };
 
@@ -69,6 +70,7 @@ class ScrapeSession {
  private:
   struct Conn;
   std::unique_ptr<Conn> conn_;
+  double last_probe_ = -1;  // when the health path was last probed (the scrape's `now`)
 };
 
 // One scrape on a fresh connection.

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <initializer_list>
 #include <iterator>
 #include <limits>
@@ -274,7 +275,9 @@ class Parser {
     }
     ++i_;  // '}'
     out->resize(n);
-    std::sort(out->begin(), out->end());
+    // By name only: a repeated name is an error, so values never decide.
+    auto by_name = [](const auto& a, const auto& b) { return a.first < b.first; };
+    if (!std::is_sorted(out->begin(), out->end(), by_name)) std::sort(out->begin(), out->end(), by_name);
     for (size_t k = 1; k < out->size(); ++k)
       if ((*out)[k].first == (*out)[k - 1].first) return Syntax("duplicate label " + (*out)[k].first);
     return true;
@@ -336,7 +339,12 @@ class Parser {
 
   bool Owns(size_t idx, std::string_view sample) const {
     const std::string& f = families[idx].name;
-    return sample.substr(0, f.size()) == f && OwnsSuffix(om_, families[idx].type, sample.substr(f.size()));
+    if (sample.size() < f.size() || sample.compare(0, f.size(), f) != 0) return false;
+    const std::string_view suffix = sample.substr(f.size());
+    // Most samples are a 0.0.4 family's own name (gauges, counters) or its
+    // _bucket: answered without comparing type names.
+    if (!om_ && suffix.empty()) return families[idx].type != "histogram";
+    return OwnsSuffix(om_, families[idx].type, suffix);
   }
 
   // A sample joins the current family if that owns its name; else (0.0.4
@@ -386,18 +394,29 @@ class Parser {
     size_t line;
     bool operator<(const Key& o) const { return h1 != o.h1 ? h1 < o.h1 : h2 != o.h2 ? h2 < o.h2 : line < o.line; }
   };
-  // FNV-1a with two offsets: a collision of distinct series (2^-128 by
+  // Two 64-bit lanes: a collision of distinct series (about 2^-128 by
   // chance; deliberate ones fail only the scrape that made them) reads as
   // a duplicate, which is the safe side.
   static Key SeriesKey(const Sample& s, size_t line) {
     uint64_t a = 0xcbf29ce484222325ULL, b = 0x84222325cbf29ce4ULL;
+    // Eight bytes at a time, two lanes with different multipliers; the
+    // length closes each field, so ("ab","c") and ("a","bc") differ.
     auto mix = [&](std::string_view v) {
-      for (unsigned char c : v) {
-        a = (a ^ c) * 0x100000001b3ULL;
-        b = (b ^ c) * 0x100000001b3ULL ^ (b >> 29);
+      size_t i = 0;
+      for (; i + 8 <= v.size(); i += 8) {
+        uint64_t w;
+        std::memcpy(&w, v.data() + i, 8);
+        a = (a ^ w) * 0x9E3779B97F4A7C15ULL;
+        a ^= a >> 29;
+        b = (b ^ w) * 0xC2B2AE3D27D4EB4FULL;
+        b ^= b >> 31;
       }
-      a = (a ^ 0xff) * 0x100000001b3ULL;  // a separator no UTF-8 text contains
-      b = (b ^ 0xff) * 0x100000001b3ULL ^ (b >> 29);
+      uint64_t w = v.size();
+      for (size_t k = 0; i < v.size(); ++i, ++k) w ^= static_cast<uint64_t>(static_cast<unsigned char>(v[i])) << (8 * k + 8);
+      a = (a ^ w) * 0x9E3779B97F4A7C15ULL;
+      a ^= a >> 29;
+      b = (b ^ w) * 0xC2B2AE3D27D4EB4FULL;
+      b ^= b >> 31;
     };
     mix(s.name);
     for (const auto& [k, v] : s.labels) {
