@@ -338,6 +338,7 @@ Result RunOne(const Bench& b, size_t n) {
   malloc_trim(0);  // so the last run's freed heap does not hide this one's growth
   const double rss0 = RssKB();
   pipeline::PipelineConfig cfg;  // interval 1 s, retention 3600 s, min(16, N) scrape workers
+  if (const char* w = std::getenv("WATCH_BENCH_WORKERS")) cfg.scrape_workers = std::atoi(w);  // to compare pool sizes
   for (size_t i = 0; i < n; ++i) {
     pipeline::TargetConfig t;
     t.name = "vllm-" + std::to_string(i);

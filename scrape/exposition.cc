@@ -55,6 +55,15 @@ std::string Quote(std::string_view s) {
 bool ValidUtf8(std::string_view s) {
   static const uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
   for (size_t i = 0; i < s.size();) {
+    // ASCII, eight bytes at a time: most label values are.
+    if (s.size() - i >= 8) {
+      uint64_t w;
+      std::memcpy(&w, s.data() + i, 8);
+      if ((w & 0x8080808080808080ULL) == 0) {
+        i += 8;
+        continue;
+      }
+    }
     const auto c = static_cast<unsigned char>(s[i]);
     const size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
     if (len == 0 || s.size() - i < len) return false;
@@ -386,6 +395,7 @@ class Parser {
     return "";
   }
   void SetLine(size_t line) { line_ = line; }
+  void Reserve(size_t lines) { series_.reserve(std::min(lines, limits_.max_series)); }
   void SetFilter(const FamilyFilter* f) { filter_ = f; }
 
  private:
@@ -500,6 +510,7 @@ Status ParseExposition(std::string_view body, Format format, const ParseLimits& 
                                   std::to_string(limits.max_bytes));
   Parser p(format, limits);
   p.SetFilter(keep);
+  p.Reserve(static_cast<size_t>(std::count(body.begin(), body.end(), '\n')) + 1);
   size_t line_no = 0;
   for (size_t pos = 0; pos < body.size(); ++line_no) {
     const size_t end = std::min(body.find('\n', pos), body.size());
