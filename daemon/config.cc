@@ -64,6 +64,8 @@ void ReadZScore(Section& s, detectors::ZScoreConfig* z) {
   z->window = static_cast<size_t>(window);
   z->min_samples = static_cast<size_t>(min_samples);
   s.Double("threshold", &z->threshold, 0.1, 1000);
+  s.Double("min_relative_change", &z->min_relative_change, 0, 1000);
+  s.Double("min_absolute_change", &z->min_absolute_change, 0, 1e18);
   std::string dir = detectors::DirectionName(z->direction);
   s.OneOf("direction", &dir, {"high", "low", "both"});
   z->direction = dir == "high" ? detectors::Direction::kHigh : dir == "low" ? detectors::Direction::kLow

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <map>
 #include <set>
 
 #include "monitor/signals.h"
@@ -119,6 +120,16 @@ void DetectorSet::Record(AnomalyEvent e, std::vector<AnomalyEvent>* out) {
   out->push_back(std::move(e));
 }
 
+double MinAbsoluteChange(const std::string& unit) {
+  // What an operator would call a change at all, per unit.
+  static const std::map<std::string, double> floors = {
+      {"seconds", 0.01},   {"ratio", 0.02},     {"requests", 1},    {"blocks", 1},  {"tokens", 1},
+      {"tokens/s", 1},     {"requests/s", 0.1}, {"1/s", 0.1},       {"blocks/s", 1}, {"bool", 0.5},
+      {"bytes", 1 << 20}, {"preemptions", 1}};
+  auto it = floors.find(unit);
+  return it == floors.end() ? 0 : it->second;
+}
+
 std::vector<AnomalyEvent> DetectorSet::Observe(double now, const std::vector<std::pair<std::string, double>>& values) {
   std::vector<AnomalyEvent> out;
   std::lock_guard<std::mutex> lock(mu_);
@@ -132,6 +143,10 @@ std::vector<AnomalyEvent> DetectorSet::Observe(double now, const std::vector<std
     if (!z) continue;
     last_z_[name] = *z;
     if (!det->Flags(*z)) continue;
+    const ZScoreConfig& zc = det->config();
+    const monitor::SignalInfo* info = monitor::FindSignal(name);  // only for flagged values: rare
+    const double floor = zc.min_absolute_change >= 0 ? zc.min_absolute_change : MinAbsoluteChange(info ? info->unit : "");
+    if (std::fabs(value - mean) < std::max(zc.min_relative_change * std::fabs(mean), floor)) continue;  // too small to matter
     AnomalyEvent e;
     e.time = now;
     e.detector = "zscore";

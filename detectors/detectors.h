@@ -40,7 +40,16 @@ struct ZScoreConfig {
   size_t min_samples = 20;
   double threshold = 3.0;
   Direction direction = Direction::kBoth;
+  // Minimum effect size for an anomaly event (not for zscore(), which stays
+  // the raw z): the value must also differ from the mean by this share of
+  // it and by the absolute floor, so a few-percent wiggle on a very steady
+  // signal is not shown to an operator as an anomaly.
+  double min_relative_change = 0.1;
+  double min_absolute_change = -1;  // < 0: by the signal's unit (MinAbsoluteChange)
 };
+
+// The default absolute floor for a signal of `unit` (monitor's catalogue units).
+double MinAbsoluteChange(const std::string& unit);
 
 class ZScoreDetector {
  public:

@@ -170,6 +170,39 @@ TEST(DetectorSetTest, CorrelationPairFiresWithTheReferenceDiagnosis) {
   EXPECT_EQ(d.Counts().at({"correlation", "kv_cache_usage"}), ev.size());
 }
 
+// The case: e2e_p95 at 1.61 s against a steady 1.67 s is many
+// standard deviations off a very flat window, but a 3.6% wiggle: no event;
+// zscore() still reports the raw z. A real jump is an event.
+TEST(DetectorSetTest, SmallChangesOnSteadySignalsAreNotAnomalies) {
+  monitor::SeriesStore store(200);
+  DetectorsConfig cfg;
+  cfg.zscore_signals = {"e2e_p95", "requests_running"};
+  cfg.pairs.clear();
+  cfg.trend.signals.clear();
+  DetectorSet d(cfg, &store);
+  std::vector<AnomalyEvent> ev;
+  std::mt19937 rng(7);
+  std::normal_distribution<double> noise(0, 0.005);
+  int t = 0;
+  for (; t < 60; ++t) d.Observe(t, {{"e2e_p95", 1.67 + noise(rng)}, {"requests_running", 8}});
+  auto e = d.Observe(t++, {{"e2e_p95", 1.61}, {"requests_running", 8}});
+  EXPECT_TRUE(e.empty());
+  double z = 0;
+  ASSERT_TRUE(d.ZScore("e2e_p95", &z));
+  EXPECT_LT(z, -3);  // the raw z is unchanged for rules
+  e = d.Observe(t++, {{"e2e_p95", 2.4}, {"requests_running", 8}});  // +44%
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].signals[0], "e2e_p95");
+  // Below the unit's floor (1 request) a change is no event either, and a
+  // configured floor replaces the unit's.
+  DetectorsConfig exact = cfg;
+  exact.zscore.min_relative_change = 0;
+  exact.zscore.min_absolute_change = 0;
+  DetectorSet strict(exact, &store);
+  for (t = 0; t < 60; ++t) strict.Observe(t, {{"e2e_p95", 1.67 + noise(rng)}});
+  EXPECT_EQ(strict.Observe(t, {{"e2e_p95", 1.61}}).size(), 1u);
+}
+
 TEST(DetectorSetTest, CorrelationMatrixFromTheStore) {
   monitor::SeriesStore store(100);
   for (int i = 0; i < 50; ++i) store.AppendTick(i, {{"a", double(i)}, {"b", double(2 * i)}, {"c", double(-i)}, {"f", 1}});
