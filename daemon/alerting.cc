@@ -106,6 +106,7 @@ void Daemon::ObserveFiring(const std::vector<rules::RuleEngine::View>& views) {
     if (std::find(v.rule.actions.begin(), v.rule.actions.end(), "alert") == v.rule.actions.end()) continue;
     alerts::Alert a;
     a.labels = v.rule.labels;
+    for (const auto& [k, val] : config_.server.instance_labels) a.labels.emplace(k, val);  // the rule's own wins
     a.annotations = v.status.annotations;
     const std::string evidence = EvidenceText(v.status);
     if (!evidence.empty()) a.annotations["evidence"] = evidence;

@@ -26,6 +26,12 @@ void ReadServer(Section s, ServerConfig* c) {
   s.String("state_dir", &c->state_dir);
   s.Size("max_request_bytes", &c->max_request_bytes, 1024);
   s.Duration("engine_stall_timeout", &c->engine_stall_timeout_s, 0.1);
+  s.StringMap("instance_labels", &c->instance_labels);
+  for (const auto& [k, v] : c->instance_labels) {
+    bool ok = !k.empty() && !isdigit(static_cast<unsigned char>(k[0])) && k.rfind("__", 0) != 0;
+    for (char ch : k) ok = ok && (isalnum(static_cast<unsigned char>(ch)) || ch == '_');
+    if (!ok) s.Error("instance_labels", "\"" + k + "\" is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, not __*)");
+  }
   s.Finish();
 }
 
@@ -233,6 +239,7 @@ std::vector<std::string> RestartRequiredChanges(const Config& a, const Config& b
   if (a.serving.tokenizer != b.serving.tokenizer) out.push_back("engine.tokenizer");
   if (a.server.host != b.server.host || a.server.port != b.server.port) out.push_back("server.host/port");
   if (a.server.threads != b.server.threads) out.push_back("server.threads");
+  if (a.server.instance_labels != b.server.instance_labels) out.push_back("server.instance_labels");
   if (a.server.state_dir != b.server.state_dir) out.push_back("server.state_dir");
   if (AlertsText(a.alerts) != AlertsText(b.alerts)) out.push_back("alerts");
   const auto& p = a.capture;

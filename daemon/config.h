@@ -29,6 +29,9 @@ struct ServerConfig {
   std::string state_dir = "/var/lib/vigil";
   int64_t max_request_bytes = 1 << 20;  // larger bodies: 413
   double engine_stall_timeout_s = 10;   // /health 503 and no WATCHDOG=1 past this
+  // Added to every alert vigild sends, unless the rule sets the label
+  // itself (as Prometheus' external_labels): {cluster: prod-us, node: gpu-17}.
+  std::map<std::string, std::string> instance_labels;
 };
 
 struct ModelServingConfig {

@@ -79,7 +79,7 @@ TEST(AlertsE2ETest, FiresToAWebhookResolvesAndHonoursSilences) {
                          "  group_wait: 0s\n  group_interval: 200ms\n  default_receiver: hook\n"
                          "  receivers:\n    - {name: hook, type: webhook, url: \"" + rx.Url() +
                              "\", secret_file: " + dir.File("secret") + ", headers: {X-Team: sre}}\n"),
-                  "  admin_token_file: " + dir.File("token") + "\n");
+                  "  admin_token_file: " + dir.File("token") + "\n  instance_labels: {cluster: prod-us, severity: never}\n");
   ASSERT_TRUE(d.WaitReady()) << d.Log();
   auto c = d.Client();
   ASSERT_TRUE(WaitFor([&] { return rx.AcceptedKeys().size() >= 1; })) << d.Log();
@@ -91,7 +91,8 @@ TEST(AlertsE2ETest, FiresToAWebhookResolvesAndHonoursSilences) {
   EXPECT_EQ(first["externalURL"], "http://127.0.0.1:" + std::to_string(d.port()));
   const json& a = first["alerts"][0];
   EXPECT_EQ(a["labels"]["alertname"], "AlwaysCritical");
-  EXPECT_EQ(a["labels"]["severity"], "critical");
+  EXPECT_EQ(a["labels"]["severity"], "critical");      // the rule's own label wins over instance_labels
+  EXPECT_EQ(a["labels"]["cluster"], "prod-us");       // server.instance_labels on every alert
   EXPECT_EQ(a["annotations"]["summary"], "AlwaysCritical is firing");
   EXPECT_NE(a["annotations"]["evidence"].get<std::string>().find("kv_blocks_total"), std::string::npos);
   EXPECT_EQ(a["fingerprint"], alerts::Fingerprint(a["labels"].get<alerts::Labels>()));

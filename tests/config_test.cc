@@ -208,6 +208,16 @@ TEST(ConfigTest, TargetsAndTheSidecar) {
   EXPECT_TRUE(c.engine_enabled);
 }
 
+TEST(ConfigTest, InstanceLabels) {
+  Config c;
+  ASSERT_TRUE(ParseConfig("server:\n  instance_labels: {cluster: prod-us, node: gpu-17}\n", "v.yaml", &c).ok());
+  EXPECT_EQ(c.server.instance_labels, (std::map<std::string, std::string>{{"cluster", "prod-us"}, {"node", "gpu-17"}}));
+  Status st = ParseConfig("server:\n  instance_labels: {\"no-dash\": x}\n", "v.yaml", &c);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("v.yaml:2:20: server.instance_labels: \"no-dash\" is not a Prometheus label name"),
+            std::string::npos) << st.message();
+}
+
 TEST(ConfigTest, TargetErrorsNameTheField) {
   struct Bad {
     std::string yaml, expect;
