@@ -224,7 +224,7 @@ void Daemon::Stop() {
   }
   if (pipeline_) pipeline_->Stop();
   if (notifier_) notifier_->Stop();  // what is queued stays in the outbox for the next start
-  remote_captures_.reset();
+  if (remote_captures_) remote_captures_->Shutdown();  // destroyed with the daemon, after the HTTP server
   captures_.reset();
   if (engine_) engine_->Stop();  // aborts the rest; their streams end
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let handlers flush final chunks

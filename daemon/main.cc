@@ -54,8 +54,9 @@ Status ApplyFlags(daemon::Config* c) {
     t.name = daemon::DefaultTargetName(url);
     std::string base, path;
     if (Status st = pipeline::SplitTargetUrl(url, &base, &path); !st.ok()) return st.WithContext("--watch");
+    if (t.name == "local") return Status::InvalidArgument("--watch " + url + ": \"local\" is the hosted engine's name");
     for (const auto& other : c->targets)
-      if (other.name == t.name) return Status::InvalidArgument("--watch " + url + ": target " + t.name + " is already in the config");
+      if (other.name == t.name) return Status::InvalidArgument("--watch " + url + ": target " + t.name + " is already watched");
     c->targets.push_back(t);
   }
   daemon::FinalizeEngine(c);

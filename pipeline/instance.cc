@@ -31,7 +31,7 @@ std::vector<rules::Transition> Instance::Tick(double now, const std::vector<std:
 void Instance::SetRules(std::vector<rules::RuleGroup> groups, std::vector<rules::InhibitRule> inhibits) {
   for (auto& g : groups)
     for (auto& r : g.rules)
-      for (const auto& [k, v] : labels_) r.labels.emplace(k, v);
+      for (const auto& [k, v] : labels_) r.labels[k] = v;  // the instance's identity wins: alerts of two engines never merge
   rules_.Swap(std::move(groups), std::move(inhibits));
 }
 

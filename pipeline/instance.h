@@ -5,6 +5,7 @@
 // from any thread (the store, detectors and rule engine lock themselves).
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,8 +34,8 @@ class Instance {
   std::vector<rules::Transition> Tick(double now, const std::vector<std::pair<std::string, double>>& values,
                                       bool stale = false);
 
-  // Installs the rule set with this instance's labels added to every rule's
-  // labels (the rule's own label wins), so inhibitions, silences and routes
+  // Installs the rule set with this instance's labels set on every rule
+  // (over a rule's own `target`/`engine`), so inhibitions, silences and routes
   // can match on them. Rules keep their state across swaps.
   void SetRules(std::vector<rules::RuleGroup> groups, std::vector<rules::InhibitRule> inhibits);
   std::vector<rules::RuleEngine::View> Views() const { return rules_.Snapshot(); }
@@ -47,6 +48,12 @@ class Instance {
   // The canonical inputs this instance's engine does not expose (watched
   // targets), so the report can say what cannot be diagnosed there.
   void SetMissing(std::vector<std::string> missing);
+
+  // A retired instance is no longer listed or ticked (its target's engines
+  // took other names); it lives on, as instances do, for pointers held.
+  void Retire() { retired_ = true; }
+  void Unretire() { retired_ = false; }
+  bool retired() const { return retired_; }
   std::vector<std::string> missing() const;
 
  private:
@@ -57,6 +64,7 @@ class Instance {
   rules::RuleEngine rules_;
   mutable std::mutex mu_;
   std::vector<std::string> missing_;  // guarded by mu_
+  std::atomic<bool> retired_{false};
 };
 
 }  // namespace vigil::pipeline

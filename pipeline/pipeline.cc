@@ -63,7 +63,10 @@ Pipeline::~Pipeline() {
 
 Instance* Pipeline::GetOrCreate(const std::string& name, std::map<std::string, std::string> labels) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (auto it = by_name_.find(name); it != by_name_.end()) return it->second;
+  if (auto it = by_name_.find(name); it != by_name_.end()) {
+    it->second->Unretire();  // a name seen again (a target back to one unnamed engine)
+    return it->second;
+  }
   instances_.push_back(std::make_unique<Instance>(name, std::move(labels), points_, cfg_.detectors));
   by_name_[name] = instances_.back().get();
   instances_.back()->SetRules(groups_, inhibits_);
@@ -96,7 +99,7 @@ void Pipeline::Stop() {
 
 void Pipeline::Worker() {
   while (true) {
-    std::pair<size_t, double> job;
+    Job job{};
     TargetConfig cfg;
     std::string token;
     ScrapeSession* session = nullptr;
@@ -106,17 +109,19 @@ void Pipeline::Worker() {
       if (stop_workers_) return;
       job = jobs_.front();
       jobs_.pop_front();
-      cfg = targets_[job.first]->cfg;  // copied: FetchTarget runs without the lock
-      token = targets_[job.first]->token;
-      session = &targets_[job.first]->session;  // ours until in_flight is cleared
+      cfg = targets_[job.target]->cfg;  // copied: FetchTarget runs without the lock
+      token = targets_[job.target]->token;
+      session = &targets_[job.target]->session;  // ours until in_flight is cleared
     }
-    ScrapeResult r = session->Fetch(cfg, token, job.second);
+    ScrapeResult r = session->Fetch(cfg, token, job.now);
     bool last = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      targets_[job.first]->in_flight = false;
-      last = --in_flight_ == 0;
-      done_.push_back({job.first, std::move(r)});
+      targets_[job.target]->in_flight = false;
+      // A late scrape of an earlier tick does not count for this one: one
+      // hung target must not make every tick wait its whole budget.
+      last = job.tick == tick_seq_ && --tick_pending_ == 0;
+      done_.push_back({job.target, std::move(r)});
     }
     if (last) cv_.notify_all();  // only the tick waits on it: wake it once, not per scrape
   }
@@ -157,13 +162,23 @@ void Pipeline::Process(double now, Target& t, const ScrapeResult& r,
   // A failed scrape (or an engine that left the exposition) still ticks:
   // target_up is what TargetDown reads, and the rules must see time pass.
   if (known.empty() && seen.empty()) known.push_back(GetOrCreate(t.cfg.name, {{"target", t.cfg.name}}));
+  std::vector<Instance*> retire;
   for (Instance* inst : known) {
     if (std::find(seen.begin(), seen.end(), inst) != seen.end()) continue;
     std::vector<std::pair<std::string, double>> values;
     health(&values);
-    tick(inst, std::move(values), true);
+    // The stand-in made while the target had never answered, now that its
+    // engines have names of their own: one last tick resolves its alerts.
+    const bool stand_in = r.ok && !seen.empty() && inst->name() == t.cfg.name;
+    tick(inst, std::move(values), !stand_in);
+    if (stand_in) retire.push_back(inst);
   }
   std::lock_guard<std::mutex> lock(mu_);
+  for (Instance* inst : retire) {
+    t.instances.erase(std::find(t.instances.begin(), t.instances.end(), inst));
+    seen.erase(std::find(seen.begin(), seen.end(), inst));
+    inst->Retire();
+  }
   for (Instance* inst : seen)
     if (std::find(t.instances.begin(), t.instances.end(), inst) == t.instances.end()) t.instances.push_back(inst);
   TargetStatus& s = t.status;
@@ -188,11 +203,13 @@ void Pipeline::TickOnce(double now, double wait_s) {
   std::vector<std::pair<std::string, rules::Transition>> out;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    ++tick_seq_;
+    tick_pending_ = 0;
     for (size_t i = 0; i < targets_.size(); ++i) {
       if (targets_[i]->in_flight) continue;  // still on the last tick's scrape: a slow target
       targets_[i]->in_flight = true;
-      ++in_flight_;
-      jobs_.emplace_back(i, now);
+      ++tick_pending_;
+      jobs_.push_back({i, now, tick_seq_});
     }
   }
   jobs_cv_.notify_all();
@@ -204,10 +221,18 @@ void Pipeline::TickOnce(double now, double wait_s) {
   {
     std::unique_lock<std::mutex> lock(mu_);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(wait_s);
-    cv_.wait_until(lock, deadline, [this] { return stop_ || in_flight_ == 0; });
+    cv_.wait_until(lock, deadline, [this] { return stop_ || tick_pending_ == 0; });
     done.swap(done_);
   }
-  for (const Done& d : done) {
+  // A late scrape and this tick's of the same target: the newer only, so an
+  // instance ticks once per tick (the counters are cumulative: no data lost).
+  std::map<size_t, size_t> newest;
+  for (size_t k = 0; k < done.size(); ++k) {
+    auto [it, fresh] = newest.emplace(done[k].target, k);
+    if (!fresh && done[k].result.started >= done[it->second].result.started) it->second = k;
+  }
+  for (const auto& [target, k] : newest) {
+    const Done& d = done[k];
     if (!d.result.ok) spdlog::debug("scrape {}: {}", targets_[d.target]->cfg.name, d.result.error);
     Process(now, *targets_[d.target], d.result, &out);
   }
@@ -240,21 +265,23 @@ void Pipeline::Loop() {
 std::vector<std::string> Pipeline::InstanceNames() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::string> out;
-  for (const auto& i : instances_) out.push_back(i->name());
+  for (const auto& i : instances_)
+    if (!i->retired()) out.push_back(i->name());
   return out;
 }
 
 const Instance* Pipeline::Find(const std::string& name) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = by_name_.find(name);
-  return it == by_name_.end() ? nullptr : it->second;
+  return it == by_name_.end() || it->second->retired() ? nullptr : it->second;
 }
 
 std::vector<rules::RuleEngine::View> Pipeline::Views() const {
   std::vector<const Instance*> list;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& i : instances_) list.push_back(i.get());
+    for (const auto& i : instances_)
+      if (!i->retired()) list.push_back(i.get());
   }
   std::vector<rules::RuleEngine::View> out;
   for (const Instance* i : list) {

@@ -108,6 +108,11 @@ class Pipeline {
     size_t target;
     ScrapeResult result;
   };
+  struct Job {
+    size_t target;
+    double now;
+    uint64_t tick;  // the tick that queued it
+  };
 
   explicit Pipeline(PipelineConfig cfg);
   Instance* GetOrCreate(const std::string& name, std::map<std::string, std::string> labels);
@@ -124,16 +129,17 @@ class Pipeline {
   TickHook hook_;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;       // the tick's: the last scrape in flight is done, or stop
+  std::condition_variable cv_;       // the tick's: the last of its own scrapes is done, or stop
   std::condition_variable jobs_cv_;  // the workers': jobs_ grew, or stop_workers_
   std::vector<std::unique_ptr<Target>> targets_;
   std::vector<std::unique_ptr<Instance>> instances_;  // guarded by mu_; never removed
   std::map<std::string, Instance*> by_name_;          // guarded by mu_
   std::vector<rules::RuleGroup> groups_;              // guarded by mu_
   std::vector<rules::InhibitRule> inhibits_;          // guarded by mu_
-  std::deque<std::pair<size_t, double>> jobs_;        // (target, start time), guarded by mu_
+  std::deque<Job> jobs_;                              // guarded by mu_
   std::vector<Done> done_;                            // guarded by mu_
-  size_t in_flight_ = 0;                              // targets being scraped; guarded by mu_
+  uint64_t tick_seq_ = 0;                             // the current tick; guarded by mu_
+  size_t tick_pending_ = 0;                           // its scrapes not yet done; guarded by mu_
   bool stop_ = false, stop_workers_ = false;          // guarded by mu_
   uint64_t ticks_ = 0, skipped_ = 0;                  // guarded by mu_
   std::vector<std::thread> workers_;

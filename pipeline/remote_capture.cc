@@ -50,6 +50,14 @@ std::string FindTrace(const std::string& dir, double from, double to) {
   return best;
 }
 
+void RemoteCaptures::Shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+}
+
 RemoteCaptures::~RemoteCaptures() {
   std::map<std::string, std::thread> threads;
   {
@@ -79,8 +87,7 @@ std::string RemoteCaptures::Trigger(const TargetConfig& t, const std::string& to
   if (auto it = rule_last_.find({t.name, rule}); it != rule_last_.end() && now - it->second < cfg_.rule_cooldown_s)
     return refuse("cooldown for " + rule + " on " + t.name + ": the next capture is possible in " +
                   FormatDuration(std::ceil(cfg_.rule_cooldown_s - (now - it->second))));
-  char id[96];
-  std::snprintf(id, sizeof id, "%s-%s-%llu", t.name.c_str(), rule.c_str(), static_cast<unsigned long long>(++seq_));
+  const std::string id = t.name + "-" + rule + "-" + std::to_string(++seq_);
   running_[t.name] = true;
   last_start_[t.name] = now;
   rule_last_[{t.name, rule}] = now;
@@ -89,7 +96,7 @@ std::string RemoteCaptures::Trigger(const TargetConfig& t, const std::string& to
   // The target's previous capture has finished (running_ was false after its
   // last use of mu_): reap its thread.
   if (std::thread& old = threads_[t.name]; old.joinable()) old.join();
-  threads_[t.name] = std::thread([this, sid = std::string(id), t, token] { Run(sid, t, token); });
+  threads_[t.name] = std::thread([this, id, t, token] { Run(id, t, token); });
   spdlog::info("capture {} of {} started: {}", id, t.name, reason);
   return id;
 }

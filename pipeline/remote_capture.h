@@ -33,6 +33,9 @@ class RemoteCaptures {
  public:
   explicit RemoteCaptures(RemoteCaptureConfig cfg) : cfg_(cfg) {}
   ~RemoteCaptures();  // interrupts the windows, waits for the stops
+  // Interrupts the running windows and refuses new captures, without
+  // waiting: the object stays usable for listing until it is destroyed.
+  void Shutdown();
 
   // Starts a capture of `t` for `rule` at `now`. Returns the id, or "" with
   // `why` (disabled, not enabled on the target, busy, cooldown).

@@ -108,7 +108,7 @@ ScrapeResult ScrapeSession::Fetch(const TargetConfig& t, const std::string& toke
   // The target may have closed the kept-alive connection just as it was
   // reused (servers cap a connection's requests or idle time): once more,
   // on a new one.
-  if (!res && reused && status == 0 && !too_large && !too_slow) {
+  if (!res && reused && status == 0 && !too_large && !too_slow && Clock::now() + std::chrono::milliseconds(50) < deadline) {
     conn_ = std::make_unique<Conn>(base, t.scrape_timeout_s);
     body.clear();
     res = get();
@@ -147,12 +147,23 @@ ScrapeResult ScrapeSession::Fetch(const TargetConfig& t, const std::string& toke
   // waits 30 s anyway, and each probe is a request to the target too.
   if (!t.health_path.empty() && (last_probe_ < 0 || now - last_probe_ >= t.health_interval_s || now < last_probe_)) {
     last_probe_ = now;
-    auto h = c.Get(t.health_path, headers);
-    if (!h) {  // as above: a kept-alive connection the target had just closed
+    // Its body is not needed: read at most 64 KiB, within scrape_timeout.
+    const auto probe_deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                   std::chrono::duration<double>(t.scrape_timeout_s));
+    size_t got = 0;
+    auto probe = [&](httplib::Client& client) {
+      got = 0;
+      return client.Get(t.health_path, headers, [&](const char*, size_t n) {
+        got += n;
+        return got <= (64u << 10) && Clock::now() < probe_deadline;
+      });
+    };
+    auto h = probe(c);
+    if (!h && h.error() != httplib::Error::Canceled) {  // as above: a kept-alive connection the target had just closed
       conn_ = std::make_unique<Conn>(base, t.scrape_timeout_s);
-      h = conn_->client.Get(t.health_path, headers);
-      if (!h) conn_.reset();
+      h = probe(conn_->client);
     }
+    if (!h) conn_.reset();
     r.health = h && h->status == 200 ? 1 : 0;
     if (!h) r.health_error = "GET " + t.health_path + ": " + httplib::to_string(h.error());
     else if (h->status != 200) r.health_error = "GET " + t.health_path + " answered HTTP " + std::to_string(h->status);

@@ -45,11 +45,11 @@ class FakeServer {
   FakeServer() : port_(FreeLoopbackPort()) {
     srv_.Get("/metrics", [this](const httplib::Request& q, httplib::Response& r) {
       std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms.load()));
+      std::lock_guard<std::mutex> lock(mu);
       if (!token.empty() && q.get_header_value("Authorization") != "Bearer " + token) {
         r.status = 401;
         return;
       }
-      std::lock_guard<std::mutex> lock(mu);
       r.status = metrics_status;
       r.set_content(body, "text/plain; version=0.0.4");
     });
@@ -66,11 +66,15 @@ class FakeServer {
     std::lock_guard<std::mutex> lock(mu);
     body = std::move(b);
   }
+  void SetToken(std::string t) {
+    std::lock_guard<std::mutex> lock(mu);
+    token = std::move(t);
+  }
 
   std::mutex mu;
-  std::string body = VllmBody(1, 10);
-  int metrics_status = 200;
-  std::string token;
+  std::string body = VllmBody(1, 10);        // guarded by mu
+  std::atomic<int> metrics_status{200};
+  std::string token;                         // guarded by mu
   std::atomic<int> health_status{200};
   std::atomic<int> delay_ms{0};
 
@@ -157,7 +161,7 @@ TEST(FetchTargetTest, EachFailureHasAReason) {
   EXPECT_EQ(r.reason, "too_many_engines");
   EXPECT_TRUE(r.readings.empty());
 
-  s.token = "sekrit";
+  s.SetToken("sekrit");
   r = FetchTarget(Target("t", s.url()), "", 0);
   EXPECT_EQ(r.reason, "http_status");
   EXPECT_NE(r.error.find("401"), std::string::npos);
@@ -172,7 +176,7 @@ TEST(FetchTargetTest, EachFailureHasAReason) {
   s.delay_ms = 600;
   TargetConfig slow = Target("t", s.url());
   slow.scrape_timeout_s = 0.2;
-  s.token.clear();
+  s.SetToken("");
   r = FetchTarget(slow, "", 0);
   EXPECT_FALSE(r.ok);
   EXPECT_TRUE(r.reason == "timeout" || r.reason == "read") << r.reason;
@@ -256,6 +260,35 @@ TEST(PipelineTest, ATargetNeverReachedStillGetsAnInstance) {
   ASSERT_EQ(p->InstanceNames(), std::vector<std::string>{"gone"});
   EXPECT_EQ(p->Views()[0].status.state, rules::RuleState::kFiring);
   EXPECT_EQ(p->Views()[0].rule.labels.at("target"), "gone");
+}
+
+TEST(PipelineTest, TheStandInOfATargetNeverReachedGivesWayToItsEngines) {
+  FakeServer s;
+  s.metrics_status = 500;
+  PipelineConfig cfg;
+  cfg.targets = {Target("t", s.url())};
+  std::unique_ptr<Pipeline> p;
+  ASSERT_TRUE(Pipeline::Create(cfg, nullptr, &p).ok());
+  p->SetRules(Rules(kTargetDown), {});
+  std::vector<std::string> resolved;
+  p->SetHook([&](double, const std::vector<std::pair<std::string, rules::Transition>>& ts) {
+    for (const auto& [inst, t] : ts)
+      if (t.from == rules::RuleState::kFiring) resolved.push_back(inst);
+  });
+  for (int i = 0; i < 5; ++i) p->TickOnce(1000 + i, 5);
+  ASSERT_EQ(p->InstanceNames(), std::vector<std::string>{"t"});
+  EXPECT_EQ(p->Views()[0].status.state, rules::RuleState::kFiring);
+  s.metrics_status = 200;  // it answers: two engines
+  p->TickOnce(1005, 5);
+  EXPECT_EQ(resolved, std::vector<std::string>{"t"});  // the stand-in's alert resolves...
+  EXPECT_EQ(p->InstanceNames(), (std::vector<std::string>{"t/0", "t/1"}));  // ...and it is gone
+  EXPECT_EQ(p->Find("t"), nullptr);
+  EXPECT_EQ(p->Targets()[0].instances, (std::vector<std::string>{"t/0", "t/1"}));
+  s.metrics_status = 500;  // down again: one TargetDown per engine, none for the stand-in
+  for (int i = 6; i < 11; ++i) p->TickOnce(1000 + i, 5);
+  int firing = 0;
+  for (const auto& v : p->Views()) firing += v.status.state == rules::RuleState::kFiring;
+  EXPECT_EQ(firing, 2);
 }
 
 TEST(PipelineTest, ASlowTargetDoesNotHoldTheTick) {
