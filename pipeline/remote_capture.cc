@@ -113,11 +113,27 @@ void RemoteCaptures::Run(std::string id, TargetConfig t, std::string token) {
     const auto sec = static_cast<time_t>(timeout_s);
     c.set_connection_timeout(std::min<time_t>(sec, 5), 0);
     c.set_read_timeout(sec, static_cast<time_t>((timeout_s - static_cast<double>(sec)) * 1e6));
-    auto r = c.Post(what, headers, "", "application/json");
-    if (!r) return std::string("POST ") + what + ": " + httplib::to_string(r.error());
-    status = r->status;
-    if (r->status != 200 && r->status != 202)
-      return std::string("POST ") + what + " answered HTTP " + std::to_string(r->status) + ": " + r->body.substr(0, 200);
+    // The answer is read up to 64 KiB within the timeout: a target must not
+    // be able to hold this thread or its memory with an endless reply.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                                 std::chrono::duration<double>(timeout_s));
+    httplib::Request req;
+    req.method = "POST";
+    req.path = what;
+    req.headers = headers;
+    req.set_header("Content-Type", "application/json");
+    std::string body;
+    req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+      if (body.size() + n > (64u << 10) || std::chrono::steady_clock::now() > deadline) return false;
+      body.append(data, n);
+      return true;
+    };
+    httplib::Response res;
+    httplib::Error err = httplib::Error::Success;
+    if (!c.send(req, res, err)) return std::string("POST ") + what + ": " + httplib::to_string(err);
+    status = res.status;
+    if (res.status != 200 && res.status != 202)
+      return std::string("POST ") + what + " answered HTTP " + std::to_string(res.status) + ": " + body.substr(0, 200);
     return "";
   };
   std::string error = post("/start_profile", cfg_.request_timeout_s);
