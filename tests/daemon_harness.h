@@ -24,16 +24,6 @@ namespace vigil::testing {
 
 inline int FreePort() { return FreeLoopbackPort(); }
 
-// Polls `f` every 20 ms until it holds; false after `ms`.
-template <typename F>
-bool WaitFor(F f, int ms = 30000) {
-  for (int i = 0; i < ms / 20; ++i) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
-}
-
 class DaemonProcess {
  public:
   // `extra_yaml` is appended to a config that sets server.host/port and

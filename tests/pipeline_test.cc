@@ -13,18 +13,12 @@
 #include "common/os_util.h"
 #include "pipeline/coverage.h"
 #include "rules/rules.h"
+#include "test_util.h"
 
 namespace vigil::pipeline {
 namespace {
 
-template <typename F>
-bool WaitFor(F f, int ms = 10000) {
-  for (int i = 0; i < ms / 10; ++i) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
-}
+using vigil::testing::WaitFor;
 
 // vLLM with two engine cores (data parallel), as vllm/v1/metrics/loggers.py names them.
 std::string VllmBody(double running0, double tokens0) {

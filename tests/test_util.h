@@ -4,16 +4,28 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/safetensors.h"
 
 namespace vigil::testing {
+
+// Polls `f` every 20 ms until it holds; false after `ms`.
+template <typename F>
+bool WaitFor(F f, int ms = 30000) {
+  for (int i = 0; i < ms / 20; ++i) {
+    if (f()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
 
 inline std::string DataPath(const std::string& rel) { return std::string(VIGIL_TEST_DATA_DIR) + "/" + rel; }
 inline std::string ModelDir(const std::string& name) { return DataPath("models/" + name); }
