@@ -288,24 +288,33 @@ Status LoadRules(const std::vector<std::string>& patterns, std::vector<RuleGroup
 }
 
 void RuleEngine::Swap(std::vector<RuleGroup> groups, std::vector<InhibitRule> inhibits) {
+  auto set = std::make_shared<RuleSet>();
+  set->groups = std::move(groups);
+  set->inhibits = std::move(inhibits);
   std::lock_guard<std::mutex> lock(mu_);
-  std::map<std::pair<std::string, std::string>, RuleStatus> kept;
-  for (const auto& g : groups)
+  StatusMap kept;
+  for (const auto& g : set->groups)
     for (const auto& r : g.rules) {
       auto it = status_.find({g.name, r.name});
       kept[{g.name, r.name}] = it != status_.end() ? it->second : RuleStatus();
     }
   status_ = std::move(kept);
-  groups_ = std::move(groups);
-  inhibits_ = std::move(inhibits);
+  set_ = std::move(set);
 }
 
 std::vector<Transition> RuleEngine::Evaluate(double now, const EvalContext& ctx) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::shared_ptr<const RuleSet> set;
+  StatusMap status;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    set = set_;
+    status = status_;
+  }
   std::vector<Transition> out;
-  for (const auto& g : groups_) {
+  uint64_t failures = 0;
+  for (const auto& g : set->groups) {
     for (const auto& r : g.rules) {
-      RuleStatus& s = status_[{g.name, r.name}];
+      RuleStatus& s = status[{g.name, r.name}];
       const auto t0 = std::chrono::steady_clock::now();
       s.evidence.clear();
       s.value = r.expr->Eval(ctx, &s.evidence);
@@ -340,21 +349,29 @@ std::vector<Transition> RuleEngine::Evaluate(double now, const EvalContext& ctx)
       }
       s.health = first_error.empty() ? "ok" : "err";
       s.last_error = first_error;
-      if (!first_error.empty()) ++failures_;
+      if (!first_error.empty()) ++failures;
       s.eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (s.state != before) out.push_back({g.name, r.name, before, s.state, now});
     }
   }
-  ApplyInhibitions(now);
+  ApplyInhibitions(*set, now, &status);
+  std::lock_guard<std::mutex> lock(mu_);
+  failures_ += failures;
+  if (set_ == set) {
+    status_ = std::move(status);
+  } else {  // a Swap came in meanwhile: the rules it kept take their new state
+    for (auto& [key, st] : status)
+      if (auto it = status_.find(key); it != status_.end()) it->second = std::move(st);
+  }
   return out;
 }
 
-void RuleEngine::ApplyInhibitions(double now) {
+void RuleEngine::ApplyInhibitions(const RuleSet& set, double now, StatusMap* status) {
   std::vector<InhibitInput> in;
   std::vector<RuleStatus*> who;
-  for (const auto& g : groups_)
+  for (const auto& g : set.groups)
     for (const auto& r : g.rules) {
-      RuleStatus& s = status_[{g.name, r.name}];
+      RuleStatus& s = (*status)[{g.name, r.name}];
       s.inhibited_by.clear();
       s.held_by.clear();
       if (s.state == RuleState::kInactive) continue;
@@ -362,8 +379,8 @@ void RuleEngine::ApplyInhibitions(double now) {
       in.push_back({&r.labels, firing, firing ? now - s.fired_at : 0, r.for_s});
       who.push_back(&s);
     }
-  if (inhibits_.empty() || in.empty()) return;
-  const auto res = Inhibit(inhibits_, in);
+  if (set.inhibits.empty() || in.empty()) return;
+  const auto res = Inhibit(set.inhibits, in);
   for (size_t i = 0; i < res.size(); ++i) {
     who[i]->inhibited_by = res[i].inhibited_by;
     who[i]->held_by = res[i].held_by;
@@ -373,15 +390,18 @@ void RuleEngine::ApplyInhibitions(double now) {
 std::vector<RuleEngine::View> RuleEngine::Snapshot() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<View> out;
-  for (const auto& g : groups_)
-    for (const auto& r : g.rules) out.push_back({r, status_.at({g.name, r.name})});
+  for (const auto& g : set_->groups)
+    for (const auto& r : g.rules) {
+      auto it = status_.find({g.name, r.name});
+      out.push_back({r, it == status_.end() ? RuleStatus() : it->second});
+    }
   return out;
 }
 
 size_t RuleEngine::size() const {
   std::lock_guard<std::mutex> lock(mu_);
   size_t n = 0;
-  for (const auto& g : groups_) n += g.rules.size();
+  for (const auto& g : set_->groups) n += g.rules.size();
   return n;
 }
 

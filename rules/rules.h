@@ -80,7 +80,10 @@ class RuleEngine {
   // Replaces the whole set at once; rules that keep their group and name
   // keep their state.
   void Swap(std::vector<RuleGroup> groups, std::vector<InhibitRule> inhibits = {});
-  // Evaluates every rule, then inhibition over the result.
+  // Evaluates every rule, then inhibition over the result. The evaluation
+  // runs outside the lock on a copy of the state, which is swapped in after
+  // (as Prometheus' rule manager does), so readers (Snapshot: /metrics, the
+  // API, the report) never wait behind a tick. One evaluator at a time.
   std::vector<Transition> Evaluate(double now, const EvalContext& ctx);
 
   struct View {
@@ -92,12 +95,17 @@ class RuleEngine {
   uint64_t evaluation_failures() const;
 
  private:
+  struct RuleSet {  // immutable once installed: evaluations hold it without the lock
+    std::vector<RuleGroup> groups;
+    std::vector<InhibitRule> inhibits;
+  };
+  using StatusMap = std::map<std::pair<std::string, std::string>, RuleStatus>;
+  static void ApplyInhibitions(const RuleSet& set, double now, StatusMap* status);
+
   mutable std::mutex mu_;
-  std::vector<RuleGroup> groups_;
-  std::vector<InhibitRule> inhibits_;
-  std::map<std::pair<std::string, std::string>, RuleStatus> status_;
-  uint64_t failures_ = 0;
-  void ApplyInhibitions(double now);  // requires mu_
+  std::shared_ptr<const RuleSet> set_ = std::make_shared<RuleSet>();  // guarded by mu_
+  StatusMap status_;                                                  // guarded by mu_
+  uint64_t failures_ = 0;                                             // guarded by mu_
 };
 
 }  // namespace vigil::rules

@@ -6,7 +6,10 @@
 
 #include <map>
 #include <cmath>
+#include <condition_variable>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "rules/template.h"
 #include "test_util.h"
@@ -161,6 +164,54 @@ TEST(TemplateTest, Humanizers) {
   EXPECT_EQ(RenderTemplate("{{ $labels.severity }}: {{ $value | printf \"%.2f\" }}", {Value(1.5), &labels, nullptr}, &e),
             "critical: 1.50");
   EXPECT_TRUE(e.empty());
+}
+
+// Readers never wait behind an evaluation: Evaluate works on a copy outside
+// the lock (Prometheus' rule manager). The context blocks mid-evaluation
+// until the test has taken a snapshot.
+TEST(RuleEngineTest, SnapshotsDoNotWaitBehindAnEvaluation) {
+  class Blocking : public Ctx {
+   public:
+    std::mutex* mu;
+    std::condition_variable* cv;
+    bool* entered;
+    bool* release;
+    Value Latest(const std::string& s) const override {
+      std::unique_lock<std::mutex> lock(*mu);
+      *entered = true;
+      cv->notify_all();
+      cv->wait(lock, [this] { return *release; });
+      return Ctx::Latest(s);
+    }
+  };
+  std::vector<RuleGroup> groups;
+  ASSERT_TRUE(ParseRules("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: requests_waiting > 1\n", "t.yaml", &groups).ok());
+  RuleEngine engine;
+  engine.Swap(std::move(groups));
+  std::mutex mu;
+  std::condition_variable cv;
+  bool entered = false, release = false;
+  Blocking ctx;
+  ctx.mu = &mu;
+  ctx.cv = &cv;
+  ctx.entered = &entered;
+  ctx.release = &release;
+  ctx.v["requests_waiting"] = 2;
+  std::thread eval([&] { engine.Evaluate(100, ctx); });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return entered; });  // the evaluation is under way, blocked
+  }
+  const auto views = engine.Snapshot();  // would deadlock if Evaluate held the engine's lock
+  ASSERT_EQ(views.size(), 1u);
+  EXPECT_EQ(views[0].status.state, RuleState::kInactive);  // the state before this evaluation
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  eval.join();
+  EXPECT_EQ(engine.Snapshot()[0].status.state, RuleState::kFiring);  // swapped in after
 }
 
 }  // namespace
