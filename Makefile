@@ -29,7 +29,7 @@ build: deps configure
 # Try: curl -s localhost:8000/v1/completions -d '{"prompt":"Hello","max_tokens":16}'
 #      curl -s localhost:8000/metrics | grep vllm:
 run: build
-	@echo "== vigild on http://127.0.0.1:8000 (built-in random-weight model; Ctrl-C to stop)"
+	@echo "== vigild on http://127.0.0.1:8000 (built-in random-weight model; dashboard at http://127.0.0.1:8000/; Ctrl-C to stop)"
 	$(BUILD_DIR)/daemon/vigild --config $(CONFIG) --state-dir $(BUILD_DIR)/state
 
 test: test-deps configure

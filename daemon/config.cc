@@ -27,6 +27,8 @@ void ReadServer(Section s, ServerConfig* c) {
   s.Size("max_request_bytes", &c->max_request_bytes, 1024);
   s.Duration("engine_stall_timeout", &c->engine_stall_timeout_s, 0.1);
   s.StringMap("instance_labels", &c->instance_labels);
+  s.Bool("ui", &c->ui);
+  s.String("ui_dir", &c->ui_dir);
   for (const auto& [k, v] : c->instance_labels) {
     bool ok = !k.empty() && !isdigit(static_cast<unsigned char>(k[0])) && k.rfind("__", 0) != 0;
     for (char ch : k) ok = ok && (isalnum(static_cast<unsigned char>(ch)) || ch == '_');

@@ -32,6 +32,11 @@ struct ServerConfig {
   // Added to every alert vigild sends, unless the rule sets the label
   // itself (as Prometheus' external_labels): {cluster: prod-us, node: gpu-17}.
   std::map<std::string, std::string> instance_labels;
+  // The dashboard at / (assets under /ui/): the page's files come from
+  // ui_dir (empty: the installed share/vigil/ui, else the source tree's
+  // ui/), the chart library from Debian's libjs-dygraphs.
+  bool ui = true;
+  std::string ui_dir;
 };
 
 struct ModelServingConfig {

@@ -178,6 +178,7 @@ void Daemon::OnTick(const std::vector<std::pair<std::string, rules::Transition>>
   const auto views = pipeline_->Views();
   OnTransitions(transitions, views);  // captures first, so the alert can link to its capture
   ObserveFiring(views);
+  RecordHistory(views);
 }
 
 Daemon::~Daemon() {
@@ -448,6 +449,7 @@ void Daemon::Routes() {
   });
   AlertingRoutes();
   CaptureRoutes();
+  UiRoutes();
   h.Get("/version", [](const httplib::Request&, httplib::Response& r) {
     r.set_content(json{{"version", kVersion}}.dump(), "application/json");
   });

@@ -10,6 +10,7 @@
 #include <string>
 #include <tuple>
 
+#include "alerts/history.h"
 #include "alerts/notifier.h"
 #include "capture/manager.h"
 #include "common/status.h"
@@ -101,6 +102,12 @@ class Daemon {
   std::string CaptureLink(const std::string& rule, const std::string& target) const;
   prometheus::MetricFamily CaptureMetrics() const;
   nlohmann::json LatestCaptures(size_t n) const;
+  // ui.cc: the dashboard's page and assets, and the alert history it reads.
+  void UiRoutes();
+  void RecordHistory(const std::vector<rules::RuleEngine::View>& views);
+  void HandleAlertHistory(const httplib::Request& req, httplib::Response& res);
+  // GET /api/v1/series?names=a,b[&window][&step]: several signals in one call.
+  void SeriesSet(const pipeline::Instance& inst, const httplib::Request& req, httplib::Response& res);
 
   Config config_;
   std::mutex config_mu_;  // guards live-reloadable parts of config_ and api_keys_
@@ -117,6 +124,7 @@ class Daemon {
   std::unique_ptr<pipeline::RemoteCaptures> remote_captures_;  // with targets: through their /start_profile
   // Pipeline thread only: (instance, group, rule) fired, capture not yet taken.
   std::set<std::tuple<std::string, std::string, std::string>> captures_due_;
+  alerts::AlertHistory history_;  // firing episodes, for the dashboard
   std::string admin_token_;  // guarded by config_mu_; empty: admin endpoints refused
   std::unique_ptr<httplib::Server> http_;
   std::string served_model_;

@@ -198,7 +198,7 @@ void Daemon::HandleSeries(const httplib::Request& req, httplib::Response& res) {
   const monitor::SeriesStore& series = inst->series();
   ApiError e;
   const double now = UnixNow();
-  if (!req.has_param("name")) {
+  if (!req.has_param("name") && !req.has_param("names")) {
     json list = json::array();
     for (const auto& s : monitor::Catalogue()) {
       monitor::Point p;
@@ -214,6 +214,7 @@ void Daemon::HandleSeries(const httplib::Request& req, httplib::Response& res) {
                          {"memory_bytes", series.MemoryBytes()}}.dump(), "application/json");
     return;
   }
+  if (req.has_param("names")) return SeriesSet(*inst, req, res);
   const std::string name = req.get_param_value("name");
   if (!monitor::FindSignal(name)) {
     e.status = 404;

@@ -17,10 +17,12 @@ PACKAGES=(
   libsystemd-dev               # sd_notify
   libsqlite3-dev               # durable outbox
   libgtest-dev libgmock-dev libbenchmark-dev  # tests and benchmarks
+  libjs-dygraphs               # the dashboard's charts, served by vigild from /usr/share/javascript
 )
 # Test-only peers (real Prometheus/Alertmanager/promtool) are listed apart:
 # `make test` installs them, `make run` does not need them.
-TEST_PACKAGES=(prometheus prometheus-alertmanager python3)
+TEST_PACKAGES=(prometheus prometheus-alertmanager python3
+  chromium chromium-driver fonts-dejavu-core)  # the dashboard's tests in a real headless browser
 
 want=("${PACKAGES[@]}")
 if [[ "${1:-}" == "--test" ]]; then want+=("${TEST_PACKAGES[@]}"); fi

@@ -1,0 +1,228 @@
+// The dashboard: vigild serves its page at / and its assets under /ui/, and
+// keeps the alert history the page draws as shaded bands. The page is plain
+// HTML, CSS and JavaScript over the JSON APIs; charts are Debian's
+// libjs-dygraphs, served from where Debian installs it (no CDN, no build).
+// A strict Content-Security-Policy: scripts, styles and requests from
+// vigild's own origin only, no inline code, no framing.
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "common/time_util.h"
+#include "common/units.h"
+#include "monitor/signals.h"
+#include "daemon/daemon.h"
+#include "daemon/diagnosis.h"
+#include "daemon/http_util.h"
+
+namespace vigil::daemon {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr const char* kCsp =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+bool IsDir(const std::string& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// The page's folder: the configured one, else the installed one, else the
+// source tree's (a build run from its checkout).
+std::string UiDir(const std::string& configured) {
+  if (!configured.empty()) return configured;
+  for (const std::string d : {std::string(VIGIL_INSTALLED_DATA_DIR) + "/ui", std::string(VIGIL_SOURCE_UI_DIR)})
+    if (IsDir(d)) return d;
+  return std::string(VIGIL_INSTALLED_DATA_DIR) + "/ui";
+}
+
+bool ReadFile(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return static_cast<bool>(in) || in.eof();
+}
+
+// "local" for the hosted engine, else the target's instance name.
+std::string InstanceOf(const std::map<std::string, std::string>& labels) {
+  auto t = labels.find("target");
+  if (t == labels.end() || t->second == "local") return "local";
+  auto e = labels.find("engine");
+  return e == labels.end() ? t->second : t->second + "/" + e->second;
+}
+
+}  // namespace
+
+void Daemon::UiRoutes() {
+  if (!config_.server.ui) return;
+  // A fixed list, read once: nothing under /ui/ maps a request path onto the
+  // file system, so no path can climb out of these folders.
+  struct Asset {
+    std::string url, file, type;
+  };
+  const std::string dir = UiDir(config_.server.ui_dir);
+  const std::string vendor = VIGIL_DYGRAPHS_DIR;
+  const std::vector<Asset> list = {
+      {"/ui/index.html", dir + "/index.html", "text/html; charset=utf-8"},
+      {"/ui/app.js", dir + "/app.js", "text/javascript; charset=utf-8"},
+      {"/ui/charts.js", dir + "/charts.js", "text/javascript; charset=utf-8"},
+      {"/ui/app.css", dir + "/app.css", "text/css; charset=utf-8"},
+      {"/ui/favicon.svg", dir + "/favicon.svg", "image/svg+xml"},
+      {"/ui/vendor/dygraph.min.js", vendor + "/dygraph.min.js", "text/javascript; charset=utf-8"},
+      {"/ui/vendor/dygraph.min.css", vendor + "/dygraph.min.css", "text/css; charset=utf-8"},
+  };
+  auto assets = std::make_shared<std::map<std::string, std::pair<std::string, std::string>>>();
+  std::string missing;
+  for (const Asset& a : list) {
+    std::string body;
+    if (!ReadFile(a.file, &body)) {
+      missing += (missing.empty() ? "" : ", ") + a.file;
+      continue;
+    }
+    (*assets)[a.url] = {std::move(body), a.type};
+  }
+  if (!missing.empty())
+    spdlog::warn("dashboard: cannot read {} (server.ui_dir; the charts need Debian's libjs-dygraphs); / answers 503",
+                 missing);
+  else
+    spdlog::info("dashboard: http://{}:{}/ (page from {}, charts from {})", config_.server.host, config_.server.port,
+                 dir, vendor);
+  auto serve = [assets, missing](const std::string& url, httplib::Response& r) {
+    r.set_header("Content-Security-Policy", kCsp);
+    r.set_header("X-Content-Type-Options", "nosniff");
+    r.set_header("Referrer-Policy", "no-referrer");
+    r.set_header("Cache-Control", "no-cache");
+    auto it = assets->find(url);
+    if (it != assets->end()) return r.set_content(it->second.first, it->second.second.c_str());
+    ApiError e;
+    e.status = missing.empty() ? 404 : 503;
+    e.type = missing.empty() ? "NotFoundError" : "unavailable";
+    e.message = missing.empty() ? "no dashboard asset " + url : "dashboard assets missing: " + missing;
+    SendError(r, e);
+  };
+  httplib::Server& h = *http_;
+  h.Get("/", [serve](const httplib::Request&, httplib::Response& r) { serve("/ui/index.html", r); });
+  h.Get("/ui/", [serve](const httplib::Request&, httplib::Response& r) { serve("/ui/index.html", r); });
+  h.Get(R"(/ui/([a-z./]+))", [serve](const httplib::Request& q, httplib::Response& r) { serve(q.path, r); });
+  h.Get("/api/v1/alerts/history", [this](const httplib::Request& q, httplib::Response& r) { HandleAlertHistory(q, r); });
+}
+
+void Daemon::RecordHistory(const std::vector<rules::RuleEngine::View>& views) {
+  std::vector<alerts::Episode> firing;
+  for (const auto& v : views) {
+    if (v.status.state != rules::RuleState::kFiring) continue;
+    alerts::Episode e;
+    e.instance = InstanceOf(v.rule.labels);
+    e.group = v.rule.group;
+    e.alertname = v.rule.name;
+    e.labels = v.rule.labels;
+    e.labels["alertname"] = v.rule.name;
+    auto s = v.status.annotations.find("summary");
+    if (s != v.status.annotations.end()) e.summary = s->second;
+    e.starts_at = v.status.fired_at > 0 ? v.status.fired_at : UnixNow();
+    e.inhibited = !v.status.inhibited_by.empty();
+    firing.push_back(std::move(e));
+  }
+  history_.Observe(UnixNow(), firing);
+}
+
+void Daemon::HandleAlertHistory(const httplib::Request& req, httplib::Response& res) {
+  ApiError e;
+  double since = UnixNow() - 3600;
+  if (req.has_param("since") && !ParseRfc3339(req.get_param_value("since"), &since)) {
+    e.param = "since";
+    e.message = "'since' must be an RFC 3339 time such as 2026-11-23T02:00:00Z";
+    return SendError(res, e);
+  }
+  const std::string instance = req.has_param("instance") ? req.get_param_value("instance") : "";
+  json list = json::array();
+  for (const auto& ep : history_.Since(since, instance)) {
+    list.push_back({{"alertname", ep.alertname},
+                    {"group", ep.group},
+                    {"instance", ep.instance},
+                    {"labels", ep.labels},
+                    {"summary", ep.summary},
+                    {"inhibited", ep.inhibited},
+                    {"state", ep.ends_at > 0 ? "resolved" : "firing"},
+                    {"startsAt", FormatTime(ep.starts_at)},
+                    {"endsAt", ep.ends_at > 0 ? json(FormatTime(ep.ends_at)) : json()}});
+  }
+  res.set_content(json{{"episodes", list}}.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+}
+
+void Daemon::SeriesSet(const pipeline::Instance& inst, const httplib::Request& req, httplib::Response& res) {
+  ApiError e;
+  std::vector<std::string> names;
+  const std::string list = req.get_param_value("names");
+  for (size_t at = 0; at <= list.size();) {
+    const size_t end = std::min(list.find(',', at), list.size());
+    const std::string n = list.substr(at, end - at);
+    at = end + 1;
+    if (n.empty()) continue;
+    if (!monitor::FindSignal(n)) {
+      e.status = 404;
+      e.param = "names";
+      e.message = "unknown signal \"" + n + "\" (GET /api/v1/series lists them)";
+      return SendError(res, e);
+    }
+    if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
+  }
+  if (names.empty() || names.size() > 64) {
+    e.param = "names";
+    e.message = "'names' takes 1 to 64 signal names, comma-separated";
+    return SendError(res, e);
+  }
+  double window = config_.monitor.retention_s, step = 0;
+  for (auto [key, out] : {std::pair<const char*, double*>{"window", &window}, {"step", &step}}) {
+    if (!req.has_param(key)) continue;
+    if (Status st = ParseDuration(req.get_param_value(key), out); !st.ok()) {
+      e.param = key;
+      e.message = st.message();
+      return SendError(res, e);
+    }
+  }
+  // A step under the interval would only repeat points: none is the raw data.
+  if (step <= config_.monitor.interval_s) step = 0;
+  const double now = UnixNow();
+  json series = json::array();
+  for (const std::string& n : names) {
+    json pts = json::array();
+    // With a step: the mean of each step-aligned bucket, stamped with its
+    // last point's time, so a chart of hours stays a few thousand points.
+    double bucket = -1, sum = 0, last_t = 0;
+    size_t count = 0;
+    auto flush = [&] {
+      if (count) pts.push_back({last_t, sum / static_cast<double>(count)});
+      sum = 0;
+      count = 0;
+    };
+    for (const auto& p : inst.series().Range(n, now - window)) {
+      if (step == 0) {
+        pts.push_back({p.t, p.v});
+        continue;
+      }
+      const double b = std::floor(p.t / step);
+      if (b != bucket) flush();
+      bucket = b;
+      sum += p.v;
+      last_t = p.t;
+      ++count;
+    }
+    flush();
+    series.push_back({{"name", n}, {"unit", monitor::FindSignal(n)->unit}, {"points", std::move(pts)}});
+  }
+  res.set_content(json{{"instance", inst.name()}, {"window_seconds", window}, {"step_seconds", step}, {"series", series}}
+                      .dump(-1, ' ', false, json::error_handler_t::replace),
+                  "application/json");
+}
+
+}  // namespace vigil::daemon
