@@ -78,6 +78,9 @@ class Daemon {
   nlohmann::json InstanceReport(const pipeline::Instance& inst, bool detail) const;
   // vigil_target_* families: "up", "duration", "samples", "errors".
   prometheus::MetricFamily TargetMetrics(const std::string& which) const;
+  // vigil_signal_*: the detector outputs the loaded rules read, per instance
+  // and signal, so Prometheus can evaluate the exported rules.
+  std::vector<prometheus::MetricFamily> DetectorMetrics() const;
   void MonitorRoutes();
   Status StartMonitor(std::vector<rules::RuleGroup> groups, std::vector<rules::InhibitRule> inhibits);
   // After each monitor tick (pipeline thread): captures, then the notifier.

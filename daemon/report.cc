@@ -12,6 +12,7 @@
 #include "daemon/http_util.h"
 #include "monitor/signals.h"
 #include "pipeline/coverage.h"
+#include "rules/promql.h"
 
 namespace vigil::daemon {
 
@@ -302,6 +303,53 @@ prometheus::MetricFamily Daemon::TargetMetrics(const std::string& which) const {
     f.metric.push_back(m);
   }
   return f;
+}
+
+std::vector<prometheus::MetricFamily> Daemon::DetectorMetrics() const {
+  using prometheus::MetricType;
+  std::vector<prometheus::MetricFamily> out;
+  if (!pipeline_) return out;
+  std::vector<const rules::Rule*> list;
+  const auto views = pipeline_->Views();
+  for (const auto& v : views) list.push_back(&v.rule);
+  const auto refs = rules::DetectorRefs(list);  // only what the loaded rules read: bounded by the rule set
+  std::map<std::string, prometheus::MetricFamily> fams;
+  const std::map<std::string, std::string> help = {
+      {"zscore", "Robust z-score of the signal's latest value (the rules' zscore())"},
+      {"trend_slope", "Slope per second of the signal's linear trend over the window (trend_slope())"},
+      {"trend_r2", "R squared of the signal's linear trend over the window (trend_r2())"},
+      {"time_to_exhaustion", "Seconds until the signal's trend reaches its capacity (time_to_exhaustion())"},
+      {"corr", "Pearson correlation of two signals over the window (corr())"}};
+  for (const auto& name : pipeline_->InstanceNames()) {
+    const pipeline::Instance* inst = pipeline_->Find(name);
+    if (!inst || inst->retired()) continue;
+    const auto& labels = inst->labels();
+    for (const auto& r : refs) {
+      double v = 0;
+      detectors::TrendFit fit;
+      const auto& d = inst->detectors();
+      bool ok = r.fn == "zscore"               ? d.ZScore(r.a, &v)
+                : r.fn == "corr"               ? d.Corr(r.a, r.b, &v)
+                : r.fn == "time_to_exhaustion" ? d.TimeToExhaustion(r.a, &v)
+                                               : d.Trend(r.a, &fit);
+      if (r.fn == "trend_slope") v = fit.slope;
+      if (r.fn == "trend_r2") v = fit.r2;
+      if (!ok || !std::isfinite(v)) continue;  // no value yet: absent, as the rules see it
+      auto& f = fams[r.fn];
+      if (f.name.empty()) f = {rules::DetectorMetric(r.fn), help.at(r.fn), MetricType::Gauge, {}};
+      prometheus::ClientMetric m;
+      if (r.fn == "corr") m.label = {{"signal_a", r.a}, {"signal_b", r.b}};
+      else m.label = {{"signal", r.a}};
+      if (auto t = labels.find("target"); t != labels.end() && t->second != "local") {
+        m.label.push_back({"target", t->second});
+        if (auto e = labels.find("engine"); e != labels.end()) m.label.push_back({"engine", e->second});
+      }
+      m.gauge.value = v;
+      f.metric.push_back(std::move(m));
+    }
+  }
+  for (auto& [fn, f] : fams) out.push_back(std::move(f));
+  return out;
 }
 
 }  // namespace vigil::daemon

@@ -1,5 +1,6 @@
 #include "rules/promql.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -100,7 +101,16 @@ Status Translate(const Node& n, std::string* out) {
           {"zscore", "the z-score detector"}, {"corr", "the correlation detector"},
           {"trend_slope", "the trend detector"}, {"trend_r2", "the trend detector"},
           {"time_to_exhaustion", "the trend detector"}};
-      if (detectors.count(n.name)) return Status::Unimplemented(n.name + "() reads " + detectors.at(n.name) + " inside vigild");
+      if (detectors.count(n.name)) {
+        // vigild exposes the detector's output (vigil_signal_*), per signal.
+        if (n.args.empty() || n.args[0]->kind != Node::Kind::kSignal ||
+            (n.name == "corr" && (n.args.size() < 2 || n.args[1]->kind != Node::Kind::kSignal)))
+          return Status::Unimplemented(n.name + "() of an expression reads " + detectors.at(n.name) + " inside vigild");
+        *out = std::string("max(") + DetectorMetric(n.name) + "{" +
+               (n.name == "corr" ? "signal_a=\"" + n.args[0]->name + "\",signal_b=\"" + n.args[1]->name + "\""
+                                 : "signal=\"" + n.args[0]->name + "\"") + "})";
+        return Status::OK();
+      }
       std::string range, scalar;
       for (const auto& a : n.args) {
         if (a->range_s > 0) {
@@ -118,6 +128,16 @@ Status Translate(const Node& n, std::string* out) {
     }
   }
   return Status::Internal("unknown node");
+}
+
+void CollectRefs(const Node& n, std::vector<DetectorRef>* out) {
+  if (n.kind == Node::Kind::kCall && DetectorMetric(n.name)[0] && !n.args.empty() &&
+      n.args[0]->kind == Node::Kind::kSignal) {
+    DetectorRef r{n.name, n.args[0]->name, ""};
+    if (n.name == "corr" && n.args.size() > 1 && n.args[1]->kind == Node::Kind::kSignal) r.b = n.args[1]->name;
+    if (n.name != "corr" || !r.b.empty()) out->push_back(r);
+  }
+  for (const auto& a : n.args) CollectRefs(*a, out);
 }
 
 std::string Quote(const std::string& s) {
@@ -166,6 +186,42 @@ bool TranslateTemplate(const std::string& t, std::string* out, std::string* why)
 }
 
 }  // namespace
+
+const char* DetectorMetric(const std::string& fn) {
+  if (fn == "zscore") return "vigil_signal_zscore";
+  if (fn == "trend_slope") return "vigil_signal_trend_slope";
+  if (fn == "trend_r2") return "vigil_signal_trend_r2";
+  if (fn == "time_to_exhaustion") return "vigil_signal_time_to_exhaustion_seconds";
+  if (fn == "corr") return "vigil_signal_correlation";
+  return "";
+}
+
+std::vector<DetectorRef> DetectorRefs(const std::vector<RuleGroup>& groups) {
+  std::vector<const Rule*> rules;
+  for (const auto& g : groups)
+    for (const auto& r : g.rules) rules.push_back(&r);
+  return DetectorRefs(rules);
+}
+
+std::vector<DetectorRef> DetectorRefs(const std::vector<const Rule*>& rules) {
+  std::vector<DetectorRef> out;
+  for (const Rule* r : rules) {
+    if (r->expr) CollectRefs(r->expr->root(), &out);
+    // Templates read detectors too: {{ query "time_to_exhaustion(x)" }}.
+    for (const auto& [k, t] : r->annotations) {
+      for (size_t i = t.find("query \""); i != std::string::npos; i = t.find("query \"", i + 1)) {
+        std::string text;
+        size_t j = i + 7;
+        for (; j < t.size() && t[j] != '"'; ++j) text += t[j] == '\\' && j + 1 < t.size() ? t[++j] : t[j];
+        std::unique_ptr<Expr> e;
+        if (Expr::Parse(text, &e).ok()) CollectRefs(e->root(), &out);
+      }
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
 
 Status ExprToPromQL(const Expr& expr, std::string* out) { return Translate(expr.root(), out); }
 

@@ -7,12 +7,31 @@
 #pragma once
 
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "common/status.h"
 #include "rules/rules.h"
 
 namespace vigil::rules {
+
+// A detector output a rule reads: zscore(s), trend_slope(s), trend_r2(s),
+// time_to_exhaustion(s) or corr(a, b). vigild exposes each one the loaded
+// rules read as a vigil_signal_* gauge, so the exported rules can read the
+// same numbers in Prometheus.
+struct DetectorRef {
+  std::string fn, a, b;  // b: corr's second signal only
+  bool operator<(const DetectorRef& o) const { return std::tie(fn, a, b) < std::tie(o.fn, o.a, o.b); }
+  bool operator==(const DetectorRef& o) const { return std::tie(fn, a, b) == std::tie(o.fn, o.a, o.b); }
+};
+// Every detector call in the rules' expressions and in their annotations'
+// `query "..."` templates, once each, sorted.
+std::vector<DetectorRef> DetectorRefs(const std::vector<RuleGroup>& groups);
+std::vector<DetectorRef> DetectorRefs(const std::vector<const Rule*>& rules);
+// The gauge a detector function is exposed as: vigil_signal_zscore,
+// vigil_signal_trend_slope, vigil_signal_trend_r2,
+// vigil_signal_time_to_exhaustion_seconds, vigil_signal_correlation.
+const char* DetectorMetric(const std::string& fn);
 
 // One expression; Unimplemented with the reason when it has no equivalent.
 Status ExprToPromQL(const Expr& expr, std::string* out);

@@ -92,6 +92,32 @@ TEST(RulesE2ETest, ALeakFiresItsRuleAndTheReportSaysSo) {
   EXPECT_EQ(rules["data"]["groups"][0]["rules"][0]["name"], "Y");
 }
 
+// The detector outputs the loaded rules read (and only those) are on
+// /metrics as vigil_signal_*, so Prometheus can evaluate the exported rules.
+TEST(RulesE2ETest, DetectorOutputsTheRulesReadAreOnMetrics) {
+  TempDir dir;
+  WriteFile(dir.File("trend.yaml"), R"yaml(groups:
+  - name: test
+    rules:
+      - alert: Climbing
+        expr: trend_slope(kv_blocks_used) > 1
+        annotations:
+          summary: 'full in {{ query "time_to_exhaustion(kv_blocks_used)" }}'
+)yaml");
+  DaemonProcess d("engine:\n  model: builtin:tiny-llama\n  max_model_len: 512\nmonitor:\n  interval: 100ms\n"
+                  "rules:\n  files: [" + dir.File("trend.yaml") + "]\n");
+  ASSERT_TRUE(d.WaitReady()) << d.Log();
+  auto c = d.Client();
+  std::string metrics;
+  ASSERT_TRUE(vigil::testing::WaitFor([&] {
+    metrics = c.Get("/metrics")->body;
+    return metrics.find("vigil_signal_trend_slope{signal=\"kv_blocks_used\"} ") != std::string::npos;
+  })) << metrics.substr(0, 3000);
+  EXPECT_NE(metrics.find("# TYPE vigil_signal_trend_slope gauge"), std::string::npos);
+  EXPECT_EQ(metrics.find("vigil_signal_zscore"), std::string::npos);  // no loaded rule reads a z-score
+  EXPECT_EQ(metrics.find("vigil_signal_correlation"), std::string::npos);
+}
+
 TEST(RulesE2ETest, AdminEndpointsAreRefusedWithoutAToken) {
   DaemonProcess d("engine:\n  model: " + DataPath("models/llama") + "\n  tokenizer: " +
                   DataPath("tokenizers/tiny512.tokenizer.json") + "\n");

@@ -1,6 +1,8 @@
 #!/bin/sh
 # The default pack exported as Prometheus rules passes promtool check rules,
-# and keeps every rule that has a /metrics equivalent.
+# and keeps every rule that has a /metrics equivalent: the detector rules
+# too, through vigild's vigil_signal_* gauges. Only the watch-mode and
+# liveness rules are skipped (Prometheus has `up` for those).
 set -e
 vigilctl="$1"; shift
 out=$(mktemp --suffix=.yaml)
@@ -9,5 +11,7 @@ trap 'rm -f "$out"' EXIT
 promtool check rules "$out"
 n=$(grep -c '^      - alert:' "$out")
 echo "exported $n rules"
-test "$n" -ge 10
-grep -q 'KVBlocksLeaking skipped: trend_r2() reads the trend detector' "$out"
+test "$n" -ge 13
+grep -q 'vigil_signal_trend_r2{signal=\\"kv_blocks_used\\"}' "$out"
+grep -q 'vigil_signal_correlation{signal_a=\\"kv_cache_usage\\",signal_b=\\"ttft_p95\\"}' "$out"
+if grep -q 'KVBlocksLeaking skipped\|MemoryClimbing skipped\|KVPressureDrivesLatency skipped' "$out"; then exit 1; fi
