@@ -126,7 +126,7 @@ int main(int argc, char** argv) {
   auto browser = vigil::testing::WebDriver::Start(profile, &why);
   if (!browser) return std::fprintf(stderr, "ui_bench: %s\n", why.c_str()), 1;
   std::printf("12 charts, 15 signals, 3,600 points each at 1 s (1 hour), 50 anomaly markers, 5 bands; %d refreshes\n\n"
-              "| series sent | points per chart | first draw ms | refresh ms p50 / max |\n|---|---|---|---|\n",
+              "| series sent | points per chart | first draw ms | refresh ms p50 / max | of which fetch+parse / draw ms p50 |\n|---|---|---|---|---|\n",
               refreshes);
   for (const char* step : {"1", ""}) {  // raw; the page's default (3 s for an hour)
     const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/?range=3600" + (*step ? "&step=" + std::string(step) : "");
@@ -140,13 +140,17 @@ int main(int argc, char** argv) {
     const double first = browser->Execute("return window.vigil.firstDrawMs").get<double>();
     const int points = std::atoi(browser->Execute("return document.querySelector('.chart').dataset.points").get<std::string>().c_str());
     browser->Execute("document.getElementById('live').click()");  // manual refreshes only from here
-    std::vector<double> ms;
+    std::vector<double> ms, fetch, draw;
     for (int i = 0; i < refreshes; ++i) {
-      json r = browser->ExecuteAsync("const done = arguments[0]; refresh().then(() => done(window.vigil.lastRefreshMs))");
-      if (r.is_number()) ms.push_back(r.get<double>());
+      json r = browser->ExecuteAsync(
+          "const done = arguments[0]; refresh().then(() => done([window.vigil.lastRefreshMs, window.vigil.lastFetchMs, window.vigil.lastDrawMs]))");
+      if (!r.is_array() || r.size() != 3) continue;
+      ms.push_back(r[0].get<double>());
+      fetch.push_back(r[1].get<double>());
+      draw.push_back(r[2].get<double>());
     }
-    std::printf("| %s | %d | %.0f | %.0f / %.0f |\n", *step ? "raw (step=1)" : "page default (step=3s)", points, first,
-                Median(ms), ms.empty() ? 0 : *std::max_element(ms.begin(), ms.end()));
+    std::printf("| %s | %d | %.0f | %.0f / %.0f | %.0f / %.0f |\n", *step ? "raw (step=1)" : "page default (step=3s)", points,
+                first, Median(ms), ms.empty() ? 0 : *std::max_element(ms.begin(), ms.end()), Median(fetch), Median(draw));
   }
   browser.reset();
   srv.stop();

@@ -259,5 +259,34 @@ TEST_F(UiE2ETest, LeakShowsDiagnosisBandMarkerCaptureAndSilence) {
   EXPECT_EQ(Errors(), "");
 }
 
+// Every value from the daemon goes in as text: a rule whose annotations
+// carry markup shows the markup, and no script of it runs.
+TEST_F(UiE2ETest, DaemonTextIsNeverHtml) {
+  TempDir rules;
+  WriteFile(rules.File("markup.yaml"), R"yaml(groups:
+  - name: markup
+    rules:
+      - alert: Markup
+        expr: requests_running >= 0
+        labels: {severity: critical, pathology: "<i>p</i>"}
+        annotations:
+          summary: '<img src=x onerror="window.pwned = 1">summary'
+          recommendation: '<script>window.pwned = 2</script>'
+)yaml");
+  DaemonProcess d("engine:\n  model: builtin:tiny-llama\n  max_model_len: 512\nmonitor:\n  interval: 200ms\n"
+                  "rules:\n  files: [" + rules.File("markup.yaml") + "]\n",
+                  Server());
+  ASSERT_TRUE(d.WaitReady()) << d.Log();
+  Open(d);
+  ASSERT_TRUE(WaitFor([&] { return Text("#primary").find("Markup") != std::string::npos; }, 15000)) << Text("#primary");
+  ASSERT_TRUE(WaitFor([&] { return Text("#alerts-table").find("<img src=x") != std::string::npos; }, 15000));
+  EXPECT_NE(Text("#primary").find("<img src=x onerror="), std::string::npos) << Text("#primary");
+  EXPECT_NE(Text("#primary").find("<script>"), std::string::npos);
+  EXPECT_NE(Text("#primary").find("(<i>p</i>)"), std::string::npos);
+  EXPECT_EQ(Js("return document.querySelectorAll('#now img, #now script, #now i, #alerts img, #alerts script, #alerts i').length"), 0);
+  EXPECT_EQ(Js("return window.pwned === undefined"), true);
+  EXPECT_EQ(Errors(), "");
+}
+
 }  // namespace
 }  // namespace vigil

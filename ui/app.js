@@ -374,8 +374,11 @@ async function refresh() {
       api(`/api/v1/anomalies?${q({ since, ...inst })}`),
       loadSeries(),
     ]);
+    const t1 = performance.now();
     renderNow(overall, report || overall);
     drawCharts(series, history, anomalies.anomalies);
+    window.vigil.lastFetchMs = t1 - t0;
+    window.vigil.lastDrawMs = performance.now() - t1;
     renderAlerts(alerts, history);
     renderAnomalies(anomalies.anomalies);
     if (state.token) {
