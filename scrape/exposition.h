@@ -3,8 +3,9 @@
 // Why: Vigil scrapes /metrics of processes it does not control, so every body
 // is treated as hostile. Guarantees: the size limit is checked before any
 // parsing; series, families, labels and label values are bounded by
-// ParseLimits; no recursion; one pass over the body (duplicate detection is
-// an ordered set, so adversarial keys cannot force hash collisions); never
+// ParseLimits; no recursion; one pass over the body (duplicate detection
+// sorts 128-bit series hashes and families are found in an ordered index,
+// so adversarial keys cannot force hash collisions); never
 // throws or crashes; on any error `out` is left empty, never partially
 // filled, since a partial exposition must be treated as erroneous in full.
 #pragma once
@@ -57,7 +58,9 @@ enum class ScrapeError { kTooLarge, kTooManySeries, kSyntax, kBadUtf8, kDuplicat
 // "too_large", "too_many_series", "syntax", "bad_utf8", "duplicate_series", "missing_eof".
 const char* ScrapeErrorName(ScrapeError e);
 
-// Parses a whole scrape body into `out` (replacing its contents). On error:
+// Parses a whole scrape body into `out` (replacing its contents; its objects
+// are reused, so a caller parsing into the same vector scrape after scrape
+// stops allocating for the families and samples it keeps). On error:
 // InvalidArgument (ResourceExhausted for the two limits) whose message names
 // the line ("line 12: ...") and the problem, `*reason` set when non-null, and
 // `out` cleared. Timestamps and exemplars are checked, then dropped.
