@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <set>
+#include <unordered_map>
 #include <utility>
 
 #include "scrape/engine_rules.h"
@@ -17,8 +18,9 @@ using internal::Agg;
 using internal::From;
 using internal::Rule;
 
-// (engine label, model_name label): what tells engines apart.
-using InstanceKey = std::pair<std::string, std::string>;
+// (engine label, model_name label): what tells engines apart. Views of
+// the families' label values, which outlive every use.
+using InstanceKey = std::pair<std::string_view, std::string_view>;
 
 bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
@@ -31,17 +33,21 @@ const std::string* Label(const Sample& s, std::string_view name) {
 InstanceKey KeyOf(const Sample& s) {
   const std::string* e = Label(s, "engine");
   const std::string* m = Label(s, "model_name");
-  return {e ? *e : "", m ? *m : ""};
+  return {e ? std::string_view(*e) : "", m ? std::string_view(*m) : ""};
 }
 
 // The labels a figure is split by, less the instance labels, `le`, and the
 // replica labels (every tensor/pipeline rank reports the same figure).
+// Empty (no allocation) for most series, which have none.
 std::string BreakdownOf(const Sample& s) {
+  using namespace std::string_view_literals;  // compared by length first
   std::string key;
   for (const auto& [k, v] : s.labels) {
-    if (k == "engine" || k == "model_name" || k == "le" || k == "tp_rank" || k == "pp_rank" || k == "moe_ep_rank")
+    const std::string_view n = k;
+    if (n == "engine"sv || n == "model_name"sv || n == "le"sv || n == "tp_rank"sv || n == "pp_rank"sv ||
+        n == "moe_ep_rank"sv)
       continue;
-    key += k + '\x1f' + v + '\x1e';  // separators a label cannot hold
+    key.append(k).append(1, '\x1f').append(v).append(1, '\x1e');  // separators a label cannot hold
   }
   return key;
 }
@@ -66,14 +72,50 @@ bool ParseLe(std::string_view t, double* v) {
   return r.ec == std::errc() && r.ptr == t.data() + t.size() && !std::isnan(*v);
 }
 
+// Every name an adapter reads, in each form it may be served in (a name
+// alone, with a _total/_bucket/_sum/_count/_info suffix, or less its _info:
+// OpenMetrics names an info family without it), numbered. Trusted names in
+// a hash table: a scrape's names are only looked up in it, so they cannot
+// make its chains long; a name not in it is one no adapter asks about.
+const std::unordered_map<std::string_view, size_t>& Forms() {
+  static const std::unordered_map<std::string_view, size_t> forms = [] {
+    static std::set<std::string> names;  // owns the strings the keys view
+    for (EngineKind k : {EngineKind::kVllm, EngineKind::kVigil, EngineKind::kSglang, EngineKind::kTgi, EngineKind::kLlamaCpp})
+      for (const internal::Rule& r : internal::RulesFor(k))
+        for (const std::string& n : r.names) {
+          for (const char* suffix : {"", "_total", "_bucket", "_sum", "_count", "_info"}) names.insert(n + suffix);
+          if (n.size() > 5 && n.compare(n.size() - 5, 5, "_info") == 0) names.insert(n.substr(0, n.size() - 5));
+        }
+    std::unordered_map<std::string_view, size_t> m;
+    for (const std::string& n : names) m.emplace(n, m.size());
+    return m;
+  }();
+  return forms;
+}
+
+// The form number of `name`, or kNoForm.
+constexpr size_t kNoForm = static_cast<size_t>(-1);
+size_t FormOf(std::string_view name) {
+  const auto it = Forms().find(name);
+  return it == Forms().end() ? kNoForm : it->second;
+}
+
 class Mapper {
  public:
-  explicit Mapper(const std::vector<MetricFamily>& families) {
+  // Only the names an adapter may ask about are indexed, by form number.
+  explicit Mapper(const std::vector<MetricFamily>& families) : present_(Forms().size()) {
     for (const MetricFamily& f : families) {
-      present_.insert(f.name);
+      if (const size_t id = FormOf(f.name); id != kNoForm) present_[id] = true;
+      std::string_view last;
+      Series* series = nullptr;
       for (const Sample& s : f.samples) {
-        present_.insert(s.name);
-        by_name_[s.name][KeyOf(s)].push_back(&s);
+        if (last.data() == nullptr || s.name != last) {  // a family's samples come name by name: one lookup per run
+          last = s.name;
+          const size_t id = FormOf(s.name);
+          series = id == kNoForm ? nullptr : &by_form_[id];
+          if (series) present_[id] = true;
+        }
+        if (series) (*series)[KeyOf(s)].push_back(&s);
       }
     }
   }
@@ -81,8 +123,8 @@ class Mapper {
   bool Exposed(const std::string& name, From from) const {
     switch (from) {
       case From::kGauge: return Has(name);
-      case From::kCounter: return Has(name) || Has(name + "_total");
-      default: return Has(name) || Has(name + "_bucket") || Has(name + "_sum") || Has(name + "_count");
+      case From::kCounter: return Has(name) || Has(name, "_total");
+      default: return Has(name) || Has(name, "_bucket") || Has(name, "_sum") || Has(name, "_count");
     }
   }
 
@@ -102,33 +144,10 @@ class Mapper {
     return out;
   }
 
-  // The instances that have series named `name`.
-  void KeysOf(const std::string& name, std::set<InstanceKey>* keys) const {
-    auto it = by_name_.find(name);
-    if (it != by_name_.end())
-      for (const auto& [key, samples] : it->second) keys->insert(key);
-  }
-
-  // The series named `name` of one instance.
-  const std::vector<const Sample*>& Samples(const std::string& name, const InstanceKey& inst) const {
-    static const std::vector<const Sample*> kNone;
-    auto it = by_name_.find(name);
-    if (it == by_name_.end()) return kNone;
-    auto jt = it->second.find(inst);
-    return jt == it->second.end() ? kNone : jt->second;
-  }
-
-  // The series actually read for `name` read as `from`.
-  std::string SeriesName(const std::string& name, From from) const {
-    switch (from) {
-      case From::kCounter: return by_name_.count(name + "_total") ? name + "_total" : name;
-      case From::kHistSum: return name + "_sum";
-      case From::kHistCount: return name + "_count";
-      case From::kHistogram: return name + "_bucket";
-      case From::kGauge:
-      case From::kInfoBool: break;
-    }
-    return name;
+  // The instances that have series named `name` read as `from`.
+  void KeysOf(const std::string& name, From from, std::set<InstanceKey>* keys) const {
+    if (const Series* s = Find(SeriesSuffix(name, from), name))
+      for (const auto& [key, samples] : *s) keys->insert(key);
   }
 
   // A gauge or counter for one instance: replicas by max, the rest by `agg`.
@@ -137,18 +156,18 @@ class Mapper {
     bool any = false;
     double total = r.agg == Agg::kMax ? -std::numeric_limits<double>::infinity() : 0;
     for (const std::string& n : names) {
-      std::map<std::string, double> groups;
-      for (const Sample* s : Samples(SeriesName(n, r.from), inst)) {
+      std::vector<Part>& parts = parts_;
+      parts.clear();
+      for (const Sample* s : Samples(n, SeriesSuffix(n, r.from), inst)) {
         if (std::isnan(s->value)) continue;
         if (!r.label.empty()) {
           const std::string* v = Label(*s, r.label);
           if (!v || std::find(r.values.begin(), r.values.end(), *v) == r.values.end()) continue;
         }
-        auto [it, fresh] = groups.emplace(BreakdownOf(*s), s->value);
-        if (!fresh) it->second = std::max(it->second, s->value);
+        parts.push_back({BreakdownOf(*s), 0, s->value});
       }
-      for (const auto& [g, v] : groups) {
-        total = r.agg == Agg::kMax ? std::max(total, v) : total + v;
+      for (const Part& p : Merged(&parts)) {
+        total = r.agg == Agg::kMax ? std::max(total, p.v) : total + p.v;
         any = true;
       }
     }
@@ -161,10 +180,10 @@ class Mapper {
   // and model_name labels are the instance's or absent (vLLM's carries
   // `engine` only). Should they disagree, the largest: on wins.
   bool InfoBool(const Rule& r, const std::string& name, const InstanceKey& inst, double* out) const {
-    auto it = by_name_.find(name);
-    if (it == by_name_.end()) return false;
+    const Series* series = Find("", name);
+    if (!series) return false;
     bool any = false;
-    for (const auto& [key, samples] : it->second) {
+    for (const auto& [key, samples] : *series) {
       if ((!key.first.empty() && key.first != inst.first) || (!key.second.empty() && key.second != inst.second))
         continue;
       for (const Sample* s : samples) {
@@ -178,66 +197,141 @@ class Mapper {
     return any;
   }
 
-  // Sums one suffix's series over breakdowns for an instance; for buckets,
-  // per upper bound. Replicas by max.
-  Status Sum(const std::string& series, const InstanceKey& inst, bool by_le, std::map<double, double>* out,
-             bool* any) const {
-    std::map<std::pair<std::string, double>, double> groups;
-    for (const Sample* s : Samples(series, inst)) {
-      if (std::isnan(s->value)) continue;
-      double le = 0;
-      if (by_le) {
-        const std::string* t = Label(*s, "le");
-        if (!t || !ParseLe(*t, &le)) return Status::InvalidArgument(series + ": bad or missing le label");
-      }
-      auto [it, fresh] = groups.emplace(std::make_pair(BreakdownOf(*s), le), s->value);
-      if (!fresh) it->second = std::max(it->second, s->value);
-    }
-    for (const auto& [g, v] : groups) (*out)[g.second] += v;
-    *any = !groups.empty();
-    return Status::OK();
-  }
-
   Status Histogram(const std::string& name, const InstanceKey& inst, Buckets* h, bool* found) const {
-    std::map<double, double> buckets, sum, count;
-    bool any_b = false, any_s = false, any_c = false;
-    VIGIL_RETURN_IF_ERROR(Sum(name + "_bucket", inst, true, &buckets, &any_b));
-    *found = any_b;
-    if (!any_b) return Status::OK();
-    if (!std::isinf(buckets.rbegin()->first) || buckets.rbegin()->first < 0)
+    std::vector<std::pair<double, double>> buckets, sum, count;
+    VIGIL_RETURN_IF_ERROR(Sum(name, "_bucket", inst, true, &buckets));
+    *found = !buckets.empty();
+    if (buckets.empty()) return Status::OK();
+    if (!std::isinf(buckets.back().first) || buckets.back().first < 0)
       return Status::InvalidArgument(name + ": histogram without a +Inf bucket");
-    VIGIL_RETURN_IF_ERROR(Sum(name + "_sum", inst, false, &sum, &any_s));
-    VIGIL_RETURN_IF_ERROR(Sum(name + "_count", inst, false, &count, &any_c));
+    VIGIL_RETURN_IF_ERROR(Sum(name, "_sum", inst, false, &sum));
+    VIGIL_RETURN_IF_ERROR(Sum(name, "_count", inst, false, &count));
+    h->le.reserve(buckets.size());
+    h->cumulative.reserve(buckets.size());
     for (const auto& [le, c] : buckets) {
       h->le.push_back(le);
       h->cumulative.push_back(c);
     }
-    h->sum = any_s ? sum.begin()->second : 0;
-    h->count = any_c ? count.begin()->second : h->cumulative.back();
+    h->sum = sum.empty() ? 0 : sum.front().second;
+    h->count = count.empty() ? h->cumulative.back() : count.front().second;
     return Status::OK();
   }
 
  private:
-  bool Has(const std::string& name) const { return present_.count(name) > 0; }
+  // Per instance, the series of one name.
+  using Series = std::map<InstanceKey, std::vector<const Sample*>>;
+  // One series' figure: its breakdown (BreakdownOf) and upper bound.
+  struct Part {
+    std::string breakdown;
+    double le, v;
+  };
+
+  // The suffix of the series actually read for `name` read as `from`.
+  std::string_view SeriesSuffix(const std::string& name, From from) const {
+    switch (from) {
+      case From::kCounter: return Find("_total", name) ? "_total" : "";
+      case From::kHistSum: return "_sum";
+      case From::kHistCount: return "_count";
+      case From::kHistogram: return "_bucket";
+      case From::kGauge:
+      case From::kInfoBool: break;
+    }
+    return "";
+  }
+
+  // `name` + `suffix`, spelled in a reused buffer: no allocation per lookup.
+  std::string_view Spell(std::string_view name, std::string_view suffix) const {
+    if (suffix.empty()) return name;
+    key_.assign(name).append(suffix);
+    return key_;
+  }
+  const Series* Find(std::string_view suffix, std::string_view name) const {
+    const auto it = by_form_.find(FormOf(Spell(name, suffix)));
+    return it == by_form_.end() ? nullptr : &it->second;
+  }
+  // The series named `name` + `suffix` of one instance.
+  const std::vector<const Sample*>& Samples(std::string_view name, std::string_view suffix,
+                                            const InstanceKey& inst) const {
+    static const std::vector<const Sample*> kNone;
+    const Series* s = Find(suffix, name);
+    if (!s) return kNone;
+    auto jt = s->find(inst);
+    return jt == s->end() ? kNone : jt->second;
+  }
+
+  // Replicas (the same breakdown and bound) by max, in (breakdown, le) order.
+  // Most series have no breakdown, and buckets come in order: then there is
+  // nothing to sort.
+  static const std::vector<Part>& Merged(std::vector<Part>* parts) {
+    std::vector<Part>& v = *parts;
+    const bool split = std::any_of(v.begin(), v.end(), [](const Part& p) { return !p.breakdown.empty(); });
+    auto less = [split](const Part& a, const Part& b) {
+      const int c = split ? a.breakdown.compare(b.breakdown) : 0;
+      return c != 0 ? c < 0 : a.le < b.le;
+    };
+    if (!std::is_sorted(v.begin(), v.end(), less)) std::sort(v.begin(), v.end(), less);
+    size_t n = 0;
+    for (size_t k = 0; k < v.size(); ++k) {
+      if (n > 0 && v[n - 1].breakdown == v[k].breakdown && v[n - 1].le == v[k].le) v[n - 1].v = std::max(v[n - 1].v, v[k].v);
+      else if (n++ != k) v[n - 1] = std::move(v[k]);
+    }
+    v.resize(n);
+    return *parts;
+  }
+
+  // One suffix's series summed over breakdowns for an instance, by upper
+  // bound for buckets (else all at 0), ascending. Replicas by max.
+  Status Sum(const std::string& name, std::string_view suffix, const InstanceKey& inst, bool by_le,
+             std::vector<std::pair<double, double>>* out) const {
+    std::vector<Part>& parts = parts_;
+    parts.clear();
+    for (const Sample* s : Samples(name, suffix, inst)) {
+      if (std::isnan(s->value)) continue;
+      double le = 0;
+      if (by_le) {
+        const std::string* t = Label(*s, "le");
+        if (!t || !ParseLe(*t, &le))
+          return Status::InvalidArgument(name + std::string(suffix) + ": bad or missing le label");
+      }
+      parts.push_back({BreakdownOf(*s), le, s->value});
+    }
+    Merged(&parts);
+    // Summed per bound in breakdown order, as a map keyed (breakdown, le) would.
+    auto le_less = [](const Part& a, const Part& b) { return a.le < b.le; };
+    if (!std::is_sorted(parts.begin(), parts.end(), le_less)) std::stable_sort(parts.begin(), parts.end(), le_less);
+    out->clear();
+    for (const Part& p : parts) {
+      if (out->empty() || out->back().first != p.le) out->emplace_back(p.le, 0);
+      out->back().second += p.v;
+    }
+    return Status::OK();
+  }
+
+  bool Has(std::string_view name, std::string_view suffix = "") const {
+    const size_t id = FormOf(Spell(name, suffix));
+    return id != kNoForm && present_[id];
+  }
   bool HasLabel(const std::string& name, const std::string& label) const {
-    auto it = by_name_.find(name);
-    if (it != by_name_.end())
-      for (const auto& [key, samples] : it->second)
-        for (const Sample* s : samples)
-          if (Label(*s, label)) return true;
+    if (const Series* s = Find("", name))
+      for (const auto& [key, samples] : *s)
+        for (const Sample* sample : samples)
+          if (Label(*sample, label)) return true;
     return false;
   }
 
-  std::set<std::string> present_;
-  // Series by name, then by instance: one lookup per instance and rule.
-  std::map<std::string, std::map<InstanceKey, std::vector<const Sample*>>> by_name_;
+  // By form number: whether a family or series has that name.
+  std::vector<bool> present_;
+  // Series by name (form number), then by instance: one lookup per instance and rule.
+  std::unordered_map<size_t, Series> by_form_;
+  mutable std::string key_;        // Spell's buffer
+  mutable std::vector<Part> parts_;  // Scalar's and Sum's, reused
 };
 
 // Names instances: "" alone; else by whichever of engine/model_name varies.
 std::string InstanceName(const InstanceKey& k, size_t engines, size_t models) {
-  if (engines > 1 && models > 1) return k.second + "/" + k.first;
-  if (engines > 1) return k.first;
-  if (models > 1) return k.second;
+  if (engines > 1 && models > 1) return std::string(k.second).append("/").append(k.first);
+  if (engines > 1) return std::string(k.first);
+  if (models > 1) return std::string(k.second);
   return "";
 }
 
@@ -284,20 +378,7 @@ EngineKind DetectEngine(const std::vector<MetricFamily>& families) {
   return counts[best] > 0 ? kPrefixes[best].second : EngineKind::kUnknown;
 }
 
-bool AdaptersRead(std::string_view family) {
-  static const std::set<std::string, std::less<>> names = [] {
-    std::set<std::string, std::less<>> n;
-    for (EngineKind k : {EngineKind::kVllm, EngineKind::kVigil, EngineKind::kSglang, EngineKind::kTgi, EngineKind::kLlamaCpp})
-      for (const internal::Rule& r : internal::RulesFor(k)) n.insert(r.names.begin(), r.names.end());
-    return n;
-  }();
-  if (names.count(family) || names.count(std::string(family) + "_info")) return true;  // OpenMetrics info: family less _info
-  for (std::string_view suffix : {"_total", "_bucket", "_sum", "_count", "_info"})
-    if (family.size() > suffix.size() && family.substr(family.size() - suffix.size()) == suffix &&
-        names.count(family.substr(0, family.size() - suffix.size())))
-      return true;
-  return false;
-}
+bool AdaptersRead(std::string_view family) { return FormOf(family) != kNoForm; }
 
 const std::vector<std::string>& CanonicalInputs() {
   // In monitor::Catalogue() order within each kind.
@@ -341,8 +422,8 @@ Status Adapt(EngineKind kind, const std::vector<MetricFamily>& families, std::ve
   std::set<InstanceKey> keys;
   for (const auto& [key, ru] : used)
     if (ru.first->from != From::kInfoBool)
-      for (const std::string& n : ru.second) m.KeysOf(m.SeriesName(n, ru.first->from), &keys);
-  std::set<std::string> engines, models;
+      for (const std::string& n : ru.second) m.KeysOf(n, ru.first->from, &keys);
+  std::set<std::string_view> engines, models;
   for (const InstanceKey& k : keys) {
     engines.insert(k.first);
     models.insert(k.second);
