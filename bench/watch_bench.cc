@@ -414,8 +414,9 @@ std::string Breakdown(const std::string& body, int port) {
   std::vector<scrape::InstanceReading> out;
   const double metrics = us([&] { (void)get("/t/0/metrics"); }), health = us([&] { (void)get("/t/0/health"); });
   const scrape::FamilyFilter keep = [](std::string_view f) { return scrape::AdaptersRead(f); };
+  // Into the same vector each time, as a scrape worker's FetchTarget parses.
   const double parse =
-      us([&] { (void)scrape::ParseExposition(body, scrape::Format::kPrometheusText, {}, &(fams = {}), nullptr, &keep); });
+      us([&] { (void)scrape::ParseExposition(body, scrape::Format::kPrometheusText, {}, &fams, nullptr, &keep); });
   const double adapt = us([&] { (void)scrape::Adapt(scrape::DetectEngine(fams), fams, &(out = {})); });
   char b[256];
   std::snprintf(b, sizeof b, "GET /metrics %.0f us + GET /health %.0f us + parse %.0f us + detect+adapt %.0f us = %.0f us",

@@ -100,20 +100,17 @@ void Pipeline::Stop() {
 void Pipeline::Worker() {
   while (true) {
     Job job{};
-    TargetConfig cfg;
-    std::string token;
-    ScrapeSession* session = nullptr;
+    Target* t = nullptr;
     {
       std::unique_lock<std::mutex> lock(mu_);
       jobs_cv_.wait(lock, [this] { return stop_workers_ || !jobs_.empty(); });
       if (stop_workers_) return;
       job = jobs_.front();
       jobs_.pop_front();
-      cfg = targets_[job.target]->cfg;  // copied: FetchTarget runs without the lock
-      token = targets_[job.target]->token;
-      session = &targets_[job.target]->session;  // ours until in_flight is cleared
+      t = targets_[job.target].get();  // its session is ours until in_flight is cleared
     }
-    ScrapeResult r = session->Fetch(cfg, token, job.now);
+    // cfg and token do not change after Create: read without the lock, uncopied.
+    ScrapeResult r = t->session.Fetch(t->cfg, t->token, job.now);
     bool last = false;
     {
       std::lock_guard<std::mutex> lock(mu_);

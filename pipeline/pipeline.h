@@ -96,8 +96,8 @@ class Pipeline {
 
  private:
   struct Target {
-    TargetConfig cfg;
-    std::string token;
+    TargetConfig cfg;                                     // set in Create, then read-only
+    std::string token;                                    // set in Create, then read-only
     ScrapeSession session;                                // the worker holding in_flight only
     bool in_flight = false;                               // guarded by mu_
     std::map<std::string, scrape::ScrapeDeriver> derivers;  // pipeline thread only

@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace vigil::pipeline {
@@ -95,6 +96,9 @@ ScrapeResult ScrapeSession::Fetch(const TargetConfig& t, const std::string& toke
       [&](const httplib::Response& resp) {
         status = resp.status;
         content_type = resp.get_header_value("Content-Type");
+        // Grown once to the announced size (within the limit), not by doubling.
+        const uint64_t length = resp.get_header_value<uint64_t>("Content-Length");
+        if (resp.status == 200 && length > 0) body.reserve(std::min<uint64_t>(length, t.limits.max_bytes));
         return resp.status == 200;  // an error page is not read
       },
       [&](const char* data, size_t n) {
@@ -123,7 +127,9 @@ ScrapeResult ScrapeSession::Fetch(const TargetConfig& t, const std::string& toke
     const std::string reason = ErrorReason(res.error());
     return finish(reason, "GET " + base + path + ": " + httplib::to_string(res.error()));
   }
-  std::vector<scrape::MetricFamily> families;
+  // One per scrape worker, reused: ParseExposition then rebuilds the
+  // families in the last scrape's objects instead of allocating them anew.
+  thread_local std::vector<scrape::MetricFamily> families;
   scrape::ScrapeError why{};
   // Every line is checked; only the families an adapter reads are kept.
   static const scrape::FamilyFilter keep = [](std::string_view f) { return scrape::AdaptersRead(f); };
