@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <string>
 
 namespace vigil::scrape {
@@ -147,6 +148,57 @@ TEST(ScrapeExpositionTest, ValuesAsGoParseFloatReadsThem) {
   // OpenMetrics numbers are plain decimals.
   for (const char* bad : {"a 0x1p-2\n# EOF\n", "a 1_000\n# EOF\n"}) Reject(bad, Format::kOpenMetrics, ScrapeError::kSyntax);
   EXPECT_EQ(Accept("a +inf\nb -Infinity\nc NaN\n# EOF\n", Format::kOpenMetrics).size(), 3u);
+}
+
+TEST(ScrapeExpositionTest, PlainDecimalsReadAsStrtodReadsThem) {
+  // The fast path for [-]digits[.digits] must round exactly as the general one.
+  std::string body;
+  std::vector<std::string> texts = {"0.1", "-0", "0.30000000000000004", "9007199254740992", "9007199254740993",
+                                    "1234567890123456789", "12345678901234567890", "0.0000000000000000001",
+                                    "123456.7890123", "-17.25", "1754550012.3456789"};
+  uint64_t x = 88172645463325252ULL;  // xorshift: reproducible
+  for (int i = 0; i < 2000; ++i) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    std::string t = std::to_string(x % 100000000000ULL);
+    t.insert(t.size() - std::min<size_t>(t.size(), (x >> 40) % 12), ".");
+    texts.push_back(((x >> 60) & 1 ? "-" : "") + t);
+  }
+  for (size_t i = 0; i < texts.size(); ++i) body += "m{i=\"" + std::to_string(i) + "\"} " + texts[i] + "\n";
+  const auto fams = Accept(body);
+  ASSERT_EQ(fams.size(), 1u);
+  ASSERT_EQ(fams[0].samples.size(), texts.size());
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const double want = std::strtod(texts[i].c_str(), nullptr);
+    EXPECT_EQ(fams[0].samples[i].value, want) << texts[i];
+    EXPECT_EQ(std::signbit(fams[0].samples[i].value), std::signbit(want)) << texts[i];
+  }
+}
+
+TEST(ScrapeExpositionTest, ParsingIntoTheSameVectorGivesWhatAFreshOneWould) {
+  // `out`'s objects are reused: nothing of the earlier scrape may show through.
+  const std::string big = std::string(kVllm) + "extra{a=\"1\",b=\"2\",c=\"3\"} 4\n";
+  const std::string small =
+      "# HELP vllm:num_requests_running Other help.\nvllm:num_requests_running{engine=\"1\"} 7\n"
+      "# TYPE vllm:prompt_tokens_total counter\nvllm:prompt_tokens_total 2\n";
+  std::vector<MetricFamily> reused;
+  for (const std::string* body : {&big, &small, &big, &small}) {
+    const auto fresh = Accept(*body);
+    ASSERT_TRUE(ParseExposition(*body, Format::kPrometheusText, ParseLimits{}, &reused).ok());
+    ASSERT_EQ(reused.size(), fresh.size());
+    for (size_t i = 0; i < fresh.size(); ++i) {
+      EXPECT_EQ(reused[i].name, fresh[i].name);
+      EXPECT_EQ(reused[i].type, fresh[i].type);
+      EXPECT_EQ(reused[i].help, fresh[i].help);
+      EXPECT_EQ(reused[i].sample_count, fresh[i].sample_count);
+      ASSERT_EQ(reused[i].samples.size(), fresh[i].samples.size()) << fresh[i].name;
+      for (size_t k = 0; k < fresh[i].samples.size(); ++k) {
+        EXPECT_EQ(reused[i].samples[k].name, fresh[i].samples[k].name);
+        EXPECT_EQ(reused[i].samples[k].labels, fresh[i].samples[k].labels);
+        EXPECT_TRUE(reused[i].samples[k].value == fresh[i].samples[k].value ||
+                    (std::isnan(reused[i].samples[k].value) && std::isnan(fresh[i].samples[k].value)));
+      }
+    }
+  }
 }
 
 TEST(ScrapeExpositionTest, TimestampsAreParsedAndDropped) {
