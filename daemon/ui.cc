@@ -38,7 +38,7 @@ bool IsDir(const std::string& p) {
 // source tree's (a build run from its checkout).
 std::string UiDir(const std::string& configured) {
   if (!configured.empty()) return configured;
-  for (const std::string d : {std::string(VIGIL_INSTALLED_DATA_DIR) + "/ui", std::string(VIGIL_SOURCE_UI_DIR)})
+  for (const std::string& d : {std::string(VIGIL_INSTALLED_DATA_DIR) + "/ui", std::string(VIGIL_SOURCE_UI_DIR)})
     if (IsDir(d)) return d;
   return std::string(VIGIL_INSTALLED_DATA_DIR) + "/ui";
 }

@@ -247,7 +247,9 @@ TEST(PipelineTest, TargetDownFiresWhileScrapesFailAndResolvesWhenTheyWork) {
   p->TickOnce(now += 1, 5);
   // A failed scrape leaves its last figures stale: Busy no longer matches.
   for (const auto& v : p->Views())
-    if (v.rule.name == "Busy") EXPECT_EQ(v.status.state, rules::RuleState::kInactive);
+    if (v.rule.name == "Busy") {
+      EXPECT_EQ(v.status.state, rules::RuleState::kInactive);
+    }
   for (int i = 0; i < 4; ++i) p->TickOnce(now += 1, 5);
   // Both engine instances saw the failure and waited out `for: 3s`.
   EXPECT_EQ(fired, (std::vector<std::string>{"t/0:TargetDown", "t/1:TargetDown"}));
@@ -256,7 +258,9 @@ TEST(PipelineTest, TargetDownFiresWhileScrapesFailAndResolvesWhenTheyWork) {
   server->metrics_status = 200;
   p->TickOnce(now += 1, 5);
   for (const auto& v : p->Views())
-    if (v.rule.name == "TargetDown") EXPECT_EQ(v.status.state, rules::RuleState::kInactive) << v.rule.labels.at("engine");
+    if (v.rule.name == "TargetDown") {
+      EXPECT_EQ(v.status.state, rules::RuleState::kInactive) << v.rule.labels.at("engine");
+    }
 }
 
 TEST(PipelineTest, ATargetNeverReachedStillGetsAnInstance) {
