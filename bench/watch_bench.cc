@@ -5,8 +5,10 @@
 // fetch+parse+adapt and the pipeline thread's deriver, series, detectors and
 // rules. The issue's goal: 200 targets under 10% of one core, cost linear.
 //   watch_bench [--targets 50,200,1000] [--seconds 20] [--warmup 5]
+// Targets on their own core: WATCH_BENCH_SERVER_CPU=1 taskset -c 0 watch_bench
 #include <httplib.h>
 #include <malloc.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -244,11 +246,24 @@ pid_t Serve(const std::vector<std::string>& bodies, std::atomic<uint32_t>* scrap
   const pid_t pid = fork();
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // WATCH_BENCH_SERVER_CPU=N: the targets on a core of their own (with
+    // vigild pinned by `taskset -c` to the others), as targets on other
+    // hosts would be: their threads then do not share vigild's cores.
+    if (const char* c = std::getenv("WATCH_BENCH_SERVER_CPU")) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(std::atoi(c), &set);
+      sched_setaffinity(0, sizeof set, &set);
+    }
     httplib::Server svr;
     // A thread per target: vigild keeps one connection alive to each target
     // (as to a separate server each), and httplib's server holds a thread
     // per open connection.
     svr.new_task_queue = [n] { return new httplib::ThreadPool(n + 16); };
+    // uvicorn (vLLM, SGLang) keeps a connection for any number of requests
+    // while it is used within 5 s; httplib closes it after 5 by default,
+    // which would make every fifth scrape a new connection here only.
+    svr.set_keep_alive_max_count(1000000);
     svr.Get(R"(/t/(\d+)/metrics)", [&](const httplib::Request& q, httplib::Response& r) {
       const size_t i = std::stoul(q.matches[1]);
       if (i >= n) return void(r.status = 404);
