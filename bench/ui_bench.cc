@@ -8,6 +8,7 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -73,6 +74,7 @@ int main(int argc, char** argv) {
     return std::fprintf(stderr, "ui_bench: needs chromium and chromium-driver (scripts/deps.sh --test)\n"), 1;
 
   httplib::Server srv;
+  srv.new_task_queue = [] { return new httplib::ThreadPool(64); };  // as vigild's server.threads
   const std::string ui = VIGIL_SOURCE_UI_DIR, vendor = "/usr/share/javascript/dygraphs";
   const std::vector<std::pair<std::string, std::string>> files = {
       {"/", ui + "/index.html"}, {"/ui/app.js", ui + "/app.js"}, {"/ui/charts.js", ui + "/charts.js"},
@@ -120,6 +122,18 @@ int main(int argc, char** argv) {
   const int port = srv.bind_to_any_port("127.0.0.1");  // bound before the browser is sent to it
   std::thread serve([&] { srv.listen_after_bind(); });
 
+  {  // the server's share of a refresh: the one big response, outside the browser
+    httplib::Client c("127.0.0.1", port);
+    std::string names = "ttft_p50,ttft_p95,tbt_p95,e2e_p95,requests_running,requests_waiting,kv_cache_usage,"
+                        "preemptions_per_s,prefix_cache_hit_rate,output_tokens_per_s,utilization,memory_used_bytes,"
+                        "queue_time_p95,kv_blocks_orphaned";
+    for (const char* step : {"1", "3"}) {
+      const auto t = std::chrono::steady_clock::now();
+      auto r = c.Get(("/api/v1/series?names=" + names + "&window=3600s&step=" + step + "s").c_str());
+      std::printf("series for 12 charts at step %ss: %zu bytes served in %.0f ms\n", step, r ? r->body.size() : 0,
+                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count());
+    }
+  }
   char tmpl[] = "/tmp/ui_bench.XXXXXX";
   const std::string profile = mkdtemp(tmpl);
   std::string why;
@@ -140,6 +154,15 @@ int main(int argc, char** argv) {
     const double first = browser->Execute("return window.vigil.firstDrawMs").get<double>();
     const int points = std::atoi(browser->Execute("return document.querySelector('.chart').dataset.points").get<std::string>().c_str());
     browser->Execute("document.getElementById('live').click()");  // manual refreshes only from here
+    {  // the floor under "fetch": one small request from the page, nothing else running
+      json r = browser->ExecuteAsync(R"(const done = arguments[0]; const out = [];
+        const t0 = performance.now();
+        fetch('/api/v1/series?names=ttft_p50,ttft_p95&window=3600s&step=1s', {cache: 'no-store'}).then(r => { out.push(performance.now() - t0); return r.text(); })
+          .then(x => { out.push(performance.now() - t0); JSON.parse(x); out.push(performance.now() - t0); done(out); });)");
+      if (r.is_array() && r.size() == 3)
+        std::printf("one small fetch from the page (2 signals): headers %.0f ms, body %.0f ms, parsed %.0f ms\n",
+                    r[0].get<double>(), r[1].get<double>(), r[2].get<double>());
+    }
     std::vector<double> ms, fetch, draw;
     for (int i = 0; i < refreshes; ++i) {
       json r = browser->ExecuteAsync(
