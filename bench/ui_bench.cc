@@ -11,26 +11,18 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/os_util.h"
 #include "common/time_util.h"
 #include "webdriver.h"
 
 using json = nlohmann::json;
 
 namespace {
-
-std::string Read(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // The 12 default charts' 15 signals, each 3,600 points at 1 s: a load that
 // breathes, with noise, so every chart draws a full line.
@@ -81,7 +73,9 @@ int main(int argc, char** argv) {
       {"/ui/app.css", ui + "/app.css"}, {"/ui/vendor/dygraph.min.js", vendor + "/dygraph.min.js"},
       {"/ui/vendor/dygraph.min.css", vendor + "/dygraph.min.css"}};
   for (const auto& [url, path] : files) {
-    const std::string body = Read(path), type = url.find(".js") != std::string::npos    ? "text/javascript"
+    std::string body;
+    if (!vigil::ReadFileToString(path, &body)) return std::fprintf(stderr, "ui_bench: cannot read %s\n", path.c_str()), 1;
+    const std::string type = url.find(".js") != std::string::npos    ? "text/javascript"
                                                 : url.find(".css") != std::string::npos ? "text/css"
                                                                                         : "text/html";
     srv.Get(url, [body, type](const httplib::Request&, httplib::Response& r) { r.set_content(body, type); });

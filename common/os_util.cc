@@ -6,6 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <sstream>
+
 namespace vigil {
 
 void MakeDirs(const std::string& dir) {
@@ -26,6 +29,16 @@ int FreeLoopbackPort() {
     port = ntohs(a.sin_port);
   ::close(s);
   return port;
+}
+
+bool ReadFileToString(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return false;
+  *out = ss.str();
+  return true;
 }
 
 }  // namespace vigil

@@ -10,15 +10,14 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
+#include "common/os_util.h"
 #include "common/time_util.h"
 #include "common/units.h"
-#include "monitor/signals.h"
 #include "daemon/daemon.h"
 #include "daemon/diagnosis.h"
 #include "daemon/http_util.h"
+#include "monitor/signals.h"
 
 namespace vigil::daemon {
 namespace {
@@ -41,15 +40,6 @@ std::string UiDir(const std::string& configured) {
   for (const std::string& d : {std::string(VIGIL_INSTALLED_DATA_DIR) + "/ui", std::string(VIGIL_SOURCE_UI_DIR)})
     if (IsDir(d)) return d;
   return std::string(VIGIL_INSTALLED_DATA_DIR) + "/ui";
-}
-
-bool ReadFile(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
-  return static_cast<bool>(in) || in.eof();
 }
 
 // "local" for the hosted engine, else the target's instance name.
@@ -84,7 +74,7 @@ void Daemon::UiRoutes() {
   std::string missing;
   for (const Asset& a : list) {
     std::string body;
-    if (!ReadFile(a.file, &body)) {
+    if (!ReadFileToString(a.file, &body)) {
       missing += (missing.empty() ? "" : ", ") + a.file;
       continue;
     }
