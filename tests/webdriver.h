@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/os_util.h"
+#include "test_util.h"
 
 namespace vigil::testing {
 
@@ -49,13 +50,13 @@ class WebDriver {
     }
     d->http_ = std::make_unique<httplib::Client>("127.0.0.1", d->port_);
     d->http_->set_read_timeout(60, 0);
-    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (true) {  // a wait on chromedriver's readiness, not a fixed delay
+    const bool up = WaitFor([&] {
       auto r = d->http_->Get("/status");
-      if (r && r->status == 200 && json::parse(r->body, nullptr, false).value("value", json::object()).value("ready", false)) break;
-      if (std::chrono::steady_clock::now() > end) return *why = "chromedriver did not start (" + d->log_ + ")", nullptr;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+      if (!r || r->status != 200) return false;
+      const json j = json::parse(r->body, nullptr, false);
+      return j.is_object() && j.value("value", json::object()).value("ready", false);
+    }, 20000);
+    if (!up) return *why = "chromedriver did not start (" + d->log_ + ")", nullptr;
     // Root in a container: no sandbox; /dev/shm may be tiny.
     json args = {"--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                  "--disable-extensions", "--user-data-dir=" + profile_dir + "/chromium",
