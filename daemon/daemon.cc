@@ -393,7 +393,7 @@ void Daemon::Routes() {
     if (!secs.metric.empty()) extra.push_back(std::move(secs));
     extra.push_back(std::move(fails));
     for (auto& f : AlertingMetrics()) extra.push_back(std::move(f));
-    for (auto& f : DetectorMetrics()) extra.push_back(std::move(f));
+    for (auto& f : DetectorMetrics(views)) extra.push_back(std::move(f));
     extra.push_back(CaptureMetrics());
     if (!config_.targets.empty())
       for (const char* w : {"up", "duration", "samples", "errors"}) extra.push_back(TargetMetrics(w));

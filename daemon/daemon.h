@@ -80,7 +80,7 @@ class Daemon {
   prometheus::MetricFamily TargetMetrics(const std::string& which) const;
   // vigil_signal_*: the detector outputs the loaded rules read, per instance
   // and signal, so Prometheus can evaluate the exported rules.
-  std::vector<prometheus::MetricFamily> DetectorMetrics() const;
+  std::vector<prometheus::MetricFamily> DetectorMetrics(const std::vector<rules::RuleEngine::View>& views) const;
   void MonitorRoutes();
   Status StartMonitor(std::vector<rules::RuleGroup> groups, std::vector<rules::InhibitRule> inhibits);
   // After each monitor tick (pipeline thread): captures, then the notifier.

@@ -305,12 +305,11 @@ prometheus::MetricFamily Daemon::TargetMetrics(const std::string& which) const {
   return f;
 }
 
-std::vector<prometheus::MetricFamily> Daemon::DetectorMetrics() const {
+std::vector<prometheus::MetricFamily> Daemon::DetectorMetrics(const std::vector<rules::RuleEngine::View>& views) const {
   using prometheus::MetricType;
   std::vector<prometheus::MetricFamily> out;
   if (!pipeline_) return out;
-  std::vector<const rules::Rule*> list;
-  const auto views = pipeline_->Views();
+  std::vector<const rules::Rule*> list;  // the views /metrics already took: no second snapshot
   for (const auto& v : views) list.push_back(&v.rule);
   const auto refs = rules::DetectorRefs(list);  // only what the loaded rules read: bounded by the rule set
   std::map<std::string, prometheus::MetricFamily> fams;
