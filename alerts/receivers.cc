@@ -182,21 +182,32 @@ DeliveryOutcome Send(const ReceiverConfig& r, const Notification& n, double now,
     none.error = "receiver " + r.name + " has no url";
     return none;
   }
-  // Alertmanager replicas gossip: one that took the alerts is enough.
-  DeliveryOutcome last;
+  // Alertmanager replicas share silences and what they notified, never the
+  // alerts themselves: like Prometheus, post to every one, so the cluster
+  // deduplicates and a replica that goes down loses nothing. One that took
+  // the alerts is enough to count as delivered (the others get the next
+  // resend). Webhook URLs are fallbacks, tried in order until one takes it.
+  const bool all = r.type == ReceiverType::kAlertmanager;
+  DeliveryOutcome last, took;
   bool all_permanent = true;
   for (std::string url : r.urls) {
-    if (r.type == ReceiverType::kAlertmanager) {
+    if (all) {
       while (!url.empty() && url.back() == '/') url.pop_back();
       url += "/api/v2/alerts";
     }
     DeliveryOutcome o = Post(r, url, h, body);
-    if (o.ok) return o;
+    if (o.ok) {
+      if (!all) return o;
+      took = o;
+      continue;
+    }
+    if (all) spdlog::warn("receiver {}: {} refused the alerts: {}", r.name, url, o.error);
     all_permanent &= o.permanent;
     if (!last.retry_after_s) last.retry_after_s = o.retry_after_s;
     last.error += (last.error.empty() ? "" : "; ") + o.error;
     last.status = o.status;
   }
+  if (took.ok) return took;
   last.permanent = all_permanent;
   return last;
 }

@@ -21,7 +21,7 @@ bool ParseReceiverType(const std::string& s, ReceiverType* out);
 struct ReceiverConfig {
   std::string name;
   ReceiverType type = ReceiverType::kLog;
-  std::vector<std::string> urls;  // webhook/slack: one; alertmanager: one or more
+  std::vector<std::string> urls;  // webhook/slack: one; alertmanager: every replica, each posted to
   std::string secret;             // read from secret_file: signs the body
   std::map<std::string, std::string> headers;
   double timeout_s = 10;

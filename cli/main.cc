@@ -25,7 +25,7 @@ void Usage(FILE* to) {
                "           Replay a timestamp,value series; write timestamp,value,score,anomaly.\n"
                "  rules check FILE...\n"
                "           Parse and type-check rule files; every error as file:line:col; exit 1 on any.\n"
-               "  rules export --format prometheus FILE...\n"
+               "  rules export --format prometheus [--for-scale F] [-o RULES [--tests-out TESTS]] FILE...\n"
                "           The same rules as Prometheus alerting rules over /metrics names.\n"
                "  rules test FILE...\n"
                "           Run rule unit tests (promtool's format) against synthetic series.\n"

@@ -10,57 +10,83 @@ namespace vigil::rules {
 
 namespace {
 
-std::string Quantile(const char* q, const char* metric) {
-  return std::string("histogram_quantile(") + q + ", sum by (le) (rate(" + metric + "_bucket[1m])))";
+// Every figure keeps the labels that tell nodes apart: the aggregations drop
+// only the labels vigild's own series carry (`without`), so what Prometheus
+// attaches to the target (instance, job, file-SD labels such as cluster and
+// node) survives, and a rule fires per node, labelled with it.
+const char* kOwn = "model_name";
+
+std::string Gauge(const std::string& metric) { return std::string("max without (") + kOwn + ") (" + metric + ")"; }
+std::string Counter(const std::string& metric) { return std::string("sum without (") + kOwn + ") (" + metric + ")"; }
+std::string Reasons(const std::string& matcher) {
+  return std::string("sum without (") + kOwn + ", finished_reason) (vllm:request_success_total{finished_reason" +
+         matcher + "})";
+}
+std::string Rate(const std::string& metric, const std::string& sel = "") {
+  return std::string("sum without (") + kOwn + (sel.empty() ? "" : ", finished_reason") + ") (rate(" + metric + sel +
+         "[1m]))";
+}
+std::string Quantile(const char* q, const std::string& metric) {
+  return std::string("histogram_quantile(") + q + ", sum without (" + kOwn + ") (rate(" + metric + "_bucket[1m])))";
 }
 
-const std::map<std::string, std::string>& SignalMap() {
-  static const std::map<std::string, std::string> m = {
-      {"requests_running", "max(vllm:num_requests_running)"},
-      {"requests_waiting", "max(vllm:num_requests_waiting)"},
-      {"kv_cache_usage", "max(vllm:kv_cache_usage_perc)"},
-      {"kv_blocks_total", "max(vigil_kv_blocks_capacity)"},
-      {"kv_blocks_used", "max(vigil_kv_blocks_used)"},
-      {"kv_blocks_orphaned", "max(vigil_kv_blocks_orphaned)"},
-      {"busy_fraction", "max(vigil_engine_busy_fraction)"},
-      {"engine_cpu_utilization", "max(rate(vigil_engine_thread_cpu_seconds_total[1m]))"},
+// A signal's PromQL, and for the plain ones (a gauge or counter read as it
+// is) the series that carries it, so a rule test's input translates exactly.
+struct Source {
+  std::string promql;
+  std::string series;  // "" where the signal is derived (rates, quantiles)
+};
+
+const std::map<std::string, Source>& SignalMap() {
+  auto g = [](const char* m) { return Source{Gauge(m), m}; };
+  auto c = [](const char* m) { return Source{Counter(m), m}; };
+  auto d = [](std::string q) { return Source{std::move(q), ""}; };
+  static const std::map<std::string, Source> m = {
+      {"requests_running", g("vllm:num_requests_running")},
+      {"requests_waiting", g("vllm:num_requests_waiting")},
+      {"kv_cache_usage", g("vllm:kv_cache_usage_perc")},
+      {"kv_blocks_total", g("vigil_kv_blocks_capacity")},
+      {"kv_blocks_used", g("vigil_kv_blocks_used")},
+      {"kv_blocks_orphaned", g("vigil_kv_blocks_orphaned")},
+      {"busy_fraction", g("vigil_engine_busy_fraction")},
+      {"engine_cpu_utilization", d(Rate("vigil_engine_thread_cpu_seconds_total"))},
       // A CPU engine's utilization; on a GPU node swap in DCGM's
       // DCGM_FI_DEV_GPU_UTIL / 100 (vigild's own NVML reading is not exported yet).
-      {"utilization", "max(rate(vigil_engine_thread_cpu_seconds_total[1m]))"},
-      {"memory_used_bytes", "max(vigil_memory_used_bytes)"},
-      {"avg_sequence_length", "max(vigil_avg_sequence_length)"},
-      {"requests_stuck", "max(vigil_requests_stuck)"},
-      {"max_num_seqs", "max(vigil_engine_max_num_seqs)"},
-      {"max_num_batched_tokens", "max(vigil_engine_max_num_batched_tokens)"},
-      {"block_size", "max(vigil_engine_block_size)"},
-      {"prefix_caching_enabled", "max(vigil_engine_prefix_caching_enabled)"},
-      {"chunked_prefill_enabled", "max(vigil_engine_chunked_prefill_enabled)"},
-      {"preemptions_total", "sum(vllm:num_preemptions_total)"},
-      {"kv_evictions_total", "sum(vllm_kv_cache_evictions_total)"},
-      {"prefix_cache_queries_total", "sum(vllm:prefix_cache_queries_total)"},
-      {"prefix_cache_hits_total", "sum(vllm:prefix_cache_hits_total)"},
-      {"prompt_tokens_total", "sum(vllm:prompt_tokens_total)"},
-      {"generation_tokens_total", "sum(vllm:generation_tokens_total)"},
-      {"requests_finished_total", "sum(vllm:request_success_total{finished_reason=~\"stop|length\"})"},
-      {"requests_aborted_total", "sum(vllm:request_success_total{finished_reason=\"abort\"})"},
-      {"requests_failed_total", "sum(vllm:request_success_total{finished_reason=\"error\"})"},
-      {"ttft_p50", Quantile("0.5", "vllm:time_to_first_token_seconds")},
-      {"ttft_p95", Quantile("0.95", "vllm:time_to_first_token_seconds")},
-      {"ttft_p99", Quantile("0.99", "vllm:time_to_first_token_seconds")},
-      {"tbt_p50", Quantile("0.5", "vllm:inter_token_latency_seconds")},
-      {"tbt_p95", Quantile("0.95", "vllm:inter_token_latency_seconds")},
-      {"e2e_p50", Quantile("0.5", "vllm:e2e_request_latency_seconds")},
-      {"e2e_p95", Quantile("0.95", "vllm:e2e_request_latency_seconds")},
-      {"queue_time_p95", Quantile("0.95", "vllm:request_queue_time_seconds")},
-      {"prefill_time_p95", Quantile("0.95", "vllm:request_prefill_time_seconds")},
-      {"batch_size_p50", Quantile("0.5", "vllm_decode_batch_size")},
-      {"batch_size_p95", Quantile("0.95", "vllm_decode_batch_size")},
-      {"output_tokens_per_s", "sum(rate(vllm:generation_tokens_total[1m]))"},
-      {"requests_per_s", "sum(rate(vllm:request_success_total{finished_reason=~\"stop|length\"}[1m]))"},
-      {"prefix_cache_hit_rate",
-       "(sum(rate(vllm:prefix_cache_hits_total[1m])) / sum(rate(vllm:prefix_cache_queries_total[1m])))"},
-      {"preemptions_per_s", "sum(rate(vllm:num_preemptions_total[1m]))"},
-      {"kv_evictions_per_s", "sum(rate(vllm_kv_cache_evictions_total[1m]))"},
+      {"utilization", d(Rate("vigil_engine_thread_cpu_seconds_total"))},
+      {"memory_used_bytes", g("vigil_memory_used_bytes")},
+      {"avg_sequence_length", g("vigil_avg_sequence_length")},
+      {"requests_stuck", g("vigil_requests_stuck")},
+      {"max_num_seqs", g("vigil_engine_max_num_seqs")},
+      {"max_num_batched_tokens", g("vigil_engine_max_num_batched_tokens")},
+      {"block_size", g("vigil_engine_block_size")},
+      {"prefix_caching_enabled", g("vigil_engine_prefix_caching_enabled")},
+      {"chunked_prefill_enabled", g("vigil_engine_chunked_prefill_enabled")},
+      {"preemptions_total", c("vllm:num_preemptions_total")},
+      {"kv_evictions_total", c("vllm_kv_cache_evictions_total")},
+      {"prefix_cache_queries_total", c("vllm:prefix_cache_queries_total")},
+      {"prefix_cache_hits_total", c("vllm:prefix_cache_hits_total")},
+      {"prompt_tokens_total", c("vllm:prompt_tokens_total")},
+      {"generation_tokens_total", c("vllm:generation_tokens_total")},
+      {"requests_finished_total", d(Reasons("=~\"stop|length\""))},
+      {"requests_aborted_total", d(Reasons("=\"abort\""))},
+      {"requests_failed_total", d(Reasons("=\"error\""))},
+      {"ttft_p50", d(Quantile("0.5", "vllm:time_to_first_token_seconds"))},
+      {"ttft_p95", d(Quantile("0.95", "vllm:time_to_first_token_seconds"))},
+      {"ttft_p99", d(Quantile("0.99", "vllm:time_to_first_token_seconds"))},
+      {"tbt_p50", d(Quantile("0.5", "vllm:inter_token_latency_seconds"))},
+      {"tbt_p95", d(Quantile("0.95", "vllm:inter_token_latency_seconds"))},
+      {"e2e_p50", d(Quantile("0.5", "vllm:e2e_request_latency_seconds"))},
+      {"e2e_p95", d(Quantile("0.95", "vllm:e2e_request_latency_seconds"))},
+      {"queue_time_p95", d(Quantile("0.95", "vllm:request_queue_time_seconds"))},
+      {"prefill_time_p95", d(Quantile("0.95", "vllm:request_prefill_time_seconds"))},
+      {"batch_size_p50", d(Quantile("0.5", "vllm_decode_batch_size"))},
+      {"batch_size_p95", d(Quantile("0.95", "vllm_decode_batch_size"))},
+      {"output_tokens_per_s", d(Rate("vllm:generation_tokens_total"))},
+      {"requests_per_s", d(Rate("vllm:request_success_total", "{finished_reason=~\"stop|length\"}"))},
+      {"prefix_cache_hit_rate", d("(" + Rate("vllm:prefix_cache_hits_total") + " / " +
+                                  Rate("vllm:prefix_cache_queries_total") + ")")},
+      {"preemptions_per_s", d(Rate("vllm:num_preemptions_total"))},
+      {"kv_evictions_per_s", d(Rate("vllm_kv_cache_evictions_total"))},
   };
   return m;
 }
@@ -80,7 +106,7 @@ Status Translate(const Node& n, std::string* out) {
       auto it = SignalMap().find(n.name);
       if (it == SignalMap().end())
         return Status::Unimplemented("signal " + n.name + " has no /metrics equivalent");
-      *out = it->second;
+      *out = it->second.promql;
       return Status::OK();
     }
     case Node::Kind::kUnary: {
@@ -106,9 +132,11 @@ Status Translate(const Node& n, std::string* out) {
         if (n.args.empty() || n.args[0]->kind != Node::Kind::kSignal ||
             (n.name == "corr" && (n.args.size() < 2 || n.args[1]->kind != Node::Kind::kSignal)))
           return Status::Unimplemented(n.name + "() of an expression reads " + detectors.at(n.name) + " inside vigild");
-        *out = std::string("max(") + DetectorMetric(n.name) + "{" +
-               (n.name == "corr" ? "signal_a=\"" + n.args[0]->name + "\",signal_b=\"" + n.args[1]->name + "\""
-                                 : "signal=\"" + n.args[0]->name + "\"") + "})";
+        const bool pair = n.name == "corr";
+        *out = std::string("max without (") + (pair ? "signal_a, signal_b" : "signal") + ") (" +
+               DetectorMetric(n.name) + "{" +
+               (pair ? "signal_a=\"" + n.args[0]->name + "\",signal_b=\"" + n.args[1]->name + "\""
+                     : "signal=\"" + n.args[0]->name + "\"") + "})";
         return Status::OK();
       }
       std::string range, scalar;
@@ -225,7 +253,38 @@ std::vector<DetectorRef> DetectorRefs(const std::vector<const Rule*>& rules) {
 
 Status ExprToPromQL(const Expr& expr, std::string* out) { return Translate(expr.root(), out); }
 
-std::string ExportPrometheus(const std::vector<RuleGroup>& groups) {
+std::string PlainSeries(const std::string& signal) {
+  auto it = SignalMap().find(signal);
+  return it == SignalMap().end() ? "" : it->second.series;
+}
+
+namespace {
+bool ExactNode(const Node& n) {
+  if (n.kind == Node::Kind::kCall) return false;
+  if (n.kind == Node::Kind::kSignal && PlainSeries(n.name).empty()) return false;
+  for (const auto& a : n.args)
+    if (!ExactNode(*a)) return false;
+  return true;
+}
+}  // namespace
+
+bool ExactInPrometheus(const Rule& rule) {
+  if (!rule.expr || !ExactNode(rule.expr->root())) return false;
+  for (const auto& [k, t] : rule.annotations) {
+    std::string out, why;
+    if (!TranslateTemplate(t, &out, &why)) return false;
+    for (size_t i = t.find("query \""); i != std::string::npos; i = t.find("query \"", i + 1)) {
+      const size_t end = t.find('"', i + 7);
+      std::unique_ptr<Expr> e;
+      if (end == std::string::npos || !Expr::Parse(t.substr(i + 7, end - i - 7), &e).ok() || !ExactNode(e->root()))
+        return false;
+    }
+  }
+  return true;
+}
+
+std::string ExportPrometheus(const std::vector<RuleGroup>& groups, const ExportOptions& options) {
+  auto secs = [&](double s) { return std::to_string(static_cast<long long>(std::llround(s * options.for_scale))); };
   std::ostringstream y;
   y << "# Generated by vigilctl rules export --format prometheus from Vigil's rules.\n"
        "# Signals map onto vigild's /metrics names; rules that need Vigil's own\n"
@@ -243,9 +302,8 @@ std::string ExportPrometheus(const std::vector<RuleGroup>& groups) {
       }
       ++kept;
       y << "      - alert: " << Quote(r.name) << "\n        expr: " << Quote(promql) << "\n";
-      if (r.for_s > 0) y << "        for: " << static_cast<long long>(std::llround(r.for_s)) << "s\n";
-      if (r.keep_firing_for_s > 0)
-        y << "        keep_firing_for: " << static_cast<long long>(std::llround(r.keep_firing_for_s)) << "s\n";
+      if (r.for_s > 0) y << "        for: " << secs(r.for_s) << "s\n";
+      if (r.keep_firing_for_s > 0) y << "        keep_firing_for: " << secs(r.keep_firing_for_s) << "s\n";
       y << "        labels:\n";
       for (const auto& [k, v] : r.labels)
         if (k != "alertname") y << "          " << k << ": " << Quote(v) << "\n";

@@ -35,7 +35,19 @@ const char* DetectorMetric(const std::string& fn);
 
 // One expression; Unimplemented with the reason when it has no equivalent.
 Status ExprToPromQL(const Expr& expr, std::string* out);
+struct ExportOptions {
+  double for_scale = 1;  // every `for` and `keep_firing_for` times this, as rules.for_scale
+};
 // A whole rule file's YAML for Prometheus.
-std::string ExportPrometheus(const std::vector<RuleGroup>& groups);
+std::string ExportPrometheus(const std::vector<RuleGroup>& groups, const ExportOptions& options = {});
+
+// The series a plain signal (a gauge or counter read as it is) comes from,
+// e.g. kv_blocks_orphaned -> vigil_kv_blocks_orphaned; "" for derived ones
+// (rates, quantiles) and unknown names.
+std::string PlainSeries(const std::string& signal);
+// Whether Prometheus evaluates the rule exactly as Vigil does: its
+// expression and its annotations' queries read only plain signals, through
+// no function, and every annotation translates.
+bool ExactInPrometheus(const Rule& rule);
 
 }  // namespace vigil::rules

@@ -95,7 +95,7 @@ double Dur(const YAML::Node& n, double def) {
 
 }  // namespace
 
-Status RunRuleTestFile(const std::string& path, RuleTestResult* result) {
+Status RunRuleTestFile(const std::string& path, RuleTestResult* result, RuleTestRecord* record) {
   YAML::Node root;
   try {
     root = YAML::LoadFile(path);
@@ -112,6 +112,7 @@ Status RunRuleTestFile(const std::string& path, RuleTestResult* result) {
     }
     if (files.empty()) return Status::InvalidArgument(path + ": rule_files is empty");
     const double eval_interval = Dur(root["evaluation_interval"], 60);
+    if (record) record->evaluation_interval = eval_interval;
     // Inhibitions: those the rule files ship, plus the test file's own.
     std::vector<InhibitRule> own_inhibits;
     {
@@ -131,10 +132,17 @@ Status RunRuleTestFile(const std::string& path, RuleTestResult* result) {
       engine.Swap(std::move(groups), std::move(inhibits));
       const double interval = Dur(t["interval"], eval_interval);
       std::map<std::string, std::vector<double>> series;
+      RuleTestRecord::Case* rec = nullptr;
+      if (record) {
+        record->cases.emplace_back();
+        rec = &record->cases.back();
+        rec->interval = interval;
+      }
       for (const YAML::Node& s : t["input_series"]) {
         std::vector<double> v;
         VIGIL_RETURN_IF_ERROR(ExpandSeries(s["values"].Scalar(), &v).WithContext(path + ": test " + std::to_string(index)));
         series[s["series"].Scalar()] = v;
+        if (rec) rec->input_series.emplace_back(s["series"].Scalar(), s["values"].Scalar());
       }
       // Alert checks, by evaluation time.
       std::multimap<double, YAML::Node> checks;
@@ -173,6 +181,15 @@ Status RunRuleTestFile(const std::string& path, RuleTestResult* result) {
           const auto views = engine.Snapshot();
           for (const auto& v : views)
             if (v.rule.name == alert && v.status.state == RuleState::kFiring) firing.push_back(&v);
+          if (rec) {
+            RuleTestRecord::Check rc{now, alert, {}};
+            for (const auto* v : firing) {
+              RuleTestRecord::Alert a{v->rule.labels, v->status.annotations};
+              a.labels.erase("alertname");
+              rc.firing.push_back(std::move(a));
+            }
+            rec->checks.push_back(std::move(rc));
+          }
           const size_t want = c["exp_alerts"] ? c["exp_alerts"].size() : 0;
           std::string why;
           if (firing.size() != want) {

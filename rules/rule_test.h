@@ -16,6 +16,7 @@
 //               exp_annotations: {summary: KV cache is nearly full}
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,28 @@ struct RuleTestResult {
   std::vector<std::string> messages;  // one per failure, naming file and case
 };
 
-Status RunRuleTestFile(const std::string& path, RuleTestResult* result);
+// What Vigil's own engine produced at each check, so the pack's tests can be
+// translated into promtool's (rules/promtool_tests.h) with the labels and
+// annotations Prometheus must then produce too.
+struct RuleTestRecord {
+  struct Alert {
+    std::map<std::string, std::string> labels, annotations;  // labels without alertname
+  };
+  struct Check {
+    double eval_time = 0;
+    std::string alertname;
+    std::vector<Alert> firing;
+  };
+  struct Case {
+    double interval = 0;
+    std::vector<std::pair<std::string, std::string>> input_series;  // signal, promtool notation
+    std::vector<Check> checks;
+  };
+  double evaluation_interval = 0;
+  std::vector<Case> cases;
+};
+
+// Runs a test file; `record` (optional) receives what each check saw.
+Status RunRuleTestFile(const std::string& path, RuleTestResult* result, RuleTestRecord* record = nullptr);
 
 }  // namespace vigil::rules

@@ -17,14 +17,67 @@ std::string PromQL(const std::string& text) {
 }
 
 TEST(PromQLTest, DetectorFunctionsReadTheSignalGauges) {
-  EXPECT_EQ(PromQL("zscore(ttft_p95) > 3"), "(max(vigil_signal_zscore{signal=\"ttft_p95\"}) > 3)");
-  EXPECT_EQ(PromQL("trend_r2(kv_blocks_used)"), "max(vigil_signal_trend_r2{signal=\"kv_blocks_used\"})");
-  EXPECT_EQ(PromQL("trend_slope(memory_used_bytes)"), "max(vigil_signal_trend_slope{signal=\"memory_used_bytes\"})");
+  EXPECT_EQ(PromQL("zscore(ttft_p95) > 3"),
+            "(max without (signal) (vigil_signal_zscore{signal=\"ttft_p95\"}) > 3)");
+  EXPECT_EQ(PromQL("trend_r2(kv_blocks_used)"),
+            "max without (signal) (vigil_signal_trend_r2{signal=\"kv_blocks_used\"})");
   EXPECT_EQ(PromQL("time_to_exhaustion(kv_blocks_used)"),
-            "max(vigil_signal_time_to_exhaustion_seconds{signal=\"kv_blocks_used\"})");
+            "max without (signal) (vigil_signal_time_to_exhaustion_seconds{signal=\"kv_blocks_used\"})");
   EXPECT_EQ(PromQL("corr(kv_cache_usage, ttft_p95)"),
-            "max(vigil_signal_correlation{signal_a=\"kv_cache_usage\",signal_b=\"ttft_p95\"})");
-  EXPECT_EQ(PromQL("requests_waiting"), "max(vllm:num_requests_waiting)");
+            "max without (signal_a, signal_b) (vigil_signal_correlation{signal_a=\"kv_cache_usage\",signal_b=\"ttft_p95\"})");
+}
+
+// Aggregations drop only vigild's own labels, so the target's (instance,
+// cluster, node) survive and a fleet's rule fires per node.
+TEST(PromQLTest, FiguresKeepTheTargetsLabels) {
+  EXPECT_EQ(PromQL("requests_waiting"), "max without (model_name) (vllm:num_requests_waiting)");
+  EXPECT_EQ(PromQL("preemptions_total"), "sum without (model_name) (vllm:num_preemptions_total)");
+  EXPECT_EQ(PromQL("preemptions_per_s"), "sum without (model_name) (rate(vllm:num_preemptions_total[1m]))");
+  EXPECT_EQ(PromQL("requests_per_s"),
+            "sum without (model_name, finished_reason) (rate(vllm:request_success_total{finished_reason=~\"stop|length\"}[1m]))");
+  EXPECT_EQ(PromQL("ttft_p95"),
+            "histogram_quantile(0.95, sum without (model_name) (rate(vllm:time_to_first_token_seconds_bucket[1m])))");
+}
+
+TEST(PromQLTest, ExactOnlyForPlainSignalsWithoutFunctions) {
+  auto rule = [](const std::string& expr, const std::string& annotation = "") {
+    Rule r;
+    r.name = "R";
+    std::unique_ptr<Expr> e;
+    EXPECT_TRUE(Expr::Parse(expr, &e).ok()) << expr;
+    r.expr = std::move(e);
+    if (!annotation.empty()) r.annotations["summary"] = annotation;
+    return r;
+  };
+  EXPECT_EQ(PlainSeries("kv_blocks_orphaned"), "vigil_kv_blocks_orphaned");
+  EXPECT_EQ(PlainSeries("preemptions_total"), "vllm:num_preemptions_total");
+  EXPECT_EQ(PlainSeries("ttft_p95"), "");
+  EXPECT_EQ(PlainSeries("preemptions_per_s"), "");
+  EXPECT_TRUE(ExactInPrometheus(rule("kv_blocks_orphaned > 0 and requests_waiting > 2 * max_num_seqs")));
+  EXPECT_TRUE(ExactInPrometheus(rule("kv_blocks_orphaned > 0", "{{ query \"kv_blocks_orphaned / kv_blocks_total\" }}")));
+  EXPECT_FALSE(ExactInPrometheus(rule("ttft_p95 > 2")));
+  EXPECT_FALSE(ExactInPrometheus(rule("max_over_time(kv_cache_usage[5m]) > 0.9")));
+  EXPECT_FALSE(ExactInPrometheus(rule("zscore(requests_waiting) > 3")));
+  EXPECT_FALSE(ExactInPrometheus(rule("kv_blocks_orphaned > 0", "{{ query \"preemptions_per_s\" }}")));
+}
+
+TEST(PromQLTest, ForScaleShortensEveryFor) {
+  RuleGroup g;
+  g.name = "g";
+  Rule r;
+  r.name = "Leak";
+  std::unique_ptr<Expr> e;
+  ASSERT_TRUE(Expr::Parse("kv_blocks_orphaned > 0", &e).ok());
+  r.expr = std::move(e);
+  r.for_s = 60;
+  r.keep_firing_for_s = 120;
+  g.rules.push_back(r);
+  ExportOptions opt;
+  opt.for_scale = 0.1;
+  const std::string y = ExportPrometheus({g}, opt);
+  EXPECT_NE(y.find("for: 6s\n"), std::string::npos) << y;
+  EXPECT_NE(y.find("keep_firing_for: 12s\n"), std::string::npos) << y;
+  EXPECT_NE(ExportPrometheus({g}).find("for: 60s\n"), std::string::npos);
 }
 
 TEST(PromQLTest, DetectorRefsComeFromExpressionsAndTemplates) {

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/time_util.h"
+#include "test_receiver.h"
 #include "test_util.h"
 
 namespace vigil::alerts {
@@ -53,6 +54,35 @@ TEST(ReceiversTest, AlertmanagerAlertsEndAheadWhileFiringAndAtTheResolve) {
   EXPECT_FALSE(firing[0].contains("status"));  // not part of postableAlert
   json resolved = json::parse(RenderAlertmanager(Group(true).alerts, ctx));
   EXPECT_EQ(resolved[0]["endsAt"], FormatRfc3339(1700000600));
+}
+
+// An Alertmanager cluster shares no alerts between replicas: each must be
+// posted to, and one that is down does not fail the delivery.
+TEST(ReceiversTest, AlertmanagerReplicasEachGetTheAlertsAndOneDownIsNotAFailure) {
+  vigil::testing::TestReceiver am1, am2;
+  ReceiverConfig r;
+  r.name = "am";
+  r.type = ReceiverType::kAlertmanager;
+  r.timeout_s = 2;
+  r.urls = {am1.Url("/"), am2.Url("")};
+  Notification n;
+  n.idempotency_key = "k1";
+  n.payload = RenderAlertmanager(Group().alerts, {"http://vigil:8000", 1700000100, 240});
+  n.created_at = 1700000100;
+  DeliveryOutcome o = Send(r, n, 1700000100, 240);
+  EXPECT_TRUE(o.ok) << o.error;
+  ASSERT_EQ(am1.Requests().size(), 1u);
+  ASSERT_EQ(am2.Requests().size(), 1u);
+  EXPECT_EQ(am1.Requests()[0].path, "/api/v2/alerts");
+  EXPECT_EQ(am2.Requests()[0].body, am1.Requests()[0].body);
+  am1.Down();
+  o = Send(r, n, 1700000101, 240);
+  EXPECT_TRUE(o.ok) << o.error;
+  EXPECT_EQ(am2.Requests().size(), 2u);
+  am2.Down();
+  o = Send(r, n, 1700000102, 240);
+  EXPECT_FALSE(o.ok);
+  EXPECT_FALSE(o.permanent);  // both down: retried
 }
 
 TEST(ReceiversTest, SlackMessageCarriesSummaryEvidenceAndTheReportLink) {
