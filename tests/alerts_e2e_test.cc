@@ -11,12 +11,14 @@
 
 #include "alerts/dispatcher.h"
 #include "daemon_harness.h"
+#include "peers.h"
 #include "test_receiver.h"
 
 namespace vigil {
 namespace {
 
 using json = nlohmann::json;
+using vigil::testing::AlertmanagerProcess;
 using vigil::testing::DaemonProcess;
 using vigil::testing::FreePort;
 using vigil::testing::ReadFile;
@@ -302,51 +304,6 @@ TEST(AlertsE2ETest, AFullOrUnwritableDiskLosesNothing) {
   EXPECT_EQ(rep["alerting"]["receivers"]["hook"]["dead"], 0);
   EXPECT_EQ(rep["alerting"]["receivers"]["hook"]["pending"], 0);
 }
-
-// Debian's Alertmanager on loopback with a generated config.
-class AlertmanagerProcess {
- public:
-  AlertmanagerProcess() {
-    port_ = FreePort();
-    WriteFile(dir_.File("am.yml"), "route:\n  receiver: blackhole\n  group_wait: 1s\nreceivers:\n  - name: blackhole\n");
-    pid_ = fork();
-    if (pid_ == 0) {
-      const std::string log = dir_.File("am.log");
-      int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      dup2(fd, 1);
-      dup2(fd, 2);
-      const std::string cfg = "--config.file=" + dir_.File("am.yml");
-      const std::string storage = "--storage.path=" + dir_.path();
-      const std::string listen = "--web.listen-address=127.0.0.1:" + std::to_string(port_);
-      execl("/usr/bin/prometheus-alertmanager", "prometheus-alertmanager", cfg.c_str(), storage.c_str(), listen.c_str(),
-            "--cluster.listen-address=", static_cast<char*>(nullptr));
-      _exit(127);
-    }
-  }
-  ~AlertmanagerProcess() {
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-  }
-  bool WaitReady() {
-    return WaitFor([&] {
-      httplib::Client c("127.0.0.1", port_);
-      auto r = c.Get("/-/ready");
-      return r && r->status == 200;
-    }, 30000);
-  }
-  json Alerts() {
-    httplib::Client c("127.0.0.1", port_);
-    auto r = c.Get("/api/v2/alerts");
-    return r ? json::parse(r->body, nullptr, false) : json();
-  }
-  std::string Url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  std::string Log() const { return ReadFile(dir_.File("am.log")); }
-
- private:
-  TempDir dir_;
-  int port_ = 0;
-  pid_t pid_ = -1;
-};
 
 TEST(AlertsE2ETest, ARealAlertmanagerReceivesAndResolves) {
   if (access("/usr/bin/prometheus-alertmanager", X_OK) != 0)
