@@ -58,27 +58,38 @@ std::string CaptureManager::Path(const std::string& id, const char* suffix) cons
 
 void CaptureManager::Count(const std::string& trigger, const std::string& result) { ++counts_[{trigger, result}]; }
 
+const char* CaptureOutcomeName(CaptureOutcome o) {
+  switch (o) {
+    case CaptureOutcome::kStarted: return "started";
+    case CaptureOutcome::kBusy: return "busy";
+    case CaptureOutcome::kCooldown: return "cooldown";
+    case CaptureOutcome::kDisabled: return "disabled";
+    case CaptureOutcome::kError: break;
+  }
+  return "error";
+}
+
 TriggerResult CaptureManager::Trigger(const TriggerRequest& req) {
   TriggerResult r;
   const double before = throughput_before_ ? throughput_before_() : -1;
   std::lock_guard<std::mutex> lock(mu_);
   const double now = UnixNow();
-  auto refuse = [&](const char* result, std::string msg) {
+  auto refuse = [&](CaptureOutcome result, std::string msg) {
     r.result = result;
     r.message = std::move(msg);
-    Count(req.trigger, result);
+    Count(req.trigger, CaptureOutcomeName(result));
     spdlog::info("capture ({}{}): refused: {}", req.trigger, req.rule.empty() ? "" : " " + req.rule, r.message);
     return r;
   };
-  if (!cfg_.enabled) return refuse("disabled", "captures are disabled (capture.enabled: false)");
-  if (running_) return refuse("busy", "capture " + running_->id + " is running; one at a time");
+  if (!cfg_.enabled) return refuse(CaptureOutcome::kDisabled, "captures are disabled (capture.enabled: false)");
+  if (running_) return refuse(CaptureOutcome::kBusy, "capture " + running_->id + " is running; one at a time");
   if (now - last_start_ < cfg_.global_cooldown_s)
-    return refuse("cooldown", "global cooldown: the next capture is possible in " +
+    return refuse(CaptureOutcome::kCooldown, "global cooldown: the next capture is possible in " +
                                   FormatDuration(std::ceil(cfg_.global_cooldown_s - (now - last_start_))));
   if (req.trigger == "rule") {
     auto it = rule_last_.find(req.rule);
     if (it != rule_last_.end() && now - it->second < cfg_.rule_cooldown_s)
-      return refuse("cooldown", "cooldown for rule " + req.rule + ": the next capture is possible in " +
+      return refuse(CaptureOutcome::kCooldown, "cooldown for rule " + req.rule + ": the next capture is possible in " +
                                     FormatDuration(std::ceil(cfg_.rule_cooldown_s - (now - it->second))));
   }
   // A directory that cannot be written fails now, before anything is profiled.
@@ -87,7 +98,7 @@ TriggerResult CaptureManager::Trigger(const TriggerRequest& req) {
   FILE* f = std::fopen(probe.c_str(), "wb");
   if (!f || std::fputs("x", f) < 0 || std::fclose(f) != 0) {
     if (f) std::remove(probe.c_str());
-    return refuse("error", "captures directory " + cfg_.dir + " is not writable");
+    return refuse(CaptureOutcome::kError, "captures directory " + cfg_.dir + " is not writable");
   }
   std::remove(probe.c_str());
 
@@ -117,7 +128,7 @@ TriggerResult CaptureManager::Trigger(const TriggerRequest& req) {
     }
     cv_.notify_all();
   });
-  if (!st.ok()) return refuse("error", st.message());
+  if (!st.ok()) return refuse(CaptureOutcome::kError, st.message());
   running_ = std::move(job);
   last_start_ = now;
   if (req.trigger == "rule") {
@@ -126,7 +137,7 @@ TriggerResult CaptureManager::Trigger(const TriggerRequest& req) {
   }
   r.started = true;
   r.id = id;
-  r.result = "started";
+  r.result = CaptureOutcome::kStarted;
   spdlog::info("capture {} started ({}{}{}): up to {} steps or {}", id, req.trigger,
                req.rule.empty() ? "" : " " + req.rule, req.reason.empty() ? "" : ": " + req.reason, o.max_steps,
                FormatDuration(o.max_duration_s));
@@ -249,7 +260,7 @@ Status CaptureManager::TracePath(const std::string& id, std::string* path) const
 Status CaptureManager::Delete(const std::string& id) {
   if (!ValidId(id)) return Status::InvalidArgument("capture id: expected letters, digits, '-' and '_'");
   std::lock_guard<std::mutex> lock(mu_);
-  if (running_ && running_->id == id) return Status::Unavailable("capture " + id + " is still running");
+  if (running_ && running_->id == id) return Status::FailedPrecondition("capture " + id + " is still running");
   const bool failed = failed_.erase(id) > 0;
   const bool a = std::remove(Path(id, kTrace).c_str()) == 0;
   const bool b = std::remove(Path(id, kSummary).c_str()) == 0;

@@ -44,10 +44,15 @@ struct TriggerRequest {
   bool until_stopped = false;   // /start_profile: runs until Stop() or a bound
 };
 
+enum class CaptureOutcome { kStarted, kBusy, kCooldown, kDisabled, kError };
+// "started", "busy", "cooldown", "disabled", "error": the metrics' `result`
+// label and the API's error type.
+const char* CaptureOutcomeName(CaptureOutcome o);
+
 struct TriggerResult {
   bool started = false;
   std::string id;
-  std::string result;  // started, busy, cooldown, disabled, error
+  CaptureOutcome result = CaptureOutcome::kError;
   std::string message;
 };
 

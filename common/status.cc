@@ -11,6 +11,7 @@ const char* StatusCodeName(Status::Code code) {
     case Status::Code::kIOError: return "IOError";
     case Status::Code::kResourceExhausted: return "ResourceExhausted";
     case Status::Code::kUnavailable: return "Unavailable";
+    case Status::Code::kFailedPrecondition: return "FailedPrecondition";
     case Status::Code::kUnimplemented: return "Unimplemented";
     case Status::Code::kInternal: return "Internal";
   }

@@ -18,6 +18,7 @@ class Status {
     kIOError,
     kResourceExhausted, // would never fit (KV cache, max_model_len) or overloaded
     kUnavailable,       // shutting down, not ready
+    kFailedPrecondition,// conflicts with the current state (a capture still running)
     kUnimplemented,     // a format or feature Vigil does not support
     kInternal,
   };
@@ -30,6 +31,7 @@ class Status {
   static Status IOError(std::string m) { return Status(Code::kIOError, std::move(m)); }
   static Status ResourceExhausted(std::string m) { return Status(Code::kResourceExhausted, std::move(m)); }
   static Status Unavailable(std::string m) { return Status(Code::kUnavailable, std::move(m)); }
+  static Status FailedPrecondition(std::string m) { return Status(Code::kFailedPrecondition, std::move(m)); }
   static Status Unimplemented(std::string m) { return Status(Code::kUnimplemented, std::move(m)); }
   static Status Internal(std::string m) { return Status(Code::kInternal, std::move(m)); }
 

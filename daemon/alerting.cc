@@ -103,7 +103,7 @@ void Daemon::ObserveFiring(const std::vector<rules::RuleEngine::View>& views) {
   const std::string url = ExternalUrl();
   for (const auto& v : views) {
     if (v.status.state != rules::RuleState::kFiring) continue;
-    if (std::find(v.rule.actions.begin(), v.rule.actions.end(), "alert") == v.rule.actions.end()) continue;
+    if (!v.rule.Has(rules::RuleAction::kAlert)) continue;
     alerts::Alert a;
     a.labels = v.rule.labels;
     for (const auto& [k, val] : config_.server.instance_labels) a.labels.emplace(k, val);  // the rule's own wins
@@ -202,13 +202,7 @@ void Daemon::AlertingRoutes() {
   h.Delete(R"(/api/v1/silences/([^/]+))", [this](const httplib::Request& q, httplib::Response& r) {
     if (!CheckAdmin(q, r)) return;
     Status st = notifier_->silences().Expire(q.matches[1], UnixNow());
-    if (!st.ok()) {
-      ApiError e;
-      e.status = st.code() == Status::Code::kNotFound ? 404 : 400;
-      if (e.status == 404) e.type = "NotFoundError";
-      e.message = st.message();
-      return SendError(r, e);
-    }
+    if (!st.ok()) return SendStatus(r, st);
     spdlog::info("silence {} expired", q.matches[1].str());
     r.set_content(json{{"status", "success"}}.dump(), "application/json");
   });

@@ -16,18 +16,6 @@ namespace {
 
 using json = nlohmann::json;
 
-void SendStatus(httplib::Response& r, const Status& st) {
-  ApiError e;
-  switch (st.code()) {
-    case Status::Code::kNotFound: e.status = 404; e.type = "NotFoundError"; break;
-    case Status::Code::kUnavailable: e.status = 409; e.type = "conflict"; break;
-    case Status::Code::kInvalidArgument: e.status = 400; break;
-    default: e.status = 500; e.type = "internal_error"; break;
-  }
-  e.message = st.message();
-  SendError(r, e);
-}
-
 }  // namespace
 
 void Daemon::StartCaptures() {
@@ -70,7 +58,7 @@ void Daemon::StartCaptures() {
 void Daemon::OnTransitions(const std::vector<std::pair<std::string, rules::Transition>>& transitions,
                            const std::vector<rules::RuleEngine::View>& views) {
   auto has_capture = [](const rules::Rule& r) {
-    return std::find(r.actions.begin(), r.actions.end(), "capture") != r.actions.end();
+    return r.Has(rules::RuleAction::kCapture);
   };
   // The hosted engine is profiled in process; a watched target through its
   // own /start_profile and /stop_profile (pipeline/remote_capture.h).
@@ -201,8 +189,9 @@ void Daemon::CaptureRoutes() {
     const capture::TriggerResult tr = captures_->Trigger(req);
     if (!tr.started) {
       ApiError e;
-      e.status = tr.result == "error" ? 500 : tr.result == "disabled" ? 403 : 409;
-      e.type = tr.result;
+      using capture::CaptureOutcome;
+      e.status = tr.result == CaptureOutcome::kError ? 500 : tr.result == CaptureOutcome::kDisabled ? 403 : 409;
+      e.type = capture::CaptureOutcomeName(tr.result);
       e.message = tr.message;
       return SendError(r, e);
     }

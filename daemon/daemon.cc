@@ -76,8 +76,7 @@ Status Daemon::LoadRuleSet(const Config& config, std::vector<rules::RuleGroup>* 
   const auto patterns = RulePatterns(config.path, config.rules.files);
   Status st = rules::LoadRules(patterns, groups, inhibits);
   inhibits->insert(inhibits->end(), config.alerts.inhibit_rules.begin(), config.alerts.inhibit_rules.end());
-  if (!st.ok() && !config.rules.files_set && st.message().find("no rule files match") != std::string::npos &&
-      st.message().find('\n') == std::string::npos) {
+  if (!st.ok() && !config.rules.files_set && st.code() == Status::Code::kNotFound) {
     spdlog::warn("rules: no rule files at {} (rules.files unset); running without rules", patterns[0]);
     groups->clear();
     return Status::OK();

@@ -27,6 +27,12 @@ json Evidence(const rules::RuleStatus& s) {
   return e;
 }
 
+json ActionNames(const rules::Rule& r) {
+  json out = json::array();
+  for (auto a : r.actions) out.push_back(rules::RuleActionName(a));
+  return out;
+}
+
 json Alert(const rules::RuleEngine::View& v) {
   return {{"labels", v.rule.labels}, {"annotations", v.status.annotations},
           {"state", rules::RuleStateName(v.status.state)}, {"activeAt", FormatTime(v.status.active_since)},
@@ -47,9 +53,9 @@ json RulesJson(const std::vector<rules::RuleEngine::View>& views) {
               {"keepFiringFor", v.rule.keep_firing_for_s},
               {"labels", v.rule.labels},
               {"annotations", v.rule.annotations},
-              {"actions", v.rule.actions},
+              {"actions", ActionNames(v.rule)},
               {"state", rules::RuleStateName(v.status.state)},
-              {"health", v.status.health},
+              {"health", rules::RuleHealthName(v.status.health)},
               {"lastError", v.status.last_error},
               {"lastEvaluation", FormatTime(v.status.last_eval)},
               {"evaluationTime", v.status.eval_seconds},

@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "daemon/daemon.h"
+#include "daemon/http_util.h"
 
 namespace vigil::daemon {
 
@@ -109,11 +110,8 @@ void Daemon::HandleGenerate(const httplib::Request& req, httplib::Response& res,
   auto ch = std::make_shared<Channel>();
   Status st = engine_->AddRequest(id, g->prompt_ids, g->params, [ch](const engine::RequestOutput& o) { ch->Push(o); });
   if (!st.ok()) {
-    ApiError e;
-    e.status = st.code() == Status::Code::kUnavailable ? 503 : 400;
-    e.type = e.status == 503 ? "service_unavailable" : "invalid_request_error";
-    e.param = chat ? "messages" : "prompt";
-    e.message = st.message();
+    ApiError e = ErrorFromStatus(st);
+    if (e.status == 400) e.param = chat ? "messages" : "prompt";
     return send_error(e);
   }
 

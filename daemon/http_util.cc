@@ -33,4 +33,19 @@ void SendError(httplib::Response& res, const ApiError& e) {
   res.set_content(e.ToJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
 }
 
+ApiError ErrorFromStatus(const Status& st) {
+  ApiError e;
+  e.message = st.message();
+  switch (st.code()) {
+    case Status::Code::kInvalidArgument:
+    case Status::Code::kResourceExhausted: break;  // 400 invalid_request_error
+    case Status::Code::kNotFound: e.status = 404; e.type = "NotFoundError"; break;
+    case Status::Code::kFailedPrecondition: e.status = 409; e.type = "conflict"; break;
+    case Status::Code::kUnavailable: e.status = 503; e.type = "service_unavailable"; break;
+    case Status::Code::kUnimplemented: e.status = 501; e.type = "not_implemented"; break;
+    default: e.status = 500; e.type = "internal_error"; break;
+  }
+  return e;
+}
+
 }  // namespace vigil::daemon

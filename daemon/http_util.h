@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "common/status.h"
 #include "common/time_util.h"
 #include "daemon/openai.h"
 #include "detectors/detectors.h"
@@ -17,5 +18,10 @@ namespace vigil::daemon {
 nlohmann::json AnomalyJson(const detectors::AnomalyEvent& e);
 // An OpenAI-style error body with the ApiError's status.
 void SendError(httplib::Response& res, const ApiError& e);
+// The one Status -> HTTP mapping: InvalidArgument and ResourceExhausted (a
+// request that can never fit) 400, NotFound 404, FailedPrecondition 409,
+// Unavailable 503, Unimplemented 501, anything else 500.
+ApiError ErrorFromStatus(const Status& st);
+inline void SendStatus(httplib::Response& res, const Status& st) { SendError(res, ErrorFromStatus(st)); }
 
 }  // namespace vigil::daemon

@@ -54,6 +54,7 @@ struct Token {
 class Parser {
  public:
   explicit Parser(const std::string& s) : s_(s) {}
+  const Expr::ParseError& error() const { return error_; }
 
   Status Run(NodePtr* out) {
     VIGIL_RETURN_IF_ERROR(Lex());
@@ -66,6 +67,7 @@ class Parser {
 
  private:
   Status Err(size_t pos, const std::string& msg) {
+    if (error_.message.empty()) error_ = {static_cast<int>(pos + 1), msg};
     return Status::InvalidArgument("col " + std::to_string(pos + 1) + ": " + msg);
   }
 
@@ -286,6 +288,7 @@ class Parser {
   }
 
   const std::string& s_;
+  Expr::ParseError error_;  // the first error, for callers that place its column
   std::vector<Token> toks_;
   size_t p_ = 0;
 };
@@ -440,11 +443,15 @@ std::string SuggestSignal(const std::string& name) {
   return best;
 }
 
-Status Expr::Parse(const std::string& text, std::unique_ptr<Expr>* out) {
+Status Expr::Parse(const std::string& text, std::unique_ptr<Expr>* out, ParseError* where) {
   auto e = std::make_unique<Expr>();
   e->text_ = text;
   Parser p(e->text_);
-  VIGIL_RETURN_IF_ERROR(p.Run(&e->root_));
+  Status st = p.Run(&e->root_);
+  if (!st.ok()) {
+    if (where) *where = p.error();
+    return st;
+  }
   *out = std::move(e);
   return Status::OK();
 }

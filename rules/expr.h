@@ -43,8 +43,14 @@ struct Node {
 
 class Expr {
  public:
-  // Parses and checks names and arities. Errors: "col N: message".
-  static Status Parse(const std::string& text, std::unique_ptr<Expr>* out);
+  // Where a parse failed: the 1-based column and the message without it.
+  struct ParseError {
+    int col = 0;
+    std::string message;
+  };
+  // Parses and checks names and arities. Errors: "col N: message", and in
+  // `where` (optional) the two apart, for callers that place the column.
+  static Status Parse(const std::string& text, std::unique_ptr<Expr>* out, ParseError* where = nullptr);
 
   Value Eval(const EvalContext& ctx) const;
   // Evaluates, recording each sub-expression's value (the evidence).

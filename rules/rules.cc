@@ -174,16 +174,14 @@ Status ParseRulesImpl(const std::string& text, const std::string& src, std::vect
         continue;
       }
       std::unique_ptr<Expr> e;
-      Status st = Expr::Parse(r["expr"].Scalar(), &e);
+      Expr::ParseError where;
+      Status st = Expr::Parse(r["expr"].Scalar(), &e, &where);
       if (!st.ok()) {
         // Point at the column inside the expression when we can.
         const YAML::Mark m = r["expr"].Mark();
-        int col = 0;
-        std::sscanf(st.message().c_str(), "col %d:", &col);
         const bool plain = r["expr"].Tag() != "!" && m.column >= 0;
-        const std::string msg = st.message().substr(st.message().find(':') + 2);
-        errs.push_back(src + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + (plain ? col : 1)) +
-                       ": expr: " + msg);
+        errs.push_back(src + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + (plain ? where.col : 1)) +
+                       ": expr: " + (where.message.empty() ? st.message() : where.message));
       } else {
         rule.expr = std::move(e);
       }
@@ -222,11 +220,11 @@ Status ParseRulesImpl(const std::string& text, const std::string& src, std::vect
           for (const YAML::Node& a : r["actions"]) {
             if (!a.IsScalar() || (a.Scalar() != "alert" && a.Scalar() != "capture"))
               err(a, "unknown action \"" + (a.IsScalar() ? a.Scalar() : std::string("?")) + "\" (alert, capture)");
-            else rule.actions.push_back(a.Scalar());
+            else rule.actions.push_back(a.Scalar() == "alert" ? RuleAction::kAlert : RuleAction::kCapture);
           }
         }
       } else {
-        rule.actions = {"alert"};
+        rule.actions = {RuleAction::kAlert};
       }
       group.rules.push_back(std::move(rule));
     }
@@ -254,11 +252,18 @@ Status ParseInhibitRulesOnly(const std::string& text, const std::string& src, st
   return all.empty() ? Status::OK() : Status::InvalidArgument(all);
 }
 
+const char* RuleActionName(RuleAction a) { return a == RuleAction::kAlert ? "alert" : "capture"; }
+
+const char* RuleHealthName(RuleHealth h) {
+  return h == RuleHealth::kOk ? "ok" : h == RuleHealth::kErr ? "err" : "unknown";
+}
+
 Status LoadRules(const std::vector<std::string>& patterns, std::vector<RuleGroup>* out,
                  std::vector<InhibitRule>* inhibits) {
   std::vector<RuleGroup> groups;
   std::vector<InhibitRule> inh;
   std::string errors;
+  bool only_unmatched = true;  // every error is a pattern that matched nothing
   for (const std::string& p : patterns) {
     glob_t g{};
     const int rc = glob(p.c_str(), GLOB_ERR | GLOB_BRACE, nullptr, &g);
@@ -267,6 +272,7 @@ Status LoadRules(const std::vector<std::string>& patterns, std::vector<RuleGroup
       errors += (errors.empty() ? "" : "\n") + p + ": no rule files match";
       continue;
     }
+    only_unmatched = false;
     for (size_t i = 0; i < g.gl_pathc; ++i) {
       const std::string path = g.gl_pathv[i];
       std::ifstream in(path);
@@ -281,7 +287,7 @@ Status LoadRules(const std::vector<std::string>& patterns, std::vector<RuleGroup
     }
     globfree(&g);
   }
-  if (!errors.empty()) return Status::InvalidArgument(errors);
+  if (!errors.empty()) return only_unmatched ? Status::NotFound(errors) : Status::InvalidArgument(errors);
   *out = std::move(groups);
   if (inhibits) *inhibits = std::move(inh);
   return Status::OK();
@@ -347,7 +353,7 @@ std::vector<Transition> RuleEngine::Evaluate(double now, const EvalContext& ctx)
           if (!e.empty() && first_error.empty()) first_error = "annotations." + k + ": " + e;
         }
       }
-      s.health = first_error.empty() ? "ok" : "err";
+      s.health = first_error.empty() ? RuleHealth::kOk : RuleHealth::kErr;
       s.last_error = first_error;
       if (!first_error.empty()) ++failures;
       s.eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

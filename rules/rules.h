@@ -4,6 +4,7 @@
 // (no match for `keep_firing_for`).
 #pragma once
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -16,6 +17,13 @@
 
 namespace vigil::rules {
 
+// What a firing rule does: notify (alert) and/or profile the engine (capture).
+enum class RuleAction { kAlert, kCapture };
+const char* RuleActionName(RuleAction a);  // "alert", "capture"
+// Prometheus' rule health: whether the last evaluation rendered cleanly.
+enum class RuleHealth { kUnknown, kOk, kErr };
+const char* RuleHealthName(RuleHealth h);  // "unknown", "ok", "err"
+
 struct Rule {
   std::string group;
   std::string name;  // the `alert:` name
@@ -26,7 +34,8 @@ struct Rule {
   double keep_firing_for_s = 0;
   std::map<std::string, std::string> labels;       // includes alertname
   std::map<std::string, std::string> annotations;  // templates
-  std::vector<std::string> actions;                // alert, capture
+  std::vector<RuleAction> actions;                 // default: alert
+  bool Has(RuleAction a) const { return std::find(actions.begin(), actions.end(), a) != actions.end(); }
 };
 
 struct RuleGroup {
@@ -43,7 +52,8 @@ Status ParseRules(const std::string& yaml_text, const std::string& source, std::
 // Only the `inhibit_rules:` key of a YAML document that holds others too
 // (a rule test file); absent is fine.
 Status ParseInhibitRulesOnly(const std::string& yaml_text, const std::string& source, std::vector<InhibitRule>* out);
-// Files or globs; a pattern that matches nothing is an error.
+// Files or globs; a pattern that matches nothing is an error (NotFound when
+// that is every error, so a caller can tell "no files" from bad files).
 Status LoadRules(const std::vector<std::string>& patterns, std::vector<RuleGroup>* out,
                  std::vector<InhibitRule>* inhibits = nullptr);
 
@@ -59,7 +69,7 @@ struct RuleStatus {
   Value value;
   std::vector<std::pair<std::string, Value>> evidence;
   std::map<std::string, std::string> annotations;  // rendered
-  std::string health = "unknown";                   // ok, err, unknown
+  RuleHealth health = RuleHealth::kUnknown;
   std::string last_error;
   double last_eval = -1;
   double eval_seconds = 0;

@@ -160,6 +160,12 @@ def measure(n, body, warmup, gets):
         print("%4d instances: /metrics %7.1f KB, %6d series (%5d vigil_signal_*), %6.1f ms wall and %6.1f ms of vigild CPU per GET; "
               "vigild idle %.1f%% of a core" % (n, sizes[-1] / 1024, len(lines), len(sig), 1000 * wall / gets,
                                                1000 * max(cpu, 0) / gets, 100 * idle), flush=True)
+        fams = {}
+        for l in lines:
+            name = l.split("{", 1)[0].split(" ", 1)[0]
+            fams[name] = fams.get(name, 0) + 1
+        top = sorted(fams.items(), key=lambda kv: -kv[1])[:6]
+        print("      largest families: " + ", ".join("%s %d" % kv for kv in top), flush=True)
     finally:
         vigild.send_signal(signal.SIGTERM)
         vigild.wait(timeout=30)

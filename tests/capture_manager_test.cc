@@ -148,7 +148,8 @@ TEST_F(CaptureManagerTest, OneAtATimeAndCooldownsUnderConcurrentTriggers) {
       TriggerResult r = m.Trigger({});
       (r.started ? started : refused)++;
       if (!r.started) {
-        EXPECT_TRUE(r.result == "busy" || r.result == "cooldown") << r.result;
+        EXPECT_TRUE(r.result == CaptureOutcome::kBusy || r.result == CaptureOutcome::kCooldown)
+            << CaptureOutcomeName(r.result);
       }
     });
   }
@@ -157,7 +158,7 @@ TEST_F(CaptureManagerTest, OneAtATimeAndCooldownsUnderConcurrentTriggers) {
   EXPECT_EQ(refused, 7);
   ASSERT_TRUE(M().WaitIdle(60));
   TriggerResult r = M().Trigger({});
-  EXPECT_EQ(r.result, "cooldown");
+  EXPECT_EQ(r.result, CaptureOutcome::kCooldown);
   EXPECT_NE(r.message.find("global cooldown"), std::string::npos) << r.message;
   const auto counts = M().Counts();
   EXPECT_EQ(counts.at({"api", "ok"}), 1u);
@@ -175,7 +176,7 @@ TEST_F(CaptureManagerTest, PerRuleCooldown) {
   Take(a);
   EXPECT_EQ(M().LatestForRule("KVCacheThrashing").empty(), false);
   TriggerResult r = M().Trigger(a);
-  EXPECT_EQ(r.result, "cooldown");
+  EXPECT_EQ(r.result, CaptureOutcome::kCooldown);
   EXPECT_NE(r.message.find("KVCacheThrashing"), std::string::npos);
   TriggerRequest b = a;
   b.rule = "PrefillStarvation";
@@ -207,7 +208,7 @@ TEST_F(CaptureManagerTest, AnUnwritableDirectoryFailsCleanlyAndIdsAreValidated) 
   cfg_.dir = "/proc/vigil-captures-test";
   TriggerResult r = M().Trigger({});
   EXPECT_FALSE(r.started);
-  EXPECT_EQ(r.result, "error");
+  EXPECT_EQ(r.result, CaptureOutcome::kError);
   EXPECT_NE(r.message.find("not writable"), std::string::npos) << r.message;
   EXPECT_FALSE(engine_->capture_running());
   json doc;

@@ -56,7 +56,7 @@ TEST(RulesTest, ParsesThePrometheusShape) {
   EXPECT_EQ(r.keep_firing_for_s, 60);
   EXPECT_EQ(r.labels.at("severity"), "critical");
   EXPECT_EQ(r.labels.at("alertname"), "KVCacheThrashing");
-  EXPECT_EQ(r.actions, (std::vector<std::string>{"alert", "capture"}));
+  EXPECT_EQ(r.actions, (std::vector<RuleAction>{RuleAction::kAlert, RuleAction::kCapture}));
   EXPECT_EQ(r.line, 4);
 }
 
@@ -77,7 +77,7 @@ TEST(RulesTest, LifecycleWithForAndKeepFiringFor) {
   }
   EXPECT_EQ(log, (std::vector<std::string>{"0:inactive->pending", "30:pending->firing", "119:firing->inactive"}));
   auto view = eng.Snapshot()[0];
-  EXPECT_EQ(view.status.health, "ok");
+  EXPECT_EQ(view.status.health, RuleHealth::kOk);
   EXPECT_EQ(view.status.resolved_at, 119);
   EXPECT_EQ(view.status.annotations.at("description"), "KV cache at 97% with 40 evictions/s");
   EXPECT_EQ(view.status.annotations.at("recommendation"), "Lower max_num_seqs to 42");
@@ -115,7 +115,7 @@ TEST(RulesTest, TemplateErrorsShowButNeverStopEvaluation) {
   ASSERT_EQ(tr.size(), 1u);
   auto v = eng.Snapshot()[0].status;
   EXPECT_EQ(v.state, RuleState::kFiring);
-  EXPECT_EQ(v.health, "err");
+  EXPECT_EQ(v.health, RuleHealth::kErr);
   EXPECT_NE(v.annotations.at("d").find("<error: query \"ttft_p95\" has no data>"), std::string::npos);
 }
 
@@ -250,7 +250,7 @@ TEST(DefaultPackTest, ThrashingRecommendationIsComputedFromLiveValues) {
     EXPECT_EQ(v.status.state, RuleState::kFiring);
     // 4096 * 0.85 / (1450 / 16) = 38.4
     EXPECT_EQ(v.status.annotations.at("recommendation").substr(0, 27), "Lower max_num_seqs to 38 (f");
-    EXPECT_EQ(v.status.health, "ok") << v.status.last_error;
+    EXPECT_EQ(v.status.health, RuleHealth::kOk) << v.status.last_error;
   }
 }
 
