@@ -152,12 +152,11 @@ Status Daemon::StartMonitor(std::vector<rules::RuleGroup> groups, std::vector<ru
       if (gpu_) spdlog::info("monitor: GPU utilization from NVML ({})", gpu_->device());
       else spdlog::warn("monitor: {}; gpu_utilization is absent and utilization falls back to busy_fraction", why);
     }
-    const monitor::GpuProbe* gpu = gpu_.get();
+    monitor::GpuProbe* gpu = gpu_.get();  // read on the monitor thread only
     hosted = [eng, gpu] {
       engine::EngineStats s = eng->GetStats();
-      monitor::GpuProbe::Reading r;
       s.gpu_probed = gpu != nullptr;
-      if (gpu && gpu->Read(&r)) s.gpu_utilization = r.utilization;
+      if (gpu) gpu->Read(&s.gpu);
       return s;
     };
   }

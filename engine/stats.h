@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,22 @@ std::vector<double> OneTwoFiveBuckets(int64_t max_value);  // 1,2,5,10,20,50,...
 enum class FinishReason { kNone = 0, kStop, kLength, kAbort, kError };
 constexpr int kNumFinishReasons = 5;
 const char* FinishReasonName(FinishReason r);
+
+// The engine's GPU as NVML reports it. Each field is absent where NVML has
+// no value (not supported on this board, no permission, a failed read):
+// never a made-up 0.
+struct GpuStats {
+  std::optional<double> utilization;          // 0..1, share of the last sample period with a kernel running
+  std::optional<double> memory_used_bytes;    // device memory in use (any process)
+  std::optional<double> memory_total_bytes;
+  std::optional<double> power_watts;
+  std::optional<double> temperature_celsius;  // the GPU die
+  std::optional<double> sm_clock_hz;
+  std::optional<uint64_t> throttle_reasons;   // NVML's clocks-throttle-reasons bitmask, as read
+  std::optional<bool> throttled;              // a harmful reason is set (heat, power; not idle)
+  std::optional<double> xid_errors_total;     // XID critical-error events seen since the probe opened
+  std::optional<double> ecc_errors_total;     // uncorrected ECC errors, volatile counter (since driver load)
+};
 
 struct EngineStats {
   // Scheduler state.
@@ -116,10 +133,10 @@ struct EngineStats {
   bool chunked_prefill_enabled = false;
   int cuda_device = -1;  // the CUDA device index the model runs on; -1 on CPU
 
-  // The device's own utilization (NVML, 0..1), filled by the monitor's GPU
-  // probe, not the engine. gpu_probed: the probe is open, so a negative
-  // value is a failed read (no value), not a missing NVML.
-  double gpu_utilization = -1;
+  // The device's own figures (NVML), filled by the monitor's GPU probe, not
+  // the engine. gpu_probed: the probe is open, so an absent field is a
+  // failed or refused read, not a missing NVML.
+  GpuStats gpu;
   bool gpu_probed = false;
 
   // Liveness: steady-clock nanoseconds of the engine loop's last iteration.

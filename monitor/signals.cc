@@ -126,11 +126,11 @@ std::vector<std::pair<std::string, double>> SignalDeriver::Tick(double now, cons
   std::optional<double> cpu_util;
   if (have_prev_ && now > prev_t_) cpu_util = std::clamp((cpu_total - prev_cpu_) / (now - prev_t_), 0.0, 1.0);
   if (cpu_util) put("engine_cpu_utilization", *cpu_util);
-  if (s.gpu_utilization >= 0) put("gpu_utilization", s.gpu_utilization);
+  if (s.gpu.utilization) put("gpu_utilization", *s.gpu.utilization);
   // On CUDA without NVML, wall time in steps is the best figure there is;
   // with NVML, a failed read leaves a gap rather than mixing two measures.
   if (s.cuda_device >= 0) {
-    if (s.gpu_utilization >= 0) put("utilization", s.gpu_utilization);
+    if (s.gpu.utilization) put("utilization", *s.gpu.utilization);
     else if (!s.gpu_probed) put("utilization", busy);
   } else if (cpu_util) {
     put("utilization", *cpu_util);

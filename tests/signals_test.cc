@@ -92,12 +92,12 @@ TEST(SignalsTest, UtilizationFitsTheDevice) {
   EXPECT_EQ(v.count("gpu_utilization"), 0u) << "no NVML: absent, never 0";
   EXPECT_DOUBLE_EQ(v["utilization"], 0.8) << "CUDA without NVML falls back to busy_fraction";
   g.busy_seconds_total = 1.8;
-  g.gpu_utilization = 0.35;
+  g.gpu.utilization = 0.35;
   v = AsMap(gpu.Tick(2, g));
   EXPECT_DOUBLE_EQ(v["gpu_utilization"], 0.35);
   EXPECT_DOUBLE_EQ(v["utilization"], 0.35);
   g.gpu_probed = true;  // NVML is there but this read failed: a gap, not busy_fraction
-  g.gpu_utilization = -1;
+  g.gpu.utilization.reset();
   v = AsMap(gpu.Tick(3, g));
   EXPECT_EQ(v.count("utilization"), 0u);
 }
