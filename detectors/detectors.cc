@@ -98,7 +98,7 @@ DetectorSet::DetectorSet(DetectorsConfig cfg, const monitor::SeriesStore* store)
   if (cfg_.zscore_signals.empty()) {
     static const std::set<std::string> settings = {"max_num_seqs", "max_num_batched_tokens", "block_size",
                                                    "prefix_caching_enabled", "chunked_prefill_enabled",
-                                                   "kv_blocks_total"};
+                                                   "kv_blocks_total", "gpu_memory_total_bytes"};
     for (const auto& s : monitor::Catalogue())
       if (s.kind != monitor::SignalKind::kCounter && !settings.count(s.name)) cfg_.zscore_signals.push_back(s.name);
   }

@@ -17,6 +17,13 @@ const std::vector<SignalInfo>& Catalogue() {
       {"engine_cpu_utilization", SignalKind::kGauge, "ratio", "Engine thread CPU time over the interval (work done)"},
       {"gpu_utilization", SignalKind::kGauge, "ratio", "NVML utilization of the engine's GPU (device-wide); absent without NVML"},
       {"utilization", SignalKind::kGauge, "ratio", "The device's: gpu_utilization on CUDA, engine_cpu_utilization on CPU"},
+      // The engine's GPU as NVML reports it: each absent where NVML has no value.
+      {"gpu_memory_used_bytes", SignalKind::kGauge, "bytes", "Device memory in use on the engine's GPU (any process; NVML)"},
+      {"gpu_memory_total_bytes", SignalKind::kGauge, "bytes", "Device memory of the engine's GPU (NVML)"},
+      {"gpu_power_watts", SignalKind::kGauge, "watts", "Power draw of the engine's GPU (NVML)"},
+      {"gpu_temperature_celsius", SignalKind::kGauge, "celsius", "Temperature of the engine's GPU die (NVML)"},
+      {"gpu_sm_clock_hz", SignalKind::kGauge, "hertz", "SM clock of the engine's GPU (NVML)"},
+      {"gpu_throttled", SignalKind::kGauge, "bool", "1 while NVML reports a heat or power throttle reason, else 0 (idle is not throttled)"},
       {"engine_stalled_seconds", SignalKind::kGauge, "seconds", "Time the engine has made no step with requests in flight"},
       {"engine_stall_timeout_seconds", SignalKind::kGauge, "seconds", "Setting: server.engine_stall_timeout"},
       {"memory_used_bytes", SignalKind::kGauge, "bytes", "Process RSS, or CUDA allocator bytes"},
@@ -35,6 +42,8 @@ const std::vector<SignalInfo>& Catalogue() {
       {"requests_finished_total", SignalKind::kCounter, "requests", "Requests finished (stop or length)"},
       {"requests_aborted_total", SignalKind::kCounter, "requests", "Requests aborted (client gone, shutdown)"},
       {"requests_failed_total", SignalKind::kCounter, "requests", "Requests failed in the engine"},
+      {"gpu_xid_errors_total", SignalKind::kCounter, "errors", "XID critical errors NVML reported for the engine's GPU while watched"},
+      {"gpu_ecc_errors_total", SignalKind::kCounter, "errors", "Uncorrected ECC errors of the engine's GPU (NVML's volatile counter)"},
       {"ttft_p50", SignalKind::kDerived, "seconds", "Time to first token, median over the window"},
       {"ttft_p95", SignalKind::kDerived, "seconds", "Time to first token, P95 over the window"},
       {"ttft_p99", SignalKind::kDerived, "seconds", "Time to first token, P99 over the window"},
@@ -135,6 +144,13 @@ std::vector<std::pair<std::string, double>> SignalDeriver::Tick(double now, cons
   } else if (cpu_util) {
     put("utilization", *cpu_util);
   }
+  const engine::GpuStats& g = s.gpu;
+  if (g.memory_used_bytes) put("gpu_memory_used_bytes", *g.memory_used_bytes);
+  if (g.memory_total_bytes) put("gpu_memory_total_bytes", *g.memory_total_bytes);
+  if (g.power_watts) put("gpu_power_watts", *g.power_watts);
+  if (g.temperature_celsius) put("gpu_temperature_celsius", *g.temperature_celsius);
+  if (g.sm_clock_hz) put("gpu_sm_clock_hz", *g.sm_clock_hz);
+  if (g.throttled) put("gpu_throttled", *g.throttled ? 1 : 0);
   const int64_t in_flight = s.requests_running + s.requests_waiting;
   if (!have_progress_ || s.steps_total != last_steps_ || in_flight == 0) {
     have_progress_ = true;
@@ -169,6 +185,9 @@ std::vector<std::pair<std::string, double>> SignalDeriver::Tick(double now, cons
   put("requests_finished_total", finished);
   put("requests_aborted_total", aborted_.Update(double(f[int(FinishReason::kAbort)])));
   put("requests_failed_total", failed_.Update(double(f[int(FinishReason::kError)])));
+  // ECC's volatile counter restarts when the driver reloads: reset-safe too.
+  if (g.xid_errors_total) put("gpu_xid_errors_total", xid_.Update(*g.xid_errors_total));
+  if (g.ecc_errors_total) put("gpu_ecc_errors_total", ecc_.Update(*g.ecc_errors_total));
 
   const double w = cfg_.window_s;
   struct Q {

@@ -61,7 +61,7 @@ class SignalDeriver {
   };
 
   DeriverConfig cfg_;
-  Counter preemptions_, evictions_, queries_, hits_, prompt_, gen_, finished_, aborted_, failed_, busy_, cpu_;
+  Counter preemptions_, evictions_, queries_, hits_, prompt_, gen_, finished_, aborted_, failed_, busy_, cpu_, xid_, ecc_;
   Window ttft_, tbt_, e2e_, queue_, prefill_, batch_;
   Rate out_rate_, req_rate_, preempt_rate_, evict_rate_, query_rate_, hit_rate_;
   bool have_prev_ = false;

@@ -102,6 +102,54 @@ TEST(SignalsTest, UtilizationFitsTheDevice) {
   EXPECT_EQ(v.count("utilization"), 0u);
 }
 
+// The GPU's own figures pass through as read; every one is absent where NVML
+// gave none (a CPU engine, no NVML, a board without a power sensor).
+TEST(SignalsTest, GpuSignalsAreNvmlsOrAbsent) {
+  const char* gpu_signals[] = {"gpu_memory_used_bytes", "gpu_memory_total_bytes", "gpu_power_watts",
+                               "gpu_temperature_celsius", "gpu_sm_clock_hz", "gpu_throttled",
+                               "gpu_xid_errors_total", "gpu_ecc_errors_total"};
+  for (const char* name : gpu_signals) EXPECT_NE(FindSignal(name), nullptr) << name;
+  EXPECT_EQ(FindSignal("gpu_xid_errors_total")->kind, SignalKind::kCounter);
+  EXPECT_EQ(FindSignal("gpu_ecc_errors_total")->kind, SignalKind::kCounter);
+
+  SignalDeriver d({60, 300});
+  engine::EngineStats s;
+  s.cuda_device = 0;
+  auto v = AsMap(d.Tick(0, s));
+  for (const char* name : gpu_signals) EXPECT_EQ(v.count(name), 0u) << name << ": no NVML, never 0";
+
+  s.gpu_probed = true;
+  s.gpu.memory_used_bytes = 30e9;
+  s.gpu.memory_total_bytes = 141e9;
+  s.gpu.temperature_celsius = 61;
+  s.gpu.sm_clock_hz = 1980e6;
+  s.gpu.throttle_reasons = 0x1;  // idle
+  s.gpu.throttled = false;
+  s.gpu.xid_errors_total = 0;
+  s.gpu.ecc_errors_total = 2;  // from before vigild started: counted, as any counter's first value
+  v = AsMap(d.Tick(1, s));
+  EXPECT_DOUBLE_EQ(v["gpu_memory_used_bytes"], 30e9);
+  EXPECT_DOUBLE_EQ(v["gpu_memory_total_bytes"], 141e9);
+  EXPECT_DOUBLE_EQ(v["gpu_temperature_celsius"], 61);
+  EXPECT_DOUBLE_EQ(v["gpu_sm_clock_hz"], 1980e6);
+  EXPECT_DOUBLE_EQ(v["gpu_throttled"], 0);
+  EXPECT_DOUBLE_EQ(v["gpu_xid_errors_total"], 0);
+  EXPECT_DOUBLE_EQ(v["gpu_ecc_errors_total"], 2);
+  EXPECT_EQ(v.count("gpu_power_watts"), 0u) << "refused by this board: absent";
+
+  s.gpu.throttled = true;
+  s.gpu.xid_errors_total = 1;
+  s.gpu.ecc_errors_total = 1;  // the driver reloaded: its volatile counter restarted
+  v = AsMap(d.Tick(2, s));
+  EXPECT_DOUBLE_EQ(v["gpu_throttled"], 1);
+  EXPECT_DOUBLE_EQ(v["gpu_xid_errors_total"], 1);
+  EXPECT_DOUBLE_EQ(v["gpu_ecc_errors_total"], 3) << "reset-safe: never goes backwards";
+
+  s.gpu = engine::GpuStats{};  // a failed read: a gap in every GPU series
+  v = AsMap(d.Tick(3, s));
+  for (const char* name : gpu_signals) EXPECT_EQ(v.count(name), 0u) << name;
+}
+
 // The stall clock runs only while requests are in flight and no step happens.
 TEST(SignalsTest, EngineStalledSecondsCountsTimeWithoutProgress) {
   DeriverConfig cfg;
