@@ -149,14 +149,25 @@ Status Daemon::StartMonitor(std::vector<rules::RuleGroup> groups, std::vector<ru
     if (cuda >= 0) {
       std::string why;
       gpu_ = monitor::GpuProbe::Open(cuda, &why);
-      if (gpu_) spdlog::info("monitor: GPU utilization from NVML ({})", gpu_->device());
-      else spdlog::warn("monitor: {}; gpu_utilization is absent and utilization falls back to busy_fraction", why);
+      if (gpu_) {
+        gpu_id_ = {gpu_->nvml_index(), gpu_->uuid(), gpu_->device()};
+        spdlog::info("monitor: GPU figures from NVML ({}{})", gpu_->device(),
+                     gpu_->uuid().empty() ? "" : ", " + gpu_->uuid());
+      } else {
+        spdlog::warn("monitor: {}; the gpu_* signals are absent and utilization falls back to busy_fraction", why);
+      }
     }
     monitor::GpuProbe* gpu = gpu_.get();  // read on the monitor thread only
-    hosted = [eng, gpu] {
+    hosted = [this, eng, gpu] {
       engine::EngineStats s = eng->GetStats();
       s.gpu_probed = gpu != nullptr;
-      if (gpu) gpu->Read(&s.gpu);
+      if (gpu) {
+        gpu->Read(&s.gpu);
+        // /metrics and the report show this read, rather than reading NVML
+        // again: one reader for the XID events, the same figures as the series.
+        std::lock_guard<std::mutex> lock(gpu_mu_);
+        gpu_last_ = s.gpu;
+      }
       return s;
     };
   }
@@ -393,6 +404,14 @@ void Daemon::Routes() {
     for (auto& f : AlertingMetrics()) extra.push_back(std::move(f));
     for (auto& f : DetectorMetrics(views)) extra.push_back(std::move(f));
     extra.push_back(CaptureMetrics());
+    if (gpu_) {
+      engine::GpuStats g;
+      {
+        std::lock_guard<std::mutex> lock(gpu_mu_);
+        g = gpu_last_;
+      }
+      for (auto& f : GpuFamilies(g, gpu_id_)) extra.push_back(std::move(f));
+    }
     if (!config_.targets.empty())
       for (const char* w : {"up", "duration", "samples", "errors"}) extra.push_back(TargetMetrics(w));
     std::optional<engine::EngineStats> stats;

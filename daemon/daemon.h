@@ -15,6 +15,7 @@
 #include "capture/manager.h"
 #include "common/status.h"
 #include "daemon/config.h"
+#include "daemon/gpu_report.h"
 #include "daemon/metrics.h"
 #include "daemon/openai.h"
 #include "detectors/detectors.h"
@@ -119,6 +120,9 @@ class Daemon {
   std::unique_ptr<tokenizer::Tokenizer> tok_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<monitor::GpuProbe> gpu_;  // NVML, when the engine runs on CUDA and NVML loads
+  GpuIdentity gpu_id_;                      // set with gpu_, before the monitor starts
+  mutable std::mutex gpu_mu_;               // a leaf: guards gpu_last_
+  engine::GpuStats gpu_last_;               // the monitor thread's last read, for /metrics and the report
   // The monitor: every monitored instance's series, detectors and rules
   // (absent with monitor.enabled: false).
   std::unique_ptr<pipeline::Pipeline> pipeline_;

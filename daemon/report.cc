@@ -129,6 +129,14 @@ void Daemon::HandleHealthReport(const httplib::Request& req, httplib::Response& 
                         {"avg_sequence_length", s.avg_sequence_length},
                         {"memory_used_bytes", s.memory_used_bytes},
                         {"steps_total", s.steps_total}};
+    if (gpu_) {
+      engine::GpuStats g;
+      {
+        std::lock_guard<std::mutex> lock(gpu_mu_);
+        g = gpu_last_;
+      }
+      report["gpu"] = GpuJson(g, gpu_id_);
+    }
     const auto& e = engine_->config();
     report["config"] = {{"model", mi.name}, {"architecture", mi.architecture}, {"device", mi.device}, {"dtype", mi.dtype},
                         {"block_size", e.block_size}, {"num_blocks", mi.kv_blocks}, {"max_num_seqs", e.max_num_seqs},

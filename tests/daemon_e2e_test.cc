@@ -173,6 +173,7 @@ TEST_F(DaemonE2ETest, ModelsTokenizeAndHealth) {
   json rep = HealthReport(c);
   EXPECT_EQ(rep["status"], "healthy");
   EXPECT_EQ(rep["config"]["max_model_len"], 256);
+  EXPECT_FALSE(rep.contains("gpu")) << "a CPU engine has no NVML figures: no gpu object, not zeros";
 }
 
 TEST_F(DaemonE2ETest, MetricsPassPromtoolButForVllmNames) {
@@ -184,6 +185,7 @@ TEST_F(DaemonE2ETest, MetricsPassPromtoolButForVllmNames) {
                            "vllm_ttft_seconds_bucket", "vllm_decode_batch_size_bucket", "vigil_build_info"}) {
     EXPECT_NE(m->body.find(name), std::string::npos) << name;
   }
+  EXPECT_EQ(m->body.find("vigil_gpu_"), std::string::npos) << "no NVML: no GPU series, not zeros";
   vigil::testing::TempDir dir;
   vigil::testing::WriteFile(dir.File("m.txt"), m->body);
   FILE* p = popen(("promtool check metrics < " + dir.File("m.txt") + " 2>&1").c_str(), "r");
