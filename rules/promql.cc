@@ -26,6 +26,7 @@ std::string Rate(const std::string& metric, const std::string& sel = "") {
   return std::string("sum without (") + kOwn + (sel.empty() ? "" : ", finished_reason") + ") (rate(" + metric + sel +
          "[1m]))";
 }
+std::string Gpu(const std::string& metric) { return "max without (gpu, UUID) (" + metric + ")"; }
 std::string Quantile(const char* q, const std::string& metric) {
   return std::string("histogram_quantile(") + q + ", sum without (" + kOwn + ") (rate(" + metric + "_bucket[1m])))";
 }
@@ -41,6 +42,8 @@ const std::map<std::string, Source>& SignalMap() {
   auto g = [](const char* m) { return Source{Gauge(m), m}; };
   auto c = [](const char* m) { return Source{Counter(m), m}; };
   auto d = [](std::string q) { return Source{std::move(q), ""}; };
+  // The GPU's series carry its NVML index and UUID instead of model_name.
+  auto gpu = [](const char* m) { return Source{Gpu(m), ""}; };
   static const std::map<std::string, Source> m = {
       {"requests_running", g("vllm:num_requests_running")},
       {"requests_waiting", g("vllm:num_requests_waiting")},
@@ -50,9 +53,18 @@ const std::map<std::string, Source>& SignalMap() {
       {"kv_blocks_orphaned", g("vigil_kv_blocks_orphaned")},
       {"busy_fraction", g("vigil_engine_busy_fraction")},
       {"engine_cpu_utilization", d(Rate("vigil_engine_thread_cpu_seconds_total"))},
-      // A CPU engine's utilization; on a GPU node swap in DCGM's
-      // DCGM_FI_DEV_GPU_UTIL / 100 (vigild's own NVML reading is not exported yet).
-      {"utilization", d(Rate("vigil_engine_thread_cpu_seconds_total"))},
+      // NVML's figure where vigild exports one (a CUDA engine), else the CPU
+      // engine's thread time, as vigild's own `utilization` chooses.
+      {"gpu_utilization", gpu("vigil_gpu_utilization")},
+      {"utilization", d("(" + Gpu("vigil_gpu_utilization") + " or " + Rate("vigil_engine_thread_cpu_seconds_total") + ")")},
+      {"gpu_memory_used_bytes", gpu("vigil_gpu_memory_used_bytes")},
+      {"gpu_memory_total_bytes", gpu("vigil_gpu_memory_total_bytes")},
+      {"gpu_power_watts", gpu("vigil_gpu_power_watts")},
+      {"gpu_temperature_celsius", gpu("vigil_gpu_temperature_celsius")},
+      {"gpu_sm_clock_hz", gpu("vigil_gpu_sm_clock_hz")},
+      {"gpu_throttled", gpu("vigil_gpu_throttled")},
+      {"gpu_xid_errors_total", d("sum without (gpu, UUID) (vigil_gpu_xid_errors_total)")},
+      {"gpu_ecc_errors_total", d("sum without (gpu, UUID) (vigil_gpu_ecc_errors_total)")},
       {"memory_used_bytes", g("vigil_memory_used_bytes")},
       {"avg_sequence_length", g("vigil_avg_sequence_length")},
       {"requests_stuck", g("vigil_requests_stuck")},
@@ -119,6 +131,11 @@ Status Translate(const Node& n, std::string* out) {
       std::string a, b;
       VIGIL_RETURN_IF_ERROR(Translate(*n.args[0], &a));
       VIGIL_RETURN_IF_ERROR(Translate(*n.args[1], &b));
+      // PromQL's set operators take vectors only: `x or 0` is `x or vector(0)`.
+      if (n.name == "and" || n.name == "or" || n.name == "unless") {
+        if (n.args[0]->kind == Node::Kind::kNumber) a = "vector(" + a + ")";
+        if (n.args[1]->kind == Node::Kind::kNumber) b = "vector(" + b + ")";
+      }
       *out = "(" + a + " " + n.name + " " + b + ")";
       return Status::OK();
     }

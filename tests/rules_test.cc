@@ -229,7 +229,8 @@ TEST(DefaultPackTest, ShippedRulesLoad) {
     for (const auto& r : grp.rules) names.insert(r.name);
   for (const char* want : {"KVCacheThrashing", "PrefillStarvation", "GPUUnderutilization", "KVBlocksLeaking",
                            "OrphanedKVBlocks", "RequestsStuck", "PrefixCacheMisses", "KVPressureDrivesLatency",
-                           "HighTTFT", "KVCacheNearFull", "QueueBuildUp", "LowThroughput"})
+                           "HighTTFT", "KVCacheNearFull", "QueueBuildUp", "LowThroughput", "GPUThrottled",
+                           "GPUHardwareErrors"})
     EXPECT_TRUE(names.count(want)) << want;
 }
 
