@@ -40,12 +40,11 @@ Status EngineCore::Create(const EngineConfig& config, std::unique_ptr<EngineCore
   if (config.faults.leak_blocks_on_abort < 0 || config.faults.leak_blocks_on_abort > 1)
     return Status::InvalidArgument("engine.faults.leak_blocks_on_abort must be a probability in [0, 1]");
 
-  const bool builtin = config.model == "builtin:tiny-llama";
+  const bool builtin = config.model.rfind("builtin:", 0) == 0;
   if (builtin) {
-    s.mcfg = TinyLlamaConfig();
-  } else if (config.model.rfind("builtin:", 0) == 0) {
-    return Status::InvalidArgument("engine.model: unknown built-in model \"" + config.model +
-                                   "\" (the built-in model is builtin:tiny-llama)");
+    if (!BuiltinModelConfig(config.model.substr(8), &s.mcfg))
+      return Status::InvalidArgument("engine.model: unknown built-in model \"" + config.model +
+                                     "\" (built in: builtin:tiny-llama, builtin:tinyllama-1.1b)");
   } else {
     VIGIL_RETURN_IF_ERROR(LoadModelConfig(config.model, &s.mcfg));
   }

@@ -255,4 +255,32 @@ ModelConfig TinyLlamaConfig() {
   return c;
 }
 
+bool BuiltinModelConfig(const std::string& name, ModelConfig* out) {
+  if (name == "tiny-llama") {
+    *out = TinyLlamaConfig();
+    return true;
+  }
+  if (name != "tinyllama-1.1b") return false;
+  // TinyLlama/TinyLlama-1.1B's config.json (the shape the HF generate()
+  // baseline in shared/bench uses too).
+  ModelConfig c;
+  c.architecture = "llama";
+  c.vocab_size = 32000;
+  c.hidden_size = 2048;
+  c.num_layers = 22;
+  c.num_heads = 32;
+  c.num_kv_heads = 4;
+  c.head_dim = 64;
+  c.intermediate_size = 5632;
+  c.max_position_embeddings = 2048;
+  c.norm_eps = 1e-5;
+  c.rope_theta = 10000.0;
+  c.tie_word_embeddings = false;
+  c.eos_token_ids = {2};
+  c.bos_token_id = 1;
+  c.torch_dtype = "bfloat16";  // dtype auto: bf16 on CUDA, float32 on CPU
+  *out = c;
+  return true;
+}
+
 }  // namespace vigil::engine

@@ -62,4 +62,12 @@ Status ParseModelConfig(const std::string& json_text, const std::string& source,
 // The built-in random-weight Llama (vocabulary of the GPT-2 tokenizer).
 ModelConfig TinyLlamaConfig();
 
+// The built-in random-weight models by the name after "builtin:":
+// "tiny-llama" (TinyLlamaConfig: the daemon's default, with GPT-2's
+// tokenizer) and "tinyllama-1.1b" (TinyLlama-1.1B's shape, bf16 on CUDA, so
+// throughput at a real model's size is measured without downloading weights;
+// its 32,000-token vocabulary fits no tokenizer Vigil ships). False for an
+// unknown name.
+bool BuiltinModelConfig(const std::string& name, ModelConfig* out);
+
 }  // namespace vigil::engine

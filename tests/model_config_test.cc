@@ -52,5 +52,25 @@ TEST(ModelConfigTest, ClearErrors) {
   EXPECT_EQ(LoadModelConfig("/nonexistent", &c).code(), Status::Code::kNotFound);
 }
 
+// The built-in shapes: the daemon's tiny default, and TinyLlama-1.1B's for
+// benchmarks at a real model's size.
+TEST(ModelConfigTest, BuiltinShapes) {
+  ModelConfig c;
+  ASSERT_TRUE(BuiltinModelConfig("tiny-llama", &c));
+  EXPECT_EQ(c.hidden_size, 256);
+  ASSERT_TRUE(BuiltinModelConfig("tinyllama-1.1b", &c));
+  EXPECT_EQ(c.architecture, "llama");
+  EXPECT_EQ(c.num_layers, 22);
+  EXPECT_EQ(c.hidden_size, 2048);
+  EXPECT_EQ(c.num_heads, 32);
+  EXPECT_EQ(c.num_kv_heads, 4);
+  EXPECT_EQ(c.head_dim * c.num_heads, c.hidden_size);
+  EXPECT_EQ(c.intermediate_size, 5632);
+  EXPECT_EQ(c.vocab_size, 32000);
+  EXPECT_FALSE(c.tie_word_embeddings);
+  EXPECT_EQ(c.torch_dtype, "bfloat16");
+  EXPECT_FALSE(BuiltinModelConfig("huge", &c));
+}
+
 }  // namespace
 }  // namespace vigil::engine
