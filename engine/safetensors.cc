@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 namespace vigil::engine {
@@ -91,12 +92,19 @@ Status SafetensorsFile::Open(const std::string& path, std::unique_ptr<Safetensor
     v.dtype = t["dtype"].get<std::string>();
     const size_t elem = DtypeSize(v.dtype);
     if (elem == 0) return Status::Unimplemented(where + ": unsupported dtype " + v.dtype);
-    uint64_t numel = 1;
+    // Checked in int64 (what TensorView::numel() computes in) at every step:
+    // a wrapped product could otherwise match a tiny byte range.
+    int64_t numel = 1;
     for (const json& d : t["shape"]) {
       if (!d.is_number_unsigned()) return Status::Corruption(where + ": shape has a non-integer or negative dimension");
+      if (d.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
+          __builtin_mul_overflow(numel, d.get<int64_t>(), &numel))
+        return Status::Corruption(where + ": shape's element count overflows 64 bits");
       v.shape.push_back(d.get<int64_t>());
-      numel *= d.get<uint64_t>();
     }
+    uint64_t nbytes = 0;
+    if (__builtin_mul_overflow(static_cast<uint64_t>(numel), elem, &nbytes))
+      return Status::Corruption(where + ": shape's byte size overflows 64 bits");
     const json& off = t["data_offsets"];
     if (!off[0].is_number_unsigned() || !off[1].is_number_unsigned())
       return Status::Corruption(where + ": data_offsets must be non-negative integers");
@@ -106,10 +114,10 @@ Status SafetensorsFile::Open(const std::string& path, std::unique_ptr<Safetensor
       return Status::Corruption(where + ": data ends at byte " + std::to_string(end) + " but the file holds " +
                                 std::to_string(data_size) + " data bytes (truncated?)");
     }
-    if (end - begin != numel * elem) {
+    if (end - begin != nbytes) {
       return Status::Corruption(where + ": " + std::to_string(end - begin) + " bytes for shape of " +
-                                std::to_string(numel) + " " + v.dtype + " elements (" +
-                                std::to_string(numel * elem) + " bytes expected)");
+                                std::to_string(numel) + " " + v.dtype + " elements (" + std::to_string(nbytes) +
+                                " bytes expected)");
     }
     v.data = data + begin;
     v.nbytes = end - begin;

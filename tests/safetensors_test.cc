@@ -80,6 +80,31 @@ TEST(SafetensorsTest, RejectsMalformedFilesNamingTheProblem) {
   }
 }
 
+// Found by tests/fuzz/safetensors_fuzz: a shape whose element count or byte
+// size wrapped around 64 bits matched an empty data range and was accepted,
+// and numel() then overflowed (or a dimension above INT64_MAX read negative).
+TEST(SafetensorsTest, ShapeOverflowIsAnError) {
+  const std::vector<BadCase> cases = {
+      {"wrapped count", Header(R"({"w":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,0]}})"),
+       "element count overflows"},
+      {"dim above int64", Header(R"({"w":{"dtype":"F32","shape":[0,9223372036854775808],"data_offsets":[0,0]}})"),
+       "element count overflows"},
+      {"count past int64 before a zero", Header(R"({"w":{"dtype":"U8","shape":[2147483648,4294967296,0],"data_offsets":[0,0]}})"),
+       "element count overflows"},
+      {"wrapped bytes", Header(R"({"w":{"dtype":"I64","shape":[2305843009213693952],"data_offsets":[0,0]}})"),
+       "byte size overflows"},
+  };
+  TempDir dir;
+  for (const BadCase& c : cases) {
+    WriteFile(dir.File("big.safetensors"), c.bytes);
+    std::unique_ptr<SafetensorsFile> f;
+    Status st = SafetensorsFile::Open(dir.File("big.safetensors"), &f);
+    EXPECT_EQ(st.code(), Status::Code::kCorruption) << c.name;
+    EXPECT_NE(st.message().find("tensor \"w\": shape's " ), std::string::npos) << c.name << ": " << st.ToString();
+    EXPECT_NE(st.message().find(c.expect), std::string::npos) << c.name << ": " << st.ToString();
+  }
+}
+
 TEST(SafetensorsTest, MissingFileIsAnIOError) {
   std::unique_ptr<SafetensorsFile> f;
   EXPECT_EQ(SafetensorsFile::Open("/nonexistent/x.safetensors", &f).code(), Status::Code::kIOError);
