@@ -61,6 +61,14 @@ Status MatcherSet::Compile(std::vector<Matcher> matchers, MatcherSet* out) {
   for (size_t i = 0; i < matchers.size(); ++i) {
     std::regex re;
     if (matchers[i].is_regex) {
+      // std::regex compiles (and matches) by recursion, one level per nested
+      // group: a long enough pattern overflows the stack instead of failing.
+      // The length bounds the nesting; real matchers are far shorter.
+      constexpr size_t kMaxRegexBytes = 4096;
+      if (matchers[i].value.size() > kMaxRegexBytes)
+        return Status::InvalidArgument("matcher " + matchers[i].name + ": regex is " +
+                                       std::to_string(matchers[i].value.size()) + " bytes, more than " +
+                                       std::to_string(kMaxRegexBytes));
       try {
         re = std::regex("^(?:" + matchers[i].value + ")$");
       } catch (const std::regex_error& e) {

@@ -51,5 +51,20 @@ TEST(MatcherTest, AnchoredRegexesAndAbsentLabelsAsEmpty) {
   EXPECT_FALSE(none.Matches({{"severity", "critical"}}));
 }
 
+// Found with tests/fuzz/silences_fuzz: a silence whose regex nests 100,000
+// groups (a 200 KB body, under the 1 MB request limit) overflowed the stack
+// in std::regex's recursive compiler and took vigild down.
+TEST(MatcherTest, OverlongRegexIsAnErrorNotAStackOverflow) {
+  const std::string deep = std::string(100000, '(') + "a" + std::string(100000, ')');
+  MatcherSet set;
+  Status st = MatcherSet::Compile({{"alertname", deep, true, true}}, &set);
+  EXPECT_EQ(st.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(st.message().find("matcher alertname: regex is 200001 bytes, more than 4096"), std::string::npos)
+      << st.ToString();
+  const std::string ok = std::string(1000, '(') + "a" + std::string(1000, ')');
+  ASSERT_TRUE(MatcherSet::Compile({{"alertname", ok, true, true}}, &set).ok());
+  EXPECT_TRUE(set.Matches({{"alertname", "a"}}));
+}
+
 }  // namespace
 }  // namespace vigil
