@@ -175,10 +175,31 @@ class Parser {
     *out = std::move(left);
     return Status::OK();
   }
-  Status ParseOr(NodePtr* out) { return Binary(out, &Parser::ParseAnd, {"or"}, true); }
+  // Parentheses, function arguments, `not` and unary minus nest by
+  // recursion; bounded so a hostile rule file gets an error, not a stack
+  // overflow (2,000 parentheses overflowed it).
+  static constexpr int kMaxDepth = 128;
+  struct Nest {
+    int* depth = nullptr;
+    ~Nest() {
+      if (depth) --*depth;
+    }
+  };
+  Status Enter(Nest* n) {
+    n->depth = &depth_;
+    if (++depth_ > kMaxDepth) return Err(Peek().pos, "expression nests deeper than " + std::to_string(kMaxDepth) + " levels");
+    return Status::OK();
+  }
+  Status ParseOr(NodePtr* out) {
+    Nest n;
+    VIGIL_RETURN_IF_ERROR(Enter(&n));
+    return Binary(out, &Parser::ParseAnd, {"or"}, true);
+  }
   Status ParseAnd(NodePtr* out) { return Binary(out, &Parser::ParseNot, {"and", "unless"}, true); }
   Status ParseNot(NodePtr* out) {
     if (!IsWord("not")) return ParseCmp(out);
+    Nest nest;
+    VIGIL_RETURN_IF_ERROR(Enter(&nest));
     const size_t pos = Peek().pos;
     ++p_;
     NodePtr inner;
@@ -195,6 +216,8 @@ class Parser {
   Status ParseMul(NodePtr* out) { return Binary(out, &Parser::ParseUnary, {"*", "/"}, false); }
   Status ParseUnary(NodePtr* out) {
     if (IsOp("-")) {
+      Nest nest;
+      VIGIL_RETURN_IF_ERROR(Enter(&nest));
       const size_t pos = Peek().pos;
       ++p_;
       NodePtr inner;
@@ -291,6 +314,7 @@ class Parser {
   Expr::ParseError error_;  // the first error, for callers that place its column
   std::vector<Token> toks_;
   size_t p_ = 0;
+  int depth_ = 0;
 };
 
 Value RangeFunction(const std::string& f, const std::vector<std::pair<double, double>>& pts, double range_s,

@@ -135,5 +135,25 @@ TEST(ExprTest, ErrorsNameTheColumnAndSuggest) {
   }
 }
 
+// Found by tests/fuzz/expr_fuzz: 2,000 nested parentheses (4 KB) overflowed
+// the stack of the recursive-descent parser.
+TEST(ExprTest, DeepNestingIsAnErrorNotAStackOverflow) {
+  FakeContext c;
+  EXPECT_EQ(Eval(std::string(100, '(') + "1" + std::string(100, ')'), c), 1.0);
+  EXPECT_EQ(Eval(std::string(100, '-') + "1", c), 1.0);
+  for (const std::string& text : {std::string(2000, '(') + "1" + std::string(2000, ')'), std::string(2000, '-') + "1",
+                                  [] {
+                                    std::string s;
+                                    for (int i = 0; i < 2000; ++i) s += "not ";
+                                    return s + "1";
+                                  }(),
+                                  std::string(2000, '(')}) {
+    std::unique_ptr<Expr> e;
+    Status st = Expr::Parse(text, &e);
+    EXPECT_EQ(st.code(), Status::Code::kInvalidArgument);
+    EXPECT_NE(st.message().find("nests deeper than 128 levels"), std::string::npos) << st.message();
+  }
+}
+
 }  // namespace
 }  // namespace vigil::rules
