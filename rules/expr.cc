@@ -468,6 +468,16 @@ std::string SuggestSignal(const std::string& name) {
 }
 
 Status Expr::Parse(const std::string& text, std::unique_ptr<Expr>* out, ParseError* where) {
+  // Every sub-expression keeps its own text (for evidence), so memory grows
+  // with length squared: a 400 KB `1+1+...` took gigabytes. Real rules are
+  // a few hundred bytes.
+  constexpr size_t kMaxBytes = 4096;
+  if (text.size() > kMaxBytes) {
+    const std::string msg =
+        "expression is " + std::to_string(text.size()) + " bytes, more than " + std::to_string(kMaxBytes);
+    if (where) *where = {1, msg};
+    return Status::InvalidArgument(msg);
+  }
   auto e = std::make_unique<Expr>();
   e->text_ = text;
   Parser p(e->text_);

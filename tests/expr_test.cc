@@ -155,5 +155,17 @@ TEST(ExprTest, DeepNestingIsAnErrorNotAStackOverflow) {
   }
 }
 
+// Found with tests/fuzz/expr_fuzz on a crafted input: `1+1+...` of 400 KB
+// ran out of memory, each of its 200,000 nodes keeping its own text.
+TEST(ExprTest, OverlongExpressionIsAnError) {
+  std::string text = "1";
+  while (text.size() <= 4096) text += "+1";
+  std::unique_ptr<Expr> e;
+  Status st = Expr::Parse(text, &e);
+  EXPECT_EQ(st.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(st.message().find("expression is 4097 bytes, more than 4096"), std::string::npos) << st.message();
+  EXPECT_TRUE(Expr::Parse(text.substr(0, 4095), &e).ok());
+}
+
 }  // namespace
 }  // namespace vigil::rules
