@@ -195,7 +195,8 @@ Status ReadTrace(const std::string& path, std::vector<Event>* events, json* meta
     if (!e.is_object() || !e.contains("ph") || !e["ph"].is_string()) continue;
     const std::string ph = e["ph"];
     Event ev;
-    ev.name = e.value("name", "");
+    // value() throws on a non-string name; a target's trace is outside input.
+    ev.name = e.contains("name") && e["name"].is_string() ? e["name"].get<std::string>() : "";
     ev.cat = e.contains("cat") && e["cat"].is_string() ? e["cat"].get<std::string>() : "";
     ev.ts = num(e, "ts");
     ev.pid = id(e, "pid");

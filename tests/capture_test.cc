@@ -123,6 +123,18 @@ TEST(CaptureSummaryTest, ReadsPyTorchStyleTracesGzipOrPlain) {
   EXPECT_EQ(ReadTrace(dir.File("missing.json"), &ev, nullptr).code(), Status::Code::kNotFound);
 }
 
+// Found by tests/fuzz/trace_fuzz: a non-string "name" threw from json::value()
+// out of ReadTrace, which would end vigild reading a target's trace.
+TEST(CaptureSummaryTest, ANonStringNameIsNoName) {
+  TempDir dir;
+  WriteFile(dir.File("odd.json"), R"([{"ph":"X","name":1,"ts":1,"dur":2},{"ph":"X","name":"step","ts":3,"dur":1}])");
+  std::vector<Event> ev;
+  ASSERT_TRUE(ReadTrace(dir.File("odd.json"), &ev, nullptr).ok());
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[0].name, "");
+  EXPECT_EQ(ev[1].name, "step");
+}
+
 TEST(CaptureSummaryTest, CategoriesByName) {
   EXPECT_EQ(Category("aten::addmm", false), "matmul");
   EXPECT_EQ(Category("aten::linear", false), "matmul");
