@@ -186,7 +186,11 @@ Status ReadTrace(const std::string& path, std::vector<Event>* events, json* meta
     if (!e.contains(k)) return 0;
     const json& v = e[k];
     if (v.is_number_integer()) return v.get<int64_t>();
-    if (v.is_number()) return static_cast<int64_t>(v.get<double>());
+    if (v.is_number()) {
+      // Casting a double outside int64's range (or NaN) is undefined.
+      const double d = v.get<double>();
+      return d > -9.2e18 && d < 9.2e18 ? static_cast<int64_t>(d) : 0;
+    }
     if (v.is_string()) return static_cast<int64_t>(std::hash<std::string>()(v.get<std::string>()) & 0x7fffffff);
     return 0;
   };

@@ -135,6 +135,21 @@ TEST(CaptureSummaryTest, ANonStringNameIsNoName) {
   EXPECT_EQ(ev[1].name, "step");
 }
 
+// Found by tests/fuzz/trace_fuzz: a pid or tid beyond int64 (read as a
+// double) was cast to int64, which is undefined; such ids read as 0.
+TEST(CaptureSummaryTest, IdsBeyondInt64ReadAsZero) {
+  TempDir dir;
+  WriteFile(dir.File("ids.json"),
+            R"([{"ph":"X","name":"a","tid":92233720368547758087,"pid":-1e300},{"ph":"X","name":"b","pid":2.5,"tid":7}])");
+  std::vector<Event> ev;
+  ASSERT_TRUE(ReadTrace(dir.File("ids.json"), &ev, nullptr).ok());
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[0].tid, 0);
+  EXPECT_EQ(ev[0].pid, 0);
+  EXPECT_EQ(ev[1].pid, 2);
+  EXPECT_EQ(ev[1].tid, 7);
+}
+
 TEST(CaptureSummaryTest, CategoriesByName) {
   EXPECT_EQ(Category("aten::addmm", false), "matmul");
   EXPECT_EQ(Category("aten::linear", false), "matmul");
