@@ -7,7 +7,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 CONFIG ?= etc/vigil.yaml
 
-.PHONY: all deps test-deps configure build run test bench install clean
+.PHONY: all deps test-deps configure build run test bench fuzz install clean
 
 all: build
 
@@ -38,6 +38,18 @@ test: test-deps configure
 
 bench: build
 	$(BUILD_DIR)/bench/engine_bench
+
+# libFuzzer targets (tests/fuzz/README.md): a clang build in build-fuzz, then
+# each target for FUZZ_SECONDS, one at a time; new corpus goes to a temp dir.
+# Fails if any target crashes, leaks, hangs (>10 s) or exceeds 2 GB.
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD_DIR ?= build-fuzz
+fuzz:
+	@scripts/deps.sh --fuzz
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVIGIL_FUZZ=ON \
+	  -DVIGIL_BUILD_TESTS=OFF -DVIGIL_BUILD_BENCH=OFF
+	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS) --target fuzz_targets
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_BUILD_DIR) $(FUZZ_TARGETS)
 
 # Binaries to $(PREFIX)/bin, GPT-2's tokenizer to $(PREFIX)/share/vigil, the
 # default config to /etc/vigil and the unit to /lib/systemd/system, all under

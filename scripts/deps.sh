@@ -24,8 +24,12 @@ PACKAGES=(
 TEST_PACKAGES=(prometheus prometheus-alertmanager python3
   chromium chromium-driver fonts-dejavu-core)  # the dashboard's tests in a real headless browser
 
+# `make fuzz` (tests/fuzz): clang with libFuzzer and the sanitizer runtimes.
+FUZZ_PACKAGES=(clang libclang-rt-14-dev)
+
 want=("${PACKAGES[@]}")
 if [[ "${1:-}" == "--test" ]]; then want+=("${TEST_PACKAGES[@]}"); fi
+if [[ "${1:-}" == "--fuzz" ]]; then want+=("${FUZZ_PACKAGES[@]}"); fi
 
 missing=()
 for p in "${want[@]}"; do

@@ -21,7 +21,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (bool chat : {false, true}) {
     vigil::daemon::GenerationRequest req;
     if (auto err = vigil::daemon::ParseGenerationRequest(body, chat, "m", *Gpt2(), tmpl, &req)) {
-      (void)err->ToJson().dump();
+      // As SendError writes it (invalid UTF-8 from the body replaced).
+      (void)err->ToJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       continue;
     }
     // What streaming does with the parsed stop strings.

@@ -29,7 +29,8 @@ for t in "${targets[@]}"; do
   bin="$build/tests/fuzz/${t}_fuzz"
   [[ -x $bin ]] || { echo "fuzz: $bin missing (cmake --build $build --target fuzz_targets)"; failed+=("$t"); continue; }
   mkdir -p "$work/$t/corpus" "$work/$t/artifacts"
-  args=(-timeout=10 -rss_limit_mb=2048 -max_total_time="$seconds" -print_final_stats=1
+  # max_len fixed: a big crash seed in the corpus must not raise it for every run.
+  args=(-timeout=10 -rss_limit_mb=2048 -max_len=8192 -max_total_time="$seconds" -print_final_stats=1
         -artifact_prefix="$work/$t/artifacts/")
   [[ -n ${FUZZ_RUNS:-} ]] && args+=(-runs="$FUZZ_RUNS")
   d=$(dict_for "$t")
