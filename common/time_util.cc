@@ -16,6 +16,9 @@ bool ParseRfc3339(const std::string& s, double* out) {
   double sec;
   char rest[16] = {0};
   if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%lf%15s", &y, &mo, &d, &h, &mi, &sec, rest) < 6) return false;
+  // %lf takes any number: huge seconds made times no time_t can hold.
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || !(sec >= 0 && sec < 61))
+    return false;
   struct tm tm {};
   tm.tm_year = y - 1900;
   tm.tm_mon = mo - 1;

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/time_util.h"
 #include "test_util.h"
 
 namespace vigil::alerts {
@@ -88,4 +89,21 @@ TEST(SilencesTest, JsonValidationNamesTheField) {
 }
 
 }  // namespace
+// Found by tests/fuzz/silences_fuzz (UBSan): seconds of 9.2e20 parsed as
+// an RFC 3339 time, and formatting it back cast the double to time_t out of
+// range. Out-of-range fields are now not a time.
+TEST(SilencesTest, OutOfRangeTimeFieldsAreNotTimes) {
+  double t = 0;
+  EXPECT_FALSE(ParseRfc3339("4062-06-30T23:59:922337203685477580859.999Z", &t));
+  EXPECT_FALSE(ParseRfc3339("2030-13-01T00:00:00Z", &t));
+  EXPECT_FALSE(ParseRfc3339("2030-01-01T24:00:00Z", &t));
+  EXPECT_FALSE(ParseRfc3339("2030-01-01T00:00:-1Z", &t));
+  EXPECT_TRUE(ParseRfc3339("2030-01-01T23:59:60.5Z", &t));  // a leap second
+  Silence s;
+  Status st = SilenceFromJson(nlohmann::json::parse(
+                                  R"({"matchers":[{"name":"a","value":"b"}],"endsAt":"4062-06-30T23:59:922337203685477580859.999Z"})"),
+                              100, &s);
+  EXPECT_NE(st.message().find("endsAt: expected an RFC 3339 time"), std::string::npos) << st.ToString();
+}
+
 }  // namespace vigil::alerts
