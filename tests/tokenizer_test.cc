@@ -88,6 +88,11 @@ TEST(TokenizerTest, UnsupportedTokenizersAreClearErrors) {
   st = Tokenizer::FromJson(R"({"normalizer":{"type":"NFKC"},"model":{"type":"BPE"}})", "t.json", &t);
   EXPECT_NE(st.message().find("normalizer \"NFKC\""), std::string::npos);
   EXPECT_FALSE(Tokenizer::FromJson("{", "t.json", &t).ok());
+  // Found by tests/fuzz/tokenizer_load_fuzz: a field of the wrong JSON type
+  // threw out of FromJson instead of failing.
+  st = Tokenizer::FromJson(R"({"model":{"type":18446744073709551616}})", "t.json", &t);
+  EXPECT_EQ(st.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(st.message().find("t.json: unexpected field type"), std::string::npos) << st.ToString();
   EXPECT_EQ(Tokenizer::Load("/nonexistent.json", &t).code(), Status::Code::kNotFound);
 }
 

@@ -414,7 +414,12 @@ Status Tokenizer::FromJson(const std::string& text, const std::string& source, s
     return Status::InvalidArgument(source + ": not valid JSON: " + e.what());
   }
   auto t = std::make_unique<BpeTokenizer>();
-  VIGIL_RETURN_IF_ERROR(t->Init(j, source));
+  // Init reads fields with get<>(), which throws on a wrong type ("type": 1).
+  try {
+    VIGIL_RETURN_IF_ERROR(t->Init(j, source));
+  } catch (const json::exception& e) {
+    return Status::InvalidArgument(source + ": unexpected field type: " + e.what());
+  }
   *out = std::move(t);
   return Status::OK();
 }
