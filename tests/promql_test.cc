@@ -83,18 +83,22 @@ TEST(PromQLTest, ForScaleShortensEveryFor) {
 // The GPU's signals read vigild's vigil_gpu_* series; `utilization` is
 // NVML's where vigild exports it, the CPU engine's thread time elsewhere.
 TEST(PromQLTest, GpuSignalsReadTheNvmlSeries) {
-  EXPECT_EQ(PromQL("max_over_time(gpu_throttled[1m]) == 1"), "(max_over_time((max(vigil_gpu_throttled))[60s:]) == 1)");
+  EXPECT_EQ(PromQL("max_over_time(gpu_throttled[1m]) == 1"),
+            "(max_over_time((max without (gpu, UUID) (vigil_gpu_throttled))[60s:]) == 1)");
   EXPECT_EQ(PromQL("increase(gpu_xid_errors_total[5m]) > 0"),
-            "(increase((sum(vigil_gpu_xid_errors_total))[300s:]) > 0)");
+            "(increase((sum without (gpu, UUID) (vigil_gpu_xid_errors_total))[300s:]) > 0)");
   EXPECT_EQ(PromQL("utilization"),
-            "(max(vigil_gpu_utilization) or max(rate(vigil_engine_thread_cpu_seconds_total[1m])))");
+            "(max without (gpu, UUID) (vigil_gpu_utilization) or "
+            "sum without (model_name) (rate(vigil_engine_thread_cpu_seconds_total[1m])))");
 }
 
 // PromQL's set operators take no scalars: a number beside one is a vector.
 TEST(PromQLTest, ANumberBesideASetOperatorIsAVector) {
-  EXPECT_EQ(PromQL("gpu_ecc_errors_total or 0"), "(sum(vigil_gpu_ecc_errors_total) or vector(0))");
-  EXPECT_EQ(PromQL("1 and requests_waiting"), "(vector(1) and max(vllm:num_requests_waiting))");
-  EXPECT_EQ(PromQL("requests_waiting + 1"), "(max(vllm:num_requests_waiting) + 1)") << "arithmetic keeps scalars";
+  EXPECT_EQ(PromQL("gpu_ecc_errors_total or 0"),
+            "(sum without (gpu, UUID) (vigil_gpu_ecc_errors_total) or vector(0))");
+  EXPECT_EQ(PromQL("1 and requests_waiting"), "(vector(1) and max without (model_name) (vllm:num_requests_waiting))");
+  EXPECT_EQ(PromQL("requests_waiting + 1"), "(max without (model_name) (vllm:num_requests_waiting) + 1)")
+      << "arithmetic keeps scalars";
 }
 
 TEST(PromQLTest, DetectorRefsComeFromExpressionsAndTemplates) {

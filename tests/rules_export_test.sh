@@ -11,9 +11,9 @@ trap 'rm -f "$out"' EXIT
 promtool check rules "$out"
 n=$(grep -c '^      - alert:' "$out")
 echo "exported $n rules"
-test "$n" -ge 13
+test "$n" -ge 15
 grep -q 'vigil_signal_trend_r2{signal=\\"kv_blocks_used\\"}' "$out"
 grep -q 'vigil_signal_correlation{signal_a=\\"kv_cache_usage\\",signal_b=\\"ttft_p95\\"}' "$out"
-grep -q 'max_over_time((max(vigil_gpu_throttled))\[60s:\])' "$out"
+grep -q 'max_over_time((max without (gpu, UUID) (vigil_gpu_throttled))\[60s:\])' "$out"
 grep -q 'or vector(0))' "$out"   # a set operator with a number, in GPUHardwareErrors' description
 if grep -q 'KVBlocksLeaking skipped\|MemoryClimbing skipped\|KVPressureDrivesLatency skipped\|GPUThrottled skipped\|GPUHardwareErrors skipped' "$out"; then exit 1; fi
