@@ -7,12 +7,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "capture/summary.h"
 #include "capture/trace.h"
-#include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "common/time_util.h"
 
 namespace vigil::cli {
@@ -27,11 +28,11 @@ int Fail(const std::string& msg) {
 }
 
 // The response, or an exit code with the error printed.
-int Call(const Args& a, const std::string& method, const std::string& path, const std::string& body,
+int Call(const AdminFlags& a, const std::string& method, const std::string& path, const std::string& body,
          std::string* out_body) {
   std::string token;
   if (Status st = AdminToken(a, &token); !st.ok()) return Fail(st.message());
-  const std::string url = a.Get("url", "http://127.0.0.1:8000");
+  const std::string& url = a.url;
   httplib::Client c(url);
   c.set_connection_timeout(3);
   c.set_read_timeout(120);
@@ -113,78 +114,110 @@ bool IsFile(const std::string& p) {
   return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
+struct CaptureFlags {
+  AdminFlags admin;
+  std::string duration, reason, id, out;
+  bool json = false;
+  CLI::Option *duration_opt = nullptr, *reason_opt = nullptr;
+};
+
+int Start(const CaptureFlags& f) {
+  std::string res;
+  json body = json::object();
+  if (f.duration_opt->count()) body["duration"] = f.duration;
+  if (f.reason_opt->count()) body["reason"] = f.reason;
+  if (int rc = Call(f.admin, "POST", "/api/v1/captures", body.dump(), &res)) return rc;
+  std::printf("%s\n", json::parse(res).value("id", "").c_str());
+  return 0;
+}
+
+int List(const CaptureFlags& f) {
+  std::string res;
+  if (int rc = Call(f.admin, "GET", "/api/v1/captures", "", &res)) return rc;
+  const json j = json::parse(res);
+  if (f.json) {
+    std::printf("%s\n", j["data"].dump(2).c_str());
+    return 0;
+  }
+  std::printf("%-36s  %-9s  %-8s  %6s  %10s  %s\n", "ID", "STATUS", "TRIGGER", "STEPS", "BYTES", "REASON");
+  for (const auto& c : j["data"])
+    std::printf("%-36s  %-9s  %-8s  %6lld  %10lld  %s\n", c.value("id", "").c_str(), c.value("status", "").c_str(),
+                c.value("trigger", "").c_str(), static_cast<long long>(c.value("steps", 0)),
+                static_cast<long long>(c.value("bytes", 0)), c.value("reason", "").c_str());
+  return 0;
+}
+
+int Get(const CaptureFlags& f) {
+  std::string res;
+  const std::string& id = f.id;
+  if (int rc = Call(f.admin, "GET", "/api/v1/captures/" + id + "/trace", "", &res)) return rc;
+  const std::string out = f.out.empty() ? id + ".pt.trace.json.gz" : f.out;
+  std::ofstream file(out, std::ios::binary);
+  file << res;
+  if (!file) return Fail(out + ": cannot write");
+  std::printf("%s (%zu bytes): open it in https://ui.perfetto.dev or chrome://tracing\n", out.c_str(), res.size());
+  return 0;
+}
+
+int ShowSummary(const CaptureFlags& f) {
+  std::string res;
+  const std::string& arg = f.id;
+  json doc, summary;
+  if (IsFile(arg)) {
+    std::vector<capture::Event> events;
+    json meta;
+    if (Status rs = capture::ReadTrace(arg, &events, &meta); !rs.ok()) return Fail(rs.message());
+    double w0 = 0, w1 = 0;
+    if (meta.is_object() && meta.contains("started")) {
+      // Vigil's own traces carry their window, idle time included.
+      doc = meta;
+      double s0 = 0, s1 = 0;
+      if (ParseRfc3339(meta.value("started", ""), &s0) && ParseRfc3339(meta.value("ended", ""), &s1)) {
+        w0 = s0 * 1e6;
+        w1 = s1 * 1e6;
+      }
+    }
+    summary = capture::Summarize(events, w0, w1);
+  } else {
+    if (int rc = Call(f.admin, "GET", "/api/v1/captures/" + arg, "", &res)) return rc;
+    doc = json::parse(res);
+    if (!doc.contains("summary")) return Fail("capture " + arg + " has no summary yet (status " + doc.value("status", "?") + ")");
+    summary = doc["summary"];
+  }
+  if (f.json) std::printf("%s\n", summary.dump(2).c_str());
+  else PrintSummary(doc, summary);
+  return 0;
+}
+
 }  // namespace
 
-int CmdCapture(int argc, char** argv) {
-  if (argc < 1) return Fail("expected start, list, get or summary");
-  const std::string sub = argv[0];
-  Args a;
-  Status st = a.Parse(argc - 1, argv + 1, {"url", "token-file", "duration", "reason", "out"}, {"json"});
-  if (!st.ok()) return Fail(st.message());
-  std::string res;
-  if (sub == "start") {
-    json body = json::object();
-    if (a.Has("duration")) body["duration"] = a.Get("duration");
-    if (a.Has("reason")) body["reason"] = a.Get("reason");
-    if (int rc = Call(a, "POST", "/api/v1/captures", body.dump(), &res)) return rc;
-    std::printf("%s\n", json::parse(res).value("id", "").c_str());
-    return 0;
-  }
-  if (sub == "list") {
-    if (int rc = Call(a, "GET", "/api/v1/captures", "", &res)) return rc;
-    const json j = json::parse(res);
-    if (a.Has("json")) {
-      std::printf("%s\n", j["data"].dump(2).c_str());
-      return 0;
-    }
-    std::printf("%-36s  %-9s  %-8s  %6s  %10s  %s\n", "ID", "STATUS", "TRIGGER", "STEPS", "BYTES", "REASON");
-    for (const auto& c : j["data"])
-      std::printf("%-36s  %-9s  %-8s  %6lld  %10lld  %s\n", c.value("id", "").c_str(), c.value("status", "").c_str(),
-                  c.value("trigger", "").c_str(), static_cast<long long>(c.value("steps", 0)),
-                  static_cast<long long>(c.value("bytes", 0)), c.value("reason", "").c_str());
-    return 0;
-  }
-  if (sub == "get") {
-    if (a.positional().size() != 1) return Fail("get needs one capture id");
-    const std::string id = a.positional()[0];
-    if (int rc = Call(a, "GET", "/api/v1/captures/" + id + "/trace", "", &res)) return rc;
-    const std::string out = a.Get("out", id + ".pt.trace.json.gz");
-    std::ofstream f(out, std::ios::binary);
-    f << res;
-    if (!f) return Fail(out + ": cannot write");
-    std::printf("%s (%zu bytes): open it in https://ui.perfetto.dev or chrome://tracing\n", out.c_str(), res.size());
-    return 0;
-  }
-  if (sub == "summary") {
-    if (a.positional().size() != 1) return Fail("summary needs a capture id or a trace file");
-    const std::string arg = a.positional()[0];
-    json doc, summary;
-    if (IsFile(arg)) {
-      std::vector<capture::Event> events;
-      json meta;
-      if (Status rs = capture::ReadTrace(arg, &events, &meta); !rs.ok()) return Fail(rs.message());
-      double w0 = 0, w1 = 0;
-      if (meta.is_object() && meta.contains("started")) {
-        // Vigil's own traces carry their window, idle time included.
-        doc = meta;
-        double s0 = 0, s1 = 0;
-        if (ParseRfc3339(meta.value("started", ""), &s0) && ParseRfc3339(meta.value("ended", ""), &s1)) {
-          w0 = s0 * 1e6;
-          w1 = s1 * 1e6;
-        }
-      }
-      summary = capture::Summarize(events, w0, w1);
-    } else {
-      if (int rc = Call(a, "GET", "/api/v1/captures/" + arg, "", &res)) return rc;
-      doc = json::parse(res);
-      if (!doc.contains("summary")) return Fail("capture " + arg + " has no summary yet (status " + doc.value("status", "?") + ")");
-      summary = doc["summary"];
-    }
-    if (a.Has("json")) std::printf("%s\n", summary.dump(2).c_str());
-    else PrintSummary(doc, summary);
-    return 0;
-  }
-  return Fail("unknown subcommand \"" + sub + "\" (start, list, get, summary)");
+void AddCapture(CLI::App* app, int* rc) {
+  CLI::App* capture = app->add_subcommand(
+      "capture", "Profiling captures over the admin API (--url, --token-file or VIGIL_ADMIN_TOKEN), and trace summaries.");
+  capture->require_subcommand(1);
+  auto s = std::make_shared<CaptureFlags>();
+  CLI::App* start = AddCommand(capture, "start", "Start a bounded capture now; print its id.", rc, [s] { return Start(*s); });
+  s->duration_opt = start->add_option("--duration", s->duration, "how long, e.g. 5s (default: the daemon's)");
+  s->reason_opt = start->add_option("--reason", s->reason, "why, kept with the capture");
+  AddAdminFlags(start, &s->admin);
+  auto l = std::make_shared<CaptureFlags>();
+  CLI::App* list = AddCommand(capture, "list", "The captures: id, status, trigger, steps, size, reason.", rc,
+                              [l] { return List(*l); });
+  list->add_flag("--json", l->json, "print them as JSON");
+  AddAdminFlags(list, &l->admin);
+  auto g = std::make_shared<CaptureFlags>();
+  CLI::App* get = AddCommand(capture, "get", "Download a capture's Chrome trace (for Perfetto).", rc, [g] { return Get(*g); });
+  get->add_option("ID", g->id, "the capture's id")->required();
+  get->add_option("--out", g->out, "the file to write (default: ID.pt.trace.json.gz)");
+  AddAdminFlags(get, &g->admin);
+  auto m = std::make_shared<CaptureFlags>();
+  CLI::App* summary = AddCommand(
+      capture, "summary",
+      "Where the time went; FILE may be any Chrome trace (Vigil's, vLLM's, PyTorch's; gzip or not).", rc,
+      [m] { return ShowSummary(*m); });
+  summary->add_option("ID|FILE", m->id, "a capture's id, or a trace file read locally")->required();
+  summary->add_flag("--json", m->json, "print the summary as JSON");
+  AddAdminFlags(summary, &m->admin);
 }
 
 }  // namespace vigil::cli

@@ -2,11 +2,14 @@
 // no daemon, to debug a model or compare the engine with another one.
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <memory>
 #include <nlohmann/json.hpp>
 
-#include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "engine/engine_core.h"
 #include "engine/safetensors.h"
 
@@ -14,21 +17,51 @@ namespace vigil::cli {
 
 namespace {
 
-const std::set<std::string> kEngineFlags = {"model", "device", "dtype", "block-size", "num-blocks", "max-model-len"};
+// The flags both commands share: which model, where, and its KV cache.
+struct EngineFlags {
+  std::string model = "builtin:tiny-llama", device = "cpu", dtype = "auto";
+  int64_t block_size = 16, num_blocks = 0, max_model_len = 0;
+  std::vector<std::string> prompt_ids;
+};
 
-Status MakeCore(const Args& a, std::unique_ptr<engine::EngineCore>* core) {
+void AddEngineFlags(CLI::App* app, EngineFlags* f) {
+  app->add_option("--model", f->model, "checkpoint folder (HF safetensors) or builtin:tiny-llama")->capture_default_str();
+  app->add_option("--device", f->device, "cpu, cuda or cuda:N")->capture_default_str();
+  app->add_option("--dtype", f->dtype, "auto, float32, bfloat16 or float16")->capture_default_str();
+  app->add_option("--block-size", f->block_size, "tokens per KV block")->check(Decimal())->capture_default_str();
+  app->add_option("--num-blocks", f->num_blocks, "KV blocks (0: as many as 64 MiB hold)")->check(Decimal())->capture_default_str();
+  app->add_option("--max-model-len", f->max_model_len, "longest sequence (0: the model's)")->check(Decimal())->capture_default_str();
+}
+
+Status MakeCore(const EngineFlags& f, std::unique_ptr<engine::EngineCore>* core) {
   engine::EngineConfig cfg;
-  cfg.model = a.Get("model", "builtin:tiny-llama");
-  cfg.device = a.Get("device", "cpu");
-  cfg.dtype = a.Get("dtype", "auto");
-  int64_t v = 0;
-  VIGIL_RETURN_IF_ERROR(a.GetInt("block-size", 16, &v));
-  cfg.block_size = static_cast<int>(v);
-  VIGIL_RETURN_IF_ERROR(a.GetInt("num-blocks", 0, &cfg.num_blocks));
-  VIGIL_RETURN_IF_ERROR(a.GetInt("max-model-len", 0, &v));
-  cfg.max_model_len = static_cast<int>(v);
+  cfg.model = f.model;
+  cfg.device = f.device;
+  cfg.dtype = f.dtype;
+  cfg.block_size = static_cast<int>(f.block_size);
+  cfg.num_blocks = f.num_blocks;
+  cfg.max_model_len = static_cast<int>(f.max_model_len);
   cfg.kv_cache_memory = 64LL << 20;
   return engine::EngineCore::Create(cfg, core);
+}
+
+// "1,2,3" -> {1,2,3}; InvalidArgument naming the bad element.
+Status ParseIdList(const std::string& text, std::vector<int32_t>* out) {
+  out->clear();
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t comma = text.find(',', pos);
+    std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    char* end = nullptr;
+    errno = 0;
+    long long v = std::strtoll(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || errno != 0 || v < 0 || v > INT32_MAX)
+      return Status::InvalidArgument("\"" + item + "\" in \"" + text + "\" is not a token id");
+    out->push_back(static_cast<int32_t>(v));
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  return Status::OK();
 }
 
 int Fail(const Status& st) {
@@ -36,35 +69,26 @@ int Fail(const Status& st) {
   return 2;
 }
 
-}  // namespace
+struct GenerateFlags : EngineFlags {
+  int64_t max_tokens = 16, top_k = 0, seed = 0;
+  double temperature = 0, top_p = 1;
+  bool ignore_eos = false;
+  CLI::Option* seed_opt = nullptr;
+};
 
-int CmdGenerate(int argc, char** argv) {
-  Args a;
-  std::set<std::string> flags = kEngineFlags;
-  flags.insert({"prompt-ids", "max-tokens", "temperature", "top-p", "top-k", "seed"});
-  Status st = a.Parse(argc, argv, flags, {"ignore-eos"});
-  if (!st.ok()) return Fail(st);
-  if (a.GetAll("prompt-ids").empty()) return Fail(Status::InvalidArgument("--prompt-ids is required"));
+int Generate(const GenerateFlags& f) {
   engine::SamplingParams p;
-  int64_t v = 0;
-  double d = 0;
-  if (!(st = a.GetInt("max-tokens", 16, &v)).ok()) return Fail(st);
-  p.max_tokens = static_cast<int>(v);
-  if (!(st = a.GetDouble("temperature", 0.0, &d)).ok()) return Fail(st);
-  p.temperature = static_cast<float>(d);
-  if (!(st = a.GetDouble("top-p", 1.0, &d)).ok()) return Fail(st);
-  p.top_p = static_cast<float>(d);
-  if (!(st = a.GetInt("top-k", 0, &v)).ok()) return Fail(st);
-  p.top_k = static_cast<int>(v);
-  if (a.Has("seed")) {
-    if (!(st = a.GetInt("seed", 0, &v)).ok()) return Fail(st);
-    p.seed = static_cast<uint64_t>(v);
-  }
-  p.ignore_eos = a.Has("ignore-eos");
+  p.max_tokens = static_cast<int>(f.max_tokens);
+  p.temperature = static_cast<float>(f.temperature);
+  p.top_p = static_cast<float>(f.top_p);
+  p.top_k = static_cast<int>(f.top_k);
+  if (f.seed_opt->count()) p.seed = static_cast<uint64_t>(f.seed);
+  p.ignore_eos = f.ignore_eos;
 
+  Status st;
   std::unique_ptr<engine::EngineCore> core;
-  if (!(st = MakeCore(a, &core)).ok()) return Fail(st);
-  const auto& prompts = a.GetAll("prompt-ids");
+  if (!(st = MakeCore(f, &core)).ok()) return Fail(st);
+  const auto& prompts = f.prompt_ids;
   std::vector<nlohmann::json> results(prompts.size());
   // All sequences are queued before the first step, so they run batched.
   for (size_t i = 0; i < prompts.size(); ++i) {
@@ -83,18 +107,17 @@ int CmdGenerate(int argc, char** argv) {
   return 0;
 }
 
-int CmdLogits(int argc, char** argv) {
-  Args a;
-  std::set<std::string> flags = kEngineFlags;
-  flags.insert({"prompt-ids", "out"});
-  Status st = a.Parse(argc, argv, flags, {});
-  if (!st.ok()) return Fail(st);
-  if (a.GetAll("prompt-ids").size() != 1) return Fail(Status::InvalidArgument("give exactly one --prompt-ids"));
-  if (!a.Has("out")) return Fail(Status::InvalidArgument("--out FILE.safetensors is required"));
+struct LogitsFlags : EngineFlags {
+  std::string out;
+};
+
+int Logits(const LogitsFlags& f) {
+  if (f.prompt_ids.size() != 1) return Fail(Status::InvalidArgument("give exactly one --prompt-ids"));
+  Status st;
   std::vector<int32_t> ids;
-  if (!(st = ParseIdList(a.Get("prompt-ids"), &ids)).ok()) return Fail(st);
+  if (!(st = ParseIdList(f.prompt_ids[0], &ids)).ok()) return Fail(st);
   std::unique_ptr<engine::EngineCore> core;
-  if (!(st = MakeCore(a, &core)).ok()) return Fail(st);
+  if (!(st = MakeCore(f, &core)).ok()) return Fail(st);
   engine::SamplingParams p;
   p.max_tokens = 1;
   p.temperature = 0;
@@ -109,11 +132,36 @@ int CmdLogits(int argc, char** argv) {
   const int64_t vocab = core->model_info().vocab_size;
   if (logits.size() != ids.size() * static_cast<size_t>(vocab))
     return Fail(Status::Internal("the engine returned no prompt logits"));
-  st = engine::WriteSafetensors(a.Get("out"), {{"logits", "F32", {static_cast<int64_t>(ids.size()), vocab},
+  st = engine::WriteSafetensors(f.out, {{"logits", "F32", {static_cast<int64_t>(ids.size()), vocab},
                                                 logits.data(), logits.size() * sizeof(float)}});
   if (!st.ok()) return Fail(st);
-  spdlog::info("wrote logits [{}, {}] to {}", ids.size(), vocab, a.Get("out"));
+  spdlog::info("wrote logits [{}, {}] to {}", ids.size(), vocab, f.out);
   return 0;
+}
+
+}  // namespace
+
+void AddGenerate(CLI::App* app, int* rc) {
+  auto g = std::make_shared<GenerateFlags>();
+  CLI::App* gen = AddCommand(app, "generate", "Run the engine offline; one JSON line per prompt.", rc,
+                             [g] { return Generate(*g); });
+  gen->add_option("--prompt-ids", g->prompt_ids, "token ids, comma-separated; repeat for a batch")
+      ->required()->expected(1)->take_all();
+  AddEngineFlags(gen, g.get());
+  gen->add_option("--max-tokens", g->max_tokens, "tokens to generate per prompt")->check(Decimal())->capture_default_str();
+  gen->add_option("--temperature", g->temperature, "sampling temperature (0: greedy)")->capture_default_str();
+  gen->add_option("--top-p", g->top_p, "nucleus sampling mass")->capture_default_str();
+  gen->add_option("--top-k", g->top_k, "sample from the k likeliest (0: all)")->check(Decimal())->capture_default_str();
+  g->seed_opt = gen->add_option("--seed", g->seed, "sampling seed (default: unseeded)")->check(Decimal());
+  gen->add_flag("--ignore-eos", g->ignore_eos, "keep generating past the end-of-sequence token");
+
+  auto l = std::make_shared<LogitsFlags>();
+  CLI::App* lg = AddCommand(app, "logits",
+                            "Write the float32 logits of every prompt position as tensor \"logits\" (safetensors).",
+                            rc, [l] { return Logits(*l); });
+  lg->add_option("--prompt-ids", l->prompt_ids, "token ids, comma-separated (once)")->required()->expected(1)->take_all();
+  lg->add_option("--out", l->out, "the safetensors file to write")->required();
+  AddEngineFlags(lg, l.get());
 }
 
 }  // namespace vigil::cli

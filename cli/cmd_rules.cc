@@ -1,10 +1,13 @@
-// vigilctl rules check: parse and type-check rule files before deploying them.
-#include <cstdio>
+// vigilctl rules check|test|export: type-check rule files before deploying
+// them, run their unit tests, export them for Prometheus.
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "common/os_util.h"
 #include "rules/promql.h"
 #include "rules/promtool_tests.h"
@@ -13,17 +16,19 @@
 
 namespace vigil::cli {
 
-int CmdRulesTest(int argc, char** argv) {
+namespace {
+
+int RulesTest(const std::vector<std::string>& files) {
   int failures = 0, cases = 0;
-  for (int i = 1; i < argc; ++i) {
+  for (const auto& file : files) {
     rules::RuleTestResult r;
-    Status st = rules::RunRuleTestFile(argv[i], &r);
+    Status st = rules::RunRuleTestFile(file, &r);
     if (!st.ok()) {
       std::fprintf(stderr, "%s\n", st.message().c_str());
       return 1;
     }
     for (const auto& m : r.messages) std::fprintf(stderr, "FAILED %s\n", m.c_str());
-    std::printf("%s: %d cases, %d failed\n", argv[i], r.cases, r.failures);
+    std::printf("%s: %d cases, %d failed\n", file.c_str(), r.cases, r.failures);
     failures += r.failures;
     cases += r.cases;
   }
@@ -44,45 +49,21 @@ bool WriteText(const std::string& path, const std::string& text) {
   return std::fclose(f) == 0 && ok;
 }
 
+struct ExportFlags {
+  std::vector<std::string> args;
+  std::string format, output, tests_out;
+  double for_scale = 1;
+};
+
 // vigilctl rules export --format prometheus [--for-scale F] [-o RULES
 //   [--tests-out TESTS]] FILE...: rule files become Prometheus rules; the
 // pack's test files among FILE (those with `tests:`) become promtool tests.
-int CmdRulesExport(int argc, char** argv) {
+int RulesExport(const ExportFlags& f) {
   std::vector<std::string> files, tests;
-  std::string format, output, tests_out;
+  const std::string &output = f.output, &tests_out = f.tests_out;
   rules::ExportOptions opt;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&](const char* flag, std::string* v) {
-      const std::string f = flag;
-      if (a == f && i + 1 < argc) *v = argv[++i];
-      else if (a.rfind(f + "=", 0) == 0) *v = a.substr(f.size() + 1);
-      else return false;
-      return true;
-    };
-    std::string scale;
-    if (value("--format", &format) || value("--output", &output) || value("-o", &output) ||
-        value("--tests-out", &tests_out))
-      continue;
-    if (value("--for-scale", &scale)) {
-      char* end = nullptr;
-      opt.for_scale = std::strtod(scale.c_str(), &end);
-      if (scale.empty() || *end || !(opt.for_scale > 0)) {
-        std::fprintf(stderr, "vigilctl rules export: --for-scale: expected a number > 0, got \"%s\"\n", scale.c_str());
-        return 2;
-      }
-      continue;
-    }
-    if (a.rfind("-", 0) == 0) {
-      std::fprintf(stderr, "vigilctl rules export: unknown flag %s\n", a.c_str());
-      return 2;
-    }
-    (IsTestFile(a) ? tests : files).push_back(a);
-  }
-  if (format != "prometheus") {
-    std::fprintf(stderr, "vigilctl rules export: --format prometheus is the one format\n");
-    return 2;
-  }
+  opt.for_scale = f.for_scale;
+  for (const auto& a : f.args) (IsTestFile(a) ? tests : files).push_back(a);
   if (files.empty()) {
     std::fprintf(stderr, "vigilctl rules export: give rule files\n");
     return 2;
@@ -138,21 +119,11 @@ int CmdRulesExport(int argc, char** argv) {
   return 0;
 }
 
-int CmdRules(int argc, char** argv) {
-  if (argc >= 2 && std::strcmp(argv[0], "test") == 0) return CmdRulesTest(argc, argv);
-  if (argc >= 1 && std::strcmp(argv[0], "export") == 0) return CmdRulesExport(argc, argv);
-  if (argc < 1 || std::strcmp(argv[0], "check") != 0) {
-    std::fprintf(stderr, "usage: vigilctl rules check|test FILE... | vigilctl rules export --format prometheus [--for-scale F] [-o RULES [--tests-out TESTS]] FILE...\n");
-    return 2;
-  }
-  if (argc < 2) {
-    std::fprintf(stderr, "vigilctl rules check: give at least one rule file\n");
-    return 2;
-  }
+int RulesCheck(const std::vector<std::string>& files) {
   int errors = 0;
-  for (int i = 1; i < argc; ++i) {
+  for (const auto& file : files) {
     std::vector<rules::RuleGroup> groups;
-    Status st = rules::LoadRules({argv[i]}, &groups);
+    Status st = rules::LoadRules({file}, &groups);
     if (!st.ok()) {
       std::fprintf(stderr, "%s\n", st.message().c_str());
       ++errors;
@@ -160,9 +131,40 @@ int CmdRules(int argc, char** argv) {
     }
     size_t n = 0;
     for (const auto& g : groups) n += g.rules.size();
-    std::printf("%s: %zu groups, %zu rules: OK\n", argv[i], groups.size(), n);
+    std::printf("%s: %zu groups, %zu rules: OK\n", file.c_str(), groups.size(), n);
   }
   return errors ? 1 : 0;
+}
+
+}  // namespace
+
+void AddRules(CLI::App* app, int* rc) {
+  CLI::App* rules = app->add_subcommand("rules", "Check, test and export rule files.");
+  rules->require_subcommand(1);
+  auto check = std::make_shared<std::vector<std::string>>();
+  AddCommand(rules, "check", "Parse and type-check rule files; every error as file:line:col; exit 1 on any.", rc,
+             [check] { return RulesCheck(*check); })
+      ->add_option("FILE", *check, "rule files")->required();
+  auto test = std::make_shared<std::vector<std::string>>();
+  AddCommand(rules, "test", "Run rule unit tests (promtool's format) against synthetic series; exit 1 on a failure.",
+             rc, [test] { return RulesTest(*test); })
+      ->add_option("FILE", *test, "rule test files")->required();
+  auto f = std::make_shared<ExportFlags>();
+  CLI::App* ex = AddCommand(rules, "export", "The same rules as Prometheus alerting rules over /metrics names.", rc,
+                            [f] { return RulesExport(*f); });
+  ex->add_option("FILE", f->args, "rule files, and test files (with tests:) for --tests-out");
+  ex->add_option("--format", f->format, "the output format: prometheus")
+      ->required()->check(CLI::IsMember({"prometheus"}));
+  ex->add_option("-o,--output", f->output, "write the rules here (default: stdout)");
+  ex->add_option("--tests-out", f->tests_out, "translate the test files to promtool tests here (needs --output)");
+  const CLI::Validator positive(
+      [](std::string& v) -> std::string {
+        char* end = nullptr;
+        const double x = std::strtod(v.c_str(), &end);
+        return v.empty() || *end || !(x > 0) ? "expected a number > 0, got \"" + v + "\"" : "";
+      },
+      "");
+  ex->add_option("--for-scale", f->for_scale, "multiply every for: by this (> 0)")->check(positive)->capture_default_str();
 }
 
 }  // namespace vigil::cli

@@ -23,11 +23,12 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <set>
 #include <thread>
 
-#include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "cli/loadgen.h"
 #include "common/os_util.h"
 #include "common/units.h"
@@ -58,15 +59,15 @@ std::string SelfDir() {
 }
 
 // The first of: the flag, the source tree's etc/, the installed /etc/vigil.
-std::string EtcDir(const Args& a, const char* flag, const char* sub) {
-  if (a.Has(flag)) return a.Get(flag);
+std::string EtcDir(const std::string& flag, const char* sub) {
+  if (!flag.empty()) return flag;
   for (const std::string& base : {std::string(VIGIL_SOURCE_ETC_DIR), std::string("/etc/vigil")})
     if (Exists(base + "/" + sub)) return base + "/" + sub;
   return std::string("/etc/vigil/") + sub;
 }
 
-std::string VigildPath(const Args& a) {
-  if (a.Has("vigild")) return a.Get("vigild");
+std::string VigildPath(const std::string& flag) {
+  if (!flag.empty()) return flag;
   const std::string dir = SelfDir();
   for (const std::string& p : {dir + "/../daemon/vigild", dir + "/vigild"})
     if (Exists(p)) return p;
@@ -248,15 +249,14 @@ bool WaitReady(httplib::Client& c, pid_t pid) {
   return false;
 }
 
-}  // namespace
+struct ScenarioFlags {
+  std::string which, scenarios, rules, vigild;
+  bool json = false, verbose = false, keep = false, watch = false;
+};
 
-int CmdScenario(int argc, char** argv) {
-  if (argc < 2 || std::string(argv[0]) != "run") return Fail("usage: vigilctl scenario run NAME|FILE [--watch] [--json] [--verbose] [--keep]");
-  const std::string which = argv[1];
-  Args a;
-  Status st = a.Parse(argc - 2, argv + 2, {"scenarios", "rules", "vigild"}, {"json", "verbose", "keep", "watch"});
-  if (!st.ok()) return Fail(st.message());
-  const std::string file = Exists(which) ? which : EtcDir(a, "scenarios", "scenarios") + "/" + which + ".yaml";
+int Run(const ScenarioFlags& flags) {
+  const std::string& which = flags.which;
+  const std::string file = Exists(which) ? which : EtcDir(flags.scenarios, "scenarios") + "/" + which + ".yaml";
   Scenario sc;
   sc.name = which.substr(which.rfind('/') + 1);
   if (sc.name.size() > 5 && sc.name.compare(sc.name.size() - 5, 5, ".yaml") == 0) sc.name.resize(sc.name.size() - 5);
@@ -266,7 +266,7 @@ int CmdScenario(int argc, char** argv) {
   const std::string dir = mkdtemp(tmpl);
   ::mkdir((dir + "/rules").c_str(), 0700);
   std::map<std::string, std::string> pathology;  // rule -> its pathology label
-  if (Status ws = WriteRules(EtcDir(a, "rules", "rules"), sc, dir + "/rules", &pathology); !ws.ok()) return Fail(ws.message());
+  if (Status ws = WriteRules(EtcDir(flags.rules, "rules"), sc, dir + "/rules", &pathology); !ws.ok()) return Fail(ws.message());
   const int port = FreeLoopbackPort();
   const std::string token = "scenario-admin-token-0123456789";
   std::ofstream(dir + "/token") << token << "\n";
@@ -279,7 +279,7 @@ int CmdScenario(int argc, char** argv) {
                     "monitor:\n" + (sc.monitor && !sc.monitor.IsNull() ? Yaml(sc.monitor, "  ") : "  enabled: true\n") +
                     "rules:\n  files: [" + dir + "/rules/*.yaml]\n"
                     "capture:\n  max_duration: 2s\n  max_steps: 50\n  cooldown: {rule: 10m, global: 0s}\n";
-  const bool watch = a.Has("watch");
+  const bool watch = flags.watch;
   if (watch) {
     // The target is a plain engine, as a vLLM would be: no rules of its own,
     // so the watcher's /start_profile never meets a capture of the target's.
@@ -289,7 +289,7 @@ int CmdScenario(int argc, char** argv) {
     cfg.replace(at, cfg.find('\n', cfg.find("files:", at)) - at, "rules:\n  files: [" + dir + "/no-rules/*.yaml]");
   }
   std::ofstream(dir + "/vigil.yaml") << cfg;
-  const std::string vigild = VigildPath(a);
+  const std::string vigild = VigildPath(flags.vigild);
   const std::string log = dir + "/vigild.log";
   pid_t pid = Spawn(vigild, dir + "/vigil.yaml", log);
   // --watch: a second, watch-only vigild with the same monitor and rules
@@ -414,7 +414,7 @@ int CmdScenario(int argc, char** argv) {
           Firing& x = fired[name];
           if (x.at < 0) {
             x.at = since();
-            if (a.Has("verbose")) std::fprintf(stderr, "%6.1fs  %s fired\n", since(), name.c_str());
+            if (flags.verbose) std::fprintf(stderr, "%6.1fs  %s fired\n", since(), name.c_str());
           }
           const auto by = f.value("inhibitedBy", json::array());
           if (by.empty()) x.uninhibited = true;
@@ -424,7 +424,7 @@ int CmdScenario(int argc, char** argv) {
           const std::string p = j["primary"].value("alert", "");
           if (!primaries.count(p)) {
             primaries[p] = since();
-            if (a.Has("verbose")) std::fprintf(stderr, "%6.1fs  primary diagnosis: %s\n", since(), p.c_str());
+            if (flags.verbose) std::fprintf(stderr, "%6.1fs  primary diagnosis: %s\n", since(), p.c_str());
           }
         }
       }
@@ -466,7 +466,7 @@ int CmdScenario(int argc, char** argv) {
   }
   cleanup();
   if (!abort_reason.empty()) {
-    if (!a.Has("keep")) (void)std::system(("rm -rf '" + dir + "'").c_str());
+    if (!flags.keep) (void)std::system(("rm -rf '" + dir + "'").c_str());
     return Fail(sc.name + ": " + abort_reason);
   }
 
@@ -526,7 +526,7 @@ int CmdScenario(int argc, char** argv) {
                              {"only_inhibited", !f.uninhibited}};
   report["primary"] = json::object();
   for (const auto& [name, at] : primaries) report["primary"][name] = at;
-  if (a.Has("json")) {
+  if (flags.json) {
     std::printf("%s\n", report.dump(2).c_str());
   } else {
     std::printf("scenario %s%s: %s\n  %s\n", sc.name.c_str(), watch ? " (watched over HTTP)" : "", pass ? "PASS" : "FAIL",
@@ -549,9 +549,29 @@ int CmdScenario(int argc, char** argv) {
     std::printf("  load: %lld requests ok, %.1f output tokens/s, TTFT p95 %.0f ms\n",
                 static_cast<long long>(load_result.ok), load_result.output_tokens_per_s, load_result.ttft.p95 * 1e3);
   }
-  if (!a.Has("keep")) (void)std::system(("rm -rf '" + dir + "'").c_str());
+  if (!flags.keep) (void)std::system(("rm -rf '" + dir + "'").c_str());
   else std::fprintf(stderr, "kept %s\n", dir.c_str());
   return pass ? 0 : 1;
+}
+
+}  // namespace
+
+void AddScenario(CLI::App* app, int* rc) {
+  CLI::App* scenario = app->add_subcommand("scenario", "Pathology scenarios: prove each rule fires when it should.");
+  scenario->require_subcommand(1);
+  auto f = std::make_shared<ScenarioFlags>();
+  CLI::App* run = AddCommand(scenario, "run",
+                             "Start vigild with a pathology scenario, drive its load, and check which rules fire and "
+                             "when; exit 0 when the expectation holds, 1 when not, 2 on errors.",
+                             rc, [f] { return Run(*f); });
+  run->add_option("NAME|FILE", f->which, "a scenario of --scenarios (e.g. kv_thrashing), or a scenario file")->required();
+  run->add_flag("--watch", f->watch, "judge from a second, watch-only vigild watching the first over HTTP");
+  run->add_flag("--json", f->json, "print the report as JSON");
+  run->add_flag("--verbose", f->verbose, "print each rule as it fires");
+  run->add_flag("--keep", f->keep, "keep the run's folder (configs, logs) in /tmp");
+  run->add_option("--scenarios", f->scenarios, "the scenarios' folder (default: etc/scenarios, else /etc/vigil/scenarios)");
+  run->add_option("--rules", f->rules, "the rule pack's folder (default: etc/rules, else /etc/vigil/rules)");
+  run->add_option("--vigild", f->vigild, "the vigild to start (default: next to vigilctl, else $PATH)");
 }
 
 }  // namespace vigil::cli

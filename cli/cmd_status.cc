@@ -4,10 +4,11 @@
 
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <nlohmann/json.hpp>
 
-#include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/flags.h"
 
 namespace vigil::cli {
 
@@ -25,21 +26,19 @@ std::string Num(const nlohmann::json& v, const char* fmt) {
   return buf;
 }
 
-}  // namespace
+struct StatusFlags {
+  std::string url = "http://127.0.0.1:8000", instance;
+  bool json = false;
+  CLI::Option* instance_opt = nullptr;
+};
 
-int CmdStatus(int argc, char** argv) {
-  Args a;
-  Status st = a.Parse(argc, argv, {"url", "instance"}, {"json"});
-  if (!st.ok()) {
-    std::fprintf(stderr, "vigilctl status: %s\n", st.message().c_str());
-    return 2;
-  }
-  const std::string url = a.Get("url", "http://127.0.0.1:8000");
+int ShowStatus(const StatusFlags& f) {
+  const std::string& url = f.url;
   httplib::Client client(url);
   client.set_connection_timeout(3);
   client.set_read_timeout(10);
   std::string path = "/health/report";
-  if (a.Has("instance")) path += "?instance=" + httplib::detail::encode_query_param(a.Get("instance", ""));
+  if (f.instance_opt->count()) path += "?instance=" + httplib::detail::encode_query_param(f.instance);
   auto r = client.Get(path);
   if (!r) {
     std::fprintf(stderr, "vigilctl status: cannot reach %s: %s\n", url.c_str(), httplib::to_string(r.error()).c_str());
@@ -58,7 +57,7 @@ int CmdStatus(int argc, char** argv) {
     std::fprintf(stderr, "vigilctl status: %s/health/report did not answer JSON\n", url.c_str());
     return 2;
   }
-  if (a.Has("json")) {
+  if (f.json) {
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
@@ -139,6 +138,17 @@ int CmdStatus(int argc, char** argv) {
       std::printf("  %s ~ %s  r = %s\n", t.value("a", "").c_str(), t.value("b", "").c_str(), Num(t["r"], "%+.2f").c_str());
   }
   return status == "healthy" ? 0 : 1;
+}
+
+}  // namespace
+
+void AddStatus(CLI::App* app, int* rc) {
+  auto f = std::make_shared<StatusFlags>();
+  CLI::App* s = AddCommand(app, "status", "The daemon's diagnosis on one screen; exit 0 healthy, 1 otherwise.", rc,
+                           [f] { return ShowStatus(*f); });
+  s->add_option("--url", f->url, "the daemon's base URL")->capture_default_str();
+  f->instance_opt = s->add_option("--instance", f->instance, "one watched target (or local) in detail");
+  s->add_flag("--json", f->json, "print /health/report as JSON");
 }
 
 }  // namespace vigil::cli

@@ -1,17 +1,22 @@
-// vigilctl's subcommands. Each returns the process exit code.
+// vigilctl's subcommands. Each Add* registers its subcommand (its flags,
+// their help, nested subcommands) on the top-level CLI11 app; the chosen
+// one runs after parsing and stores the process exit code in *rc.
 #pragma once
+
+namespace CLI {
+class App;
+}
 
 namespace vigil::cli {
 
-int CmdGenerate(int argc, char** argv);
-int CmdLogits(int argc, char** argv);
-int CmdTokenize(int argc, char** argv);
-int CmdDetect(int argc, char** argv);
-int CmdRules(int argc, char** argv);
-int CmdStatus(int argc, char** argv);
-int CmdSilence(int argc, char** argv);
-int CmdCapture(int argc, char** argv);
-int CmdLoad(int argc, char** argv);
-int CmdScenario(int argc, char** argv);
+void AddGenerate(CLI::App* app, int* rc);  // generate and logits
+void AddTokenize(CLI::App* app, int* rc);
+void AddDetect(CLI::App* app, int* rc);
+void AddRules(CLI::App* app, int* rc);     // rules check|test|export
+void AddStatus(CLI::App* app, int* rc);
+void AddSilence(CLI::App* app, int* rc);   // silence add|list|expire
+void AddCapture(CLI::App* app, int* rc);   // capture start|list|get|summary
+void AddLoad(CLI::App* app, int* rc);
+void AddScenario(CLI::App* app, int* rc);  // scenario run
 
 }  // namespace vigil::cli

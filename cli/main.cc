@@ -1,6 +1,8 @@
-// vigilctl: Vigil's command-line tool.
+// vigilctl: Vigil's command-line tool. The subcommands register themselves
+// on one CLI11 app (commands.h); every one has --help, and usage errors
+// name the flag and exit 2.
+#include <CLI/CLI.hpp>
 #include <cstdio>
-#include <cstring>
 #include <string>
 
 #include "cli/commands.h"
@@ -8,78 +10,79 @@
 
 namespace {
 
-void Usage(FILE* to) {
-  std::fprintf(to,
-               "usage: vigilctl COMMAND [options]\n\n"
-               "commands:\n"
-               "  generate --model PATH|builtin:tiny-llama --prompt-ids 1,2,3 [--prompt-ids ...]\n"
-               "           [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] [--seed S]\n"
-               "           [--ignore-eos] [--device cpu|cuda] [--dtype auto|float32|bfloat16|float16]\n"
-               "           Run the engine offline; one JSON line per prompt.\n"
-               "  logits   --model PATH --prompt-ids 1,2,3 --out FILE.safetensors\n"
-               "           Write the float32 logits of every prompt position as tensor \"logits\".\n"
-               "  tokenize --tokenizer tokenizer.json (--text T | --file F) [--decode]\n"
-               "           Print the token ids of a text as JSON.\n"
-               "  detect   --input FILE.csv [--detector robust|zscore] [--window N] [--threshold X]\n"
-               "           [--min-samples N] [--direction high|low|both] [--output FILE]\n"
-               "           Replay a timestamp,value series; write timestamp,value,score,anomaly.\n"
-               "  rules check FILE...\n"
-               "           Parse and type-check rule files; every error as file:line:col; exit 1 on any.\n"
-               "  rules export --format prometheus [--for-scale F] [-o RULES [--tests-out TESTS]] FILE...\n"
-               "           The same rules as Prometheus alerting rules over /metrics names.\n"
-               "  rules test FILE...\n"
-               "           Run rule unit tests (promtool's format) against synthetic series.\n"
-               "  status [--url http://127.0.0.1:8000] [--instance NAME] [--json]\n"
-               "           The daemon's diagnosis on one screen; exit 0 healthy, 1 otherwise.\n"
-               "  silence add MATCHER... [--duration 1h | --end TIME] [--start TIME] --comment TEXT [--author NAME]\n"
-               "  silence list [--json]\n"
-               "  silence expire ID...\n"
-               "           Silences over the admin API (--url, --token-file or VIGIL_ADMIN_TOKEN).\n"
-               "           Matchers: name=value, name!=value, name=~regex, name!~regex.\n"
-               "  capture start [--duration 5s] [--reason TEXT]\n"
-               "  capture list [--json]\n"
-               "  capture get ID [--out FILE]\n"
-               "           Profiling captures over the admin API (--url, --token-file or VIGIL_ADMIN_TOKEN).\n"
-               "  capture summary ID|FILE [--json]\n"
-               "           Where the time went; FILE may be any Chrome trace (Vigil's, vLLM's, PyTorch's; gzip or not).\n"
-               "  load [--url U] [--model M] [--scenario low_load|saturation|long_prompts|long_outputs|burst [--scale F]]\n"
-               "       [--concurrency N | --rate R] [--requests N] [--duration D] [--prompt-tokens N]\n"
-               "       [--prompt-tokens-stddev S] [--max-tokens N] [--shared-prefix-tokens N] [--no-stream] [--seed S]\n"
-               "       [--disconnect-fraction F --disconnect-after N] [--json]\n"
-               "           Drive any OpenAI-compatible server; TTFT, TBT, E2E percentiles, tokens/s, errors.\n"
-               "  scenario run NAME|FILE [--json] [--verbose] [--keep]\n"
-               "           Start vigild with a pathology scenario (etc/scenarios), drive its load, and check\n"
-               "           which rules fire and when; exit 0 when the expectation holds.\n");
+// The deepest chosen subcommand, and its path ("vigilctl rules export").
+CLI::App* Deepest(CLI::App* app, std::string* path) {
+  *path = app->get_name();
+  for (auto subs = app->get_subcommands(); !subs.empty(); subs = app->get_subcommands()) {
+    app = subs[0];
+    *path += " " + app->get_name();
+  }
+  return app;
+}
+
+std::string SubcommandNames(CLI::App* app) {
+  std::string s;
+  for (const CLI::App* sub : app->get_subcommands([](CLI::App*) { return true; }))
+    s += (s.empty() ? "" : ", ") + sub->get_name();
+  return s;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   vigil::InitLogging("warn");
-  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
-    Usage(argc < 2 ? stderr : stdout);
-    return argc < 2 ? 2 : 0;
-  }
-  const std::string cmd = argv[1];
-  if (cmd == "generate") return vigil::cli::CmdGenerate(argc - 2, argv + 2);
-  if (cmd == "logits") return vigil::cli::CmdLogits(argc - 2, argv + 2);
-#ifdef VIGIL_HAVE_STATUS
-  if (cmd == "status") return vigil::cli::CmdStatus(argc - 2, argv + 2);
-  if (cmd == "silence") return vigil::cli::CmdSilence(argc - 2, argv + 2);
-  if (cmd == "capture") return vigil::cli::CmdCapture(argc - 2, argv + 2);
-  if (cmd == "load") return vigil::cli::CmdLoad(argc - 2, argv + 2);
-  if (cmd == "scenario") return vigil::cli::CmdScenario(argc - 2, argv + 2);
-#endif
-#ifdef VIGIL_HAVE_RULES
-  if (cmd == "rules") return vigil::cli::CmdRules(argc - 2, argv + 2);
+  CLI::App app("vigilctl: the engine offline, rules and detectors, the daemon's admin API, load and scenarios.",
+               "vigilctl");
+  // A flag given twice keeps its last value, as it always has.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.require_subcommand(1);
+  app.get_formatter()->column_width(40);
+  int rc = 0;
+  vigil::cli::AddGenerate(&app, &rc);
+#ifdef VIGIL_HAVE_TOKENIZER
+  vigil::cli::AddTokenize(&app, &rc);
 #endif
 #ifdef VIGIL_HAVE_DETECTORS
-  if (cmd == "detect") return vigil::cli::CmdDetect(argc - 2, argv + 2);
+  vigil::cli::AddDetect(&app, &rc);
 #endif
-#ifdef VIGIL_HAVE_TOKENIZER
-  if (cmd == "tokenize") return vigil::cli::CmdTokenize(argc - 2, argv + 2);
+#ifdef VIGIL_HAVE_RULES
+  vigil::cli::AddRules(&app, &rc);
 #endif
-  std::fprintf(stderr, "vigilctl: unknown command \"%s\"\n\n", cmd.c_str());
-  Usage(stderr);
-  return 2;
+#ifdef VIGIL_HAVE_STATUS
+  vigil::cli::AddStatus(&app, &rc);
+  vigil::cli::AddSilence(&app, &rc);
+  vigil::cli::AddCapture(&app, &rc);
+  vigil::cli::AddLoad(&app, &rc);
+  vigil::cli::AddScenario(&app, &rc);
+#endif
+  app.footer("Run 'vigilctl COMMAND --help' for a command's flags.");  // after the commands: not theirs
+  if (argc < 2) {
+    std::fputs(app.help().c_str(), stderr);
+    return 2;
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    std::string path;
+    CLI::App* at = Deepest(&app, &path);
+    std::string msg = e.what();
+    if (at->get_require_subcommand_min() > 0 && at->get_subcommands().empty()) {
+      // CLI11 says "A subcommand is required"; name what was given instead.
+      int depth = 0;
+      for (char c : path) depth += c == ' ';
+      const std::string next = depth + 1 < argc ? argv[depth + 1] : "";
+      msg = next.empty()                ? "expected a command"
+            : next.rfind("-", 0) == 0 ? "unknown flag " + next
+                                        : "unknown command \"" + next + "\"";
+      msg += " (" + SubcommandNames(at) + ")";
+    } else if (const auto extra = app.remaining(true); !extra.empty()) {
+      // CLI11 checks required flags before unknown ones; the unknown flag is
+      // the mistake to name ("generate --promt-ids 1": not "--prompt-ids is required").
+      msg = CLI::ExtrasError(extra).what();
+    }
+    std::fprintf(stderr, "%s: %s\nRun '%s --help' for its usage.\n", path.c_str(), msg.c_str(), path.c_str());
+    return 2;
+  }
+  return rc;
 }

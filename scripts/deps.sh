@@ -10,6 +10,7 @@ PACKAGES=(
   libyaml-cpp-dev              # config and rule files
   libspdlog-dev libfmt-dev     # logging
   nlohmann-json3-dev           # JSON everywhere
+  libcli11-dev                 # vigilctl's flags and --help
   libeigen3-dev                # correlation matrix
   libcpp-httplib-dev libssl-dev zlib1g-dev  # HTTP server/client, TLS, gzip
   prometheus-cpp-dev           # /metrics

@@ -15,8 +15,9 @@ namespace {
 using vigil::testing::Golden;
 using vigil::testing::ModelDir;
 
-int RunVigilctl(const std::string& args, std::string* out) {
-  std::string cmd = std::string(VIGILCTL_PATH) + " " + args + " 2>/dev/null";
+// The exit code; stdout in *out (with stderr too when `with_stderr`).
+int RunVigilctl(const std::string& args, std::string* out, bool with_stderr = false) {
+  std::string cmd = std::string(VIGILCTL_PATH) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
   FILE* p = popen(cmd.c_str(), "r");
   char buf[4096];
   out->clear();
@@ -77,6 +78,101 @@ TEST(VigilctlTest, BadArgumentsExitTwo) {
   EXPECT_EQ(RunVigilctl("generate --bogus", &out), 2);
   EXPECT_EQ(RunVigilctl("frobnicate", &out), 2);
   EXPECT_EQ(RunVigilctl("logits --prompt-ids 1", &out), 2);
+  EXPECT_EQ(RunVigilctl("generate --prompt-ids 1 --max-tokens 1x", &out, true), 2);
+  EXPECT_NE(out.find("--max-tokens"), std::string::npos) << out;
+  EXPECT_EQ(RunVigilctl("", &out, true), 2);
+  EXPECT_NE(out.find("generate"), std::string::npos) << out;  // the usage, on stderr
+}
+
+// Every command and subcommand, with flags (and positionals, subcommands)
+// its --help must name. Commands this build lacks are skipped.
+const std::vector<std::pair<std::string, std::vector<std::string>>> kCommands = {
+    {"generate", {"--prompt-ids", "--model", "--device", "--dtype", "--block-size", "--num-blocks", "--max-model-len",
+                  "--max-tokens", "--temperature", "--top-p", "--top-k", "--seed", "--ignore-eos"}},
+    {"logits", {"--prompt-ids", "--out", "--model", "--device", "--dtype"}},
+    {"tokenize", {"--tokenizer", "--text", "--file"}},
+    {"detect", {"--input", "--output", "--detector", "--window", "--threshold", "--min-samples", "--direction"}},
+    {"rules", {"check", "test", "export"}},
+    {"rules check", {"FILE"}},
+    {"rules test", {"FILE"}},
+    {"rules export", {"FILE", "--format", "-o,--output", "--tests-out", "--for-scale"}},
+    {"status", {"--url", "--instance", "--json"}},
+    {"silence", {"add", "list", "expire"}},
+    {"silence add", {"MATCHER", "--duration", "--start", "--end", "--comment", "--author", "--url", "--token-file"}},
+    {"silence list", {"--json", "--url", "--token-file"}},
+    {"silence expire", {"ID", "--url", "--token-file"}},
+    {"capture", {"start", "list", "get", "summary"}},
+    {"capture start", {"--duration", "--reason", "--url", "--token-file"}},
+    {"capture list", {"--json", "--url", "--token-file"}},
+    {"capture get", {"ID", "--out", "--url", "--token-file"}},
+    {"capture summary", {"ID|FILE", "--json", "--url", "--token-file"}},
+    {"load", {"--url", "--model", "--api-key", "--scenario", "--scale", "--concurrency", "--rate", "--requests",
+              "--duration", "--prompt-tokens", "--prompt-tokens-stddev", "--max-tokens", "--shared-prefix-tokens",
+              "--seed", "--vocab", "--disconnect-fraction", "--disconnect-after", "--stream", "--no-stream", "--json"}},
+    {"scenario", {"run"}},
+    {"scenario run", {"NAME|FILE", "--watch", "--json", "--verbose", "--keep", "--scenarios", "--rules", "--vigild"}},
+};
+
+bool Built(const std::string& command) {
+  static std::string top;
+  if (top.empty()) RunVigilctl("--help", &top);
+  const std::string first = command.substr(0, command.find(' '));
+  return top.find("\n  " + first + " ") != std::string::npos;
+}
+
+TEST(VigilctlHelpTest, TopLevelHelpListsTheCommands) {
+  std::string out;
+  ASSERT_EQ(RunVigilctl("--help", &out), 0);
+  for (const char* c : {"generate", "logits"}) EXPECT_NE(out.find(c), std::string::npos) << out;
+  int built = 0;
+  for (const auto& [command, flags] : kCommands) built += Built(command);
+  std::printf("%d of %zu commands in this build\n", built, kCommands.size());
+}
+
+TEST(VigilctlHelpTest, EveryCommandsHelpExitsZeroAndNamesItsFlags) {
+  for (const auto& [command, flags] : kCommands) {
+    if (!Built(command)) continue;
+    std::string out;
+    ASSERT_EQ(RunVigilctl(command + " --help", &out), 0) << command;
+    EXPECT_NE(out.find("Usage: vigilctl " + command), std::string::npos) << out;
+    for (const auto& f : flags) EXPECT_NE(out.find(f), std::string::npos) << command << " --help lacks " << f << ":\n" << out;
+    // One line per flag, each with a description.
+    for (const auto& f : flags) {
+      if (f[0] != '-') continue;
+      const size_t at = out.find("  " + f);
+      ASSERT_NE(at, std::string::npos) << command << ": " << f;
+      const std::string line = out.substr(at, out.find('\n', at) - at);
+      EXPECT_GT(line.size(), f.size() + 12) << command << ": " << f << " has no description: " << line;
+    }
+  }
+}
+
+TEST(VigilctlHelpTest, AnUnknownFlagExitsTwoNamingIt) {
+  for (const auto& [command, flags] : kCommands) {
+    if (!Built(command)) continue;
+    std::string out;
+    EXPECT_EQ(RunVigilctl(command + " --no-such-flag", &out, true), 2) << command << ": " << out;
+    EXPECT_NE(out.find("--no-such-flag"), std::string::npos) << command << ": " << out;
+  }
+  std::string out;
+  EXPECT_EQ(RunVigilctl("frobnicate", &out, true), 2);
+  EXPECT_NE(out.find("frobnicate"), std::string::npos) << out;
+  if (Built("rules")) {
+    EXPECT_EQ(RunVigilctl("rules frobnicate", &out, true), 2);
+    EXPECT_NE(out.find("unknown command \"frobnicate\""), std::string::npos) << out;
+    // A flag's value that is no number names the flag.
+    EXPECT_EQ(RunVigilctl("rules export --format prometheus --for-scale x a.yaml", &out, true), 2);
+    EXPECT_NE(out.find("--for-scale"), std::string::npos) << out;
+    EXPECT_EQ(RunVigilctl("rules export --format promql a.yaml", &out, true), 2);
+    EXPECT_NE(out.find("--format"), std::string::npos) << out;
+  }
+  if (Built("detect")) {
+    // Integers are decimal: no octal "010", no "true".
+    EXPECT_EQ(RunVigilctl("detect --input x.csv --window true", &out, true), 2);
+    EXPECT_NE(out.find("--window"), std::string::npos) << out;
+    EXPECT_EQ(RunVigilctl("detect --input x.csv --detector magic", &out, true), 2);
+    EXPECT_NE(out.find("--detector"), std::string::npos) << out;
+  }
 }
 
 }  // namespace
