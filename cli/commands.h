@@ -18,5 +18,6 @@ void AddSilence(CLI::App* app, int* rc);   // silence add|list|expire
 void AddCapture(CLI::App* app, int* rc);   // capture start|list|get|summary
 void AddLoad(CLI::App* app, int* rc);
 void AddScenario(CLI::App* app, int* rc);  // scenario run
+void AddCompletion(CLI::App* app, int* rc);  // completion bash, from the commands added before
 
 }  // namespace vigil::cli

@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   vigil::cli::AddLoad(&app, &rc);
   vigil::cli::AddScenario(&app, &rc);
 #endif
+  vigil::cli::AddCompletion(&app, &rc);  // last: it lists the commands above
   app.footer("Run 'vigilctl COMMAND --help' for a command's flags.");  // after the commands: not theirs
   if (argc < 2) {
     std::fputs(app.help().c_str(), stderr);

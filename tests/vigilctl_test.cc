@@ -111,6 +111,8 @@ const std::vector<std::pair<std::string, std::vector<std::string>>> kCommands = 
               "--seed", "--vocab", "--disconnect-fraction", "--disconnect-after", "--stream", "--no-stream", "--json"}},
     {"scenario", {"run"}},
     {"scenario run", {"NAME|FILE", "--watch", "--json", "--verbose", "--keep", "--scenarios", "--rules", "--vigild"}},
+    {"completion", {"bash"}},
+    {"completion bash", {}},
 };
 
 bool Built(const std::string& command) {
@@ -144,6 +146,37 @@ TEST(VigilctlHelpTest, EveryCommandsHelpExitsZeroAndNamesItsFlags) {
       const std::string line = out.substr(at, out.find('\n', at) - at);
       EXPECT_GT(line.size(), f.size() + 12) << command << ": " << f << " has no description: " << line;
     }
+  }
+}
+
+TEST(VigilctlHelpTest, BashCompletionCompletesCommandsAndFlags) {
+  if (std::system("command -v bash >/dev/null 2>&1") != 0) GTEST_SKIP() << "no bash";
+  vigil::testing::TempDir dir;
+  const std::string script = dir.File("vigilctl.bash");
+  std::string out;
+  ASSERT_EQ(RunVigilctl("completion bash > " + script, &out), 0);
+  // COMP_WORDS from `line`; its last word is the one being completed.
+  auto complete = [&](const std::string& line) {
+    const std::string cmd = "bash -c 'source " + script + " && COMP_WORDS=(" + line +
+                            ") && COMP_CWORD=$((${#COMP_WORDS[@]} - 1)) && _vigilctl; echo \"${COMPREPLY[*]}\"'";
+    FILE* p = popen(cmd.c_str(), "r");
+    std::string got;
+    char buf[512];
+    for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) got.append(buf, n);
+    pclose(p);
+    while (!got.empty() && got.back() == '\n') got.pop_back();
+    return got;
+  };
+  EXPECT_EQ(complete("vigilctl gen"), "generate");
+  EXPECT_EQ(complete("vigilctl --json gen"), "generate");
+  EXPECT_EQ(complete("vigilctl generate --prompt"), "--prompt-ids");
+  if (Built("rules")) {
+    EXPECT_EQ(complete("vigilctl rules ex"), "export");
+    EXPECT_EQ(complete("vigilctl rules export --for"), "--format --for-scale");
+    EXPECT_EQ(complete("vigilctl rules export a.yaml"), "");  // files, by bash itself
+  }
+  if (Built("silence")) {
+    EXPECT_EQ(complete("vigilctl silence add --tok"), "--token-file");
   }
 }
 
