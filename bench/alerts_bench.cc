@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "alerts/notifier.h"
-#include "cli/args.h"
+#include "bench/args.h"
 #include "common/logging.h"
 #include "common/time_util.h"
 
@@ -115,7 +115,7 @@ std::vector<double> ObserveLatency(bool hang, int n, const std::string& outbox, 
 
 int main(int argc, char** argv) {
   InitLogging("error");
-  cli::Args a;
+  bench::Args a;
   if (Status st = a.Parse(argc - 1, argv + 1, {"notifications", "observations"}, {}); !st.ok()) {
     std::fprintf(stderr, "alerts_bench: %s\n", st.message().c_str());
     return 2;

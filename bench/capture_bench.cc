@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "capture/manager.h"
-#include "cli/args.h"
+#include "bench/args.h"
 #include "common/logging.h"
 #include "engine/engine.h"
 
@@ -85,7 +85,7 @@ double DuringCapture(engine::Engine& e, double window_s, bool ops) {
 
 int main(int argc, char** argv) {
   InitLogging("warn");
-  cli::Args a;
+  bench::Args a;
   if (Status st = a.Parse(argc - 1, argv + 1, {"device", "dtype", "concurrency", "window", "max-tokens", "out"}, {});
       !st.ok()) {
     std::fprintf(stderr, "capture_bench: %s\n", st.message().c_str());

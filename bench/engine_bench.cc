@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "cli/args.h"
+#include "bench/args.h"
 #include "common/logging.h"
 #include "engine/engine_core.h"
 
@@ -20,7 +20,7 @@ using namespace vigil;
 
 int main(int argc, char** argv) {
   InitLogging("warn");
-  cli::Args a;
+  bench::Args a;
   Status st = a.Parse(argc - 1, argv + 1,
                       {"model", "shape", "device", "dtype", "batches", "prompt-tokens", "output-tokens"}, {"json"});
   if (!st.ok()) {
@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::vector<int32_t> batches;
-  if (!(st = cli::ParseIdList(a.Get("batches", "1,8,32"), &batches)).ok()) {
+  if (!(st = bench::ParseIdList(a.Get("batches", "1,8,32"), &batches)).ok()) {
     std::fprintf(stderr, "engine_bench: --batches: %s\n", st.message().c_str());
     return 2;
   }

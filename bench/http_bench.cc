@@ -17,7 +17,7 @@
 #include <thread>
 
 #include "common/os_util.h"
-#include "cli/args.h"
+#include "bench/args.h"
 #include "common/logging.h"
 #include "daemon/daemon.h"
 #include "engine/engine_core.h"
@@ -64,12 +64,12 @@ Result Run(int conc, int total, OneRequest one) {
 
 int main(int argc, char** argv) {
   InitLogging("warn");
-  cli::Args a;
+  bench::Args a;
   Status st = a.Parse(argc - 1, argv + 1, {"requests", "max-tokens", "concurrency"}, {});
   int64_t total = 0, max_tokens = 0;
   std::vector<int32_t> concs;
   if (!st.ok() || !(st = a.GetInt("requests", 64, &total)).ok() || !(st = a.GetInt("max-tokens", 16, &max_tokens)).ok() ||
-      !(st = cli::ParseIdList(a.Get("concurrency", "1,32"), &concs)).ok()) {
+      !(st = bench::ParseIdList(a.Get("concurrency", "1,32"), &concs)).ok()) {
     std::fprintf(stderr, "http_bench: %s\n", st.message().c_str());
     return 2;
   }

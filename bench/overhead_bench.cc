@@ -17,7 +17,7 @@
 #include <fstream>
 #include <thread>
 
-#include "cli/args.h"
+#include "bench/args.h"
 #include "cli/loadgen.h"
 #include "common/logging.h"
 #include "common/os_util.h"
@@ -70,7 +70,7 @@ Run Once(const std::string& vigild, const std::string& dir, bool monitor, const 
 
 int main(int argc, char** argv) {
   InitLogging("warn");
-  cli::Args a;
+  bench::Args a;
   if (Status st = a.Parse(argc - 1, argv + 1,
                           {"vigild", "rounds", "duration", "concurrency", "prompt-tokens", "max-tokens"}, {});
       !st.ok()) {

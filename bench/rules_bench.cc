@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "cli/args.h"
+#include "bench/args.h"
 #include "detectors/detectors.h"
 #include "monitor/signals.h"
 #include "rules/rules.h"
@@ -58,7 +58,7 @@ double Pct(std::vector<double> v, double q) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  cli::Args a;
+  bench::Args a;
   if (!a.Parse(argc - 1, argv + 1, {"fuzz", "pack"}, {}).ok()) return 2;
   int64_t fuzz = 100000;
   (void)a.GetInt("fuzz", 100000, &fuzz);

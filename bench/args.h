@@ -1,0 +1,36 @@
+// The benchmarks' small command-line parser: --flag VALUE, --flag=VALUE,
+// repeatable flags, and boolean switches. Not CLI11 (vigilctl's): the GPU
+// machine, where engine_bench runs, has no Debian packages.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace vigil::bench {
+
+class Args {
+ public:
+  // `value_flags` take a value; `switches` do not. Anything else is an error.
+  Status Parse(int argc, char** argv, const std::set<std::string>& value_flags,
+               const std::set<std::string>& switches);
+  bool Has(const std::string& flag) const { return values_.count(flag) > 0 || switches_.count(flag) > 0; }
+  std::string Get(const std::string& flag, const std::string& def = "") const;
+  const std::vector<std::string>& GetAll(const std::string& flag) const;
+  Status GetInt(const std::string& flag, int64_t def, int64_t* out) const;
+  Status GetDouble(const std::string& flag, double def, double* out) const;
+  const std::vector<std::string>& positional() const { return positional_; }
+
+ private:
+  std::map<std::string, std::vector<std::string>> values_;
+  std::set<std::string> switches_;
+  std::vector<std::string> positional_;
+};
+
+// "1,2,3" -> {1,2,3}; InvalidArgument naming the bad element.
+Status ParseIdList(const std::string& text, std::vector<int32_t>* out);
+
+}  // namespace vigil::bench
