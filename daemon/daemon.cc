@@ -116,7 +116,7 @@ Status Daemon::Create(const Config& config, std::unique_ptr<Daemon>* out) {
   }
   d->chat_.message_template = config.serving.chat_message_template;
   d->chat_.generation_prompt = config.serving.chat_generation_prompt;
-  d->metrics_ = std::make_unique<Metrics>(d->served_model_, kVersion);
+  d->metrics_ = std::make_unique<Metrics>(d->served_model_, kVersion, config.server.instance_labels);
   d->metrics_->SetReloadResult(true, UnixNow());
   VIGIL_RETURN_IF_ERROR(d->StartAlerting());
   if (d->engine_) VIGIL_RETURN_IF_ERROR(d->engine_->Start());

@@ -95,6 +95,9 @@ TEST(AlertsE2ETest, FiresToAWebhookResolvesAndHonoursSilences) {
   EXPECT_EQ(a["labels"]["alertname"], "AlwaysCritical");
   EXPECT_EQ(a["labels"]["severity"], "critical");      // the rule's own label wins over instance_labels
   EXPECT_EQ(a["labels"]["cluster"], "prod-us");       // server.instance_labels on every alert
+  // ... and once on /metrics, as an info metric to join on.
+  EXPECT_NE(c.Get("/metrics")->body.find("vigil_instance_info{cluster=\"prod-us\",severity=\"never\"} 1"),
+            std::string::npos);
   EXPECT_EQ(a["annotations"]["summary"], "AlwaysCritical is firing");
   EXPECT_NE(a["annotations"]["evidence"].get<std::string>().find("kv_blocks_total"), std::string::npos);
   EXPECT_EQ(a["fingerprint"], alerts::Fingerprint(a["labels"].get<alerts::Labels>()));
