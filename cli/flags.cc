@@ -1,4 +1,5 @@
 #include "cli/flags.h"
+#include "common/os_util.h"
 
 #include <cerrno>
 #include <cstdlib>
@@ -32,11 +33,7 @@ void AddAdminFlags(CLI::App* app, AdminFlags* f) {
 
 Status AdminToken(const AdminFlags& f, std::string* out) {
   if (!f.token_file.empty()) {
-    std::ifstream in(f.token_file);
-    if (!in) return Status::NotFound(f.token_file + ": cannot open");
-    std::getline(in, *out);
-    while (!out->empty() && (out->back() == '\r' || out->back() == ' ')) out->pop_back();
-    return Status::OK();
+    return ReadSecretFile(f.token_file, "admin token file", out);
   }
   const char* env = std::getenv("VIGIL_ADMIN_TOKEN");
   if (!env || !*env) return Status::InvalidArgument("the admin token is needed: --token-file FILE or VIGIL_ADMIN_TOKEN");

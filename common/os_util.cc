@@ -41,4 +41,19 @@ bool ReadFileToString(const std::string& path, std::string* out) {
   return true;
 }
 
+Status ReadWholeFile(const std::string& path, const std::string& what, std::string* out) {
+  if (!ReadFileToString(path, out)) return Status::NotFound(path + ": cannot open " + what);
+  return Status::OK();
+}
+
+Status ReadSecretFile(const std::string& path, const std::string& what, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound(path + ": cannot open " + what);
+  out->clear();
+  std::getline(in, *out);
+  while (!out->empty() && (out->back() == '\r' || out->back() == ' ' || out->back() == '\t')) out->pop_back();
+  if (out->empty()) return Status::InvalidArgument(path + ": the " + what + " is empty");
+  return Status::OK();
+}
+
 }  // namespace vigil

@@ -3,6 +3,8 @@
 
 #include <string>
 
+#include "common/status.h"
+
 namespace vigil {
 
 // mkdir -p; quiet: callers report what they then cannot write.
@@ -11,5 +13,10 @@ void MakeDirs(const std::string& dir);
 int FreeLoopbackPort();
 // The whole file; false when it cannot be opened or read.
 bool ReadFileToString(const std::string& path, std::string* out);
+// The whole file, or NotFound: "<path>: cannot open <what>".
+Status ReadWholeFile(const std::string& path, const std::string& what, std::string* out);
+// A secret file (token, key): its first line without trailing whitespace.
+// NotFound when it cannot be read, InvalidArgument when that line is empty.
+Status ReadSecretFile(const std::string& path, const std::string& what, std::string* out);
 
 }  // namespace vigil

@@ -18,15 +18,6 @@ namespace {
 
 using json = nlohmann::json;
 
-Status ReadSecret(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound(path + ": cannot open secret file");
-  std::getline(in, *out);
-  while (!out->empty() && (out->back() == '\r' || out->back() == ' ')) out->pop_back();
-  if (out->empty()) return Status::InvalidArgument(path + ": the secret file is empty");
-  return Status::OK();
-}
-
 std::string EvidenceText(const rules::RuleStatus& s) {
   std::string out;
   for (const auto& [text, v] : s.evidence) {
@@ -79,7 +70,7 @@ Status Daemon::StartAlerting() {
     auto& r = nc.delivery.receivers[i];
     auto it = a.secret_files.find(r.name);
     if (it != a.secret_files.end())
-      VIGIL_RETURN_IF_ERROR(ReadSecret(it->second, &r.secret).WithContext("alerts.receivers[" + std::to_string(i) + "].secret_file"));
+      VIGIL_RETURN_IF_ERROR(ReadSecretFile(it->second, "secret file", &r.secret).WithContext("alerts.receivers[" + std::to_string(i) + "].secret_file"));
   }
   nc.delivery.retry = a.retry;
   nc.delivery.alertmanager_ttl_s = 4 * a.resend_delay_s;

@@ -1,4 +1,5 @@
 #include "daemon/config.h"
+#include "common/os_util.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -180,11 +181,9 @@ void FinalizeEngine(Config* c) {
 }
 
 Status LoadConfig(const std::string& path, Config* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound(path + ": cannot open config file");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ParseConfig(ss.str(), path, out);
+  std::string text;
+  VIGIL_RETURN_IF_ERROR(ReadWholeFile(path, "config file", &text));
+  return ParseConfig(text, path, out);
 }
 
 namespace {

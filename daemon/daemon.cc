@@ -1,4 +1,5 @@
 #include "daemon/daemon.h"
+#include "common/os_util.h"
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
@@ -62,10 +63,7 @@ Status LoadApiKeys(const std::string& path, std::set<std::string>* keys) {
 
 namespace {
 Status LoadToken(const std::string& path, std::string* token) {
-  std::ifstream in(path);
-  if (!in) return Status::NotFound(path + ": cannot open admin token file");
-  std::getline(in, *token);
-  while (!token->empty() && (token->back() == '\r' || token->back() == ' ')) token->pop_back();
+  VIGIL_RETURN_IF_ERROR(ReadSecretFile(path, "admin token file", token));
   if (token->size() < 16) return Status::InvalidArgument(path + ": the admin token must be at least 16 characters");
   return Status::OK();
 }

@@ -1,4 +1,5 @@
 #include "engine/model_config.h"
+#include "common/os_util.h"
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -10,14 +11,7 @@ using json = nlohmann::json;
 
 namespace {
 
-Status ReadFile(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound(path + ": cannot open");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
-  return Status::OK();
-}
+Status ReadFile(const std::string& path, std::string* out) { return ReadWholeFile(path, "model file", out); }
 
 // Typed lookups that name the key when it has the wrong type.
 class Reader {

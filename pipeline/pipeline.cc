@@ -1,4 +1,5 @@
 #include "pipeline/pipeline.h"
+#include "common/os_util.h"
 
 #include <spdlog/spdlog.h>
 
@@ -11,15 +12,6 @@
 namespace vigil::pipeline {
 
 namespace {
-
-Status ReadToken(const std::string& path, std::string* out) {
-  std::ifstream in(path);
-  if (!in) return Status::NotFound(path + ": cannot open the bearer token file");
-  std::getline(in, *out);
-  while (!out->empty() && (out->back() == '\r' || out->back() == ' ' || out->back() == '\t')) out->pop_back();
-  if (out->empty()) return Status::InvalidArgument(path + ": the bearer token file is empty");
-  return Status::OK();
-}
 
 }  // namespace
 
@@ -36,7 +28,7 @@ Status Pipeline::Create(PipelineConfig cfg, StatsSource hosted, std::unique_ptr<
     auto t = std::make_unique<Target>();
     t->cfg = p->cfg_.targets[i];
     if (!t->cfg.bearer_token_file.empty())
-      VIGIL_RETURN_IF_ERROR(ReadToken(t->cfg.bearer_token_file, &t->token)
+      VIGIL_RETURN_IF_ERROR(ReadSecretFile(t->cfg.bearer_token_file, "bearer token file", &t->token)
                                 .WithContext("targets[" + std::to_string(i) + "] (" + t->cfg.name + ").bearer_token_file"));
     t->status.name = t->cfg.name;
     t->status.url = t->cfg.url;

@@ -1,4 +1,5 @@
 #include "rules/rule_test.h"
+#include "common/os_util.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -116,10 +117,9 @@ Status RunRuleTestFile(const std::string& path, RuleTestResult* result, RuleTest
     // Inhibitions: those the rule files ship, plus the test file's own.
     std::vector<InhibitRule> own_inhibits;
     {
-      std::ifstream in(path);
-      std::ostringstream text;
-      text << in.rdbuf();
-      VIGIL_RETURN_IF_ERROR(ParseInhibitRulesOnly(text.str(), path, &own_inhibits));
+      std::string text;
+      VIGIL_RETURN_IF_ERROR(ReadWholeFile(path, "rule test file", &text));
+      VIGIL_RETURN_IF_ERROR(ParseInhibitRulesOnly(text, path, &own_inhibits));
     }
     int index = 0;
     for (const YAML::Node& t : root["tests"]) {

@@ -1,4 +1,5 @@
 #include "rules/rules.h"
+#include "common/os_util.h"
 
 #include <glob.h>
 #include <yaml-cpp/yaml.h>
@@ -275,14 +276,12 @@ Status LoadRules(const std::vector<std::string>& patterns, std::vector<RuleGroup
     only_unmatched = false;
     for (size_t i = 0; i < g.gl_pathc; ++i) {
       const std::string path = g.gl_pathv[i];
-      std::ifstream in(path);
-      if (!in) {
+      std::string text;
+      if (!ReadFileToString(path, &text)) {
         errors += (errors.empty() ? "" : "\n") + path + ": cannot open";
         continue;
       }
-      std::ostringstream ss;
-      ss << in.rdbuf();
-      Status st = ParseRules(ss.str(), path, &groups, &inh);
+      Status st = ParseRules(text, path, &groups, &inh);
       if (!st.ok()) errors += (errors.empty() ? "" : "\n") + st.message();
     }
     globfree(&g);

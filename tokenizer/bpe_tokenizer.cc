@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "tokenizer/tokenizer.h"
+#include "common/os_util.h"
 
 namespace vigil::tokenizer {
 
@@ -425,11 +426,9 @@ Status Tokenizer::FromJson(const std::string& text, const std::string& source, s
 }
 
 Status Tokenizer::Load(const std::string& path, std::unique_ptr<Tokenizer>* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound(path + ": cannot open tokenizer file");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return FromJson(ss.str(), path, out);
+  std::string text;
+  VIGIL_RETURN_IF_ERROR(ReadWholeFile(path, "tokenizer file", &text));
+  return FromJson(text, path, out);
 }
 
 }  // namespace vigil::tokenizer
