@@ -11,7 +11,7 @@
 #include "common/os_util.h"
 #include "rules/promql.h"
 #include "rules/promtool_tests.h"
-#include "rules/rule_test.h"
+#include "rules/rule_tester.h"
 #include "rules/rules.h"
 
 namespace vigil::cli {

@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "rules/promql.h"
-#include "rules/rule_test.h"
+#include "rules/rule_tester.h"
 #include "rules/rules.h"
 
 namespace vigil::rules {

@@ -258,7 +258,7 @@ TEST(DefaultPackTest, ThrashingRecommendationIsComputedFromLiveValues) {
 }  // namespace
 }  // namespace vigil::rules
 
-#include "rules/rule_test.h"
+#include "rules/rule_tester.h"
 
 namespace vigil::rules {
 namespace {

@@ -1,4 +1,4 @@
-#include "rules/rule_test.h"
+#include "rules/rule_tester.h"
 #include "common/os_util.h"
 
 #include <yaml-cpp/yaml.h>
