@@ -7,7 +7,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 CONFIG ?= etc/vigil.yaml
 
-.PHONY: all deps test-deps configure build run test bench fuzz install clean
+.PHONY: all deps test-deps configure build run test test-asan test-tsan bench fuzz install clean
 
 all: build
 
@@ -36,6 +36,18 @@ test: test-deps configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
+# Sanitizer builds (tests/sanitizers/README.md): AddressSanitizer+UBSan in
+# build-asan, ThreadSanitizer in build-tsan, each running the unit and e2e
+# labels (not the timing-sensitive scenarios) with tests/sanitizers/*.supp.
+# Fails on a failed test or on any sanitizer report from any process.
+ASAN_BUILD_DIR ?= build-asan
+TSAN_BUILD_DIR ?= build-tsan
+test-asan: test-deps
+	JOBS=$(JOBS) tests/sanitizers/run.sh asan $(ASAN_BUILD_DIR) $(CTEST_ARGS)
+
+test-tsan: test-deps
+	JOBS=$(JOBS) tests/sanitizers/run.sh tsan $(TSAN_BUILD_DIR) $(CTEST_ARGS)
+
 bench: build
 	$(BUILD_DIR)/bench/engine_bench
 
@@ -58,4 +70,4 @@ install: build
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD_DIR) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) $(TSAN_BUILD_DIR)
