@@ -19,7 +19,7 @@
 #include "engine/engine.h"
 
 using namespace vigil;
-using Clock = std::chrono::steady_clock;
+using Steady = std::chrono::steady_clock;
 
 namespace {
 
@@ -53,10 +53,10 @@ class ClosedLoop {
 
 double TokensPerSecond(engine::Engine& e, double window_s) {
   const int64_t t0 = e.GetLoad().generation_tokens_total;
-  const auto c0 = Clock::now();
+  const auto c0 = Steady::now();
   std::this_thread::sleep_for(std::chrono::duration<double>(window_s));
   const int64_t t1 = e.GetLoad().generation_tokens_total;
-  return static_cast<double>(t1 - t0) / std::chrono::duration<double>(Clock::now() - c0).count();
+  return static_cast<double>(t1 - t0) / std::chrono::duration<double>(Steady::now() - c0).count();
 }
 
 // Tokens/s over a capture of `window_s` taken directly on the engine.
@@ -136,10 +136,10 @@ int main(int argc, char** argv) {
   capture::CaptureManager m(cc, e.get(), nullptr, nlohmann::json::object());
   capture::TriggerRequest req;
   req.trigger = "manual";
-  const auto t0 = Clock::now();
+  const auto t0 = Steady::now();
   const auto tr = m.Trigger(req);
   m.WaitIdle(120);
-  const double to_file = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double to_file = std::chrono::duration<double>(Steady::now() - t0).count();
   nlohmann::json doc;
   if (tr.started && m.Get(tr.id, &doc).ok() && doc.contains("trace")) {
     const double steps = doc["steps"].get<double>();

@@ -18,7 +18,7 @@
 #include "monitor/signals.h"
 
 using namespace vigil;
-using Clock = std::chrono::steady_clock;
+using Steady = std::chrono::steady_clock;
 
 namespace {
 
@@ -76,11 +76,11 @@ int main() {
       next.queue_sketch = s.queue_sketch;
       next.prefill_sketch = s.prefill_sketch;
       next.batch_size_sketch = s.batch_size_sketch;
-      const auto t0 = Clock::now();
+      const auto t0 = Steady::now();
       auto values = deriver.Tick(1.7e9 + t, next);
       store.AppendTick(1.7e9 + t, values);
       dets.Observe(1.7e9 + t, values);
-      us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+      us.push_back(std::chrono::duration<double, std::micro>(Steady::now() - t0).count());
     }
     std::printf("full tick (%zu signals, default detectors): p50 %.1f us, p99 %.1f us; series memory %.1f MiB for 1 h\n",
                 monitor::Catalogue().size(), Pct(us, 0.5), Pct(us, 0.99), store.MemoryBytes() / 1048576.0);
@@ -102,10 +102,10 @@ int main() {
     std::vector<std::pair<std::string, double>> values(n);
     for (int t = 0; t < 300; ++t) {
       for (int i = 0; i < n; ++i) values[i] = {names[i], noise(rng)};
-      const auto t0 = Clock::now();
+      const auto t0 = Steady::now();
       store.AppendTick(t, values);
       dets.Observe(t, values);
-      us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+      us.push_back(std::chrono::duration<double, std::micro>(Steady::now() - t0).count());
     }
     const double p50 = Pct(us, 0.5);
     if (base == 0) base = p50 / n;
@@ -120,11 +120,11 @@ int main() {
     for (double& x : xs) x = noise(rng);
     detectors::ZScoreDetector det({100, 20, 3.0, detectors::Direction::kBoth});
     double sink = 0;
-    auto t0 = Clock::now();
+    auto t0 = Steady::now();
     for (double x : xs) sink += det.Observe(x).value_or(0);
-    const double fast = std::chrono::duration<double, std::nano>(Clock::now() - t0).count() / n;
+    const double fast = std::chrono::duration<double, std::nano>(Steady::now() - t0).count() / n;
     std::deque<double> w;
-    t0 = Clock::now();
+    t0 = Steady::now();
     for (double x : xs) {
       if (w.size() >= 20) {
         double m = 0, v = 0;
@@ -137,7 +137,7 @@ int main() {
       w.push_back(x);
       if (w.size() > 100) w.pop_front();
     }
-    const double ref = std::chrono::duration<double, std::nano>(Clock::now() - t0).count() / n;
+    const double ref = std::chrono::duration<double, std::nano>(Steady::now() - t0).count() / n;
     std::printf("z-score per observation: %.1f ns vs reference %.1f ns: %.1fx faster (checksum %.3g)\n", fast, ref,
                 ref / fast, sink);
   }

@@ -18,7 +18,7 @@
 #include "rules/rules.h"
 
 using namespace vigil;
-using Clock = std::chrono::steady_clock;
+using Steady = std::chrono::steady_clock;
 
 namespace {
 
@@ -85,9 +85,9 @@ int main(int argc, char** argv) {
       store.AppendTick(t, vals);
       det.Observe(t, vals);
       StoreContext ctx(&store, &det, t);
-      const auto t0 = Clock::now();
+      const auto t0 = Steady::now();
       eng.Evaluate(t, ctx);
-      us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+      us.push_back(std::chrono::duration<double, std::micro>(Steady::now() - t0).count());
     }
     std::printf("default pack (%zu rules) per tick: p50 %.1f us, p99 %.1f us\n", eng.size(), Pct(us, 0.5), Pct(us, 0.99));
   }
@@ -118,9 +118,9 @@ int main(int argc, char** argv) {
         for (int i = 0; i < n; ++i) vals.emplace_back(cat[i % cat.size()].name, nd(rng));
         store.AppendTick(t, vals);
         StoreContext ctx(&store, nullptr, t);
-        const auto t0 = Clock::now();
+        const auto t0 = Steady::now();
         eng.Evaluate(t, ctx);
-        us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+        us.push_back(std::chrono::duration<double, std::micro>(Steady::now() - t0).count());
       }
       const double p50 = Pct(us, 0.5);
       if (base == 0) base = p50 / n;
@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
                                             "[5m]", ",", "corr(", "quantile_over_time(", "predict_linear(", "x", "$",
                                             "\"", "]", "[", "1e999", "nan", "ttft_p96"};
     int accepted = 0, rejected = 0;
-    const auto t0 = Clock::now();
+    const auto t0 = Steady::now();
     double worst_us = 0;
     for (int64_t i = 0; i < fuzz; ++i) {
       std::string s;
@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
         if (rng() % 5 == 0) s += static_cast<char>(rng() % 256);  // raw bytes too
         else s += atoms[rng() % atoms.size()] + (rng() % 2 ? " " : "");
       }
-      const auto c0 = Clock::now();
+      const auto c0 = Steady::now();
       std::unique_ptr<rules::Expr> e;
       Status st = rules::Expr::Parse(s, &e);
       if (st.ok()) {
@@ -156,11 +156,11 @@ int main(int argc, char** argv) {
         ++rejected;
         if (st.message().empty()) std::printf("empty rejection message for %s\n", s.c_str());
       }
-      worst_us = std::max(worst_us, std::chrono::duration<double, std::micro>(Clock::now() - c0).count());
+      worst_us = std::max(worst_us, std::chrono::duration<double, std::micro>(Steady::now() - c0).count());
     }
     std::printf("expression fuzz: %ld cases, %d parsed, %d rejected with a message; slowest %.0f us, total %.1f s\n",
                 static_cast<long>(fuzz), accepted, rejected, worst_us,
-                std::chrono::duration<double>(Clock::now() - t0).count());
+                std::chrono::duration<double>(Steady::now() - t0).count());
     const std::string base = "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: kv_cache_usage > 0.9\n"
                              "        for: 30s\n        labels: {severity: critical}\n"
                              "        annotations: {d: \"{{ $value | humanizePercentage }}\"}\n";

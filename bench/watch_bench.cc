@@ -37,7 +37,7 @@
 #include "scrape/adapter.h"
 
 using namespace vigil;
-using Clock = std::chrono::steady_clock;
+using Steady = std::chrono::steady_clock;
 using Pairs = std::vector<std::pair<std::string, double>>;
 
 namespace {
@@ -368,7 +368,7 @@ Result RunOne(const Bench& b, size_t n) {
   p->SetHook([&r](double, const auto& tr) { r.transitions += tr.size(); });
   // Our own grid, as Loop() keeps it (overrun slots skipped), so that each
   // TickOnce can be timed: wall time, and CPU on this (the pipeline) thread.
-  const auto start = Clock::now();
+  const auto start = Steady::now();
   const auto served = [&] { uint64_t s = 0; for (size_t i = 0; i < n; ++i) s += b.scrapes[i]; return s; };
   double cpu0 = 0, tick0 = 0, server0 = 0, served0 = 0;
   for (int slot = 0; slot < b.warmup + b.seconds;) {
@@ -376,14 +376,14 @@ Result RunOne(const Bench& b, size_t n) {
     const bool measuring = slot >= b.warmup;
     if (measuring && r.tick_ms.empty())
       cpu0 = ProcessCpu(), tick0 = ThreadCpu(), server0 = ServerCpu(b.server), served0 = served();
-    const auto t0 = Clock::now();
+    const auto t0 = Steady::now();
     const double c0 = ThreadCpu();
     p->TickOnce(UnixNow(), cfg.interval_s * cfg.scrape_wait_fraction);
     if (measuring) {
-      r.tick_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+      r.tick_ms.push_back(std::chrono::duration<double, std::milli>(Steady::now() - t0).count());
       r.tick_cpu_ms.push_back((ThreadCpu() - c0) * 1e3);
     }
-    const int next = std::max(slot + 1, static_cast<int>((Clock::now() - start) / std::chrono::seconds(1)) + 1);
+    const int next = std::max(slot + 1, static_cast<int>((Steady::now() - start) / std::chrono::seconds(1)) + 1);
     if (measuring) r.overruns += next - slot - 1;
     slot = next;
   }

@@ -1,15 +1,14 @@
 #include "common/time_util.h"
 
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
 
+#include "common/clock.h"
+
 namespace vigil {
 
-double UnixNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+double UnixNow() { return RealClock::Unix(); }
 
 bool ParseRfc3339(const std::string& s, double* out) {
   int y, mo, d, h, mi;

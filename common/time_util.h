@@ -5,6 +5,7 @@
 
 namespace vigil {
 
+// The real clock's Unix time, for code with no injected Clock (common/clock.h).
 double UnixNow();
 // "2026-11-23T02:00:00.000Z" (milliseconds, UTC).
 std::string FormatRfc3339(double unix_seconds);

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <thread>
 
+#include "common/clock.h"
 #include "common/units.h"
 #include "daemon/diagnosis.h"
 #include "daemon/http_util.h"
@@ -291,8 +292,7 @@ std::string Daemon::HealthProblem() const {
   if (!ready_) return "starting";
   if (!engine_) return "";  // a sidecar: its targets' health is in the report, not in vigild's own
   const auto s = engine_->GetLoad();
-  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                          std::chrono::steady_clock::now().time_since_epoch()).count();
+  const int64_t now = RealClock::SteadyNs();  // the engine's heartbeat clock
   const double age = static_cast<double>(now - s.heartbeat_ns) / 1e9;
   if (age > config_.server.engine_stall_timeout_s) return "engine loop stuck: no heartbeat for " + std::to_string(static_cast<int>(age)) + "s";
   return "";

@@ -9,6 +9,7 @@
 #include <deque>
 #include <mutex>
 
+#include "common/time_util.h"
 #include "daemon/daemon.h"
 #include "daemon/http_util.h"
 
@@ -115,8 +116,7 @@ void Daemon::HandleGenerate(const httplib::Request& req, httplib::Response& res,
     return send_error(e);
   }
 
-  const int64_t created = std::chrono::duration_cast<std::chrono::seconds>(
-                              std::chrono::system_clock::now().time_since_epoch()).count();
+  const int64_t created = static_cast<int64_t>(UnixNow());
   const std::string model = served_model_;
   const int64_t prompt_tokens = static_cast<int64_t>(g->prompt_ids.size());
   engine::Engine* eng = engine_.get();

@@ -14,6 +14,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "common/clock.h"
 #include "engine/engine_core.h"
 #include "engine/profiler.h"
 #include "engine/tracer.h"
@@ -22,14 +23,11 @@ namespace vigil::engine {
 
 namespace {
 
-double UnixSeconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-int64_t SteadyNanos() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+// The engine reads the real clock (common/clock.h) and takes no injected one:
+// its heartbeat is compared with real time by the watchdog, and a capture's
+// window must share its clock with libtorch's profiler.
+double UnixSeconds() { return RealClock::Unix(); }
+int64_t SteadyNanos() { return RealClock::SteadyNs(); }
 
 class ThreadedEngine final : public Engine {
  public:
@@ -183,8 +181,8 @@ class ThreadedEngine final : public Engine {
   // (histograms and sketches) should not cost the engine a measurable share
   // of a millisecond-scale step, and readers sample far less often.
   void Publish(bool force) {
-    const auto now = std::chrono::steady_clock::now();
-    if (!force && now - last_publish_ < std::chrono::milliseconds(5)) return;
+    const int64_t now = SteadyNanos();
+    if (!force && now - last_publish_ < 5000000) return;  // 5 ms
     last_publish_ = now;
     const EngineStats& s = core_->stats();
     std::lock_guard<std::mutex> lock(stats_mu_);
@@ -256,7 +254,7 @@ class ThreadedEngine final : public Engine {
       capture_.stats_start = core_->stats(true);
       capture_.start_unix = UnixSeconds();
       capture_steps_base_ = capture_.stats_start.steps_total;
-      capture_t0_ = std::chrono::steady_clock::now();
+      capture_t0_ = SteadyNanos();
       tracer_.Begin();
       capture_.profiler = "off";
       if (capture_opts_.profile_ops) {
@@ -272,7 +270,7 @@ class ThreadedEngine final : public Engine {
     }
     if (!capture_running_) return;
     const int64_t steps = core_->stats().steps_total - capture_steps_base_;
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - capture_t0_).count();
+    const double secs = static_cast<double>(SteadyNanos() - capture_t0_) / 1e9;
     if (stop) FinishCapture("stopped");
     else if (steps >= capture_opts_.max_steps) FinishCapture("max_steps");
     else if (secs >= capture_opts_.max_duration_s) FinishCapture("max_duration");
@@ -284,9 +282,9 @@ class ThreadedEngine final : public Engine {
     capture_.stats_end = core_->stats(true);
     tracer_.End();
     capture_.spans = tracer_.TakeSpans();
-    const auto stop0 = std::chrono::steady_clock::now();
+    const int64_t stop0 = SteadyNanos();
     capture_.materialize = profiler_.Stop(tracer_.tid());
-    capture_.profiler_stop_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - stop0).count();
+    capture_.profiler_stop_s = static_cast<double>(SteadyNanos() - stop0) / 1e9;
     capture_.steps = capture_.stats_end.steps_total - capture_steps_base_;
     capture_.stop_reason = reason;
     CaptureCallback done;
@@ -310,7 +308,7 @@ class ThreadedEngine final : public Engine {
   Tracer tracer_;
   OpProfiler profiler_;
   int64_t capture_steps_base_ = 0;
-  std::chrono::steady_clock::time_point capture_t0_{};
+  int64_t capture_t0_ = 0;  // steady ns
   mutable std::mutex mu_;  // guards inbox_, aborts_, live_, stopping_, rejected_
   std::condition_variable cv_;
   std::vector<Pending> inbox_;
@@ -325,7 +323,7 @@ class ThreadedEngine final : public Engine {
   clockid_t cpu_clock_{};
   bool cpu_clock_valid_ = false;
   mutable int64_t cpu_ns_ = 0;
-  std::chrono::steady_clock::time_point last_publish_{};
+  int64_t last_publish_ = INT64_MIN / 2;  // steady ns
 };
 
 }  // namespace

@@ -9,13 +9,12 @@
 #include <deque>
 #include <random>
 
+#include "common/clock.h"
 #include "engine/engine_core_impl.h"
 
 namespace vigil::engine {
 
-double NowSeconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+double NowSeconds() { return RealClock::Steady(); }
 
 EngineCore::EngineCore() : impl_(new Impl()) {}
 EngineCore::~EngineCore() = default;

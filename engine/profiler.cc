@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cmath>
 
+#include "common/clock.h"
+
 namespace vigil::engine {
 
 namespace prof = torch::autograd::profiler;
@@ -88,10 +90,8 @@ std::function<void(CaptureData*)> OpProfiler::Stop(int64_t os_tid) {
   }
   // Clock anchors taken now, to place the profiler's times on unix time:
   // depending on the version they are steady-clock or unix nanoseconds.
-  const double steady_ns = static_cast<double>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
-  const double unix_ns = static_cast<double>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  const double steady_ns = static_cast<double>(RealClock::SteadyNs());
+  const double unix_ns = static_cast<double>(RealClock::UnixNs());
   const uint64_t rf_tid = rf_tid_;
   return [result, steady_ns, unix_ns, rf_tid, os_tid](CaptureData* d) {
     const auto& events = result->events();

@@ -12,7 +12,7 @@ thread_local Tracer* g_active = nullptr;
 Tracer* Tracer::Active() { return g_active; }
 
 void Tracer::Begin() {
-  const double unix_us = std::chrono::duration<double, std::micro>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const double unix_us = static_cast<double>(RealClock::UnixNs()) / 1e3;
   offset_us_ = unix_us - static_cast<double>(SteadyNs()) / 1e3;
   tid_ = static_cast<int64_t>(::syscall(SYS_gettid));
   spans_.clear();

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "engine/capture.h"
 
 namespace vigil::engine {
@@ -18,10 +19,7 @@ class Tracer {
   void End();
   std::vector<TraceRecord> TakeSpans() { return std::move(spans_); }
 
-  static int64_t SteadyNs() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  }
+  static int64_t SteadyNs() { return RealClock::SteadyNs(); }
   // Steady nanoseconds to unix microseconds.
   double ToUnixUs(int64_t steady_ns) const { return static_cast<double>(steady_ns) / 1e3 + offset_us_; }
   void Add(TraceRecord r) { spans_.push_back(std::move(r)); }

@@ -1,0 +1,40 @@
+#include "common/clock.h"
+
+#include <cmath>
+
+namespace vigil {
+
+Clock* DefaultClock() {
+  static RealClock* const clock = new RealClock();  // never destroyed: threads may read it at exit
+  return clock;
+}
+
+int64_t ManualClock::SteadyNanos() const { return kSteadyStartNs + elapsed_ns_.load(); }
+
+double ManualClock::UnixNow() const { return unix_start_ + static_cast<double>(elapsed_ns_.load()) / 1e9; }
+
+uint64_t ManualClock::Subscribe(std::mutex* mu, std::condition_variable* cv) {
+  std::lock_guard<std::mutex> lock(subs_mu_);
+  subs_[++next_id_] = {mu, cv};
+  return next_id_;
+}
+
+void ManualClock::Unsubscribe(uint64_t id) {
+  std::lock_guard<std::mutex> lock(subs_mu_);
+  subs_.erase(id);
+}
+
+void ManualClock::Advance(double seconds) {
+  if (seconds > 0) elapsed_ns_ += std::llround(seconds * 1e9);
+  // Each subscriber is notified under its own mutex: a waiter that read the
+  // old time still holds it until it waits, so the notification reaches it.
+  std::lock_guard<std::mutex> lock(subs_mu_);
+  for (const auto& [id, sub] : subs_) {
+    std::lock_guard<std::mutex> l(*sub.first);
+    sub.second->notify_all();
+  }
+}
+
+void ManualClock::SetUnix(double unix_seconds) { Advance(unix_seconds - UnixNow()); }
+
+}  // namespace vigil
