@@ -10,7 +10,6 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
-#include <random>
 
 #include "common/os_util.h"
 #include "common/time_util.h"
@@ -39,9 +38,9 @@ bool CaptureManager::ValidId(const std::string& id) {
 }
 
 CaptureManager::CaptureManager(CaptureConfig cfg, engine::Engine* engine, std::function<double()> throughput_before,
-                               json config_snapshot)
+                               json config_snapshot, Clock* clock)
     : cfg_(std::move(cfg)), engine_(engine), throughput_before_(std::move(throughput_before)),
-      config_snapshot_(std::move(config_snapshot)) {
+      config_snapshot_(std::move(config_snapshot)), clock_(clock) {
   writer_ = std::thread([this] { WriterLoop(); });
 }
 
@@ -52,6 +51,23 @@ CaptureManager::~CaptureManager() {
   }
   cv_.notify_all();
   writer_.join();
+}
+
+std::string CaptureManager::NewId(double unix_now, const std::string& trigger) {
+  const time_t secs = static_cast<time_t>(unix_now);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  // The sequence, not the clock, tells apart two captures of one second; one
+  // taken by an earlier run in the same second is skipped over.
+  while (true) {
+    char id[96];
+    std::snprintf(id, sizeof id, "%04d%02d%02dT%02d%02d%02dZ-%06llu-%s", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                  tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<unsigned long long>(++seq_ % 1000000),
+                  trigger.c_str());
+    if (!failed_.count(id) && ::access(Path(id, kSummary).c_str(), F_OK) != 0 &&
+        ::access(Path(id, kTrace).c_str(), F_OK) != 0)
+      return id;
+  }
 }
 
 std::string CaptureManager::Path(const std::string& id, const char* suffix) const { return cfg_.dir + "/" + id + suffix; }
@@ -73,7 +89,8 @@ TriggerResult CaptureManager::Trigger(const TriggerRequest& req) {
   TriggerResult r;
   const double before = throughput_before_ ? throughput_before_() : -1;
   std::lock_guard<std::mutex> lock(mu_);
-  const double now = UnixNow();
+  const double now = clock_->SteadyNow();  // cooldowns
+  const double unix_now = clock_->UnixNow();
   auto refuse = [&](CaptureOutcome result, std::string msg) {
     r.result = result;
     r.message = std::move(msg);
@@ -102,13 +119,7 @@ TriggerResult CaptureManager::Trigger(const TriggerRequest& req) {
   }
   std::remove(probe.c_str());
 
-  char id[96];
-  const time_t secs = static_cast<time_t>(now);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  std::mt19937 rng(std::random_device{}());
-  std::snprintf(id, sizeof id, "%04d%02d%02dT%02d%02d%02dZ-%s-%04x", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, req.trigger.c_str(), static_cast<unsigned>(rng() & 0xffff));
+  const std::string id = NewId(unix_now, req.trigger);
   engine::CaptureOptions o;
   o.max_steps = cfg_.max_steps;
   o.max_duration_s = req.duration_s > 0 ? std::min(req.duration_s, cfg_.max_duration_s) : cfg_.max_duration_s;
@@ -117,7 +128,8 @@ TriggerResult CaptureManager::Trigger(const TriggerRequest& req) {
   auto job = std::make_unique<Job>();
   job->id = id;
   job->req = req;
-  job->triggered_at = now;
+  job->triggered_at = unix_now;
+  job->triggered_steady = now;
   job->throughput_before = before;
   Status st = engine_->StartCapture(o, [this](engine::CaptureData d) {
     // Engine thread: hand off only.
@@ -170,6 +182,7 @@ void CaptureManager::WriterLoop() {
       job.id = running_->id;
       job.req = running_->req;
       job.triggered_at = running_->triggered_at;
+      job.triggered_steady = running_->triggered_steady;
       job.throughput_before = running_->throughput_before;
       job.data = std::move(running_->data);
       running_->writing = true;  // still listed (and busy) until its files exist

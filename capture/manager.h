@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/clock.h"
 #include "common/status.h"
 #include "engine/engine.h"
 
@@ -60,8 +61,10 @@ class CaptureManager {
  public:
   // `throughput_before`: output tokens/s over the minute before now (or <0
   // when unknown), to measure how much the capture slowed the engine.
+  // `clock` (not owned; outlives the manager): cooldowns on its steady time,
+  // ids and trigger times from its Unix time.
   CaptureManager(CaptureConfig cfg, engine::Engine* engine, std::function<double()> throughput_before,
-                 nlohmann::json config_snapshot);
+                 nlohmann::json config_snapshot, Clock* clock = DefaultClock());
   ~CaptureManager();
 
   TriggerResult Trigger(const TriggerRequest& req);
@@ -87,12 +90,16 @@ class CaptureManager {
   struct Job {
     std::string id;
     TriggerRequest req;
-    double triggered_at = 0;
+    double triggered_at = 0;      // unix
+    double triggered_steady = 0;  // the clock's steady time, for trigger_to_file_s
     double throughput_before = -1;
     engine::CaptureData data;
     bool done = false;     // the engine handed the data over
     bool writing = false;  // the writer has it
   };
+  // "<UTC second>Z-<sequence>-<trigger>": distinct for any two captures of
+  // this manager, and sorted by time then sequence (retention, List). mu_ held.
+  std::string NewId(double unix_now, const std::string& trigger);
   void WriterLoop();
   void Finish(Job job);
   void Retain();
@@ -103,13 +110,15 @@ class CaptureManager {
   engine::Engine* engine_;
   std::function<double()> throughput_before_;
   nlohmann::json config_snapshot_;
+  Clock* clock_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::unique_ptr<Job> running_;      // triggered, not yet written
   std::deque<Job> finished_;          // from the engine, waiting for the writer
   std::map<std::string, nlohmann::json> failed_;  // id -> metadata of captures that failed
-  double last_start_ = -1e18;
-  std::map<std::string, double> rule_last_;
+  double last_start_ = -1e18;                // steady seconds
+  std::map<std::string, double> rule_last_;  // steady seconds
+  uint64_t seq_ = 0;                         // ids made so far
   std::map<std::string, std::string> rule_latest_;
   std::map<std::pair<std::string, std::string>, uint64_t> counts_;
   bool stop_ = false;

@@ -5,13 +5,13 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <fstream>
 
 #include "capture/manager.h"
 #include "capture/summary.h"
 #include "capture/trace.h"
+#include "common/clock.h"
 #include "common/time_util.h"
 #include "common/units.h"
 
@@ -71,13 +71,13 @@ Status WriteAtomically(const std::string& path, const std::string& text) {
 
 void CaptureManager::Finish(Job job) {
   engine::CaptureData& d = job.data;
-  const auto t0 = std::chrono::steady_clock::now();
-  auto since = [](std::chrono::steady_clock::time_point t) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-  };
+  // What the writer's own work cost, in real time (not the manager's clock,
+  // which a test may hold still).
+  const double t0 = RealClock::Steady();
+  auto since = [](double t) { return RealClock::Steady() - t; };
   d.Materialize();
   const double materialize_s = since(t0);
-  const auto tc = std::chrono::steady_clock::now();
+  const double tc = RealClock::Steady();
   std::vector<Event> events;
   events.reserve(d.spans.size() + d.ops.size());
   for (const auto& s : d.spans) events.push_back(FromRecord(s));
@@ -86,7 +86,7 @@ void CaptureManager::Finish(Job job) {
   d.ops.shrink_to_fit();
   const double convert_s = since(tc);
   const double wall = std::max(d.end_unix - d.start_unix, 1e-9);
-  const auto t1 = std::chrono::steady_clock::now();
+  const double t1 = RealClock::Steady();
   json summary = Summarize(events, d.start_unix * 1e6, d.end_unix * 1e6);
   const double summarize_s = since(t1);
   const double tokens = static_cast<double>(d.stats_end.generation_tokens_total - d.stats_start.generation_tokens_total);
@@ -114,7 +114,7 @@ void CaptureManager::Finish(Job job) {
                {"stats_end", StatsJson(d.stats_end)}};
   const std::string trace_path = Path(job.id, kTrace);
   WriteResult wr;
-  const auto t2 = std::chrono::steady_clock::now();
+  const double t2 = RealClock::Steady();
   Status st = WriteTrace(trace_path, std::move(events), meta, cfg_.max_bytes, &wr);
   const double write_s = since(t2);
   json doc = meta;
@@ -128,8 +128,11 @@ void CaptureManager::Finish(Job job) {
                   {"truncated", wr.truncated},
                   {"bytes_per_step", d.steps > 0 ? json(static_cast<double>(wr.compressed_bytes) / d.steps) : json()}};
   if (st.ok()) {
-    doc["timing"] = {{"trigger_to_file_s", UnixNow() - job.triggered_at},
-                     {"window_end_to_file_s", UnixNow() - d.end_unix},
+    // The window's end is the engine's real Unix time (the engine reads the
+    // real clock, as libtorch's profiler does), so it is compared with real
+    // time; the trigger was stamped by this manager's clock.
+    doc["timing"] = {{"trigger_to_file_s", clock_->SteadyNow() - job.triggered_steady},
+                     {"window_end_to_file_s", RealClock::Unix() - d.end_unix},
                      {"profiler_stop_s", d.profiler_stop_s},
                      {"materialize_s", materialize_s},
                      {"convert_s", convert_s},

@@ -2,7 +2,8 @@
 // trace whose events nest in their steps and cover the window; each bound
 // (steps, duration, bytes) holds; one at a time and cooldowns hold under
 // concurrent triggers; retention deletes the oldest; an unwritable directory
-// fails cleanly; ids are validated.
+// fails cleanly; ids are validated. Cooldowns and ids run on a ManualClock
+// where a test needs time to pass (or not to).
 #include "capture/manager.h"
 
 #include <gtest/gtest.h>
@@ -11,6 +12,7 @@
 #include <thread>
 
 #include "capture/trace.h"
+#include "common/clock.h"
 #include "common/time_util.h"
 #include "test_util.h"
 
@@ -39,7 +41,8 @@ class CaptureManagerTest : public ::testing::Test {
     engine_->Stop();
   }
   CaptureManager& M() {
-    if (!manager_) manager_ = std::make_unique<CaptureManager>(cfg_, engine_.get(), [] { return 100.0; }, json{{"k", 1}});
+    if (!manager_)
+      manager_ = std::make_unique<CaptureManager>(cfg_, engine_.get(), [] { return 100.0; }, json{{"k", 1}}, clock_);
     return *manager_;
   }
   void Load(int n, int tokens) {
@@ -60,6 +63,8 @@ class CaptureManagerTest : public ::testing::Test {
   }
   TempDir dir_;
   CaptureConfig cfg_;
+  ManualClock manual_;
+  Clock* clock_ = DefaultClock();  // &manual_ in tests that move time themselves
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<CaptureManager> manager_;
   int next_ = 0;
@@ -170,28 +175,51 @@ TEST_F(CaptureManagerTest, OneAtATimeAndCooldownsUnderConcurrentTriggers) {
 
 TEST_F(CaptureManagerTest, PerRuleCooldown) {
   cfg_.rule_cooldown_s = 3600;
+  clock_ = &manual_;
   TriggerRequest a;
   a.trigger = "rule";
   a.rule = "KVCacheThrashing";
-  Take(a);
-  EXPECT_EQ(M().LatestForRule("KVCacheThrashing").empty(), false);
+  const std::string first = Take(a)["id"];
+  EXPECT_EQ(M().LatestForRule("KVCacheThrashing"), first);
   TriggerResult r = M().Trigger(a);
   EXPECT_EQ(r.result, CaptureOutcome::kCooldown);
   EXPECT_NE(r.message.find("KVCacheThrashing"), std::string::npos);
   TriggerRequest b = a;
   b.rule = "PrefillStarvation";
   Take(b);
+  // The cooldown ends on the clock, to the second.
+  manual_.Advance(3599);
+  r = M().Trigger(a);
+  EXPECT_EQ(r.result, CaptureOutcome::kCooldown) << r.message;
+  EXPECT_NE(r.message.find("possible in 1s"), std::string::npos) << r.message;
+  manual_.Advance(1);
+  const std::string second = Take(a)["id"];
+  EXPECT_EQ(M().LatestForRule("KVCacheThrashing"), second);
+}
+
+TEST_F(CaptureManagerTest, GlobalCooldownEndsOnTheClock) {
+  cfg_.global_cooldown_s = 60;
+  clock_ = &manual_;
+  Take();
+  manual_.Advance(59.5);
+  TriggerResult r = M().Trigger({});
+  EXPECT_EQ(r.result, CaptureOutcome::kCooldown);
+  EXPECT_NE(r.message.find("global cooldown"), std::string::npos) << r.message;
+  manual_.Advance(0.5);
+  Take();
 }
 
 TEST_F(CaptureManagerTest, RetentionDeletesTheOldest) {
   cfg_.max_count = 2;
   cfg_.max_steps = 1;
+  clock_ = &manual_;  // held still: all three captures in the same second
   Load(2, 5000);
   std::vector<std::string> ids;
-  for (int i = 0; i < 3; ++i) {
-    ids.push_back(Take()["id"]);
-    std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // ids are ordered by second
-  }
+  for (int i = 0; i < 3; ++i) ids.push_back(Take()["id"]);
+  // Distinct, and ordered as taken, within one second.
+  EXPECT_EQ(ids[0], "20260101T000000Z-000001-api");
+  EXPECT_EQ(ids[1], "20260101T000000Z-000002-api");
+  EXPECT_EQ(ids[2], "20260101T000000Z-000003-api");
   json doc;
   EXPECT_EQ(M().Get(ids[0], &doc).code(), Status::Code::kNotFound);
   EXPECT_TRUE(M().Get(ids[1], &doc).ok());
