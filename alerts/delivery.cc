@@ -15,7 +15,7 @@ constexpr size_t kMaxDeadKept = 1000;
 constexpr size_t kBatch = 16;
 }  // namespace
 
-Deliverer::Deliverer(DeliveryConfig cfg, Clock clock) : cfg_(std::move(cfg)), clock_(std::move(clock)) {
+Deliverer::Deliverer(DeliveryConfig cfg, Clock* clock) : cfg_(std::move(cfg)), clock_(clock) {
   rng_.seed(std::random_device{}());
   for (const auto& r : cfg_.receivers) {
     Queue& q = queues_[r.name];
@@ -26,7 +26,7 @@ Deliverer::Deliverer(DeliveryConfig cfg, Clock clock) : cfg_(std::move(cfg)), cl
   Status st = Outbox::Open(cfg_.outbox_path, cfg_.retry, &outbox_);
   if (!st.ok()) {
     SetFault(st);
-    next_reopen_ = clock_() + cfg_.reopen_interval_s;
+    next_reopen_ = clock_->UnixNow() + cfg_.reopen_interval_s;
     return;
   }
   // What a previous run accepted and did not deliver goes out first.
@@ -65,11 +65,11 @@ void Deliverer::SetFault(const Status& st) {
 
 void Deliverer::TryPersist() {
   if (!outbox_ && !cfg_.outbox_path.empty()) {
-    if (clock_() < next_reopen_) return;
+    if (clock_->UnixNow() < next_reopen_) return;
     Status st = Outbox::Open(cfg_.outbox_path, cfg_.retry, &outbox_);
     if (!st.ok()) {
       SetFault(st);
-      next_reopen_ = clock_() + cfg_.reopen_interval_s;
+      next_reopen_ = clock_->UnixNow() + cfg_.reopen_interval_s;
       return;
     }
   }
@@ -99,7 +99,7 @@ Status Deliverer::Submit(const std::string& receiver, const std::string& payload
   Item it;
   it.n.receiver = receiver;
   it.n.payload = payload;
-  it.n.created_at = clock_();
+  it.n.created_at = clock_->UnixNow();
   it.n.next_attempt_at = it.n.created_at;
   // Unique per notification and stable across retries and restarts.
   char key[96];
@@ -136,8 +136,9 @@ void Deliverer::Stop() {
 }
 
 bool Deliverer::Drain(double timeout_s) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
-  while (std::chrono::steady_clock::now() < end) {
+  // A bound on real waiting for real threads and sockets, whatever the clock.
+  const double end = RealClock::Steady() + timeout_s;
+  while (RealClock::Steady() < end) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       bool empty = true;
@@ -166,7 +167,7 @@ void Deliverer::Loop(Queue* q) {
       std::unique_lock<std::mutex> lock(mu_);
       if (stop_) return;
       if (!fault_.empty() || !outbox_ || !undeleted_.empty()) TryPersist();
-      const double now = clock_();
+      const double now = clock_->UnixNow();
       for (const Item& it : q->items) {
         if (batch.size() >= (fifo ? 1 : kBatch)) break;
         if (it.n.next_attempt_at <= now) batch.push_back(it.n);
@@ -181,9 +182,11 @@ void Deliverer::Loop(Queue* q) {
       }
     }
     for (const Notification& n : batch) {
-      const auto t0 = std::chrono::steady_clock::now();
-      DeliveryOutcome o = Send(q->cfg, n, clock_(), cfg_.alertmanager_ttl_s);
-      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      // The attempt's latency is what the real request cost (the clock may be
+      // a test's, held still).
+      const double t0 = RealClock::Steady();
+      DeliveryOutcome o = Send(q->cfg, n, clock_->UnixNow(), cfg_.alertmanager_ttl_s);
+      const double secs = RealClock::Steady() - t0;
       std::lock_guard<std::mutex> lock(mu_);
       RecordLatency(q, secs);
       auto it = std::find_if(q->items.begin(), q->items.end(),
@@ -202,7 +205,7 @@ void Deliverer::Loop(Queue* q) {
         continue;
       }
       ++q->stats.failed;
-      ScheduleRetry(cfg_.retry, clock_(), o.error, o.permanent, o.retry_after_s, rng_, &it->n);
+      ScheduleRetry(cfg_.retry, clock_->UnixNow(), o.error, o.permanent, o.retry_after_s, rng_, &it->n);
       spdlog::warn("delivery to {} failed (attempt {}): {}{}", q->cfg.name, it->n.attempts, o.error,
                    it->n.dead ? "; dead-lettered" : "; will retry");
       if (it->persisted && outbox_) {

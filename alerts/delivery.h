@@ -24,6 +24,7 @@
 
 #include "alerts/outbox.h"
 #include "alerts/receivers.h"
+#include "common/clock.h"
 
 namespace vigil::alerts {
 
@@ -50,8 +51,10 @@ struct DeliveryConfig {
 
 class Deliverer {
  public:
-  using Clock = std::function<double()>;
-  Deliverer(DeliveryConfig cfg, Clock clock);
+  // `clock` (not owned; outlives the deliverer): Unix time stamps the
+  // notifications and schedules their retries (both kept in the outbox, so
+  // they survive restarts). A ManualClock's jumps wake the delivery threads.
+  explicit Deliverer(DeliveryConfig cfg, Clock* clock = DefaultClock());
   ~Deliverer();
 
   // Queues a rendered body for a receiver, durable before it returns when
@@ -60,7 +63,8 @@ class Deliverer {
   void Start();
   // Stops the threads; pending notifications stay in the outbox.
   void Stop();
-  // Waits until nothing is pending (tests, benchmarks); false on timeout.
+  // Waits until nothing is pending (tests, benchmarks); false after
+  // `timeout_s` of real time (retries are still scheduled on the clock).
   bool Drain(double timeout_s);
 
   const ReceiverConfig* receiver(const std::string& name) const;
@@ -87,11 +91,12 @@ class Deliverer {
   void RecordLatency(Queue* q, double seconds);
 
   DeliveryConfig cfg_;
-  Clock clock_;
+  Clock* clock_;
   std::unique_ptr<Outbox> outbox_;  // null while the disk refuses it
   double next_reopen_ = 0;
   mutable std::mutex mu_;
   std::condition_variable cv_;
+  ClockWakeup wakeup_{clock_, &mu_, &cv_};  // after mu_ and cv_: gone before them
   std::map<std::string, Queue> queues_;
   std::deque<Notification> dead_;            // newest first, bounded
   std::vector<std::string> undeleted_;       // delivered, but the delete failed

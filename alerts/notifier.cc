@@ -6,7 +6,7 @@
 
 namespace vigil::alerts {
 
-Status Notifier::Create(NotifierConfig cfg, Clock clock, std::unique_ptr<Notifier>* out) {
+Status Notifier::Create(NotifierConfig cfg, Clock* clock, std::unique_ptr<Notifier>* out) {
   std::unique_ptr<Notifier> n(new Notifier());
   for (const auto& r : cfg.delivery.receivers) n->types_[r.name] = r.type;
   if (!n->types_.count(cfg.dispatch.default_receiver))
@@ -20,7 +20,7 @@ Status Notifier::Create(NotifierConfig cfg, Clock clock, std::unique_ptr<Notifie
   n->silences_ = std::make_unique<SilenceStore>(cfg.silences_path);
   n->deliverer_ = std::make_unique<Deliverer>(cfg.delivery, clock);
   n->cfg_ = std::move(cfg);
-  n->clock_ = std::move(clock);
+  n->clock_ = clock;
   *out = std::move(n);
   return Status::OK();
 }
@@ -62,7 +62,7 @@ void Notifier::Loop() {
       if (stop_) return;
       wake_ = false;
     }
-    Step(clock_());
+    Step(clock_->UnixNow());
   }
 }
 

@@ -34,9 +34,10 @@ struct NotifierConfig {
 
 class Notifier {
  public:
-  using Clock = std::function<double()>;
   // Fails on a route naming an unknown receiver or an invalid regex.
-  static Status Create(NotifierConfig cfg, Clock clock, std::unique_ptr<Notifier>* out);
+  // `clock` (not owned; outlives the notifier): its Unix time drives the loop's
+  // steps and the deliverer.
+  static Status Create(NotifierConfig cfg, Clock* clock, std::unique_ptr<Notifier>* out);
   ~Notifier();
 
   void Start();
@@ -62,7 +63,7 @@ class Notifier {
   std::vector<std::string> RoutedReceivers(const Labels& labels, bool alertmanager) const;
 
   NotifierConfig cfg_;
-  Clock clock_;
+  Clock* clock_ = nullptr;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<SilenceStore> silences_;
   std::unique_ptr<Deliverer> deliverer_;

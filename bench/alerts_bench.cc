@@ -19,7 +19,7 @@
 #include "common/time_util.h"
 
 using namespace vigil;
-using Clock = std::chrono::steady_clock;
+using Steady = std::chrono::steady_clock;
 
 namespace {
 
@@ -59,13 +59,13 @@ double Throughput(const std::string& outbox, int n) {
   alerts::DeliveryConfig c;
   c.receivers = {Hook(rx, 5)};
   c.outbox_path = outbox;
-  alerts::Deliverer d(c, UnixNow);
+  alerts::Deliverer d(c, DefaultClock());
   d.Start();
   const std::string body(1200, 'x');  // about a one-alert webhook body
-  const auto t0 = Clock::now();
+  const auto t0 = Steady::now();
   for (int i = 0; i < n; ++i) (void)d.Submit("hook", body);
   d.Drain(600);
-  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double s = std::chrono::duration<double>(Steady::now() - t0).count();
   d.Stop();
   return n / s;
 }
@@ -95,14 +95,14 @@ std::vector<double> ObserveLatency(bool hang, int n, const std::string& outbox, 
   c.delivery.retry = {0.01, 0.05, 3600};
   c.tick_s = 0.001;
   std::unique_ptr<alerts::Notifier> notifier;
-  if (!alerts::Notifier::Create(c, UnixNow, &notifier).ok()) return {};
+  if (!alerts::Notifier::Create(c, DefaultClock(), &notifier).ok()) return {};
   notifier->Start();
   std::vector<double> us;
   for (int i = 0; i < n; ++i) {
     auto firing = Firing(i % 2 ? 12 : 6);
-    const auto t0 = Clock::now();
+    const auto t0 = Steady::now();
     notifier->Observe(std::move(firing));
-    us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    us.push_back(std::chrono::duration<double, std::micro>(Steady::now() - t0).count());
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   *delivered = notifier->deliverer().Stats()["hook"].delivered;

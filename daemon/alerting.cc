@@ -80,7 +80,7 @@ Status Daemon::StartAlerting() {
   nc.silences_path = dir + "/alerts.db";
   nc.external_url = ExternalUrl();
   nc.resend_delay_s = a.resend_delay_s;
-  VIGIL_RETURN_IF_ERROR(alerts::Notifier::Create(nc, UnixNow, &notifier_).WithContext("alerts"));
+  VIGIL_RETURN_IF_ERROR(alerts::Notifier::Create(nc, DefaultClock(), &notifier_).WithContext("alerts"));
   notifier_->Start();
   std::string names;
   for (const auto& r : nc.delivery.receivers) names += (names.empty() ? "" : ", ") + r.name + " (" + alerts::ReceiverTypeName(r.type) + ")";

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/clock.h"
 #include "common/time_util.h"
 #include "test_receiver.h"
 
@@ -43,12 +44,12 @@ class NotifierTest : public ::testing::Test {
     c.delivery.retry = {0.01, 0.05, 3600};
     c.external_url = "http://vigil:8000";
     c.resend_delay_s = 60;
-    ASSERT_TRUE(Notifier::Create(c, [this] { return t_.load(); }, &n_).ok());
+    ASSERT_TRUE(Notifier::Create(c, &clock_, &n_).ok());
     n_->deliverer().Start();
   }
   // Advances the clock, steps, and waits for delivery.
   void At(double t) {
-    t_ = t;
+    clock_.SetUnix(t);
     n_->Step(t);
     ASSERT_TRUE(n_->deliverer().Drain(10));
   }
@@ -66,7 +67,7 @@ class NotifierTest : public ::testing::Test {
     return out;
   }
   TestReceiver hook_, am_;
-  std::atomic<double> t_{1000};
+  ManualClock clock_{1000};  // before n_: outlives it
   std::unique_ptr<Notifier> n_;
 };
 
@@ -160,7 +161,7 @@ TEST(NotifierCreateTest, RoutesMustNameKnownReceivers) {
   c.delivery.receivers = {log};
   c.dispatch.routes = {{{}, {}, "pager", false}};
   std::unique_ptr<Notifier> n;
-  Status st = Notifier::Create(c, UnixNow, &n);
+  Status st = Notifier::Create(c, DefaultClock(), &n);
   EXPECT_NE(st.message().find("alerts.routes[0].receiver"), std::string::npos) << st.ToString();
 }
 

@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "test_util.h"
+
 namespace vigil::testing {
 
 class TestReceiver {
@@ -72,12 +74,7 @@ class TestReceiver {
     return got_.size();
   }
   bool WaitAccepted(size_t unique, std::chrono::milliseconds timeout) {
-    const auto end = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < end) {
-      if (AcceptedKeys().size() >= unique) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return false;
+    return WaitFor([&] { return AcceptedKeys().size() >= unique; }, static_cast<int>(timeout.count()));
   }
 
  private:
