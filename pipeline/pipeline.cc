@@ -233,21 +233,27 @@ void Pipeline::TickOnce(double now, double wait_s) {
 }
 
 void Pipeline::Loop() {
-  using Clock = std::chrono::steady_clock;
-  const auto interval = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(cfg_.interval_s));
-  const auto start = Clock::now();
+  Clock* clock = cfg_.clock;
+  const double interval = cfg_.interval_s;
+  const double start = clock->SteadyNow();
   uint64_t n = 0;
   while (true) {
-    TickOnce(UnixNow(), cfg_.interval_s * cfg_.scrape_wait_fraction);
+    TickOnce(clock->UnixNow(), cfg_.interval_s * cfg_.scrape_wait_fraction);
     // Next slot on the grid start + k*interval after now; overrun slots are skipped.
-    const uint64_t due = static_cast<uint64_t>((Clock::now() - start) / interval) + 1;
+    const uint64_t due = static_cast<uint64_t>((clock->SteadyNow() - start) / interval) + 1;
     std::unique_lock<std::mutex> lock(mu_);
     if (due > n + 1) {
       skipped_ += due - n - 1;
       spdlog::debug("monitor: a tick overran its interval; skipped {} tick(s)", due - n - 1);
     }
     n = due;
-    if (cv_.wait_until(lock, start + interval * static_cast<int64_t>(n), [this] { return stop_; })) return;
+    const double next = start + interval * static_cast<double>(n);
+    while (!stop_) {
+      const double left = next - clock->SteadyNow();
+      if (left <= 0) break;
+      cv_.wait_for(lock, std::chrono::duration<double>(left));  // also woken by stop, scrapes, a ManualClock's move
+    }
+    if (stop_) return;
   }
 }
 

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/status.h"
 #include "detectors/detectors.h"
 #include "engine/stats.h"
@@ -40,6 +41,9 @@ struct PipelineConfig {
   int scrape_workers = 0;  // 0: min(16, targets)
   // Share of the interval a tick waits for its scrapes before it moves on.
   double scrape_wait_fraction = 0.8;
+  // The tick grid (steady time) and each tick's timestamp (Unix time). Not
+  // owned; outlives the pipeline. Scrapes keep real-time timeouts.
+  Clock* clock = DefaultClock();
 };
 
 // What /api/v1/targets shows of one target.
@@ -130,6 +134,7 @@ class Pipeline {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;       // the tick's: the last of its own scrapes is done, or stop
+  ClockWakeup wakeup_{cfg_.clock, &mu_, &cv_};  // the loop's wait sees a ManualClock move
   std::condition_variable jobs_cv_;  // the workers': jobs_ grew, or stop_workers_
   std::vector<std::unique_ptr<Target>> targets_;
   std::vector<std::unique_ptr<Instance>> instances_;  // guarded by mu_; never removed

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <thread>
 
+#include "common/clock.h"
 #include "common/os_util.h"
 #include "pipeline/coverage.h"
 #include "rules/rules.h"
@@ -365,6 +366,33 @@ TEST(PipelineTest, TicksOnAGridAndStopInterruptsALongInterval) {
   EXPECT_TRUE(WaitFor([&] { return q->ticks() >= 1; }));
   q->Stop();  // returns without waiting out the hour
   EXPECT_EQ(q->ticks(), 1u);
+}
+
+TEST(PipelineTest, TicksOnTheClocksGridAndSkipsOverrunSlots) {
+  ManualClock clock;
+  PipelineConfig cfg;
+  cfg.interval_s = 1;
+  cfg.clock = &clock;
+  std::unique_ptr<Pipeline> p;
+  ASSERT_TRUE(Pipeline::Create(cfg, [] { return engine::EngineStats(); }, &p).ok());
+  p->Start();
+  ASSERT_TRUE(WaitFor([&] { return p->ticks() == 1; }));  // at once, at the clock's time
+  monitor::Point pt;
+  ASSERT_TRUE(p->Find("local")->series().Latest("requests_running", &pt));
+  EXPECT_DOUBLE_EQ(pt.t, clock.UnixNow());
+  clock.Advance(0.5);  // not due yet: no tick (checked at the next one)
+  clock.Advance(0.5);
+  ASSERT_TRUE(WaitFor([&] { return p->ticks() == 2; }));
+  ASSERT_TRUE(p->Find("local")->series().Latest("requests_running", &pt));
+  EXPECT_DOUBLE_EQ(pt.t, clock.UnixNow());
+  EXPECT_EQ(p->skipped_ticks(), 0u);
+  clock.Advance(3.5);  // slots 3, 4 and 5 passed while nothing ran: one tick, two skipped
+  ASSERT_TRUE(WaitFor([&] { return p->ticks() == 3; }));
+  EXPECT_EQ(p->skipped_ticks(), 2u);
+  clock.Advance(0.5);  // the next slot is 6, at 6 s
+  ASSERT_TRUE(WaitFor([&] { return p->ticks() == 4; }));
+  p->Stop();
+  EXPECT_EQ(p->ticks(), 4u);
 }
 
 TEST(PipelineTest, AnUnreadableTokenFileNamesTheTarget) {
