@@ -82,12 +82,12 @@ TEST(EngineTest, ServesConcurrentSubmitters) {
   for (auto& th : threads) th.join();
   ASSERT_TRUE(w.WaitFor(40));
   EXPECT_EQ(w.Tokens("3-9"), 8);
-  EngineStats s = engine->GetStats();
+  EngineStats s;
   // The snapshot is published after the step that finished the last request.
-  for (int i = 0; i < 100 && s.requests_finished_by_reason[static_cast<int>(FinishReason::kLength)] < 40; ++i) {
-    std::this_thread::sleep_for(10ms);
+  EXPECT_TRUE(vigil::testing::WaitFor([&] {
     s = engine->GetStats();
-  }
+    return s.requests_finished_by_reason[static_cast<int>(FinishReason::kLength)] >= 40;
+  }, 5000));
   EXPECT_EQ(s.requests_finished_by_reason[static_cast<int>(FinishReason::kLength)], 40);
   EXPECT_EQ(s.generation_tokens_total, 320);
   EXPECT_EQ(s.kv_blocks_used, 0);
@@ -100,17 +100,11 @@ TEST(EngineTest, AbortFromAnotherThreadFreesBlocks) {
   ASSERT_TRUE(engine->Start().ok());
   Waiter w;
   ASSERT_TRUE(engine->AddRequest("long", {5, 6, 7}, Params(400), w.Callback()).ok());
-  while (w.Tokens("long") < 3) std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(vigil::testing::WaitFor([&] { return w.Tokens("long") >= 3; }));
   engine->Abort("long");
   ASSERT_TRUE(w.WaitFor(1));
   EXPECT_EQ(w.Reason("long"), FinishReason::kAbort);
-  EngineStats s;
-  for (int i = 0; i < 100; ++i) {
-    s = engine->GetStats();
-    if (s.kv_blocks_used == 0) break;
-    std::this_thread::sleep_for(10ms);
-  }
-  EXPECT_EQ(s.kv_blocks_used, 0);
+  EXPECT_TRUE(vigil::testing::WaitFor([&] { return engine->GetStats().kv_blocks_used == 0; }, 5000));
   engine->Abort("unknown-id");  // ignored
   // The id is free again once the request is over.
   ASSERT_TRUE(engine->AddRequest("long", {5, 6}, Params(2), w.Callback()).ok());
@@ -121,11 +115,9 @@ TEST(EngineTest, HeartbeatAdvancesWhileIdle) {
   std::unique_ptr<Engine> engine;
   ASSERT_TRUE(CreateEngine(Fixture(), &engine).ok());
   ASSERT_TRUE(engine->Start().ok());
-  std::this_thread::sleep_for(20ms);
-  int64_t a = engine->GetStats().heartbeat_ns;
-  std::this_thread::sleep_for(150ms);
-  int64_t b = engine->GetStats().heartbeat_ns;
-  EXPECT_GT(b, a);
+  // No request ever arrives: the idle loop alone moves the heartbeat (every 50 ms).
+  const int64_t a = engine->GetStats().heartbeat_ns;
+  EXPECT_TRUE(vigil::testing::WaitFor([&] { return engine->GetStats().heartbeat_ns > a; }, 5000));
   engine->Stop();
 }
 
