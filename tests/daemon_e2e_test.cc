@@ -17,6 +17,7 @@ using json = nlohmann::json;
 using vigil::testing::DaemonProcess;
 using vigil::testing::DataPath;
 using vigil::testing::Golden;
+using vigil::testing::WaitFor;
 
 std::string FixtureEngine(const std::string& extra = "") {
   return "engine:\n  model: " + DataPath("models/llama") + "\n  tokenizer: " +
@@ -146,11 +147,10 @@ TEST(DaemonE2E, AnAbortedStreamFreesItsBlocks) {
   httplib::Error err;
   c.send(req, res, err);  // the client hangs up after 3 chunks
   json report;
-  for (int i = 0; i < 100; ++i) {
+  EXPECT_TRUE(WaitFor([&] {
     report = HealthReport(c);
-    if (report["engine"]["requests_running"] == 0 && report["engine"]["kv_blocks_used"] == 0) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+    return report["engine"]["requests_running"] == 0 && report["engine"]["kv_blocks_used"] == 0;
+  }, 5000));
   EXPECT_EQ(report["engine"]["requests_running"], 0) << report.dump();
   EXPECT_EQ(report["engine"]["kv_blocks_used"], 0) << report.dump();
   auto m = c.Get("/metrics");
@@ -208,13 +208,14 @@ TEST_F(DaemonE2ETest, MetricsPassPromtoolButForVllmNames) {
 TEST(DaemonE2E, NotifiesSystemdAndDrainsOnSigterm) {
   DaemonProcess d("engine:\n  model: builtin:tiny-llama\n  max_model_len: 1024\n  num_blocks: 256\n");
   ASSERT_TRUE(d.WaitReady()) << d.Log();
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  auto notes = d.NotifyMessages();
   bool ready = false, status = false;
-  for (const auto& n : notes) {
-    ready |= n.find("READY=1") != std::string::npos;
-    status |= n.find("STATUS=") != std::string::npos;
-  }
+  EXPECT_TRUE(WaitFor([&] {
+    for (const auto& n : d.NotifyMessages()) {
+      ready |= n.find("READY=1") != std::string::npos;
+      status |= n.find("STATUS=") != std::string::npos;
+    }
+    return ready && status;
+  }, 5000));
   EXPECT_TRUE(ready);
   EXPECT_TRUE(status);
   // A long request in flight when SIGTERM arrives still completes.
@@ -226,11 +227,17 @@ TEST(DaemonE2E, NotifiesSystemdAndDrainsOnSigterm) {
     result = PostJson(c, "/v1/completions", {{"prompt", "drain me"}, {"max_tokens", 150}, {"ignore_eos", true}}, &st);
     status_code = st;
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  d.Signal(SIGTERM);
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
   {
-    auto c = d.Client();
+    auto c = d.Client();  // the request is running before the signal
+    EXPECT_TRUE(WaitFor([&] { return HealthReport(c)["engine"]["requests_running"] == 1; }, 10000));  // not ASSERT: t runs
+  }
+  d.Signal(SIGTERM);
+  {
+    auto c = d.Client();  // draining: /health says so (or the listener is already closed)
+    EXPECT_TRUE(WaitFor([&] {
+      auto h = c.Get("/health");
+      return !h || h->status == 503;
+    }, 5000));
     auto r = c.Post("/v1/completions", R"({"prompt":"late","max_tokens":2})", "application/json");
     if (r) {
       EXPECT_EQ(r->status, 503);  // refused while draining (or already closed)
@@ -252,11 +259,10 @@ TEST(DaemonE2E, SighupWithABadFileKeepsServing) {
   d.Signal(SIGHUP);
   auto c = d.Client();
   std::string metrics;
-  for (int i = 0; i < 100; ++i) {
+  EXPECT_TRUE(WaitFor([&] {
     metrics = c.Get("/metrics")->body;
-    if (metrics.find("vigil_config_last_reload_success 0") != std::string::npos) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+    return metrics.find("vigil_config_last_reload_success 0") != std::string::npos;
+  }, 5000));
   EXPECT_NE(metrics.find("vigil_config_last_reload_success 0"), std::string::npos);
   int st = 0;
   PostJson(c, "/v1/completions", {{"prompt", "still here"}, {"max_tokens", 2}}, &st);
@@ -265,11 +271,10 @@ TEST(DaemonE2E, SighupWithABadFileKeepsServing) {
   // A good file again: the reload succeeds.
   d.WriteConfig(FixtureEngine());
   d.Signal(SIGHUP);
-  for (int i = 0; i < 100; ++i) {
+  EXPECT_TRUE(WaitFor([&] {
     metrics = c.Get("/metrics")->body;
-    if (metrics.find("vigil_config_last_reload_success 1") != std::string::npos) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+    return metrics.find("vigil_config_last_reload_success 1") != std::string::npos;
+  }, 5000));
   EXPECT_NE(metrics.find("vigil_config_last_reload_success 1"), std::string::npos);
 }
 
@@ -277,16 +282,13 @@ TEST(DaemonE2E, HealthTurns503WhenTheEngineStalls) {
   DaemonProcess d(FixtureEngine("  faults:\n    stall_step: 1500ms\n"), "  engine_stall_timeout: 300ms\n");
   ASSERT_TRUE(d.WaitReady()) << d.Log();
   auto c = d.Client();
-  bool saw_503 = false;
   std::string reason;
-  for (int i = 0; i < 100 && !saw_503; ++i) {
+  const bool saw_503 = WaitFor([&] {
     auto r = c.Get("/health");
-    if (r && r->status == 503) {
-      saw_503 = true;
-      reason = json::parse(r->body)["reason"];
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(30));
-  }
+    if (!r || r->status != 503) return false;
+    reason = json::parse(r->body)["reason"];
+    return true;
+  }, 5000);
   EXPECT_TRUE(saw_503);
   EXPECT_NE(reason.find("engine loop stuck"), std::string::npos) << reason;
 }
@@ -317,18 +319,27 @@ TEST(DaemonE2E, WatchdogIsFedOnlyWhileTheEngineIsAlive) {
   {
     DaemonProcess d(FixtureEngine(), "", {{"WATCHDOG_USEC", "300000"}});
     ASSERT_TRUE(d.WaitReady()) << d.Log();
-    std::this_thread::sleep_for(std::chrono::milliseconds(600));
     int pings = 0;
-    for (const auto& n : d.NotifyMessages()) pings += n.find("WATCHDOG=1") != std::string::npos;
-    EXPECT_GE(pings, 2);
+    EXPECT_TRUE(WaitFor([&] {
+      pings = 0;
+      for (const auto& n : d.NotifyMessages()) pings += n.find("WATCHDOG=1") != std::string::npos;
+      return pings >= 2;
+    }, 5000)) << pings;
   }
   // A stalled engine loop: the heartbeat goes stale and the pings stop.
   DaemonProcess d(FixtureEngine("  faults:\n    stall_step: 3s\n"), "  engine_stall_timeout: 200ms\n",
                   {{"WATCHDOG_USEC", "300000"}});
   ASSERT_TRUE(d.WaitReady()) << d.Log();
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // into the first stall
+  auto c = d.Client();
+  // Into a stall: the heartbeat is stale (a 3 s stall, stale after 200 ms).
+  ASSERT_TRUE(WaitFor([&] {
+    auto h = c.Get("/health");
+    return h && h->status == 503;
+  }, 5000));
   d.NotifyMessages();
   const size_t before = d.NotifyMessages().size();
+  // That nothing is sent needs a window: 1.5 s, well inside the stall's
+  // remaining ~2.7 s and five watchdog periods (100 ms) long.
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   auto notes = d.NotifyMessages();
   int pings = 0;

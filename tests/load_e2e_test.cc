@@ -45,11 +45,10 @@ TEST(LoadE2ETest, ClientFiguresAgreeWithTheServersHistograms) {
   // The engine publishes its stats after the step that emitted the last
   // token, so /metrics may trail the client by a moment.
   std::string m;
-  for (int i = 0; i < 100; ++i) {
+  EXPECT_TRUE(vigil::testing::WaitFor([&] {
     m = c.Get("/metrics")->body;
-    if (Metric(m, Model("vllm:e2e_request_latency_seconds_count")) >= 24) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+    return Metric(m, Model("vllm:e2e_request_latency_seconds_count")) >= 24;
+  }, 5000));
   EXPECT_EQ(Metric(m, Model("vllm:generation_tokens_total")), r.output_tokens);
   EXPECT_EQ(Metric(m, Model("vllm:prompt_tokens_total")), r.prompt_tokens);
   EXPECT_EQ(Metric(m, Model("vllm:e2e_request_latency_seconds_count")), 24);

@@ -25,11 +25,10 @@ TEST(MonitorE2ETest, SeriesAndAnomaliesFromLiveTraffic) {
   for (int i = 0; i < 10; ++i)
     ASSERT_EQ(c.Post("/v1/completions", R"({"prompt":"hello there","max_tokens":5})", "application/json")->status, 200);
   json latest;
-  for (int i = 0; i < 50; ++i) {  // a few ticks
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  vigil::testing::WaitFor([&] {  // a few ticks
     latest = json::parse(c.Get("/api/v1/series?name=ttft_p95&window=5s")->body);
-    if (!latest["points"].empty()) break;
-  }
+    return !latest["points"].empty();
+  }, 5000);
   ASSERT_FALSE(latest["points"].empty()) << latest.dump();
   EXPECT_GT(latest["points"].back()[1].get<double>(), 0);
   json cat = json::parse(c.Get("/api/v1/series")->body);

@@ -50,12 +50,12 @@ TEST(RulesE2ETest, ALeakFiresItsRuleAndTheReportSaysSo) {
   httplib::Error err;
   c.send(req, res, err);
   json alerts;
-  bool firing = false;
-  for (int i = 0; i < 100 && !firing; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const bool firing = vigil::testing::WaitFor([&] {
     alerts = json::parse(c.Get("/api/v1/alerts")->body);
-    for (const json& a : alerts["data"]["alerts"]) firing |= a["state"] == "firing";
-  }
+    for (const json& a : alerts["data"]["alerts"])
+      if (a["state"] == "firing") return true;
+    return false;
+  }, 10000);
   ASSERT_TRUE(firing) << alerts.dump() << "\n" << d.Log();
   json rep = json::parse(c.Get("/health/report")->body);
   EXPECT_EQ(rep["status"], "critical");
