@@ -100,7 +100,8 @@ TEST(EngineTest, AbortFromAnotherThreadFreesBlocks) {
   ASSERT_TRUE(engine->Start().ok());
   Waiter w;
   ASSERT_TRUE(engine->AddRequest("long", {5, 6, 7}, Params(400), w.Callback()).ok());
-  while (w.Tokens("long") < 3) std::this_thread::sleep_for(1ms);  // abort early: a 20 ms poll can see it all but finished
+  // Abort early: a 20 ms poll can see the request all but finished.
+  ASSERT_TRUE(vigil::testing::WaitFor([&] { return w.Tokens("long") >= 3; }, 30000, 1));
   engine->Abort("long");
   ASSERT_TRUE(w.WaitFor(1));
   EXPECT_EQ(w.Reason("long"), FinishReason::kAbort);

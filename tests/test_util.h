@@ -17,12 +17,13 @@
 
 namespace vigil::testing {
 
-// Polls `f` every 20 ms until it holds; false after `ms`.
+// Polls `f` every `poll_ms` until it holds; false after `ms`. A short poll
+// is for conditions that do not last (a request still running).
 template <typename F>
-bool WaitFor(F f, int ms = 30000) {
-  for (int i = 0; i < ms / 20; ++i) {
+bool WaitFor(F f, int ms = 30000, int poll_ms = 20) {
+  for (int i = 0; i < ms / poll_ms; ++i) {
     if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::this_thread::sleep_for(std::chrono::milliseconds(poll_ms));
   }
   return false;
 }
