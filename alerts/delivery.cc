@@ -15,106 +15,167 @@ constexpr size_t kMaxDeadKept = 1000;
 constexpr size_t kBatch = 16;
 }  // namespace
 
-Deliverer::Deliverer(DeliveryConfig cfg, Clock* clock) : cfg_(std::move(cfg)), clock_(clock) {
+Deliverer::Deliverer(DeliveryConfig cfg, Clock* clock)
+    : cfg_(std::move(cfg)), clock_(clock), durable_(!cfg_.outbox_path.empty()) {
   rng_.seed(std::random_device{}());
   for (const auto& r : cfg_.receivers) {
     Queue& q = queues_[r.name];
     q.cfg = r;
     q.stats.latency_buckets.assign(kLatencyBounds.size(), 0);
   }
-  if (cfg_.outbox_path.empty()) return;
-  Status st = Outbox::Open(cfg_.outbox_path, cfg_.retry, &outbox_);
-  if (!st.ok()) {
-    SetFault(st);
-    next_reopen_ = clock_->UnixNow() + cfg_.reopen_interval_s;
-    return;
+  if (durable_) {
+    Status st = Outbox::Open(cfg_.outbox_path, cfg_.retry, &outbox_, cfg_.busy_timeout_s);
+    if (!st.ok()) {
+      SetFault(st.message());
+      next_disk_retry_ = clock_->UnixNow() + cfg_.reopen_interval_s;
+    }
   }
-  // What a previous run accepted and did not deliver goes out first.
-  std::vector<Notification> rows;
-  if (outbox_->Due(std::numeric_limits<double>::max(), 1000000, &rows).ok()) {
-    std::sort(rows.begin(), rows.end(), [](const Notification& a, const Notification& b) { return a.id < b.id; });
-    std::map<std::string, int> orphans;
-    for (auto& n : rows) {
-      auto it = queues_.find(n.receiver);
-      if (it == queues_.end()) {
-        ++orphans[n.receiver];
-        continue;
+  if (outbox_) {
+    // What a previous run accepted and did not deliver goes out first.
+    std::vector<Notification> rows;
+    if (outbox_->Due(std::numeric_limits<double>::max(), 1000000, &rows).ok()) {
+      std::sort(rows.begin(), rows.end(), [](const Notification& a, const Notification& b) { return a.id < b.id; });
+      std::map<std::string, int> orphans;
+      for (auto& n : rows) {
+        auto it = queues_.find(n.receiver);
+        if (it == queues_.end()) {
+          ++orphans[n.receiver];
+          continue;
+        }
+        it->second.items.push_back(n);
+        ++it->second.stats.accepted;
       }
-      it->second.items.push_back({n, true});
-      ++it->second.stats.accepted;
+      size_t loaded = rows.size();
+      for (const auto& [name, count] : orphans) {
+        loaded -= static_cast<size_t>(count);
+        spdlog::warn("outbox: {} notification(s) for receiver \"{}\", which is no longer configured, stay in {}",
+                     count, name, cfg_.outbox_path);
+      }
+      if (loaded) spdlog::info("outbox: {} pending notification(s) from before the restart", loaded);
     }
-    size_t loaded = rows.size();
-    for (const auto& [name, count] : orphans) {
-      loaded -= static_cast<size_t>(count);
-      spdlog::warn("outbox: {} notification(s) for receiver \"{}\", which is no longer configured, stay in {}", count,
-                   name, cfg_.outbox_path);
-    }
-    if (loaded) spdlog::info("outbox: {} pending notification(s) from before the restart", loaded);
+    std::vector<Notification> dead;
+    if (outbox_->Dead(kMaxDeadKept, &dead).ok()) dead_.assign(dead.begin(), dead.end());
   }
-  std::vector<Notification> dead;
-  if (outbox_->Dead(kMaxDeadKept, &dead).ok()) dead_.assign(dead.begin(), dead.end());
+  if (durable_) writer_ = std::thread([this] { WriterLoop(); });
 }
 
-Deliverer::~Deliverer() { Stop(); }
+Deliverer::~Deliverer() {
+  Stop();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_writer_ = true;
+  }
+  disk_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
 
-void Deliverer::SetFault(const Status& st) {
-  const std::string f = st.message();
+void Deliverer::SetFault(const std::string& f) {
   if (f != fault_) spdlog::error("outbox fault: {}; notifications are kept in memory until it clears", f);
   fault_ = f;
 }
 
-void Deliverer::TryPersist() {
-  if (!outbox_ && !cfg_.outbox_path.empty()) {
-    if (clock_->UnixNow() < next_reopen_) return;
-    Status st = Outbox::Open(cfg_.outbox_path, cfg_.retry, &outbox_);
+uint64_t Deliverer::PushOp(DiskOp::Kind kind, const Notification& n) {
+  if (!durable_) return 0;
+  DiskOp op{kind, {}, ++next_op_seq_};
+  op.n.receiver = n.receiver;
+  op.n.idempotency_key = n.idempotency_key;
+  op.n.created_at = n.created_at;
+  if (kind == DiskOp::kEnqueue) op.n.payload = n.payload;
+  if (kind == DiskOp::kUpdate) {
+    op.n.attempts = n.attempts;
+    op.n.next_attempt_at = n.next_attempt_at;
+    op.n.last_error = n.last_error;
+    op.n.dead = n.dead;
+  }
+  ops_.push_back(std::move(op));
+  disk_cv_.notify_all();
+  return next_op_seq_;
+}
+
+size_t Deliverer::ApplyOps(const std::deque<DiskOp>& work, Status* error) {
+  if (!outbox_) {
+    *error = Outbox::Open(cfg_.outbox_path, cfg_.retry, &outbox_, cfg_.busy_timeout_s);
+    if (!error->ok()) return 0;
+  }
+  size_t done = 0;
+  for (const DiskOp& op : work) {
+    Status st;
+    switch (op.kind) {
+      case DiskOp::kEnqueue:  // a repeated key is a no-op, so a replay is harmless
+        st = outbox_->Enqueue(op.n.receiver, op.n.idempotency_key, op.n.payload, op.n.created_at);
+        break;
+      case DiskOp::kUpdate:
+        st = outbox_->Update(op.n);
+        break;
+      case DiskOp::kDelete:
+        st = outbox_->Delete(op.n.idempotency_key);
+        break;
+    }
     if (!st.ok()) {
-      SetFault(st);
-      next_reopen_ = clock_->UnixNow() + cfg_.reopen_interval_s;
-      return;
+      *error = st;
+      return done;
     }
+    ++done;
   }
-  if (!outbox_) return;
-  for (auto& [name, q] : queues_) {
-    for (Item& it : q.items) {
-      if (it.persisted) continue;
-      Status st = outbox_->Enqueue(name, it.n.idempotency_key, it.n.payload, it.n.created_at);
-      if (st.ok() && it.n.attempts > 0) st = outbox_->Update(it.n);
-      if (!st.ok()) return SetFault(st);
-      it.persisted = true;
+  *error = Status::OK();
+  return done;
+}
+
+void Deliverer::WriterLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    const double now = clock_->UnixNow();
+    const bool faulted = !fault_.empty();
+    if (stop_writer_ && (ops_.empty() || (faulted && now < next_disk_retry_))) return;
+    if (ops_.empty() || (faulted && now < next_disk_retry_)) {
+      const double wait = ops_.empty() ? 1.0 : std::clamp(next_disk_retry_ - now, 0.002, 1.0);
+      disk_cv_.wait_for(lock, std::chrono::duration<double>(wait));
+      continue;
     }
+    std::deque<DiskOp> work;
+    work.swap(ops_);
+    writing_ = true;
+    lock.unlock();
+    Status st;
+    const size_t done = ApplyOps(work, &st);
+    lock.lock();
+    writing_ = false;
+    if (done > 0) applied_seq_ = work[done - 1].seq;
+    if (!st.ok()) {
+      // Keep the rest, in order, ahead of what came meanwhile.
+      ops_.insert(ops_.begin(), work.begin() + static_cast<long>(done), work.end());
+      SetFault(st.message());
+      next_disk_retry_ = clock_->UnixNow() + cfg_.reopen_interval_s;
+    } else if (faulted && ops_.empty()) {
+      spdlog::info("outbox: writable again; every queued notification is on disk");
+      fault_.clear();
+    }
+    disk_cv_.notify_all();
   }
-  while (!undeleted_.empty()) {
-    Status st = outbox_->Delete(undeleted_.back());
-    if (!st.ok()) return SetFault(st);
-    undeleted_.pop_back();
-  }
-  if (!fault_.empty()) spdlog::info("outbox: writable again; every queued notification is on disk");
-  fault_.clear();
 }
 
 Status Deliverer::Submit(const std::string& receiver, const std::string& payload) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   auto qit = queues_.find(receiver);
   if (qit == queues_.end()) return Status::InvalidArgument("no receiver named \"" + receiver + "\"");
-  Item it;
-  it.n.receiver = receiver;
-  it.n.payload = payload;
-  it.n.created_at = clock_->UnixNow();
-  it.n.next_attempt_at = it.n.created_at;
+  Notification n;
+  n.receiver = receiver;
+  n.payload = payload;
+  n.created_at = clock_->UnixNow();
+  n.next_attempt_at = n.created_at;
   // Unique per notification and stable across retries and restarts.
   char key[96];
   std::snprintf(key, sizeof key, "%s-%013lld-%06llu-%08llx", receiver.c_str(),
-                static_cast<long long>(it.n.created_at * 1000), static_cast<unsigned long long>(++seq_ % 1000000),
+                static_cast<long long>(n.created_at * 1000), static_cast<unsigned long long>(++seq_ % 1000000),
                 static_cast<unsigned long long>(rng_() & 0xffffffffULL));
-  it.n.idempotency_key = key;
-  if (outbox_ && fault_.empty()) {
-    Status st = outbox_->Enqueue(receiver, it.n.idempotency_key, payload, it.n.created_at);
-    if (st.ok()) it.persisted = true;
-    else SetFault(st);
-  }
-  qit->second.items.push_back(std::move(it));
+  n.idempotency_key = key;
+  const uint64_t op = PushOp(DiskOp::kEnqueue, n);
+  qit->second.items.push_back(std::move(n));
   ++qit->second.stats.accepted;
   cv_.notify_all();
+  // Durable before it returns, when the disk allows; with the disk faulted
+  // it stays in memory and is written when the fault clears.
+  while (durable_ && fault_.empty() && applied_seq_ < op && !stop_writer_) disk_cv_.wait(lock);
   return Status::OK();
 }
 
@@ -133,6 +194,9 @@ void Deliverer::Stop() {
   cv_.notify_all();
   for (auto& t : threads_) t.join();
   threads_.clear();
+  // Flush: what the disk takes is written before Stop returns.
+  std::unique_lock<std::mutex> lock(mu_);
+  while (durable_ && fault_.empty() && (!ops_.empty() || writing_) && !stop_writer_) disk_cv_.wait(lock);
 }
 
 bool Deliverer::Drain(double timeout_s) {
@@ -141,7 +205,7 @@ bool Deliverer::Drain(double timeout_s) {
   while (RealClock::Steady() < end) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      bool empty = true;
+      bool empty = ops_.empty() && !writing_;
       for (const auto& [name, q] : queues_) empty &= q.items.empty();
       if (empty) return true;
     }
@@ -166,17 +230,15 @@ void Deliverer::Loop(Queue* q) {
     {
       std::unique_lock<std::mutex> lock(mu_);
       if (stop_) return;
-      if (!fault_.empty() || !outbox_ || !undeleted_.empty()) TryPersist();
       const double now = clock_->UnixNow();
-      for (const Item& it : q->items) {
+      for (const Notification& n : q->items) {
         if (batch.size() >= (fifo ? 1 : kBatch)) break;
-        if (it.n.next_attempt_at <= now) batch.push_back(it.n);
+        if (n.next_attempt_at <= now) batch.push_back(n);
         else if (fifo) break;
       }
       if (batch.empty()) {
         double next = now + 1.0;
-        for (const Item& it : q->items) next = std::min(next, it.n.next_attempt_at);
-        if (!fault_.empty()) next = std::min(next, now + 0.5);
+        for (const Notification& n : q->items) next = std::min(next, n.next_attempt_at);
         cv_.wait_for(lock, std::chrono::duration<double>(std::clamp(next - now, 0.002, 1.0)));
         continue;
       }
@@ -187,41 +249,31 @@ void Deliverer::Loop(Queue* q) {
       const double t0 = RealClock::Steady();
       DeliveryOutcome o = Send(q->cfg, n, clock_->UnixNow(), cfg_.alertmanager_ttl_s);
       const double secs = RealClock::Steady() - t0;
-      std::lock_guard<std::mutex> lock(mu_);
+      std::unique_lock<std::mutex> lock(mu_);
       RecordLatency(q, secs);
       auto it = std::find_if(q->items.begin(), q->items.end(),
-                             [&](const Item& x) { return x.n.idempotency_key == n.idempotency_key; });
+                             [&](const Notification& x) { return x.idempotency_key == n.idempotency_key; });
       if (it == q->items.end()) continue;
       if (o.ok) {
         ++q->stats.delivered;
-        if (it->persisted) {
-          Status st = outbox_ ? outbox_->Delete(n.idempotency_key) : Status::IOError("outbox closed");
-          if (!st.ok()) {
-            undeleted_.push_back(n.idempotency_key);
-            SetFault(st);
-          }
-        }
+        PushOp(DiskOp::kDelete, *it);
         q->items.erase(it);
         continue;
       }
       ++q->stats.failed;
-      ScheduleRetry(cfg_.retry, clock_->UnixNow(), o.error, o.permanent, o.retry_after_s, rng_, &it->n);
-      spdlog::warn("delivery to {} failed (attempt {}): {}{}", q->cfg.name, it->n.attempts, o.error,
-                   it->n.dead ? "; dead-lettered" : "; will retry");
-      if (it->persisted && outbox_) {
-        if (Status st = outbox_->Update(it->n); !st.ok()) SetFault(st);
-      } else if (it->n.dead && outbox_) {
-        // Keep the dead letter durable even if it never reached the disk.
-        Status st = outbox_->Enqueue(q->cfg.name, it->n.idempotency_key, it->n.payload, it->n.created_at);
-        if (st.ok()) st = outbox_->Update(it->n);
-        if (!st.ok()) SetFault(st);
-      }
-      if (it->n.dead) {
+      ScheduleRetry(cfg_.retry, clock_->UnixNow(), o.error, o.permanent, o.retry_after_s, rng_, &*it);
+      PushOp(DiskOp::kUpdate, *it);
+      const int attempts = it->attempts;
+      const bool dead = it->dead;
+      if (dead) {
         ++q->stats.dead;
-        dead_.push_front(it->n);
+        dead_.push_front(*it);
         if (dead_.size() > kMaxDeadKept) dead_.pop_back();
         q->items.erase(it);
       }
+      lock.unlock();
+      spdlog::warn("delivery to {} failed (attempt {}): {}{}", q->cfg.name, attempts, o.error,
+                   dead ? "; dead-lettered" : "; will retry");
       if (fifo) break;
     }
   }
@@ -254,7 +306,7 @@ std::vector<Notification> Deliverer::Pending(const std::string& receiver) const 
   std::vector<Notification> out;
   for (const auto& [name, q] : queues_) {
     if (!receiver.empty() && name != receiver) continue;
-    for (const Item& it : q.items) out.push_back(it.n);
+    for (const Notification& n : q.items) out.push_back(n);
   }
   return out;
 }

@@ -8,6 +8,11 @@
 // notification stays queued in memory, is still delivered, is written once
 // the disk takes it again, and the fault is reported: nothing accepted is
 // lost while vigild runs.
+//
+// One writer thread owns the outbox and applies the disk work in the order
+// it was decided; the receiver threads only append to that log under mu_,
+// so a slow disk delays no delivery, only Submit (which waits until its own
+// row is written, unless the disk is faulted) and Stop (which flushes).
 #pragma once
 
 #include <atomic>
@@ -46,7 +51,8 @@ struct DeliveryConfig {
   std::string outbox_path;  // empty: memory only
   RetryPolicy retry;
   double alertmanager_ttl_s = 240;
-  double reopen_interval_s = 10;  // retry an unopenable outbox this often
+  double reopen_interval_s = 10;  // retry an unopenable or failing outbox this often
+  double busy_timeout_s = 5;      // a write waits this long for a locked database
 };
 
 class Deliverer {
@@ -61,10 +67,12 @@ class Deliverer {
   // the disk allows. InvalidArgument for an unknown receiver.
   Status Submit(const std::string& receiver, const std::string& payload);
   void Start();
-  // Stops the threads; pending notifications stay in the outbox.
+  // Stops the delivery threads after writing what the disk takes; pending
+  // notifications stay in the outbox. The writer runs until destruction.
   void Stop();
-  // Waits until nothing is pending (tests, benchmarks); false after
-  // `timeout_s` of real time (retries are still scheduled on the clock).
+  // Waits until nothing is pending and the disk has every change (tests,
+  // benchmarks); false after `timeout_s` of real time (retries are still
+  // scheduled on the clock).
   bool Drain(double timeout_s);
 
   const ReceiverConfig* receiver(const std::string& name) const;
@@ -76,33 +84,48 @@ class Deliverer {
   std::string fault() const;
 
  private:
-  struct Item {
-    Notification n;
-    bool persisted = false;  // written to the outbox
-  };
   struct Queue {
     ReceiverConfig cfg;
-    std::deque<Item> items;  // oldest first
+    std::deque<Notification> items;  // oldest first
     ReceiverStats stats;
   };
+  // Disk work for the writer thread. kUpdate carries no payload (the row
+  // has it), so a long disk fault queues little.
+  struct DiskOp {
+    enum Kind { kEnqueue, kUpdate, kDelete } kind;
+    Notification n;
+    uint64_t seq = 0;
+  };
   void Loop(Queue* q);
-  void TryPersist();  // writes unpersisted items and retries failed deletes (mu_ held)
-  void SetFault(const Status& st);
+  void WriterLoop();
+  // Applies `work` in order outside mu_; returns how many were applied and
+  // the error that stopped it.
+  size_t ApplyOps(const std::deque<DiskOp>& work, Status* error);
+  uint64_t PushOp(DiskOp::Kind kind, const Notification& n);  // mu_ held
+  void SetFault(const std::string& fault);                     // mu_ held
   void RecordLatency(Queue* q, double seconds);
 
   DeliveryConfig cfg_;
   Clock* clock_;
-  std::unique_ptr<Outbox> outbox_;  // null while the disk refuses it
-  double next_reopen_ = 0;
+  const bool durable_;              // an outbox path is configured
+  std::unique_ptr<Outbox> outbox_;  // the writer thread's alone once it runs; null while unopenable
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  ClockWakeup wakeup_{clock_, &mu_, &cv_};  // after mu_ and cv_: gone before them
+  std::condition_variable cv_;       // receivers: new items, stop
+  std::condition_variable disk_cv_;  // writer: new ops, stop; Submit/Stop: ops applied
+  ClockWakeup wakeup_{clock_, &mu_, &cv_};         // after mu_ and cv_: gone before them
+  ClockWakeup disk_wakeup_{clock_, &mu_, &disk_cv_};
   std::map<std::string, Queue> queues_;
-  std::deque<Notification> dead_;            // newest first, bounded
-  std::vector<std::string> undeleted_;       // delivered, but the delete failed
+  std::deque<Notification> dead_;  // newest first, bounded
+  std::deque<DiskOp> ops_;         // decided, not yet handed to the writer
+  uint64_t next_op_seq_ = 0;
+  uint64_t applied_seq_ = 0;       // every op up to this one is on disk
+  bool writing_ = false;           // the writer holds a batch outside mu_
+  double next_disk_retry_ = 0;     // after a fault, the writer waits for this (clock's Unix time)
   std::string fault_;
   std::vector<std::thread> threads_;
+  std::thread writer_;
   bool stop_ = false;
+  bool stop_writer_ = false;
   uint64_t seq_ = 0;
   std::mt19937_64 rng_;
 };

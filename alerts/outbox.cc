@@ -56,14 +56,14 @@ double BackoffDelay(const RetryPolicy& p, int attempt, std::mt19937_64& rng) {
   return u(rng);
 }
 
-Status Outbox::Open(const std::string& path, RetryPolicy policy, std::unique_ptr<Outbox>* out) {
+Status Outbox::Open(const std::string& path, RetryPolicy policy, std::unique_ptr<Outbox>* out, double busy_timeout_s) {
   std::unique_ptr<Outbox> o(new Outbox());
   o->policy_ = policy;
   if (sqlite3_open_v2(path.c_str(), &o->db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                       nullptr) != SQLITE_OK) {
     return DbError(o->db_, "open " + path);
   }
-  sqlite3_busy_timeout(o->db_, 5000);
+  sqlite3_busy_timeout(o->db_, static_cast<int>(busy_timeout_s * 1000));
   // WAL with synchronous=NORMAL survives a killed process: a committed
   // notification is in the WAL before Enqueue returns.
   VIGIL_RETURN_IF_ERROR(o->Exec("PRAGMA journal_mode=WAL"));

@@ -39,7 +39,10 @@ struct RetryPolicy {
 
 class Outbox {
  public:
-  static Status Open(const std::string& path, RetryPolicy policy, std::unique_ptr<Outbox>* out);
+  // A write waits up to `busy_timeout_s` for a database another connection
+  // has locked, then fails (and the Deliverer retries it later).
+  static Status Open(const std::string& path, RetryPolicy policy, std::unique_ptr<Outbox>* out,
+                     double busy_timeout_s = 5);
   ~Outbox();
 
   // Durable before it returns. A repeated idempotency key is a no-op.

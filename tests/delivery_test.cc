@@ -7,6 +7,7 @@
 #include "alerts/delivery.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <set>
 
@@ -208,6 +209,55 @@ TEST(DeliveryTest, AnUnwritableOutboxKeepsDeliveringAndCatchesUp) {
   mem.Start();
   ASSERT_TRUE(mem.Submit("pager", Body(99)).ok());
   ASSERT_TRUE(mem.Drain(10));
+}
+
+TEST(DeliveryTest, ASlowDiskDelaysNoDelivery) {
+  // Another connection holds the outbox's write lock and the busy timeout is
+  // a minute, so the Deliverer's next write hangs as on a stuck disk. Deliveries to both receivers must go on meanwhile
+  // (the writer thread alone waits), and the disk catches up afterwards.
+  TestReceiver a, b;
+  a.Down();
+  b.Down();
+  TempDir dir;
+  ManualClock clock;
+  ReceiverConfig ra = Webhook(a, 0.2), rb = Webhook(b, 0.2);
+  ra.name = "a";
+  rb.name = "b";
+  DeliveryConfig cfg = Config({ra, rb}, dir.File("o.db"));
+  cfg.busy_timeout_s = 60;
+  Deliverer d(cfg, &clock);
+  d.Start();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(d.Submit("a", Body(i)).ok());
+    ASSERT_TRUE(d.Submit("b", Body(10 + i)).ok());
+  }
+  ASSERT_TRUE(WaitFor([&] { return d.Stats().at("a").failed == 3 && d.Stats().at("b").failed == 3; }));
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(dir.File("o.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+  a.Up();
+  b.Up();
+  clock.Advance(1);  // every retry is due
+  // 20 s is a safety bound, far beyond the milliseconds this takes; with
+  // the disk written under the receivers' lock, the first delete would hold
+  // both receivers for the whole minute.
+  EXPECT_TRUE(a.WaitAccepted(3, std::chrono::seconds(20)));
+  EXPECT_TRUE(b.WaitAccepted(3, std::chrono::seconds(20)));
+  EXPECT_EQ(d.Stats().at("a").delivered, 3u);
+  EXPECT_EQ(d.Stats().at("b").delivered, 3u);
+  ASSERT_EQ(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  // The writer's hung write goes through as soon as the lock is gone.
+  ASSERT_TRUE(d.Drain(30));
+  EXPECT_EQ(d.fault(), "");
+  d.Stop();
+  std::unique_ptr<Outbox> o;
+  ASSERT_TRUE(Outbox::Open(dir.File("o.db"), {}, &o).ok());
+  int64_t pending = -1;
+  ASSERT_TRUE(o->PendingCount("a", &pending).ok());
+  EXPECT_EQ(pending, 0);
+  ASSERT_TRUE(o->PendingCount("b", &pending).ok());
+  EXPECT_EQ(pending, 0);
 }
 
 TEST(DeliveryTest, AnUnknownReceiverIsRefused) {
