@@ -58,15 +58,19 @@ std::string CaptureManager::NewId(double unix_now, const std::string& trigger) {
   std::tm tm{};
   gmtime_r(&secs, &tm);
   // The sequence, not the clock, tells apart two captures of one second; one
-  // taken by an earlier run in the same second is skipped over.
+  // taken by an earlier run in the same second is skipped over. Files are
+  // looked at outside mu_; the sequence alone is taken under it.
   while (true) {
+    uint64_t seq;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      seq = ++seq_;
+    }
     char id[96];
     std::snprintf(id, sizeof id, "%04d%02d%02dT%02d%02d%02dZ-%06llu-%s", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                  tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<unsigned long long>(++seq_ % 1000000),
+                  tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<unsigned long long>(seq % 1000000),
                   trigger.c_str());
-    if (!failed_.count(id) && ::access(Path(id, kSummary).c_str(), F_OK) != 0 &&
-        ::access(Path(id, kTrace).c_str(), F_OK) != 0)
-      return id;
+    if (::access(Path(id, kSummary).c_str(), F_OK) != 0 && ::access(Path(id, kTrace).c_str(), F_OK) != 0) return id;
   }
 }
 
@@ -88,64 +92,94 @@ const char* CaptureOutcomeName(CaptureOutcome o) {
 TriggerResult CaptureManager::Trigger(const TriggerRequest& req) {
   TriggerResult r;
   const double before = throughput_before_ ? throughput_before_() : -1;
-  std::lock_guard<std::mutex> lock(mu_);
-  const double now = clock_->SteadyNow();  // cooldowns
-  const double unix_now = clock_->UnixNow();
-  auto refuse = [&](CaptureOutcome result, std::string msg) {
+  auto refuse = [&](CaptureOutcome result, std::string msg) {  // mu_ not held
     r.result = result;
     r.message = std::move(msg);
-    Count(req.trigger, CaptureOutcomeName(result));
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      Count(req.trigger, CaptureOutcomeName(result));
+    }
     spdlog::info("capture ({}{}): refused: {}", req.trigger, req.rule.empty() ? "" : " " + req.rule, r.message);
     return r;
   };
-  if (!cfg_.enabled) return refuse(CaptureOutcome::kDisabled, "captures are disabled (capture.enabled: false)");
-  if (running_) return refuse(CaptureOutcome::kBusy, "capture " + running_->id + " is running; one at a time");
-  if (now - last_start_ < cfg_.global_cooldown_s)
-    return refuse(CaptureOutcome::kCooldown, "global cooldown: the next capture is possible in " +
-                                  FormatDuration(std::ceil(cfg_.global_cooldown_s - (now - last_start_))));
-  if (req.trigger == "rule") {
-    auto it = rule_last_.find(req.rule);
-    if (it != rule_last_.end() && now - it->second < cfg_.rule_cooldown_s)
-      return refuse(CaptureOutcome::kCooldown, "cooldown for rule " + req.rule + ": the next capture is possible in " +
-                                    FormatDuration(std::ceil(cfg_.rule_cooldown_s - (now - it->second))));
+  const double now = clock_->SteadyNow();  // cooldowns
+  const double unix_now = clock_->UnixNow();
+  CaptureOutcome refused = CaptureOutcome::kStarted;
+  std::string why;
+  {
+    // The checks and the claim under mu_; the files and the engine outside.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!cfg_.enabled) {
+      refused = CaptureOutcome::kDisabled;
+      why = "captures are disabled (capture.enabled: false)";
+    } else if (running_) {
+      refused = CaptureOutcome::kBusy;
+      why = "capture " + (running_->id.empty() ? std::string("(starting)") : running_->id) +
+            " is running; one at a time";
+    } else if (now - last_start_ < cfg_.global_cooldown_s) {
+      refused = CaptureOutcome::kCooldown;
+      why = "global cooldown: the next capture is possible in " +
+            FormatDuration(std::ceil(cfg_.global_cooldown_s - (now - last_start_)));
+    } else if (auto it = rule_last_.find(req.rule);
+               req.trigger == "rule" && it != rule_last_.end() && now - it->second < cfg_.rule_cooldown_s) {
+      refused = CaptureOutcome::kCooldown;
+      why = "cooldown for rule " + req.rule + ": the next capture is possible in " +
+            FormatDuration(std::ceil(cfg_.rule_cooldown_s - (now - it->second)));
+    } else {
+      // The claim: later triggers see it busy; its id comes once the files allow.
+      running_ = std::make_unique<Job>();
+      running_->req = req;
+      running_->triggered_at = unix_now;
+      running_->triggered_steady = now;
+      running_->throughput_before = before;
+    }
   }
+  if (refused != CaptureOutcome::kStarted) return refuse(refused, why);
+  auto release = [&](const std::string& msg) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      running_.reset();
+    }
+    cv_.notify_all();
+    return refuse(CaptureOutcome::kError, msg);
+  };
   // A directory that cannot be written fails now, before anything is profiled.
   MakeDirs(cfg_.dir);
   const std::string probe = cfg_.dir + "/.probe";
   FILE* f = std::fopen(probe.c_str(), "wb");
   if (!f || std::fputs("x", f) < 0 || std::fclose(f) != 0) {
     if (f) std::remove(probe.c_str());
-    return refuse(CaptureOutcome::kError, "captures directory " + cfg_.dir + " is not writable");
+    return release("captures directory " + cfg_.dir + " is not writable");
   }
   std::remove(probe.c_str());
 
   const std::string id = NewId(unix_now, req.trigger);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    running_->id = id;
+  }
   engine::CaptureOptions o;
   o.max_steps = cfg_.max_steps;
   o.max_duration_s = req.duration_s > 0 ? std::min(req.duration_s, cfg_.max_duration_s) : cfg_.max_duration_s;
   o.record_shapes = cfg_.record_shapes;
   o.with_stack = cfg_.with_stack;
-  auto job = std::make_unique<Job>();
-  job->id = id;
-  job->req = req;
-  job->triggered_at = unix_now;
-  job->triggered_steady = now;
-  job->throughput_before = before;
-  Status st = engine_->StartCapture(o, [this](engine::CaptureData d) {
+  Status st = engine_->StartCapture(o, [this, id](engine::CaptureData d) {
     // Engine thread: hand off only.
     std::lock_guard<std::mutex> lock(mu_);
-    if (running_) {
+    if (running_ && running_->id == id) {
       running_->data = std::move(d);
       running_->done = true;
     }
     cv_.notify_all();
   });
-  if (!st.ok()) return refuse(CaptureOutcome::kError, st.message());
-  running_ = std::move(job);
-  last_start_ = now;
-  if (req.trigger == "rule") {
-    rule_last_[req.rule] = now;
-    rule_latest_[req.rule] = id;
+  if (!st.ok()) return release(st.message());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_start_ = now;
+    if (req.trigger == "rule") {
+      rule_last_[req.rule] = now;
+      rule_latest_[req.rule] = id;
+    }
   }
   r.started = true;
   r.id = id;
@@ -158,7 +192,7 @@ TriggerResult CaptureManager::Trigger(const TriggerRequest& req) {
 
 Status CaptureManager::Stop(std::string* id) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!running_ || running_->done) return Status::NotFound("no capture is running");
+  if (!running_ || running_->done || running_->id.empty()) return Status::NotFound("no capture is running");
   *id = running_->id;
   engine_->StopCapture();
   return Status::OK();
@@ -198,11 +232,16 @@ void CaptureManager::WriterLoop() {
 
 std::vector<json> CaptureManager::List() const {
   std::vector<json> out;
-  std::lock_guard<std::mutex> lock(mu_);
-  if (running_)
-    out.push_back({{"id", running_->id}, {"status", running_->writing ? "writing" : "running"}, {"trigger", running_->req.trigger},
-                   {"reason", running_->req.reason}, {"rule", running_->req.rule},
-                   {"triggered_at", FormatRfc3339(running_->triggered_at)}});
+  std::map<std::string, json> failed;
+  {
+    // A copy under mu_; the directory is read outside it.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (running_ && !running_->id.empty())
+      out.push_back({{"id", running_->id}, {"status", running_->writing ? "writing" : "running"},
+                     {"trigger", running_->req.trigger}, {"reason", running_->req.reason},
+                     {"rule", running_->req.rule}, {"triggered_at", FormatRfc3339(running_->triggered_at)}});
+    failed = failed_;
+  }
   std::vector<std::string> ids;
   if (DIR* dir = opendir(cfg_.dir.c_str())) {
     while (dirent* e = readdir(dir)) {
@@ -211,12 +250,12 @@ std::vector<json> CaptureManager::List() const {
     }
     closedir(dir);
   }
-  for (const auto& [id, doc] : failed_) ids.push_back(id);
+  for (const auto& [id, doc] : failed) ids.push_back(id);
   std::sort(ids.rbegin(), ids.rend());
   for (const auto& id : ids) {
     json doc;
-    auto f = failed_.find(id);
-    if (f != failed_.end()) doc = f->second;
+    auto f = failed.find(id);
+    if (f != failed.end()) doc = f->second;
     else {
       std::ifstream in(Path(id, kSummary));
       doc = json::parse(in, nullptr, false);
@@ -272,9 +311,12 @@ Status CaptureManager::TracePath(const std::string& id, std::string* path) const
 
 Status CaptureManager::Delete(const std::string& id) {
   if (!ValidId(id)) return Status::InvalidArgument("capture id: expected letters, digits, '-' and '_'");
-  std::lock_guard<std::mutex> lock(mu_);
-  if (running_ && running_->id == id) return Status::FailedPrecondition("capture " + id + " is still running");
-  const bool failed = failed_.erase(id) > 0;
+  bool failed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (running_ && running_->id == id) return Status::FailedPrecondition("capture " + id + " is still running");
+    failed = failed_.erase(id) > 0;
+  }
   const bool a = std::remove(Path(id, kTrace).c_str()) == 0;
   const bool b = std::remove(Path(id, kSummary).c_str()) == 0;
   if (!a && !b && !failed) return Status::NotFound("no capture " + id);

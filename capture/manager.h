@@ -98,11 +98,12 @@ class CaptureManager {
     bool writing = false;  // the writer has it
   };
   // "<UTC second>Z-<sequence>-<trigger>": distinct for any two captures of
-  // this manager, and sorted by time then sequence (retention, List). mu_ held.
+  // this manager, and sorted by time then sequence (retention, List). Takes
+  // mu_ for the sequence only (it looks at files).
   std::string NewId(double unix_now, const std::string& trigger);
   void WriterLoop();
   void Finish(Job job);
-  void Retain();
+  void Retain();  // mu_ not held: directory work
   void Count(const std::string& trigger, const std::string& result);
   std::string Path(const std::string& id, const char* suffix) const;
 

@@ -141,16 +141,19 @@ void CaptureManager::Finish(Job job) {
     st = WriteAtomically(Path(job.id, kSummary), doc.dump(2, ' ', false, json::error_handler_t::replace));
     if (!st.ok()) std::remove(trace_path.c_str());
   }
-  std::lock_guard<std::mutex> lock(mu_);
   if (!st.ok()) {
     spdlog::error("capture {} failed: {}", job.id, st.message());
     doc["status"] = "failed";
     doc["error"] = st.message();
+    std::lock_guard<std::mutex> lock(mu_);
     failed_[job.id] = doc;
     Count(job.req.trigger, "error");
     return;
   }
-  Count(job.req.trigger, "ok");
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Count(job.req.trigger, "ok");
+  }
   spdlog::info("capture {} written: {} steps, {} ({} compressed){}, summary {}", job.id, d.steps,
                FormatSize(wr.bytes), FormatSize(wr.compressed_bytes), wr.truncated ? ", truncated" : "",
                Path(job.id, kSummary));
