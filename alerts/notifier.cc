@@ -31,6 +31,7 @@ void Notifier::Start() {
   deliverer_->Start();
   if (thread_.joinable()) return;
   stop_ = false;
+  wakeup_ = std::make_unique<ClockWakeup>(clock_, &in_mu_, &cv_);
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -41,6 +42,7 @@ void Notifier::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  wakeup_.reset();
   if (deliverer_) deliverer_->Stop();
 }
 
@@ -55,12 +57,18 @@ void Notifier::Observe(std::vector<Alert> firing) {
 }
 
 void Notifier::Loop() {
+  // Steps every tick_s, at once on a new observation, and at once when a
+  // ManualClock jumps (group timers run on its time), so tests move the
+  // timers by moving the clock, with no real-time wait.
+  uint64_t jumps = clock_->Jumps();
   while (true) {
     {
       std::unique_lock<std::mutex> lock(in_mu_);
-      cv_.wait_for(lock, std::chrono::duration<double>(cfg_.tick_s), [this] { return stop_ || wake_; });
+      cv_.wait_for(lock, std::chrono::duration<double>(cfg_.tick_s),
+                   [&] { return stop_ || wake_ || clock_->Jumps() != jumps; });
       if (stop_) return;
       wake_ = false;
+      jumps = clock_->Jumps();
     }
     Step(clock_->UnixNow());
   }
@@ -160,6 +168,7 @@ void Notifier::Step(double now) {
   for (const auto& [r, alerts] : to_am) {
     if (!alerts.empty()) Queue(r, RenderAlertmanager(alerts, ctx));
   }
+  ++steps_;
 }
 
 std::string Notifier::fault() const {

@@ -48,6 +48,8 @@ class Notifier {
   // One reconcile and group tick on the caller's thread (the loop's body;
   // tests drive it with their own clock instead of Start()).
   void Step(double now);
+  // Steps taken so far (tests wait on it).
+  uint64_t steps() const { return steps_.load(); }
 
   SilenceStore& silences() { return *silences_; }
   Deliverer& deliverer() { return *deliverer_; }
@@ -73,12 +75,14 @@ class Notifier {
   std::condition_variable cv_;
   std::vector<Alert> observed_;
   bool observed_set_ = false, wake_ = false, stop_ = false;
+  std::unique_ptr<ClockWakeup> wakeup_;  // while the loop runs: clock jumps wake it
 
   std::mutex step_mu_;  // one Step at a time
   std::map<std::string, Alert> active_;  // by fingerprint
   std::map<std::string, std::set<std::string>> am_sent_;  // receiver -> fingerprints it heard firing
   double last_resend_ = 0;
   std::atomic<uint64_t> queued_{0};
+  std::atomic<uint64_t> steps_{0};
   std::thread thread_;
 };
 

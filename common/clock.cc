@@ -26,6 +26,7 @@ void ManualClock::Unsubscribe(uint64_t id) {
 
 void ManualClock::Advance(double seconds) {
   if (seconds > 0) elapsed_ns_ += std::llround(seconds * 1e9);
+  ++jumps_;
   // Each subscriber is notified under its own mutex: a waiter that read the
   // old time still holds it until it waits, so the notification reaches it.
   std::lock_guard<std::mutex> lock(subs_mu_);

@@ -35,6 +35,10 @@ class Clock {
   // may have made a deadline due. Must not be called with `mu` held.
   virtual uint64_t Subscribe(std::mutex* mu, std::condition_variable* cv) { return 0; }
   virtual void Unsubscribe(uint64_t id) {}
+  // How many times this clock has jumped (0 for a real one): a waiter that
+  // compares it under its mutex misses no jump, even one made while it was
+  // not yet waiting.
+  virtual uint64_t Jumps() const { return 0; }
 };
 
 class RealClock final : public Clock {
@@ -72,6 +76,7 @@ class ManualClock final : public Clock {
   double UnixNow() const override;
   uint64_t Subscribe(std::mutex* mu, std::condition_variable* cv) override;
   void Unsubscribe(uint64_t id) override;
+  uint64_t Jumps() const override { return jumps_.load(); }
 
   // Moves time forward by `seconds` (>= 0) and wakes every subscriber.
   // Must not be called with a subscriber's mutex held.
@@ -84,6 +89,7 @@ class ManualClock final : public Clock {
   static constexpr int64_t kSteadyStartNs = 1000LL * 1000000000LL;
   const double unix_start_;
   std::atomic<int64_t> elapsed_ns_{0};  // read lock-free: readers may hold a subscriber's mutex
+  std::atomic<uint64_t> jumps_{0};
   std::mutex subs_mu_;                  // taken before a subscriber's mutex, never after
   std::map<uint64_t, std::pair<std::mutex*, std::condition_variable*>> subs_;
   uint64_t next_id_ = 0;

@@ -8,6 +8,7 @@
 #include "common/clock.h"
 #include "common/time_util.h"
 #include "test_receiver.h"
+#include "test_util.h"
 
 namespace vigil::alerts {
 namespace {
@@ -70,6 +71,31 @@ class NotifierTest : public ::testing::Test {
   ManualClock clock_{1000};  // before n_: outlives it
   std::unique_ptr<Notifier> n_;
 };
+
+TEST_F(NotifierTest, TheLoopTicksOnTheClock) {
+  // The loop's own thread, with a tick far longer than any test: group_wait
+  // ends when the clock is moved past it, not after real time.
+  n_->Stop();
+  NotifierConfig c;
+  c.dispatch.group_by = {"alertname"};
+  c.dispatch.group_wait_s = 10;
+  c.dispatch.default_receiver = "hook";
+  ReceiverConfig hook;
+  hook.name = "hook";
+  hook.type = ReceiverType::kWebhook;
+  hook.urls = {hook_.Url()};
+  c.delivery.receivers = {hook};
+  c.tick_s = 3600;
+  std::unique_ptr<Notifier> n;
+  ASSERT_TRUE(Notifier::Create(c, &clock_, &n).ok());
+  n->Start();
+  n->Observe({A("KVCacheThrashing", "a")});  // a step at once: the group starts waiting
+  ASSERT_TRUE(vigil::testing::WaitFor([&] { return n->steps() >= 1; }));
+  EXPECT_TRUE(Hooks().empty());
+  clock_.Advance(10);
+  ASSERT_TRUE(vigil::testing::WaitFor([&] { return Hooks().size() == 1; })) << hook_.Count();
+  n->Stop();
+}
 
 TEST_F(NotifierTest, GroupsWaitsRepeatsAndResolves) {
   n_->Observe({A("KVCacheThrashing", "a"), A("KVCacheThrashing", "b")});
