@@ -20,6 +20,7 @@
 #include "alerts/delivery.h"
 #include "alerts/dispatcher.h"
 #include "alerts/silences.h"
+#include "common/metric_family.h"
 
 namespace vigil::alerts {
 
@@ -32,7 +33,7 @@ struct NotifierConfig {
   double tick_s = 0.25;       // how often group timers are checked
 };
 
-class Notifier {
+class Notifier : public Collectable {
  public:
   // Fails on a route naming an unknown receiver or an invalid regex.
   // `clock` (not owned; outlives the notifier): its Unix time drives the loop's
@@ -57,6 +58,8 @@ class Notifier {
   // Outbox or silence-store faults; empty when healthy.
   std::string fault() const;
   uint64_t notifications_queued() const;
+  // vigil_notifications_*, vigil_outbox_*, the delivery latency histogram.
+  std::vector<MetricFamily> Collect() const override;
 
  private:
   Notifier() = default;

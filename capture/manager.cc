@@ -334,4 +334,13 @@ std::map<std::pair<std::string, std::string>, uint64_t> CaptureManager::Counts()
   return counts_;
 }
 
+std::vector<MetricFamily> CaptureManager::Collect() const {
+  MetricFamily f{"vigil_captures_total",
+                 "Capture triggers by trigger (rule, api, manual, profile) and result (ok, busy, cooldown, "
+                 "disabled, error)",
+                 MetricType::kCounter, {}};
+  for (const auto& [k, v] : Counts()) f.metrics.push_back(Sample({{"trigger", k.first}, {"result", k.second}}, static_cast<double>(v)));
+  return {std::move(f)};
+}
+
 }  // namespace vigil::capture

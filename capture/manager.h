@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/clock.h"
+#include "common/metric_family.h"
 #include "common/status.h"
 #include "engine/engine.h"
 
@@ -57,7 +58,7 @@ struct TriggerResult {
   std::string message;
 };
 
-class CaptureManager {
+class CaptureManager : public Collectable {
  public:
   // `throughput_before`: output tokens/s over the minute before now (or <0
   // when unknown), to measure how much the capture slowed the engine.
@@ -83,6 +84,8 @@ class CaptureManager {
   std::string LatestForRule(const std::string& rule) const;
   // (trigger, result) -> count, for vigil_captures_total.
   std::map<std::pair<std::string, std::string>, uint64_t> Counts() const;
+  // vigil_captures_total{trigger,result}.
+  std::vector<MetricFamily> Collect() const override;
   const CaptureConfig& config() const { return cfg_; }
   static bool ValidId(const std::string& id);
 

@@ -40,14 +40,6 @@ json NotificationJson(const alerts::Notification& n) {
           {"payload", payload.is_discarded() ? json(n.payload) : payload}};
 }
 
-prometheus::ClientMetric Labelled(const std::string& receiver, double v, bool counter) {
-  prometheus::ClientMetric m;
-  m.label = {{"receiver", receiver}};
-  if (counter) m.counter.value = v;
-  else m.gauge.value = v;
-  return m;
-}
-
 }  // namespace
 
 std::string Daemon::ExternalUrl() const {
@@ -115,47 +107,6 @@ void Daemon::ObserveFiring(const std::vector<rules::RuleEngine::View>& views) {
 
 std::vector<std::string> Daemon::SilencedBy(const std::map<std::string, std::string>& labels) const {
   return notifier_ ? notifier_->SilencedBy(labels, UnixNow()) : std::vector<std::string>{};
-}
-
-std::vector<prometheus::MetricFamily> Daemon::AlertingMetrics() const {
-  std::vector<prometheus::MetricFamily> out;
-  if (!notifier_) return out;
-  using prometheus::MetricType;
-  prometheus::MetricFamily total{"vigil_notifications_total",
-                                 "Notification delivery attempts by result: success, retry (failed, will retry), "
-                                 "dead (failed, dead-lettered)",
-                                 MetricType::Counter, {}};
-  prometheus::MetricFamily queued{"vigil_notifications_queued_total", "Notifications accepted into the outbox",
-                                  MetricType::Counter, {}};
-  prometheus::MetricFamily pending{"vigil_outbox_pending", "Notifications waiting for delivery", MetricType::Gauge, {}};
-  prometheus::MetricFamily dead{"vigil_notifications_dead_total", "Notifications dead-lettered", MetricType::Counter, {}};
-  prometheus::MetricFamily lat{"vigil_notification_delivery_seconds", "Duration of delivery attempts",
-                               MetricType::Histogram, {}};
-  for (const auto& [name, s] : notifier_->deliverer().Stats()) {
-    for (const auto& [result, v] : std::vector<std::pair<std::string, uint64_t>>{
-             {"success", s.delivered}, {"retry", s.failed - s.dead}, {"dead", s.dead}}) {
-      auto m = Labelled(name, static_cast<double>(v), true);
-      m.label.push_back({"result", result});
-      total.metric.push_back(m);
-    }
-    queued.metric.push_back(Labelled(name, static_cast<double>(s.accepted), true));
-    pending.metric.push_back(Labelled(name, static_cast<double>(s.pending), false));
-    dead.metric.push_back(Labelled(name, static_cast<double>(s.dead), true));
-    prometheus::ClientMetric h;
-    h.label = {{"receiver", name}};
-    h.histogram.sample_count = s.latency_count;
-    h.histogram.sample_sum = s.latency_sum;
-    for (size_t i = 0; i < alerts::kLatencyBounds.size(); ++i)
-      h.histogram.bucket.push_back({s.latency_buckets[i], alerts::kLatencyBounds[i]});
-    h.histogram.bucket.push_back({s.latency_count, std::numeric_limits<double>::infinity()});
-    lat.metric.push_back(h);
-  }
-  prometheus::MetricFamily writable{"vigil_outbox_writable", "1 while the outbox and silences are written to disk, 0 on a fault",
-                                    MetricType::Gauge, {}};
-  writable.metric.emplace_back();
-  writable.metric.back().gauge.value = notifier_->fault().empty() ? 1 : 0;
-  for (auto* f : {&total, &queued, &pending, &dead, &lat, &writable}) out.push_back(std::move(*f));
-  return out;
 }
 
 void Daemon::AlertingRoutes() {

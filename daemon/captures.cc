@@ -121,21 +121,6 @@ std::string Daemon::CaptureLink(const std::string& rule, const std::string& targ
   return id.empty() ? "" : ExternalUrl() + "/api/v1/captures/" + id;
 }
 
-prometheus::MetricFamily Daemon::CaptureMetrics() const {
-  prometheus::MetricFamily f{"vigil_captures_total",
-                             "Capture triggers by trigger (rule, api, manual, profile) and result (ok, busy, cooldown, "
-                             "disabled, error)",
-                             prometheus::MetricType::Counter, {}};
-  if (!captures_) return f;
-  for (const auto& [k, v] : captures_->Counts()) {
-    prometheus::ClientMetric m;
-    m.label = {{"trigger", k.first}, {"result", k.second}};
-    m.counter.value = static_cast<double>(v);
-    f.metric.push_back(m);
-  }
-  return f;
-}
-
 json Daemon::LatestCaptures(size_t n) const {
   json out = json::array();
   if (captures_)

@@ -369,39 +369,12 @@ void Daemon::Routes() {
     std::map<std::pair<std::string, std::string>, uint64_t> counts;
     const pipeline::Instance* local = pipeline_ ? pipeline_->Find("local") : nullptr;
     if (local) counts = local->detectors().Counts();
+    // Each component collects its own families; the daemon adds the GPU's.
     std::vector<prometheus::MetricFamily> extra;
-    const auto views = pipeline_ ? pipeline_->Views() : std::vector<rules::RuleEngine::View>{};
-    prometheus::MetricFamily loaded{"vigil_rules_loaded", "Alerting rules loaded", prometheus::MetricType::Gauge, {}};
-    loaded.metric.emplace_back();
-    loaded.metric.back().gauge.value = static_cast<double>(pipeline_ ? pipeline_->rule_count() : 0);
-    prometheus::MetricFamily state{"vigil_rule_state", "Rule state: 0 inactive, 1 pending, 2 firing",
-                                   prometheus::MetricType::Gauge, {}};
-    prometheus::MetricFamily secs{"vigil_rule_evaluation_seconds", "Duration of the rule's last evaluation",
-                                  prometheus::MetricType::Gauge, {}};
-    for (const auto& v : views) {
-      prometheus::ClientMetric m;
-      m.label = {{"alert", v.rule.name}, {"group", v.rule.group}};
-      auto t = v.rule.labels.find("target");
-      if (t != v.rule.labels.end() && t->second != "local") {
-        m.label.push_back({"target", t->second});
-        if (auto e = v.rule.labels.find("engine"); e != v.rule.labels.end()) m.label.push_back({"engine", e->second});
-      }
-      m.gauge.value = static_cast<double>(static_cast<int>(v.status.state));
-      state.metric.push_back(m);
-      m.gauge.value = v.status.eval_seconds;
-      secs.metric.push_back(m);
-    }
-    prometheus::MetricFamily fails{"vigil_rule_evaluation_failures_total", "Rule evaluations with an error",
-                                   prometheus::MetricType::Counter, {}};
-    fails.metric.emplace_back();
-    fails.metric.back().counter.value = static_cast<double>(pipeline_ ? pipeline_->evaluation_failures() : 0);
-    extra.push_back(std::move(loaded));
-    if (!state.metric.empty()) extra.push_back(std::move(state));
-    if (!secs.metric.empty()) extra.push_back(std::move(secs));
-    extra.push_back(std::move(fails));
-    for (auto& f : AlertingMetrics()) extra.push_back(std::move(f));
-    for (auto& f : DetectorMetrics(views)) extra.push_back(std::move(f));
-    extra.push_back(CaptureMetrics());
+    std::vector<const Collectable*> parts = {pipeline_.get(), notifier_.get(), captures_.get()};
+    for (const Collectable* c : parts)
+      if (c)
+        for (const auto& f : c->Collect()) extra.push_back(ToPrometheus(f));
     if (gpu_) {
       engine::GpuStats g;
       {
@@ -410,8 +383,6 @@ void Daemon::Routes() {
       }
       for (auto& f : GpuFamilies(g, gpu_id_)) extra.push_back(std::move(f));
     }
-    if (!config_.targets.empty())
-      for (const char* w : {"up", "duration", "samples", "errors"}) extra.push_back(TargetMetrics(w));
     std::optional<engine::EngineStats> stats;
     if (engine_) stats = engine_->GetStats();
     r.set_content(metrics_->Render(stats ? &*stats : nullptr, local ? &counts : nullptr, std::move(extra)),

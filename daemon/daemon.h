@@ -77,11 +77,6 @@ class Daemon {
   // sending a 400/404.
   const pipeline::Instance* ResolveInstance(const httplib::Request& req, httplib::Response& res) const;
   nlohmann::json InstanceReport(const pipeline::Instance& inst, bool detail) const;
-  // vigil_target_* families: "up", "duration", "samples", "errors".
-  prometheus::MetricFamily TargetMetrics(const std::string& which) const;
-  // vigil_signal_*: the detector outputs the loaded rules read, per instance
-  // and signal, so Prometheus can evaluate the exported rules.
-  std::vector<prometheus::MetricFamily> DetectorMetrics(const std::vector<rules::RuleEngine::View>& views) const;
   void MonitorRoutes();
   Status StartMonitor(std::vector<rules::RuleGroup> groups, std::vector<rules::InhibitRule> inhibits);
   // After each monitor tick (pipeline thread): captures, then the notifier.
@@ -95,7 +90,6 @@ class Daemon {
   void AlertingRoutes();
   void ObserveFiring(const std::vector<rules::RuleEngine::View>& views);
   std::vector<std::string> SilencedBy(const std::map<std::string, std::string>& labels) const;
-  std::vector<prometheus::MetricFamily> AlertingMetrics() const;
   std::string ExternalUrl() const;
   // captures.cc
   void StartCaptures();
@@ -104,7 +98,6 @@ class Daemon {
                      const std::vector<rules::RuleEngine::View>& views);
   // The newest capture of `rule` on `target` ("" or "local": the hosted engine).
   std::string CaptureLink(const std::string& rule, const std::string& target) const;
-  prometheus::MetricFamily CaptureMetrics() const;
   nlohmann::json LatestCaptures(size_t n) const;
   // ui.cc: the dashboard's page and assets, and the alert history it reads.
   void UiRoutes();

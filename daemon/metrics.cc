@@ -7,6 +7,28 @@
 
 namespace vigil::daemon {
 
+prometheus::MetricFamily ToPrometheus(const MetricFamily& f) {
+  prometheus::MetricFamily out;
+  out.name = f.name;
+  out.help = f.help;
+  out.type = f.type == MetricType::kCounter   ? prometheus::MetricType::Counter
+             : f.type == MetricType::kGauge   ? prometheus::MetricType::Gauge
+                                              : prometheus::MetricType::Histogram;
+  for (const Metric& m : f.metrics) {
+    prometheus::ClientMetric c;
+    for (const auto& [k, v] : m.labels) c.label.push_back({k, v});
+    if (f.type == MetricType::kCounter) c.counter.value = m.value;
+    if (f.type == MetricType::kGauge) c.gauge.value = m.value;
+    if (f.type == MetricType::kHistogram) {
+      c.histogram.sample_count = m.count;
+      c.histogram.sample_sum = m.sum;
+      for (const auto& [bound, n] : m.buckets) c.histogram.bucket.push_back({n, bound});
+    }
+    out.metric.push_back(std::move(c));
+  }
+  return out;
+}
+
 namespace {
 
 using prometheus::ClientMetric;

@@ -13,9 +13,13 @@
 #include <memory>
 #include <string>
 
+#include "common/metric_family.h"
 #include "engine/engine.h"
 
 namespace vigil::daemon {
+
+// A component's family (common/metric_family.h) as prometheus-cpp serializes it.
+prometheus::MetricFamily ToPrometheus(const MetricFamily& f);
 
 class Metrics {
  public:

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/metric_family.h"
 #include "common/status.h"
 #include "detectors/detectors.h"
 #include "engine/stats.h"
@@ -61,7 +62,7 @@ struct TargetStatus {
   std::map<std::string, uint64_t> errors;  // reason -> scrapes failed
 };
 
-class Pipeline {
+class Pipeline : public Collectable {
  public:
   using StatsSource = std::function<engine::EngineStats()>;
   // Runs on the pipeline thread after every tick, with each instance's
@@ -97,6 +98,9 @@ class Pipeline {
   bool hosted() const { return static_cast<bool>(hosted_); }
   uint64_t ticks() const;
   uint64_t skipped_ticks() const;
+  // The rules' state and timings, the detector values the rules read, and
+  // each target's scrape health (pipeline/metrics.cc).
+  std::vector<MetricFamily> Collect() const override;
 
  private:
   struct Target {

@@ -171,6 +171,13 @@ TEST_F(CaptureManagerTest, OneAtATimeAndCooldownsUnderConcurrentTriggers) {
   for (const auto& [k, v] : counts)
     if (k.second == "busy" || k.second == "cooldown") refusals += v;
   EXPECT_EQ(refusals, 8u);
+  // The same as the manager's /metrics family.
+  const auto fams = M().Collect();
+  ASSERT_EQ(fams.size(), 1u);
+  EXPECT_EQ(fams[0].name, "vigil_captures_total");
+  double total = 0;
+  for (const auto& m : fams[0].metrics) total += m.value;
+  EXPECT_EQ(total, 9);
 }
 
 TEST_F(CaptureManagerTest, PerRuleCooldown) {

@@ -256,6 +256,22 @@ TEST(PipelineTest, TargetDownFiresWhileScrapesFailAndResolvesWhenTheyWork) {
   EXPECT_EQ(fired, (std::vector<std::string>{"t/0:TargetDown", "t/1:TargetDown"}));
   EXPECT_FALSE(p->Targets()[0].up);
   EXPECT_EQ(p->Targets()[0].errors.at("http_status"), 5u);
+  // The same through the pipeline's /metrics families.
+  const auto fams = p->Collect();
+  auto value = [&](const std::string& name, const std::vector<std::pair<std::string, std::string>>& labels) {
+    for (const auto& f : fams)
+      for (const auto& m : f.metrics)
+        if (f.name == name && m.labels == labels) return m.value;
+    return -1.0;
+  };
+  EXPECT_EQ(value("vigil_target_up", {{"target", "t"}}), 0);
+  EXPECT_EQ(value("vigil_target_scrape_errors_total", {{"target", "t"}, {"reason", "http_status"}}), 5);
+  EXPECT_EQ(value("vigil_rules_loaded", {}), 2);
+  for (const char* engine : {"0", "1"})
+    EXPECT_EQ(value("vigil_rule_state",
+                    {{"alert", "TargetDown"}, {"group", "watch"}, {"target", "t"}, {"engine", engine}}),
+              2)
+        << engine;
   server->metrics_status = 200;
   p->TickOnce(now += 1, 5);
   for (const auto& v : p->Views())
