@@ -13,14 +13,14 @@ int64_t ManualClock::SteadyNanos() const { return kSteadyStartNs + elapsed_ns_.l
 
 double ManualClock::UnixNow() const { return unix_start_ + static_cast<double>(elapsed_ns_.load()) / 1e9; }
 
-uint64_t ManualClock::Subscribe(std::mutex* mu, std::condition_variable* cv) {
-  std::lock_guard<std::mutex> lock(subs_mu_);
+uint64_t ManualClock::Subscribe(Mutex* mu, CondVar* cv) {
+  MutexLock lock(&subs_mu_);
   subs_[++next_id_] = {mu, cv};
   return next_id_;
 }
 
 void ManualClock::Unsubscribe(uint64_t id) {
-  std::lock_guard<std::mutex> lock(subs_mu_);
+  MutexLock lock(&subs_mu_);
   subs_.erase(id);
 }
 
@@ -29,10 +29,10 @@ void ManualClock::Advance(double seconds) {
   ++jumps_;
   // Each subscriber is notified under its own mutex: a waiter that read the
   // old time still holds it until it waits, so the notification reaches it.
-  std::lock_guard<std::mutex> lock(subs_mu_);
+  MutexLock lock(&subs_mu_);
   for (const auto& [id, sub] : subs_) {
-    std::lock_guard<std::mutex> l(*sub.first);
-    sub.second->notify_all();
+    MutexLock l(sub.first);
+    sub.second->SignalAll();
   }
 }
 

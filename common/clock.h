@@ -11,11 +11,11 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
+
+#include "common/mutex.h"
 
 namespace vigil {
 
@@ -28,12 +28,12 @@ class Clock {
   virtual double UnixNow() const = 0;
   double SteadyNow() const { return static_cast<double>(SteadyNanos()) / 1e9; }
 
-  // Wakes `cv` (notify_all with `mu` held, so no waiter misses it) whenever
+  // Wakes `cv` (SignalAll with `mu` held, so no waiter misses it) whenever
   // this clock jumps: a ManualClock's Advance/SetUnix. Real time never jumps,
   // so a real clock never calls it. Waiters still wait on their condition
   // variable with a real timeout; a jump only ends the wait early, when it
   // may have made a deadline due. Must not be called with `mu` held.
-  virtual uint64_t Subscribe(std::mutex* mu, std::condition_variable* cv) { return 0; }
+  virtual uint64_t Subscribe(Mutex* mu, CondVar* cv) EXCLUDES(mu) { return 0; }
   virtual void Unsubscribe(uint64_t id) {}
   // How many times this clock has jumped (0 for a real one): a waiter that
   // compares it under its mutex misses no jump, even one made while it was
@@ -74,31 +74,31 @@ class ManualClock final : public Clock {
 
   int64_t SteadyNanos() const override;
   double UnixNow() const override;
-  uint64_t Subscribe(std::mutex* mu, std::condition_variable* cv) override;
-  void Unsubscribe(uint64_t id) override;
+  uint64_t Subscribe(Mutex* mu, CondVar* cv) EXCLUDES(mu, subs_mu_) override;
+  void Unsubscribe(uint64_t id) EXCLUDES(subs_mu_) override;
   uint64_t Jumps() const override { return jumps_.load(); }
 
   // Moves time forward by `seconds` (>= 0) and wakes every subscriber.
   // Must not be called with a subscriber's mutex held.
-  void Advance(double seconds);
+  void Advance(double seconds) EXCLUDES(subs_mu_);
   // Moves Unix time to `unix_seconds` (never backwards; steady time moves as
   // much) and wakes every subscriber.
-  void SetUnix(double unix_seconds);
+  void SetUnix(double unix_seconds) EXCLUDES(subs_mu_);
 
  private:
   static constexpr int64_t kSteadyStartNs = 1000LL * 1000000000LL;
   const double unix_start_;
   std::atomic<int64_t> elapsed_ns_{0};  // read lock-free: readers may hold a subscriber's mutex
   std::atomic<uint64_t> jumps_{0};
-  std::mutex subs_mu_;                  // taken before a subscriber's mutex, never after
-  std::map<uint64_t, std::pair<std::mutex*, std::condition_variable*>> subs_;
-  uint64_t next_id_ = 0;
+  Mutex subs_mu_;                       // taken before a subscriber's mutex, never after
+  std::map<uint64_t, std::pair<Mutex*, CondVar*>> subs_ GUARDED_BY(subs_mu_);
+  uint64_t next_id_ GUARDED_BY(subs_mu_) = 0;
 };
 
 // Keeps `cv` subscribed to `clock`'s jumps for its own lifetime.
 class ClockWakeup {
  public:
-  ClockWakeup(Clock* clock, std::mutex* mu, std::condition_variable* cv)
+  ClockWakeup(Clock* clock, Mutex* mu, CondVar* cv) EXCLUDES(mu)
       : clock_(clock), id_(clock->Subscribe(mu, cv)) {}
   ~ClockWakeup() { clock_->Unsubscribe(id_); }
   ClockWakeup(const ClockWakeup&) = delete;

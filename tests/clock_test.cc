@@ -31,19 +31,19 @@ TEST(ClockTest, ManualClockMovesOnlyWhenTold) {
 
 TEST(ClockTest, AdvanceWakesASubscribedWaiterAtOnce) {
   ManualClock c;
-  std::mutex mu;
-  std::condition_variable cv;
+  Mutex mu;
+  CondVar cv;
   ClockWakeup wake(&c, &mu, &cv);
   std::atomic<bool> started{false}, done{false};
   const double deadline = c.SteadyNow() + 3600;  // an hour of the clock's time
   std::thread t([&] {
-    std::unique_lock<std::mutex> lock(mu);
+    MutexLock lock(&mu);
     started = true;
-    while (c.SteadyNow() < deadline) cv.wait_for(lock, std::chrono::seconds(600));
+    while (c.SteadyNow() < deadline) cv.WaitFor(&mu, std::chrono::seconds(600));
     done = true;
   });
   EXPECT_TRUE(testing::WaitFor([&] { return started.load(); }));
-  { std::lock_guard<std::mutex> l(mu); }  // it released mu: it waits, for up to 600 s of real time
+  { MutexLock l(&mu); }  // it released mu: it waits, for up to 600 s of real time
   c.Advance(1800);
   c.Advance(1800);
   EXPECT_TRUE(testing::WaitFor([&] { return done.load(); }, 10000));
