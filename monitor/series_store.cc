@@ -1,14 +1,13 @@
 #include "monitor/series_store.h"
 
 #include <algorithm>
-#include <mutex>
 
 namespace vigil::monitor {
 
 SeriesStore::SeriesStore(size_t capacity) : capacity_(std::max<size_t>(capacity, 2)) {}
 
 void SeriesStore::AppendTick(double t, const std::vector<std::pair<std::string, double>>& values) {
-  std::unique_lock<std::shared_mutex> lock(mu_);
+  WriterLock lock(&mu_);
   for (const auto& [name, v] : values) {
     Ring& r = series_[name];
     // Grown as points arrive, so a fleet of young instances costs what
@@ -25,7 +24,7 @@ void SeriesStore::AppendTick(double t, const std::vector<std::pair<std::string, 
 }
 
 bool SeriesStore::Latest(const std::string& name, Point* out) const {
-  std::shared_lock<std::shared_mutex> lock(mu_);
+  ReaderLock lock(&mu_);
   auto it = series_.find(name);
   if (it == series_.end() || it->second.size == 0) return false;
   *out = it->second.Get(it->second.size - 1, capacity_);
@@ -33,7 +32,7 @@ bool SeriesStore::Latest(const std::string& name, Point* out) const {
 }
 
 std::vector<Point> SeriesStore::Range(const std::string& name, double since) const {
-  std::shared_lock<std::shared_mutex> lock(mu_);
+  ReaderLock lock(&mu_);
   std::vector<Point> out;
   auto it = series_.find(name);
   if (it == series_.end()) return out;
@@ -50,7 +49,7 @@ std::vector<Point> SeriesStore::Range(const std::string& name, double since) con
 }
 
 bool SeriesStore::At(const std::string& name, double at, Point* out) const {
-  std::shared_lock<std::shared_mutex> lock(mu_);
+  ReaderLock lock(&mu_);
   auto it = series_.find(name);
   if (it == series_.end() || it->second.size == 0) return false;
   const Ring& r = it->second;
@@ -65,7 +64,7 @@ bool SeriesStore::At(const std::string& name, double at, Point* out) const {
 }
 
 std::vector<std::string> SeriesStore::Names() const {
-  std::shared_lock<std::shared_mutex> lock(mu_);
+  ReaderLock lock(&mu_);
   std::vector<std::string> out;
   for (const auto& kv : series_) out.push_back(kv.first);
   std::sort(out.begin(), out.end());
@@ -73,12 +72,12 @@ std::vector<std::string> SeriesStore::Names() const {
 }
 
 bool SeriesStore::Has(const std::string& name) const {
-  std::shared_lock<std::shared_mutex> lock(mu_);
+  ReaderLock lock(&mu_);
   return series_.count(name) > 0;
 }
 
 size_t SeriesStore::MemoryBytes() const {
-  std::shared_lock<std::shared_mutex> lock(mu_);
+  ReaderLock lock(&mu_);
   size_t n = 0;
   for (const auto& kv : series_) n += kv.second.buf.capacity() * sizeof(Point) + kv.first.capacity() + 64;
   return n;

@@ -5,11 +5,12 @@
 #pragma once
 
 #include <cstddef>
-#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "common/mutex.h"
 
 namespace vigil::monitor {
 
@@ -44,8 +45,8 @@ class SeriesStore {
     const Point& Get(size_t i, size_t cap) const { return buf[(head + cap - size + i) % cap]; }
   };
   size_t capacity_;
-  mutable std::shared_mutex mu_;
-  std::unordered_map<std::string, Ring> series_;
+  mutable SharedMutex mu_;
+  std::unordered_map<std::string, Ring> series_ GUARDED_BY(mu_);
 };
 
 }  // namespace vigil::monitor
