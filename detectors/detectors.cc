@@ -132,7 +132,7 @@ double MinAbsoluteChange(const std::string& unit) {
 
 std::vector<AnomalyEvent> DetectorSet::Observe(double now, const std::vector<std::pair<std::string, double>>& values) {
   std::vector<AnomalyEvent> out;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   // Linear in the number of signals: one hash lookup per value.
   for (const auto& [name, value] : values) {
     auto d = zscore_.find(name);
@@ -226,7 +226,7 @@ std::vector<AnomalyEvent> DetectorSet::Observe(double now, const std::vector<std
 }
 
 bool DetectorSet::ZScore(const std::string& s, double* z) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = last_z_.find(s);
   if (it == last_z_.end()) return false;
   *z = it->second;
@@ -234,7 +234,7 @@ bool DetectorSet::ZScore(const std::string& s, double* z) const {
 }
 
 bool DetectorSet::Corr(const std::string& a, const std::string& b, double* r) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = pearson_.find({a, b});
   if (it == pearson_.end()) {
     it = pearson_.find({b, a});
@@ -244,7 +244,7 @@ bool DetectorSet::Corr(const std::string& a, const std::string& b, double* r) co
 }
 
 bool DetectorSet::Trend(const std::string& s, TrendFit* fit) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = trends_.find(s);
   if (it == trends_.end()) return false;
   *fit = it->second;
@@ -252,7 +252,7 @@ bool DetectorSet::Trend(const std::string& s, TrendFit* fit) const {
 }
 
 bool DetectorSet::TimeToExhaustion(const std::string& s, double* seconds) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = tte_.find(s);
   if (it == tte_.end()) return false;
   *seconds = it->second;
@@ -295,7 +295,7 @@ std::vector<std::vector<double>> DetectorSet::CorrelationMatrix(const std::vecto
 }
 
 std::vector<AnomalyEvent> DetectorSet::Events(double since) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   std::vector<AnomalyEvent> out;
   for (const auto& e : events_)
     if (e.time >= since) out.push_back(e);
@@ -303,7 +303,7 @@ std::vector<AnomalyEvent> DetectorSet::Events(double since) const {
 }
 
 std::map<std::pair<std::string, std::string>, uint64_t> DetectorSet::Counts() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return counts_;
 }
 

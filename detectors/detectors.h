@@ -7,13 +7,13 @@
 #include <deque>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "common/mutex.h"
 #include "detectors/rolling.h"
 #include "monitor/series_store.h"
 
@@ -130,20 +130,20 @@ class DetectorSet {
   const DetectorsConfig& config() const { return cfg_; }
 
  private:
-  void Record(AnomalyEvent e, std::vector<AnomalyEvent>* out);
+  void Record(AnomalyEvent e, std::vector<AnomalyEvent>* out) REQUIRES(mu_);
 
-  DetectorsConfig cfg_;
+  DetectorsConfig cfg_;  // set up by the constructor, then read-only
   const monitor::SeriesStore* store_;
-  mutable std::mutex mu_;  // guards everything below (API readers vs the sampler)
-  std::unordered_map<std::string, std::unique_ptr<ZScoreDetector>> zscore_;
-  std::unordered_map<std::string, double> last_z_;
-  std::map<std::pair<std::string, std::string>, RollingPearson> pearson_;
-  std::map<std::string, TrendFit> trends_;
-  std::map<std::string, double> tte_;
-  std::map<std::string, bool> trend_flagged_;
-  double last_failed_ = 0;
-  std::deque<AnomalyEvent> events_;
-  std::map<std::pair<std::string, std::string>, uint64_t> counts_;
+  mutable Mutex mu_;  // API readers vs the sampler
+  std::unordered_map<std::string, std::unique_ptr<ZScoreDetector>> zscore_ GUARDED_BY(mu_);
+  std::unordered_map<std::string, double> last_z_ GUARDED_BY(mu_);
+  std::map<std::pair<std::string, std::string>, RollingPearson> pearson_ GUARDED_BY(mu_);
+  std::map<std::string, TrendFit> trends_ GUARDED_BY(mu_);
+  std::map<std::string, double> tte_ GUARDED_BY(mu_);
+  std::map<std::string, bool> trend_flagged_ GUARDED_BY(mu_);
+  double last_failed_ GUARDED_BY(mu_) = 0;
+  std::deque<AnomalyEvent> events_ GUARDED_BY(mu_);
+  std::map<std::pair<std::string, std::string>, uint64_t> counts_ GUARDED_BY(mu_);
 };
 
 }  // namespace vigil::detectors
