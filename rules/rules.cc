@@ -296,7 +296,7 @@ void RuleEngine::Swap(std::vector<RuleGroup> groups, std::vector<InhibitRule> in
   auto set = std::make_shared<RuleSet>();
   set->groups = std::move(groups);
   set->inhibits = std::move(inhibits);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   StatusMap kept;
   for (const auto& g : set->groups)
     for (const auto& r : g.rules) {
@@ -311,7 +311,7 @@ std::vector<Transition> RuleEngine::Evaluate(double now, const EvalContext& ctx)
   std::shared_ptr<const RuleSet> set;
   StatusMap status;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     set = set_;
     status = status_;
   }
@@ -360,7 +360,7 @@ std::vector<Transition> RuleEngine::Evaluate(double now, const EvalContext& ctx)
     }
   }
   ApplyInhibitions(*set, now, &status);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   failures_ += failures;
   if (set_ == set) {
     status_ = std::move(status);
@@ -393,7 +393,7 @@ void RuleEngine::ApplyInhibitions(const RuleSet& set, double now, StatusMap* sta
 }
 
 std::vector<RuleEngine::View> RuleEngine::Snapshot() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   std::vector<View> out;
   for (const auto& g : set_->groups)
     for (const auto& r : g.rules) {
@@ -404,14 +404,14 @@ std::vector<RuleEngine::View> RuleEngine::Snapshot() const {
 }
 
 size_t RuleEngine::size() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   size_t n = 0;
   for (const auto& g : set_->groups) n += g.rules.size();
   return n;
 }
 
 uint64_t RuleEngine::evaluation_failures() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return failures_;
 }
 

@@ -7,10 +7,10 @@
 #include <algorithm>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 #include "rules/expr.h"
 #include "rules/inhibit.h"
@@ -89,12 +89,12 @@ class RuleEngine {
  public:
   // Replaces the whole set at once; rules that keep their group and name
   // keep their state.
-  void Swap(std::vector<RuleGroup> groups, std::vector<InhibitRule> inhibits = {});
+  void Swap(std::vector<RuleGroup> groups, std::vector<InhibitRule> inhibits = {}) EXCLUDES(mu_);
   // Evaluates every rule, then inhibition over the result. The evaluation
   // runs outside the lock on a copy of the state, which is swapped in after
   // (as Prometheus' rule manager does), so readers (Snapshot: /metrics, the
   // API, the report) never wait behind a tick. One evaluator at a time.
-  std::vector<Transition> Evaluate(double now, const EvalContext& ctx);
+  std::vector<Transition> Evaluate(double now, const EvalContext& ctx) EXCLUDES(mu_);
 
   struct View {
     Rule rule;
@@ -112,10 +112,10 @@ class RuleEngine {
   using StatusMap = std::map<std::pair<std::string, std::string>, RuleStatus>;
   static void ApplyInhibitions(const RuleSet& set, double now, StatusMap* status);
 
-  mutable std::mutex mu_;
-  std::shared_ptr<const RuleSet> set_ = std::make_shared<RuleSet>();  // guarded by mu_
-  StatusMap status_;                                                  // guarded by mu_
-  uint64_t failures_ = 0;                                             // guarded by mu_
+  mutable Mutex mu_;
+  std::shared_ptr<const RuleSet> set_ GUARDED_BY(mu_) = std::make_shared<RuleSet>();
+  StatusMap status_ GUARDED_BY(mu_);
+  uint64_t failures_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace vigil::rules
