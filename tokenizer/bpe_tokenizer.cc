@@ -5,13 +5,13 @@
 #include <pcre2.h>
 
 #include <fstream>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <queue>
 #include <sstream>
 #include <unordered_map>
 
 #include "tokenizer/tokenizer.h"
+#include "common/mutex.h"
 #include "common/os_util.h"
 
 namespace vigil::tokenizer {
@@ -159,8 +159,8 @@ class BpeTokenizer final : public Tokenizer {
   std::vector<Added> added_;
   Regex regex_;
   bool add_prefix_space_ = false;
-  mutable std::mutex cache_mu_;
-  mutable std::unordered_map<std::string, std::vector<int32_t>> cache_;
+  mutable Mutex cache_mu_;
+  mutable std::unordered_map<std::string, std::vector<int32_t>> cache_ GUARDED_BY(cache_mu_);
 };
 
 Status Unsupported(const std::string& source, const std::string& what) {
@@ -322,7 +322,7 @@ void BpeTokenizer::Bpe(const std::string& mapped, std::vector<int32_t>* ids) con
 Status BpeTokenizer::EncodePiece(std::string_view piece, std::vector<int32_t>* ids) const {
   const bool cacheable = piece.size() <= 64;
   if (cacheable) {
-    std::lock_guard<std::mutex> lock(cache_mu_);
+    MutexLock lock(&cache_mu_);
     auto it = cache_.find(std::string(piece));
     if (it != cache_.end()) {
       ids->insert(ids->end(), it->second.begin(), it->second.end());
@@ -337,7 +337,7 @@ Status BpeTokenizer::EncodePiece(std::string_view piece, std::vector<int32_t>* i
   Bpe(mapped, &out);
   ids->insert(ids->end(), out.begin(), out.end());
   if (cacheable) {
-    std::lock_guard<std::mutex> lock(cache_mu_);
+    MutexLock lock(&cache_mu_);
     if (cache_.size() > 200000) cache_.clear();  // bounded memory
     cache_.emplace(std::string(piece), std::move(out));
   }
