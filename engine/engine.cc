@@ -9,12 +9,11 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 #include <unordered_set>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "engine/engine_core.h"
 #include "engine/profiler.h"
 #include "engine/tracer.h"
@@ -40,7 +39,7 @@ class ThreadedEngine final : public Engine {
   Status AddRequest(const std::string& id, std::vector<int32_t> prompt, const SamplingParams& params,
                     OutputCallback on_output) override {
     Status st = core_->ValidateRequest(prompt, params);
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (!st.ok()) {
       ++rejected_;
       return st;
@@ -48,27 +47,27 @@ class ThreadedEngine final : public Engine {
     if (stopping_) return Status::Unavailable("the engine is shutting down");
     if (!live_.insert(id).second) return Status::InvalidArgument("duplicate request id \"" + id + "\"");
     inbox_.push_back({id, std::move(prompt), params, std::move(on_output), NowSeconds()});
-    cv_.notify_one();
+    cv_.Signal();
     return Status::OK();
   }
 
   void Abort(const std::string& id) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (!live_.count(id)) return;
     aborts_.push_back(id);
-    cv_.notify_one();
+    cv_.Signal();
   }
 
   EngineStats GetStats() const override {
     EngineStats s;
     {
-      std::lock_guard<std::mutex> lock(stats_mu_);
+      MutexLock lock(&stats_mu_);
       s = published_;
     }
     s.heartbeat_ns = heartbeat_ns_.load(std::memory_order_relaxed);
     s.engine_thread_cpu_seconds_total = static_cast<double>(EngineThreadCpuNanos()) / 1e9;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       s.requests_waiting += static_cast<int64_t>(inbox_.size());  // accepted, not yet seen by the engine
       s.requests_rejected_total += rejected_;
     }
@@ -78,14 +77,14 @@ class ThreadedEngine final : public Engine {
   Load GetLoad() const override {
     Load l;
     {
-      std::lock_guard<std::mutex> lock(stats_mu_);
+      MutexLock lock(&stats_mu_);
       l.requests_running = published_.requests_running;
       l.requests_waiting = published_.requests_waiting;
       l.kv_cache_usage = published_.kv_cache_usage;
       l.generation_tokens_total = published_.generation_tokens_total;
     }
     l.heartbeat_ns = heartbeat_ns_.load(std::memory_order_relaxed);
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     l.requests_waiting += static_cast<int64_t>(inbox_.size());
     return l;
   }
@@ -94,7 +93,7 @@ class ThreadedEngine final : public Engine {
   const EngineConfig& config() const override { return core_->config(); }
 
   Status Start() override {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (thread_.joinable()) return Status::OK();
     if (stopping_) return Status::Unavailable("the engine was stopped");
     thread_ = std::thread([this] { Loop(); });
@@ -102,12 +101,14 @@ class ThreadedEngine final : public Engine {
   }
 
   void Stop() override {
+    std::thread thread;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       stopping_ = true;
-      cv_.notify_one();
+      thread.swap(thread_);
+      cv_.Signal();
     }
-    if (thread_.joinable()) thread_.join();
+    if (thread.joinable()) thread.join();
     // Whatever is left (never started, or Stop() before Start()) ends as aborted.
     Drain();
     core_->AbortAll();
@@ -115,25 +116,25 @@ class ThreadedEngine final : public Engine {
   }
 
   Status StartCapture(const CaptureOptions& options, CaptureCallback done) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (stopping_) return Status::Unavailable("the engine is shutting down");
     if (capture_requested_ || capture_running_) return Status::Unavailable("a capture is already running");
     capture_opts_ = options;
     capture_done_ = std::move(done);
     capture_requested_ = true;
     capture_stop_ = false;
-    cv_.notify_one();
+    cv_.Signal();
     return Status::OK();
   }
 
   void StopCapture() override {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     capture_stop_ = true;
-    cv_.notify_one();
+    cv_.Signal();
   }
 
   bool capture_running() const override {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     return capture_requested_ || capture_running_;
   }
 
@@ -147,11 +148,11 @@ class ThreadedEngine final : public Engine {
   };
 
   // Moves the inbox into the core. Engine thread only (or after it joined).
-  void Drain() {
+  void Drain() EXCLUDES(mu_) {
     std::vector<Pending> adds;
     std::vector<std::string> aborts;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       adds.swap(inbox_);
       aborts.swap(aborts_);
     }
@@ -160,7 +161,7 @@ class ThreadedEngine final : public Engine {
       OutputCallback cb = [this, user = std::move(p.cb)](const RequestOutput& o) {
         if (user) user(o);
         if (o.finished) {
-          std::lock_guard<std::mutex> lock(mu_);
+          MutexLock lock(&mu_);
           live_.erase(o.request_id);
         }
       };
@@ -180,29 +181,35 @@ class ThreadedEngine final : public Engine {
   // Copies the stats for readers. While busy, at most every 5 ms: the copy
   // (histograms and sketches) should not cost the engine a measurable share
   // of a millisecond-scale step, and readers sample far less often.
-  void Publish(bool force) {
+  void Publish(bool force) EXCLUDES(stats_mu_) {
     const int64_t now = SteadyNanos();
     if (!force && now - last_publish_ < 5000000) return;  // 5 ms
     last_publish_ = now;
     const EngineStats& s = core_->stats();
-    std::lock_guard<std::mutex> lock(stats_mu_);
+    MutexLock lock(&stats_mu_);
     published_ = s;
   }
 
   // The engine thread's CPU clock, read live from any thread, so a long step
   // counts while it runs rather than after it. Before the thread starts and
   // after it ends: the last value read.
-  int64_t EngineThreadCpuNanos() const {
-    std::lock_guard<std::mutex> lock(cpu_mu_);
+  int64_t EngineThreadCpuNanos() const EXCLUDES(cpu_mu_) {
+    MutexLock lock(&cpu_mu_);
     timespec ts{};
     if (cpu_clock_valid_ && clock_gettime(cpu_clock_, &ts) == 0)
       cpu_ns_ = static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
     return cpu_ns_;
   }
 
-  void Loop() {
+  // Whether the idle engine thread has something to do.
+  bool HasNews() const REQUIRES(mu_) {
+    return stopping_ || !inbox_.empty() || !aborts_.empty() || (capture_requested_ && !capture_running_) ||
+           capture_stop_;
+  }
+
+  void Loop() EXCLUDES(mu_) {
     {
-      std::lock_guard<std::mutex> lock(cpu_mu_);
+      MutexLock lock(&cpu_mu_);
       cpu_clock_valid_ = pthread_getcpuclockid(pthread_self(), &cpu_clock_) == 0;
     }
     spdlog::info("engine: thread started");
@@ -212,29 +219,32 @@ class ThreadedEngine final : public Engine {
       if (stall_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(stall_ms));
       Drain();
       {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(&mu_);
         if (stopping_) break;
       }
       CaptureTick();
       if (!core_->HasWork()) {
         Publish(true);
-        std::unique_lock<std::mutex> lock(mu_);
+        MutexLock lock(&mu_);
         // Wake for new work, or every 50 ms to keep the heartbeat fresh
         // (and a capture's duration bound honest).
-        cv_.wait_for(lock, std::chrono::milliseconds(capture_running_ ? 5 : 50), [this] {
-          return stopping_ || !inbox_.empty() || !aborts_.empty() || (capture_requested_ && !capture_running_) ||
-                 capture_stop_;
-        });
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(capture_running_ ? 5 : 50);
+        while (!HasNews() && cv_.WaitUntil(&mu_, deadline)) {}
         continue;
       }
       core_->Step();
       Publish(!core_->HasWork());
       CaptureTick();
     }
-    if (capture_running_) FinishCapture("engine_stopped");
+    bool capturing;
+    {
+      MutexLock lock(&mu_);
+      capturing = capture_running_;
+    }
+    if (capturing) FinishCapture("engine_stopped");
     (void)EngineThreadCpuNanos();  // keep the final figure; the clock dies with the thread
     {
-      std::lock_guard<std::mutex> lock(cpu_mu_);
+      MutexLock lock(&cpu_mu_);
       cpu_clock_valid_ = false;
     }
     spdlog::info("engine: thread stopped");
@@ -242,12 +252,14 @@ class ThreadedEngine final : public Engine {
 
   // Starts a requested capture, or ends the running one at its bounds.
   // Engine thread only.
-  void CaptureTick() {
-    bool start = false, stop = false;
+  void CaptureTick() EXCLUDES(mu_) {
+    bool start = false, stop = false, running = false;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       start = capture_requested_ && !capture_running_;
       stop = capture_stop_;
+      running = capture_running_;
+      if (start) opts_ = capture_opts_;
     }
     if (start) {
       capture_ = CaptureData();
@@ -257,26 +269,26 @@ class ThreadedEngine final : public Engine {
       capture_t0_ = SteadyNanos();
       tracer_.Begin();
       capture_.profiler = "off";
-      if (capture_opts_.profile_ops) {
-        Status st = profiler_.Start(capture_opts_, core_->model_info().device.rfind("cuda", 0) == 0);
+      if (opts_.profile_ops) {
+        Status st = profiler_.Start(opts_, core_->model_info().device.rfind("cuda", 0) == 0);
         capture_.profiler = profiler_.description();
         if (!st.ok()) spdlog::warn("capture: {}", st.message());
       }
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       capture_running_ = true;
       capture_requested_ = false;
-      spdlog::info("capture: started (up to {} steps, {}s)", capture_opts_.max_steps, capture_opts_.max_duration_s);
+      spdlog::info("capture: started (up to {} steps, {}s)", opts_.max_steps, opts_.max_duration_s);
       return;
     }
-    if (!capture_running_) return;
+    if (!running) return;
     const int64_t steps = core_->stats().steps_total - capture_steps_base_;
     const double secs = static_cast<double>(SteadyNanos() - capture_t0_) / 1e9;
     if (stop) FinishCapture("stopped");
-    else if (steps >= capture_opts_.max_steps) FinishCapture("max_steps");
-    else if (secs >= capture_opts_.max_duration_s) FinishCapture("max_duration");
+    else if (steps >= opts_.max_steps) FinishCapture("max_steps");
+    else if (secs >= opts_.max_duration_s) FinishCapture("max_duration");
   }
 
-  void FinishCapture(const char* reason) {
+  void FinishCapture(const char* reason) EXCLUDES(mu_) {
     // The window ends here; stopping the profiler is not part of it.
     capture_.end_unix = UnixSeconds();
     capture_.stats_end = core_->stats(true);
@@ -289,7 +301,7 @@ class ThreadedEngine final : public Engine {
     capture_.stop_reason = reason;
     CaptureCallback done;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       capture_running_ = false;
       capture_stop_ = false;
       done = std::move(capture_done_);
@@ -299,31 +311,36 @@ class ThreadedEngine final : public Engine {
   }
 
   std::unique_ptr<EngineCore> core_;
-  std::thread thread_;
-  // Captures: requested under mu_, run on the engine thread.
-  CaptureOptions capture_opts_;
-  CaptureCallback capture_done_;
-  bool capture_requested_ = false, capture_running_ = false, capture_stop_ = false;
+  mutable Mutex mu_;  // the inbox, and requests to the engine thread
+  CondVar cv_;        // wakes the idle engine thread (with mu_)
+  std::thread thread_ GUARDED_BY(mu_);
+  std::vector<Pending> inbox_ GUARDED_BY(mu_);
+  std::vector<std::string> aborts_ GUARDED_BY(mu_);
+  std::unordered_set<std::string> live_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
+  int64_t rejected_ GUARDED_BY(mu_) = 0;
+  // Captures: requested under mu_, run on the engine thread. capture_running_
+  // is written by the engine thread only; others read it under mu_.
+  CaptureOptions capture_opts_ GUARDED_BY(mu_);
+  CaptureCallback capture_done_ GUARDED_BY(mu_);
+  bool capture_requested_ GUARDED_BY(mu_) = false;
+  bool capture_running_ GUARDED_BY(mu_) = false;
+  bool capture_stop_ GUARDED_BY(mu_) = false;
+  // The running capture: engine thread only.
+  CaptureOptions opts_;  // capture_opts_ as it started
   CaptureData capture_;
   Tracer tracer_;
   OpProfiler profiler_;
   int64_t capture_steps_base_ = 0;
   int64_t capture_t0_ = 0;  // steady ns
-  mutable std::mutex mu_;  // guards inbox_, aborts_, live_, stopping_, rejected_
-  std::condition_variable cv_;
-  std::vector<Pending> inbox_;
-  std::vector<std::string> aborts_;
-  std::unordered_set<std::string> live_;
-  bool stopping_ = false;
-  int64_t rejected_ = 0;
-  mutable std::mutex stats_mu_;
-  EngineStats published_;
-  std::atomic<int64_t> heartbeat_ns_{0};
-  mutable std::mutex cpu_mu_;  // guards the three below; a clock id is valid only while its thread lives
-  clockid_t cpu_clock_{};
-  bool cpu_clock_valid_ = false;
-  mutable int64_t cpu_ns_ = 0;
   int64_t last_publish_ = INT64_MIN / 2;  // steady ns
+  mutable Mutex stats_mu_;
+  EngineStats published_ GUARDED_BY(stats_mu_);
+  std::atomic<int64_t> heartbeat_ns_{0};
+  mutable Mutex cpu_mu_;  // a clock id is valid only while its thread lives
+  clockid_t cpu_clock_ GUARDED_BY(cpu_mu_) = {};
+  bool cpu_clock_valid_ GUARDED_BY(cpu_mu_) = false;
+  mutable int64_t cpu_ns_ GUARDED_BY(cpu_mu_) = 0;
 };
 
 }  // namespace
