@@ -36,12 +36,12 @@ void Instance::SetRules(std::vector<rules::RuleGroup> groups, std::vector<rules:
 }
 
 void Instance::SetMissing(std::vector<std::string> missing) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   missing_ = std::move(missing);
 }
 
 std::vector<std::string> Instance::missing() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return missing_;
 }
 

@@ -8,11 +8,11 @@
 #include <atomic>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "common/mutex.h"
 #include "detectors/detectors.h"
 #include "monitor/series_store.h"
 #include "rules/rules.h"
@@ -62,8 +62,8 @@ class Instance {
   monitor::SeriesStore series_;
   detectors::DetectorSet detectors_;
   rules::RuleEngine rules_;
-  mutable std::mutex mu_;
-  std::vector<std::string> missing_;  // guarded by mu_
+  mutable Mutex mu_;
+  std::vector<std::string> missing_ GUARDED_BY(mu_);
   std::atomic<bool> retired_{false};
 };
 

@@ -24,16 +24,22 @@ Status Pipeline::Create(PipelineConfig cfg, StatsSource hosted, std::unique_ptr<
   std::unique_ptr<Pipeline> p(new Pipeline(std::move(cfg)));
   p->hosted_ = std::move(hosted);
   if (p->hosted_) p->local_ = p->GetOrCreate("local", {{"target", "local"}});
+  std::vector<TargetState> states;
   for (size_t i = 0; i < p->cfg_.targets.size(); ++i) {
     auto t = std::make_unique<Target>();
     t->cfg = p->cfg_.targets[i];
     if (!t->cfg.bearer_token_file.empty())
       VIGIL_RETURN_IF_ERROR(ReadSecretFile(t->cfg.bearer_token_file, "bearer token file", &t->token)
                                 .WithContext("targets[" + std::to_string(i) + "] (" + t->cfg.name + ").bearer_token_file"));
-    t->status.name = t->cfg.name;
-    t->status.url = t->cfg.url;
-    t->status.kind = t->cfg.engine == scrape::EngineKind::kUnknown ? "auto" : scrape::EngineKindName(t->cfg.engine);
+    TargetState& st = states.emplace_back();
+    st.status.name = t->cfg.name;
+    st.status.url = t->cfg.url;
+    st.status.kind = t->cfg.engine == scrape::EngineKind::kUnknown ? "auto" : scrape::EngineKindName(t->cfg.engine);
     p->targets_.push_back(std::move(t));
+  }
+  {
+    MutexLock lock(&p->mu_);  // no other thread yet; the analysis asks for it all the same
+    p->target_states_ = std::move(states);
   }
   const size_t n = p->cfg_.scrape_workers > 0 ? static_cast<size_t>(p->cfg_.scrape_workers)
                                                : std::min<size_t>(16, p->targets_.size());
@@ -45,16 +51,16 @@ Status Pipeline::Create(PipelineConfig cfg, StatsSource hosted, std::unique_ptr<
 Pipeline::~Pipeline() {
   Stop();
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stop_workers_ = true;
     jobs_.clear();
   }
-  jobs_cv_.notify_all();
+  jobs_cv_.SignalAll();
   for (auto& w : workers_) w.join();
 }
 
 Instance* Pipeline::GetOrCreate(const std::string& name, std::map<std::string, std::string> labels) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (auto it = by_name_.find(name); it != by_name_.end()) {
     it->second->Unretire();  // a name seen again (a target back to one unnamed engine)
     return it->second;
@@ -67,26 +73,28 @@ Instance* Pipeline::GetOrCreate(const std::string& name, std::map<std::string, s
 }
 
 void Pipeline::SetRules(std::vector<rules::RuleGroup> groups, std::vector<rules::InhibitRule> inhibits) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   groups_ = std::move(groups);
   inhibits_ = std::move(inhibits);
   for (auto& i : instances_) i->SetRules(groups_, inhibits_);
 }
 
 void Pipeline::Start() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (thread_.joinable()) return;
   stop_ = false;
   thread_ = std::thread([this] { Loop(); });
 }
 
 void Pipeline::Stop() {
+  std::thread thread;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stop_ = true;
+    thread.swap(thread_);
   }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  cv_.SignalAll();
+  if (thread.joinable()) thread.join();
 }
 
 void Pipeline::Worker() {
@@ -94,30 +102,31 @@ void Pipeline::Worker() {
     Job job{};
     Target* t = nullptr;
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      jobs_cv_.wait(lock, [this] { return stop_workers_ || !jobs_.empty(); });
+      MutexLock lock(&mu_);
+      while (!stop_workers_ && jobs_.empty()) jobs_cv_.Wait(&mu_);
       if (stop_workers_) return;
       job = jobs_.front();
       jobs_.pop_front();
-      t = targets_[job.target].get();  // its session is ours until in_flight is cleared
+      t = targets_[job.target].get();  // its session is ours until its in_flight is cleared
     }
     // cfg and token do not change after Create: read without the lock, uncopied.
     ScrapeResult r = t->session.Fetch(t->cfg, t->token, job.now);
     bool last = false;
     {
-      std::lock_guard<std::mutex> lock(mu_);
-      targets_[job.target]->in_flight = false;
+      MutexLock lock(&mu_);
+      target_states_[job.target].in_flight = false;
       // A late scrape of an earlier tick does not count for this one: one
       // hung target must not make every tick wait its whole budget.
       last = job.tick == tick_seq_ && --tick_pending_ == 0;
       done_.push_back({job.target, std::move(r)});
     }
-    if (last) cv_.notify_all();  // only the tick waits on it: wake it once, not per scrape
+    if (last) cv_.SignalAll();  // only the tick waits on it: wake it once, not per scrape
   }
 }
 
-void Pipeline::Process(double now, Target& t, const ScrapeResult& r,
+void Pipeline::Process(double now, size_t target, const ScrapeResult& r,
                        std::vector<std::pair<std::string, rules::Transition>>* out) {
+  Target& t = *targets_[target];
   std::vector<Instance*> seen;
   auto tick = [&](Instance* inst, std::vector<std::pair<std::string, double>> values, bool stale) {
     for (auto& tr : inst->Tick(now, values, stale)) out->emplace_back(inst->name(), std::move(tr));
@@ -145,8 +154,8 @@ void Pipeline::Process(double now, Target& t, const ScrapeResult& r,
   }
   std::vector<Instance*> known;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    known = t.instances;
+    MutexLock lock(&mu_);
+    known = target_states_[target].instances;
   }
   // A failed scrape (or an engine that left the exposition) still ticks:
   // target_up is what TargetDown reads, and the rules must see time pass.
@@ -162,15 +171,16 @@ void Pipeline::Process(double now, Target& t, const ScrapeResult& r,
     tick(inst, std::move(values), !stand_in);
     if (stand_in) retire.push_back(inst);
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
+  TargetState& ts = target_states_[target];
   for (Instance* inst : retire) {
-    t.instances.erase(std::find(t.instances.begin(), t.instances.end(), inst));
+    ts.instances.erase(std::find(ts.instances.begin(), ts.instances.end(), inst));
     seen.erase(std::find(seen.begin(), seen.end(), inst));
     inst->Retire();
   }
   for (Instance* inst : seen)
-    if (std::find(t.instances.begin(), t.instances.end(), inst) == t.instances.end()) t.instances.push_back(inst);
-  TargetStatus& s = t.status;
+    if (std::find(ts.instances.begin(), ts.instances.end(), inst) == ts.instances.end()) ts.instances.push_back(inst);
+  TargetStatus& s = ts.status;
   s.scraped = true;
   s.up = r.ok;
   s.last_scrape = r.started;
@@ -185,32 +195,32 @@ void Pipeline::Process(double now, Target& t, const ScrapeResult& r,
     ++s.errors[r.reason];
   }
   s.instances.clear();
-  for (Instance* inst : t.instances) s.instances.push_back(inst->name());
+  for (Instance* inst : ts.instances) s.instances.push_back(inst->name());
 }
 
 void Pipeline::TickOnce(double now, double wait_s) {
   std::vector<std::pair<std::string, rules::Transition>> out;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     ++tick_seq_;
     tick_pending_ = 0;
-    for (size_t i = 0; i < targets_.size(); ++i) {
-      if (targets_[i]->in_flight) continue;  // still on the last tick's scrape: a slow target
-      targets_[i]->in_flight = true;
+    for (size_t i = 0; i < target_states_.size(); ++i) {
+      if (target_states_[i].in_flight) continue;  // still on the last tick's scrape: a slow target
+      target_states_[i].in_flight = true;
       ++tick_pending_;
       jobs_.push_back({i, now, tick_seq_});
     }
   }
-  jobs_cv_.notify_all();
+  jobs_cv_.SignalAll();
   if (hosted_) {
     const auto values = hosted_deriver_.Tick(now, hosted_());
     for (auto& tr : local_->Tick(now, values)) out.emplace_back("local", std::move(tr));
   }
   std::vector<Done> done;
   {
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(wait_s);
-    cv_.wait_until(lock, deadline, [this] { return stop_ || tick_pending_ == 0; });
+    while (!stop_ && tick_pending_ != 0 && cv_.WaitUntil(&mu_, deadline)) {}
     done.swap(done_);
   }
   // A late scrape and this tick's of the same target: the newer only, so an
@@ -223,10 +233,10 @@ void Pipeline::TickOnce(double now, double wait_s) {
   for (const auto& [target, k] : newest) {
     const Done& d = done[k];
     if (!d.result.ok) spdlog::debug("scrape {}: {}", targets_[d.target]->cfg.name, d.result.error);
-    Process(now, *targets_[d.target], d.result, &out);
+    Process(now, d.target, d.result, &out);
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     ++ticks_;
   }
   if (hook_) hook_(now, out);
@@ -241,7 +251,7 @@ void Pipeline::Loop() {
     TickOnce(clock->UnixNow(), cfg_.interval_s * cfg_.scrape_wait_fraction);
     // Next slot on the grid start + k*interval after now; overrun slots are skipped.
     const uint64_t due = static_cast<uint64_t>((clock->SteadyNow() - start) / interval) + 1;
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (due > n + 1) {
       skipped_ += due - n - 1;
       spdlog::debug("monitor: a tick overran its interval; skipped {} tick(s)", due - n - 1);
@@ -251,14 +261,14 @@ void Pipeline::Loop() {
     while (!stop_) {
       const double left = next - clock->SteadyNow();
       if (left <= 0) break;
-      cv_.wait_for(lock, std::chrono::duration<double>(left));  // also woken by stop, scrapes, a ManualClock's move
+      cv_.WaitFor(&mu_, std::chrono::duration<double>(left));  // also woken by stop, scrapes, a ManualClock's move
     }
     if (stop_) return;
   }
 }
 
 std::vector<std::string> Pipeline::InstanceNames() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   std::vector<std::string> out;
   for (const auto& i : instances_)
     if (!i->retired()) out.push_back(i->name());
@@ -266,7 +276,7 @@ std::vector<std::string> Pipeline::InstanceNames() const {
 }
 
 const Instance* Pipeline::Find(const std::string& name) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = by_name_.find(name);
   return it == by_name_.end() || it->second->retired() ? nullptr : it->second;
 }
@@ -274,7 +284,7 @@ const Instance* Pipeline::Find(const std::string& name) const {
 std::vector<rules::RuleEngine::View> Pipeline::Views() const {
   std::vector<const Instance*> list;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     for (const auto& i : instances_)
       if (!i->retired()) list.push_back(i.get());
   }
@@ -287,9 +297,9 @@ std::vector<rules::RuleEngine::View> Pipeline::Views() const {
 }
 
 std::vector<TargetStatus> Pipeline::Targets() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   std::vector<TargetStatus> out;
-  for (const auto& t : targets_) out.push_back(t->status);
+  for (const auto& t : target_states_) out.push_back(t.status);
   return out;
 }
 
@@ -304,26 +314,26 @@ bool Pipeline::FindTarget(const std::string& name, TargetConfig* cfg, std::strin
 }
 
 size_t Pipeline::rule_count() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   size_t n = 0;
   for (const auto& g : groups_) n += g.rules.size();
   return n;
 }
 
 uint64_t Pipeline::evaluation_failures() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   uint64_t n = 0;
   for (const auto& i : instances_) n += i->rules().evaluation_failures();
   return n;
 }
 
 uint64_t Pipeline::ticks() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return ticks_;
 }
 
 uint64_t Pipeline::skipped_ticks() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return skipped_;
 }
 

@@ -10,18 +10,17 @@
 // an Instance's own locks; hooks run on the pipeline thread without mu_.
 #pragma once
 
-#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/clock.h"
 #include "common/metric_family.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "detectors/detectors.h"
 #include "engine/stats.h"
@@ -74,15 +73,16 @@ class Pipeline : public Collectable {
   static Status Create(PipelineConfig cfg, StatsSource hosted, std::unique_ptr<Pipeline>* out);
   ~Pipeline();
 
+  // Before Start(): the pipeline thread reads it without a lock.
   void SetHook(TickHook hook) { hook_ = std::move(hook); }
   // The rule set for every instance, now and for those found later.
-  void SetRules(std::vector<rules::RuleGroup> groups, std::vector<rules::InhibitRule> inhibits);
-  void Start();
-  void Stop();  // returns after the current tick; in-flight scrapes finish on their own
+  void SetRules(std::vector<rules::RuleGroup> groups, std::vector<rules::InhibitRule> inhibits) EXCLUDES(mu_);
+  void Start() EXCLUDES(mu_);
+  void Stop() EXCLUDES(mu_);  // returns after the current tick; in-flight scrapes finish on their own
 
   // One tick at `now` on the caller's thread (tests, benchmarks): waits up
   // to `wait_s` for the scrapes it starts.
-  void TickOnce(double now, double wait_s);
+  void TickOnce(double now, double wait_s) EXCLUDES(mu_);
 
   // Instance names in creation order ("local" first when hosted).
   std::vector<std::string> InstanceNames() const;
@@ -104,13 +104,17 @@ class Pipeline : public Collectable {
 
  private:
   struct Target {
-    TargetConfig cfg;                                     // set in Create, then read-only
-    std::string token;                                    // set in Create, then read-only
-    ScrapeSession session;                                // the worker holding in_flight only
-    bool in_flight = false;                               // guarded by mu_
+    TargetConfig cfg;                                       // set in Create, then read-only
+    std::string token;                                      // set in Create, then read-only
+    ScrapeSession session;                                  // the worker holding its in_flight only
     std::map<std::string, scrape::ScrapeDeriver> derivers;  // pipeline thread only
-    std::vector<Instance*> instances;                     // guarded by mu_
-    TargetStatus status;                                  // guarded by mu_
+  };
+  // A target's state under mu_ (apart from Target: GUARDED_BY cannot name
+  // the pipeline's mutex from a nested struct).
+  struct TargetState {
+    bool in_flight = false;  // a worker is scraping it
+    std::vector<Instance*> instances;
+    TargetStatus status;
   };
   struct Done {
     size_t target;
@@ -123,11 +127,11 @@ class Pipeline : public Collectable {
   };
 
   explicit Pipeline(PipelineConfig cfg);
-  Instance* GetOrCreate(const std::string& name, std::map<std::string, std::string> labels);
-  void Process(double now, Target& t, const ScrapeResult& r,
-               std::vector<std::pair<std::string, rules::Transition>>* out);
-  void Worker();
-  void Loop();
+  Instance* GetOrCreate(const std::string& name, std::map<std::string, std::string> labels) EXCLUDES(mu_);
+  void Process(double now, size_t target, const ScrapeResult& r,
+               std::vector<std::pair<std::string, rules::Transition>>* out) EXCLUDES(mu_);
+  void Worker() EXCLUDES(mu_);
+  void Loop() EXCLUDES(mu_);
 
   const PipelineConfig cfg_;
   const size_t points_;
@@ -136,23 +140,26 @@ class Pipeline : public Collectable {
   monitor::SignalDeriver hosted_deriver_;
   TickHook hook_;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;       // the tick's: the last of its own scrapes is done, or stop
+  mutable Mutex mu_;
+  CondVar cv_;       // the tick's: the last of its own scrapes is done, or stop
   ClockWakeup wakeup_{cfg_.clock, &mu_, &cv_};  // the loop's wait sees a ManualClock move
-  std::condition_variable jobs_cv_;  // the workers': jobs_ grew, or stop_workers_
-  std::vector<std::unique_ptr<Target>> targets_;
-  std::vector<std::unique_ptr<Instance>> instances_;  // guarded by mu_; never removed
-  std::map<std::string, Instance*> by_name_;          // guarded by mu_
-  std::vector<rules::RuleGroup> groups_;              // guarded by mu_
-  std::vector<rules::InhibitRule> inhibits_;          // guarded by mu_
-  std::deque<Job> jobs_;                              // guarded by mu_
-  std::vector<Done> done_;                            // guarded by mu_
-  uint64_t tick_seq_ = 0;                             // the current tick; guarded by mu_
-  size_t tick_pending_ = 0;                           // its scrapes not yet done; guarded by mu_
-  bool stop_ = false, stop_workers_ = false;          // guarded by mu_
-  uint64_t ticks_ = 0, skipped_ = 0;                  // guarded by mu_
-  std::vector<std::thread> workers_;
-  std::thread thread_;
+  CondVar jobs_cv_;  // the workers': jobs_ grew, or stop_workers_
+  std::vector<std::unique_ptr<Target>> targets_;  // set in Create, then fixed
+  std::vector<TargetState> target_states_ GUARDED_BY(mu_);  // targets_[i]'s
+  std::vector<std::unique_ptr<Instance>> instances_ GUARDED_BY(mu_);  // never removed
+  std::map<std::string, Instance*> by_name_ GUARDED_BY(mu_);
+  std::vector<rules::RuleGroup> groups_ GUARDED_BY(mu_);
+  std::vector<rules::InhibitRule> inhibits_ GUARDED_BY(mu_);
+  std::deque<Job> jobs_ GUARDED_BY(mu_);
+  std::vector<Done> done_ GUARDED_BY(mu_);
+  uint64_t tick_seq_ GUARDED_BY(mu_) = 0;      // the current tick
+  size_t tick_pending_ GUARDED_BY(mu_) = 0;    // its scrapes not yet done
+  bool stop_ GUARDED_BY(mu_) = false;
+  bool stop_workers_ GUARDED_BY(mu_) = false;
+  uint64_t ticks_ GUARDED_BY(mu_) = 0;
+  uint64_t skipped_ GUARDED_BY(mu_) = 0;
+  std::vector<std::thread> workers_;  // started in Create, joined by the destructor
+  std::thread thread_ GUARDED_BY(mu_);
 };
 
 }  // namespace vigil::pipeline

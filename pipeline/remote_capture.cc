@@ -52,26 +52,26 @@ std::string FindTrace(const std::string& dir, double from, double to) {
 
 void RemoteCaptures::Shutdown() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
 }
 
 RemoteCaptures::~RemoteCaptures() {
   std::map<std::string, std::thread> threads;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
     threads.swap(threads_);
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   for (auto& [target, t] : threads) t.join();
 }
 
 std::string RemoteCaptures::Trigger(const TargetConfig& t, const std::string& token, const std::string& rule,
                                     const std::string& reason, double now, std::string* why) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto refuse = [&](std::string w) {
     *why = std::move(w);
     spdlog::info("capture of {} ({}): refused: {}", t.name, rule, *why);
@@ -138,8 +138,9 @@ void RemoteCaptures::Run(std::string id, TargetConfig t, std::string token) {
   };
   std::string error = post("/start_profile", cfg_.request_timeout_s);
   if (error.empty()) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, std::chrono::duration<double>(t.profile.duration_s), [this] { return stopping_; });
+    MutexLock lock(&mu_);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(t.profile.duration_s);
+    while (!stopping_ && cv_.WaitUntil(&mu_, deadline)) {}
   }
   if (error.empty()) {
     error = post("/stop_profile", t.profile.stop_timeout_s);
@@ -169,25 +170,25 @@ void RemoteCaptures::Run(std::string id, TargetConfig t, std::string token) {
   if (!fields["error"].get<std::string>().empty()) spdlog::warn("capture {}: {}", id, fields["error"].get<std::string>());
   else spdlog::info("capture {} of {} done{}", id, t.name, fields.contains("trace") ? ": " + fields["trace"].get<std::string>() : "");
   Finish(id, fields);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   running_[t.name] = false;
-  cv_.notify_all();
+  cv_.SignalAll();
 }
 
 void RemoteCaptures::Finish(const std::string& id, const json& fields) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   for (auto& c : captures_)
     if (c["id"] == id)
       for (const auto& [k, v] : fields.items()) c[k] = v;
 }
 
 std::vector<json> RemoteCaptures::List() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return std::vector<json>(captures_.rbegin(), captures_.rend());
 }
 
 bool RemoteCaptures::Get(const std::string& id, json* out) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   for (const auto& c : captures_)
     if (c["id"] == id) {
       *out = c;
@@ -197,19 +198,24 @@ bool RemoteCaptures::Get(const std::string& id, json* out) const {
 }
 
 std::string RemoteCaptures::LatestFor(const std::string& target, const std::string& rule) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   for (auto it = captures_.rbegin(); it != captures_.rend(); ++it)
     if ((*it)["target"] == target && (*it)["rule"] == rule) return (*it)["id"];
   return "";
 }
 
+bool RemoteCaptures::AnyRunning() const {
+  for (const auto& [t, r] : running_)
+    if (r) return true;
+  return false;
+}
+
 bool RemoteCaptures::WaitIdle(double timeout_s) const {
-  std::unique_lock<std::mutex> lock(mu_);
-  return cv_.wait_for(lock, std::chrono::duration<double>(timeout_s), [this] {
-    for (const auto& [t, r] : running_)
-      if (r) return false;
-    return true;
-  });
+  MutexLock lock(&mu_);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  while (AnyRunning())
+    if (!cv_.WaitUntil(&mu_, deadline)) return !AnyRunning();
+  return true;
 }
 
 }  // namespace vigil::pipeline

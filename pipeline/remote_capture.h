@@ -8,16 +8,15 @@
 // capture section's per-rule and global cooldowns applied per target.
 #pragma once
 
-#include <condition_variable>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "common/mutex.h"
 #include "pipeline/target.h"
 
 namespace vigil::pipeline {
@@ -40,7 +39,7 @@ class RemoteCaptures {
   // Starts a capture of `t` for `rule` at `now`. Returns the id, or "" with
   // `why` (disabled, not enabled on the target, busy, cooldown).
   std::string Trigger(const TargetConfig& t, const std::string& token, const std::string& rule,
-                      const std::string& reason, double now, std::string* why);
+                      const std::string& reason, double now, std::string* why) EXCLUDES(mu_);
 
   // Newest first: {id, target, rule, reason, status, started, ended, trace, error, summary}.
   std::vector<nlohmann::json> List() const;
@@ -48,22 +47,23 @@ class RemoteCaptures {
   // The newest capture of `rule` on `target` ("" if none).
   std::string LatestFor(const std::string& target, const std::string& rule) const;
   // Waits until no capture runs (tests); false on timeout.
-  bool WaitIdle(double timeout_s) const;
+  bool WaitIdle(double timeout_s) const EXCLUDES(mu_);
 
  private:
-  void Run(std::string id, TargetConfig t, std::string token);
-  void Finish(const std::string& id, const nlohmann::json& fields);
+  void Run(std::string id, TargetConfig t, std::string token) EXCLUDES(mu_);
+  void Finish(const std::string& id, const nlohmann::json& fields) EXCLUDES(mu_);
+  bool AnyRunning() const REQUIRES(mu_);
 
   const RemoteCaptureConfig cfg_;
-  mutable std::mutex mu_;
-  mutable std::condition_variable cv_;
-  bool stopping_ = false;                                  // guarded by mu_
-  std::vector<nlohmann::json> captures_;                   // guarded by mu_, oldest first
-  std::map<std::string, bool> running_;                    // target -> a capture runs; guarded by mu_
-  std::map<std::string, double> last_start_;               // target -> when; guarded by mu_
-  std::map<std::pair<std::string, std::string>, double> rule_last_;  // (target, rule) -> when; guarded by mu_
-  std::map<std::string, std::thread> threads_;             // target -> its last capture; guarded by mu_
-  uint64_t seq_ = 0;                                       // guarded by mu_
+  mutable Mutex mu_;
+  mutable CondVar cv_;  // stopping_, or a capture ended
+  bool stopping_ GUARDED_BY(mu_) = false;
+  std::vector<nlohmann::json> captures_ GUARDED_BY(mu_);      // oldest first
+  std::map<std::string, bool> running_ GUARDED_BY(mu_);       // target -> a capture runs
+  std::map<std::string, double> last_start_ GUARDED_BY(mu_);  // target -> when
+  std::map<std::pair<std::string, std::string>, double> rule_last_ GUARDED_BY(mu_);  // (target, rule) -> when
+  std::map<std::string, std::thread> threads_ GUARDED_BY(mu_);  // target -> its last capture
+  uint64_t seq_ GUARDED_BY(mu_) = 0;
 };
 
 // The newest trace file (*.pt.trace.json[.gz], as torch.profiler names them) in `dir` modified in [from, to]
