@@ -87,10 +87,18 @@ Status Daemon::Create(const Config& config, std::unique_ptr<Daemon>* out) {
   std::unique_ptr<Daemon> d(new Daemon());
   d->config_ = config;
   d->start_time_ = UnixNow();
+  std::set<std::string> keys;
+  std::string token;
   if (!config.server.api_keys_file.empty())
-    VIGIL_RETURN_IF_ERROR(LoadApiKeys(config.server.api_keys_file, &d->api_keys_).WithContext("server.api_keys_file"));
+    VIGIL_RETURN_IF_ERROR(LoadApiKeys(config.server.api_keys_file, &keys).WithContext("server.api_keys_file"));
   if (!config.server.admin_token_file.empty())
-    VIGIL_RETURN_IF_ERROR(LoadToken(config.server.admin_token_file, &d->admin_token_).WithContext("server.admin_token_file"));
+    VIGIL_RETURN_IF_ERROR(LoadToken(config.server.admin_token_file, &token).WithContext("server.admin_token_file"));
+  {
+    MutexLock lock(&d->config_mu_);
+    d->live_config_ = config;
+    d->api_keys_ = std::move(keys);
+    d->admin_token_ = std::move(token);
+  }
   if (!config.targets.empty() && !config.monitor.enabled)
     return Status::InvalidArgument("targets: watching targets needs the monitor (monitor.enabled: true)");
   if (!config.engine_enabled && config.targets.empty())
@@ -164,7 +172,7 @@ Status Daemon::StartMonitor(std::vector<rules::RuleGroup> groups, std::vector<ru
         gpu->Read(&s.gpu);
         // /metrics and the report show this read, rather than reading NVML
         // again: one reader for the XID events, the same figures as the series.
-        std::lock_guard<std::mutex> lock(gpu_mu_);
+        MutexLock lock(&gpu_mu_);
         gpu_last_ = s.gpu;
       }
       return s;
@@ -218,7 +226,11 @@ void Daemon::Serve() { http_->listen_after_bind(); }
 void Daemon::Stop() {
   if (stopping_.exchange(true)) return;
   ready_ = false;
-  const double grace = config_.server.shutdown_grace_s;
+  double grace;
+  {
+    MutexLock lock(&config_mu_);
+    grace = live_config_.server.shutdown_grace_s;
+  }
   spdlog::info("stopping: draining running requests for up to {}s", grace);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(grace);
   while (engine_ && std::chrono::steady_clock::now() < deadline) {
@@ -266,16 +278,16 @@ Status Daemon::Reload(const Config& next) {
     }
   }
   {
-    std::lock_guard<std::mutex> lock(config_mu_);
+    MutexLock lock(&config_mu_);
     api_keys_ = std::move(keys);
     admin_token_ = token;
-    config_.rules = next.rules;
-    config_.alerts.inhibit_rules = next.alerts.inhibit_rules;  // applied live, unlike the rest of alerts:
-    config_.server.api_keys_file = next.server.api_keys_file;
-    config_.server.admin_token_file = next.server.admin_token_file;
-    config_.server.max_waiting_requests = next.server.max_waiting_requests;
-    config_.server.shutdown_grace_s = next.server.shutdown_grace_s;
-    config_.logging = next.logging;
+    live_config_.rules = next.rules;
+    live_config_.alerts.inhibit_rules = next.alerts.inhibit_rules;  // applied live, unlike the rest of alerts:
+    live_config_.server.api_keys_file = next.server.api_keys_file;
+    live_config_.server.admin_token_file = next.server.admin_token_file;
+    live_config_.server.max_waiting_requests = next.server.max_waiting_requests;
+    live_config_.server.shutdown_grace_s = next.server.shutdown_grace_s;
+    live_config_.logging = next.logging;
   }
   if (pipeline_) pipeline_->SetRules(std::move(groups), std::move(inhibits));
   spdlog::set_level(spdlog::level::from_str(next.logging.level));
@@ -318,7 +330,7 @@ std::string Daemon::StatusLine() const {
 }
 
 bool Daemon::CheckApiKey(const httplib::Request& req, httplib::Response& res) {
-  std::lock_guard<std::mutex> lock(config_mu_);
+  MutexLock lock(&config_mu_);
   if (api_keys_.empty()) return true;
   const std::string auth = req.get_header_value("Authorization");
   const std::string prefix = "Bearer ";
@@ -333,7 +345,7 @@ bool Daemon::CheckApiKey(const httplib::Request& req, httplib::Response& res) {
 }
 
 bool Daemon::CheckAdmin(const httplib::Request& req, httplib::Response& res) {
-  std::lock_guard<std::mutex> lock(config_mu_);
+  MutexLock lock(&config_mu_);
   ApiError e;
   if (admin_token_.empty()) {
     e.status = 403;
@@ -378,7 +390,7 @@ void Daemon::Routes() {
     if (gpu_) {
       engine::GpuStats g;
       {
-        std::lock_guard<std::mutex> lock(gpu_mu_);
+        MutexLock lock(&gpu_mu_);
         g = gpu_last_;
       }
       for (auto& f : GpuFamilies(g, gpu_id_)) extra.push_back(std::move(f));
@@ -416,8 +428,8 @@ void Daemon::Routes() {
     if (!CheckAdmin(q, r)) return;
     Config cfg;
     {
-      std::lock_guard<std::mutex> lock(config_mu_);
-      cfg = config_;
+      MutexLock lock(&config_mu_);
+      cfg = live_config_;
     }
     std::vector<rules::RuleGroup> groups;
     std::vector<rules::InhibitRule> inhibits;

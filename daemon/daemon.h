@@ -5,7 +5,6 @@
 
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <tuple>
@@ -13,6 +12,7 @@
 #include "alerts/history.h"
 #include "alerts/notifier.h"
 #include "capture/manager.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "daemon/config.h"
 #include "daemon/gpu_report.h"
@@ -52,7 +52,7 @@ class Daemon {
   void Stop();
   // Applies what can change live; logs what needs a restart. An invalid
   // config keeps the running one and sets vigil_config_last_reload_success 0.
-  Status Reload(const Config& next);
+  Status Reload(const Config& next) EXCLUDES(config_mu_);
   void RecordReloadFailure();
 
   bool ready() const { return ready_.load(); }
@@ -106,16 +106,21 @@ class Daemon {
   // GET /api/v1/series?names=a,b[&window][&step]: several signals in one call.
   void SeriesSet(const pipeline::Instance& inst, const httplib::Request& req, httplib::Response& res);
 
+  // As started: fixed after Create, read without a lock. What Reload changes
+  // live (rules, inhibit_rules, server limits, logging, keys) is read from
+  // live_config_, api_keys_ and admin_token_, under config_mu_.
   Config config_;
-  std::mutex config_mu_;  // guards live-reloadable parts of config_ and api_keys_
-  std::set<std::string> api_keys_;
+  Mutex config_mu_;
+  Config live_config_ GUARDED_BY(config_mu_);  // config_ with each reload's live fields applied
+  std::set<std::string> api_keys_ GUARDED_BY(config_mu_);
+  std::string admin_token_ GUARDED_BY(config_mu_);  // empty: admin endpoints refused
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<tokenizer::Tokenizer> tok_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<monitor::GpuProbe> gpu_;  // NVML, when the engine runs on CUDA and NVML loads
   GpuIdentity gpu_id_;                      // set with gpu_, before the monitor starts
-  mutable std::mutex gpu_mu_;               // a leaf: guards gpu_last_
-  engine::GpuStats gpu_last_;               // the monitor thread's last read, for /metrics and the report
+  mutable Mutex gpu_mu_;                    // a leaf
+  engine::GpuStats gpu_last_ GUARDED_BY(gpu_mu_);  // the monitor thread's last read, for /metrics and the report
   // The monitor: every monitored instance's series, detectors and rules
   // (absent with monitor.enabled: false).
   std::unique_ptr<pipeline::Pipeline> pipeline_;
@@ -125,7 +130,6 @@ class Daemon {
   // Pipeline thread only: (instance, group, rule) fired, capture not yet taken.
   std::set<std::tuple<std::string, std::string, std::string>> captures_due_;
   alerts::AlertHistory history_;  // firing episodes, for the dashboard
-  std::string admin_token_;  // guarded by config_mu_; empty: admin endpoints refused
   std::unique_ptr<httplib::Server> http_;
   std::string served_model_;
   ChatTemplate chat_;

@@ -5,10 +5,9 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <deque>
-#include <mutex>
 
+#include "common/mutex.h"
 #include "common/time_util.h"
 #include "daemon/daemon.h"
 #include "daemon/http_util.h"
@@ -22,18 +21,20 @@ using Clock = std::chrono::steady_clock;
 
 // Outputs from the engine thread to one HTTP worker.
 struct Channel {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<engine::RequestOutput> queue;
+  Mutex mu;
+  CondVar cv;
+  std::deque<engine::RequestOutput> queue GUARDED_BY(mu);
 
-  void Push(const engine::RequestOutput& o) {
-    std::lock_guard<std::mutex> lock(mu);
+  void Push(const engine::RequestOutput& o) EXCLUDES(mu) {
+    MutexLock lock(&mu);
     queue.push_back(o);
-    cv.notify_one();
+    cv.Signal();
   }
-  bool Pop(engine::RequestOutput* o, std::chrono::milliseconds timeout) {
-    std::unique_lock<std::mutex> lock(mu);
-    if (!cv.wait_for(lock, timeout, [&] { return !queue.empty(); })) return false;
+  bool Pop(engine::RequestOutput* o, std::chrono::milliseconds timeout) EXCLUDES(mu) {
+    MutexLock lock(&mu);
+    const auto deadline = Clock::now() + timeout;
+    while (queue.empty() && cv.WaitUntil(&mu, deadline)) {}
+    if (queue.empty()) return false;
     *o = std::move(queue.front());
     queue.pop_front();
     return true;
@@ -94,8 +95,8 @@ void Daemon::HandleGenerate(const httplib::Request& req, httplib::Response& res,
   if (auto e = ParseGenerationRequest(req.body, chat, served_model_, *tok_, chat_, g.get())) return send_error(*e);
   int max_waiting;
   {
-    std::lock_guard<std::mutex> lock(config_mu_);
-    max_waiting = config_.server.max_waiting_requests;
+    MutexLock lock(&config_mu_);
+    max_waiting = live_config_.server.max_waiting_requests;
   }
   if (engine_->GetLoad().requests_waiting >= max_waiting) {
     ApiError e;

@@ -10,12 +10,12 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <thread>
 
 #include "common/logging.h"
+#include "common/mutex.h"
 #include "daemon/config.h"
 #include "daemon/daemon.h"
 #include "pipeline/target.h"
@@ -178,9 +178,9 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  std::atomic<bool> done{false};
-  std::mutex mu;
-  std::condition_variable cv;
+  std::atomic<bool> done{false};  // set under mu, so the status thread cannot miss it between check and wait
+  Mutex mu;
+  CondVar cv;
   std::thread signal_thread([&] {
     while (true) {
       unsigned char b = 0;
@@ -228,16 +228,20 @@ int main(int argc, char** argv) {
         sd_notifyf(0, "STATUS=%s", problem.empty() ? d->StatusLine().c_str() : problem.c_str());
         last_status = now;
       }
-      std::unique_lock<std::mutex> lock(mu);
-      cv.wait_for(lock, std::min<std::chrono::microseconds>(period, std::chrono::microseconds(1000000)),
-                  [&] { return done.load(); });
+      MutexLock lock(&mu);
+      const auto deadline = std::chrono::steady_clock::now() +
+                            std::min<std::chrono::microseconds>(period, std::chrono::microseconds(1000000));
+      while (!done && cv.WaitUntil(&mu, deadline)) {}
     }
   });
 
   sd_notifyf(0, "READY=1\nSTATUS=%s\nMAINPID=%lu", d->StatusLine().c_str(), static_cast<unsigned long>(getpid()));
   d->Serve();  // returns after Stop()
-  done = true;
-  cv.notify_all();
+  {
+    MutexLock lock(&mu);
+    done = true;
+  }
+  cv.SignalAll();
   const unsigned char quit = 0;
   if (write(g_signal_pipe[1], &quit, 1) != 1) spdlog::warn("could not wake the signal thread");
   signal_thread.join();

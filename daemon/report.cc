@@ -132,7 +132,7 @@ void Daemon::HandleHealthReport(const httplib::Request& req, httplib::Response& 
     if (gpu_) {
       engine::GpuStats g;
       {
-        std::lock_guard<std::mutex> lock(gpu_mu_);
+        MutexLock lock(&gpu_mu_);
         g = gpu_last_;
       }
       report["gpu"] = GpuJson(g, gpu_id_);
