@@ -5,9 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <deque>
-#include <mutex>
 #include <random>
 #include <thread>
 
@@ -113,7 +111,7 @@ std::string LoadResult::ToText() const {
 
 void LoadGenerator::Stop() {
   stop_ = true;
-  std::lock_guard<std::mutex> lock(clients_mu_);
+  MutexLock lock(&clients_mu_);
   for (httplib::Client* c : clients_) c->stop();
 }
 
@@ -148,9 +146,17 @@ Status LoadGenerator::Run(LoadResult* out, const LoadProgress& progress) {
   std::vector<int32_t> prefix(static_cast<size_t>(o_.shared_prefix_tokens));
   for (auto& t : prefix) t = static_cast<int32_t>(100 + prefix_rng() % static_cast<uint64_t>(o_.vocab - 100));
 
-  std::mutex mu;
-  LoadResult res;
-  std::vector<double> ttft, tbt, e2e;
+  // What the request threads share: the results, and the open loop's
+  // hand-off (here, not in its branch: the pool threads outlive the branch
+  // until the join below).
+  struct Shared {
+    Mutex mu;
+    CondVar cv;  // queue grew, or done
+    LoadResult res GUARDED_BY(mu);
+    std::vector<double> ttft GUARDED_BY(mu), tbt GUARDED_BY(mu), e2e GUARDED_BY(mu);
+    std::deque<std::pair<int64_t, Clock::time_point>> queue GUARDED_BY(mu);
+    bool done GUARDED_BY(mu) = false;
+  } sh;
   const auto start = Clock::now();
   std::atomic<int64_t> next{0};
   auto more = [&](int64_t i) {
@@ -225,7 +231,8 @@ Status LoadGenerator::Run(LoadResult* out, const LoadProgress& progress) {
     httplib::Error err = httplib::Error::Success;
     const bool sent = c.send(req, r, err);
     const double total = Since(intended);
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(&sh.mu);
+    LoadResult& res = sh.res;
     ++res.sent;
     if (stop_ && !sent) {
       ++res.errors["cancelled_at_stop"];
@@ -255,9 +262,9 @@ Status LoadGenerator::Run(LoadResult* out, const LoadProgress& progress) {
     ++res.ok;
     res.output_tokens += tokens;
     res.prompt_tokens += static_cast<int64_t>(prompt.size());
-    if (first >= 0) ttft.push_back(first);
-    tbt.insert(tbt.end(), gaps.begin(), gaps.end());
-    e2e.push_back(total);
+    if (first >= 0) sh.ttft.push_back(first);
+    sh.tbt.insert(sh.tbt.end(), gaps.begin(), gaps.end());
+    sh.e2e.push_back(total);
   };
   // A worker's client, registered so Stop() can close its socket.
   struct WorkerClient {
@@ -267,21 +274,16 @@ Status LoadGenerator::Run(LoadResult* out, const LoadProgress& progress) {
       c.set_connection_timeout(10);
       c.set_read_timeout(static_cast<time_t>(o.request_timeout_s), 0);
       c.set_keep_alive(true);
-      std::lock_guard<std::mutex> lock(g->clients_mu_);
+      MutexLock lock(&g->clients_mu_);
       g->clients_.insert(&c);
     }
     ~WorkerClient() {
-      std::lock_guard<std::mutex> lock(g->clients_mu_);
+      MutexLock lock(&g->clients_mu_);
       g->clients_.erase(&c);
     }
   };
 
   std::vector<std::thread> threads;
-  // The open loop's hand-off; here, not in the branch, because the pool
-  // threads outlive it until the join below.
-  std::deque<std::pair<int64_t, Clock::time_point>> queue;
-  std::condition_variable cv;
-  bool done = false;
   if (o_.concurrency > 0 && o_.rate <= 0) {
     for (int w = 0; w < o_.concurrency; ++w) {
       threads.emplace_back([&] {
@@ -305,11 +307,11 @@ Status LoadGenerator::Run(LoadResult* out, const LoadProgress& progress) {
         while (true) {
           std::pair<int64_t, Clock::time_point> job;
           {
-            std::unique_lock<std::mutex> lock(mu);
-            cv.wait(lock, [&] { return done || !queue.empty(); });
-            if (queue.empty()) return;
-            job = queue.front();
-            queue.pop_front();
+            MutexLock lock(&sh.mu);
+            while (!sh.done && sh.queue.empty()) sh.cv.Wait(&sh.mu);
+            if (sh.queue.empty()) return;
+            job = sh.queue.front();
+            sh.queue.pop_front();
           }
           one(c, job.first, job.second);
         }
@@ -322,15 +324,15 @@ Status LoadGenerator::Run(LoadResult* out, const LoadProgress& progress) {
       t += std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(gap(arrivals)));
       std::this_thread::sleep_until(t);
       if (!more(i)) break;
-      std::lock_guard<std::mutex> lock(mu);
-      queue.emplace_back(i, t);
-      cv.notify_one();
+      MutexLock lock(&sh.mu);
+      sh.queue.emplace_back(i, t);
+      sh.cv.Signal();
     }
     {
-      std::lock_guard<std::mutex> lock(mu);
-      done = true;
+      MutexLock lock(&sh.mu);
+      sh.done = true;
     }
-    cv.notify_all();
+    sh.cv.SignalAll();
   }
   std::atomic<bool> finished{false};
   std::thread reporter;
@@ -340,10 +342,10 @@ Status LoadGenerator::Run(LoadResult* out, const LoadProgress& progress) {
         std::this_thread::sleep_for(std::chrono::milliseconds(500));
         LoadResult snap;
         {
-          std::lock_guard<std::mutex> lock(mu);
-          snap = res;
-          snap.ttft = ComputePercentiles(ttft);
-          snap.e2e = ComputePercentiles(e2e);
+          MutexLock lock(&sh.mu);
+          snap = sh.res;
+          snap.ttft = ComputePercentiles(sh.ttft);
+          snap.e2e = ComputePercentiles(sh.e2e);
         }
         const double el = Since(start);
         snap.output_tokens_per_s = static_cast<double>(snap.output_tokens) / el;
@@ -355,10 +357,12 @@ Status LoadGenerator::Run(LoadResult* out, const LoadProgress& progress) {
   for (auto& th : threads) th.join();
   finished = true;
   if (reporter.joinable()) reporter.join();
+  MutexLock lock(&sh.mu);  // every thread has joined; the analysis cannot know
+  LoadResult& res = sh.res;
   res.wall_s = Since(start);
-  res.ttft = ComputePercentiles(ttft);
-  res.tbt = ComputePercentiles(tbt);
-  res.e2e = ComputePercentiles(e2e);
+  res.ttft = ComputePercentiles(sh.ttft);
+  res.tbt = ComputePercentiles(sh.tbt);
+  res.e2e = ComputePercentiles(sh.e2e);
   res.output_tokens_per_s = static_cast<double>(res.output_tokens) / res.wall_s;
   res.requests_per_s = static_cast<double>(res.ok) / res.wall_s;
   *out = res;

@@ -9,13 +9,13 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace httplib {
@@ -80,13 +80,13 @@ class LoadGenerator {
   Status Run(LoadResult* out, const LoadProgress& progress = nullptr);
   // Also closes the sockets of requests in flight, including ones a
   // saturated server has not started answering.
-  void Stop();
+  void Stop() EXCLUDES(clients_mu_);
 
  private:
   LoadOptions o_;
   std::atomic<bool> stop_{false};
-  std::mutex clients_mu_;
-  std::set<httplib::Client*> clients_;  // one per worker thread
+  Mutex clients_mu_;
+  std::set<httplib::Client*> clients_ GUARDED_BY(clients_mu_);  // one per worker thread
 };
 
 Percentiles ComputePercentiles(std::vector<double> v);
