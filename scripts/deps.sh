@@ -23,7 +23,8 @@ PACKAGES=(
 # Test-only peers (real Prometheus/Alertmanager/promtool) are listed apart:
 # `make test` installs them, `make run` does not need them.
 TEST_PACKAGES=(prometheus prometheus-alertmanager python3
-  chromium chromium-driver fonts-dejavu-core)  # the dashboard's tests in a real headless browser
+  chromium chromium-driver fonts-dejavu-core  # the dashboard's tests in a real headless browser
+  clang)                                      # ctest thread_safety: clang's -Wthread-safety over every source
 
 # `make fuzz` (tests/fuzz): clang with libFuzzer and the sanitizer runtimes.
 FUZZ_PACKAGES=(clang libclang-rt-14-dev)
