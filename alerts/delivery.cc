@@ -62,10 +62,10 @@ Deliverer::Deliverer(DeliveryConfig cfg, Clock* clock)
 Deliverer::~Deliverer() {
   Stop();
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stop_writer_ = true;
   }
-  disk_cv_.notify_all();
+  disk_cv_.SignalAll();
   if (writer_.joinable()) writer_.join();
 }
 
@@ -88,7 +88,7 @@ uint64_t Deliverer::PushOp(DiskOp::Kind kind, const Notification& n) {
     op.n.dead = n.dead;
   }
   ops_.push_back(std::move(op));
-  disk_cv_.notify_all();
+  disk_cv_.SignalAll();
   return next_op_seq_;
 }
 
@@ -122,23 +122,23 @@ size_t Deliverer::ApplyOps(const std::deque<DiskOp>& work, Status* error) {
 }
 
 void Deliverer::WriterLoop() {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   while (true) {
     const double now = clock_->UnixNow();
     const bool faulted = !fault_.empty();
     if (stop_writer_ && (ops_.empty() || (faulted && now < next_disk_retry_))) return;
     if (ops_.empty() || (faulted && now < next_disk_retry_)) {
       const double wait = ops_.empty() ? 1.0 : std::clamp(next_disk_retry_ - now, 0.002, 1.0);
-      disk_cv_.wait_for(lock, std::chrono::duration<double>(wait));
+      disk_cv_.WaitFor(&mu_, std::chrono::duration<double>(wait));
       continue;
     }
     std::deque<DiskOp> work;
     work.swap(ops_);
     writing_ = true;
-    lock.unlock();
+    lock.Unlock();
     Status st;
     const size_t done = ApplyOps(work, &st);
-    lock.lock();
+    lock.Lock();
     writing_ = false;
     if (done > 0) applied_seq_ = work[done - 1].seq;
     if (!st.ok()) {
@@ -150,12 +150,12 @@ void Deliverer::WriterLoop() {
       spdlog::info("outbox: writable again; every queued notification is on disk");
       fault_.clear();
     }
-    disk_cv_.notify_all();
+    disk_cv_.SignalAll();
   }
 }
 
 Status Deliverer::Submit(const std::string& receiver, const std::string& payload) {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto qit = queues_.find(receiver);
   if (qit == queues_.end()) return Status::InvalidArgument("no receiver named \"" + receiver + "\"");
   Notification n;
@@ -172,31 +172,32 @@ Status Deliverer::Submit(const std::string& receiver, const std::string& payload
   const uint64_t op = PushOp(DiskOp::kEnqueue, n);
   qit->second.items.push_back(std::move(n));
   ++qit->second.stats.accepted;
-  cv_.notify_all();
+  cv_.SignalAll();
   // Durable before it returns, when the disk allows; with the disk faulted
   // it stays in memory and is written when the fault clears.
-  while (durable_ && fault_.empty() && applied_seq_ < op && !stop_writer_) disk_cv_.wait(lock);
+  while (durable_ && fault_.empty() && applied_seq_ < op && !stop_writer_) disk_cv_.Wait(&mu_);
   return Status::OK();
 }
 
 void Deliverer::Start() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (!threads_.empty()) return;
   stop_ = false;
   for (auto& [name, q] : queues_) threads_.emplace_back([this, qp = &q] { Loop(qp); });
 }
 
 void Deliverer::Stop() {
+  std::vector<std::thread> threads;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stop_ = true;
+    threads.swap(threads_);
   }
-  cv_.notify_all();
-  for (auto& t : threads_) t.join();
-  threads_.clear();
+  cv_.SignalAll();
+  for (auto& t : threads) t.join();
   // Flush: what the disk takes is written before Stop returns.
-  std::unique_lock<std::mutex> lock(mu_);
-  while (durable_ && fault_.empty() && (!ops_.empty() || writing_) && !stop_writer_) disk_cv_.wait(lock);
+  MutexLock lock(&mu_);
+  while (durable_ && fault_.empty() && (!ops_.empty() || writing_) && !stop_writer_) disk_cv_.Wait(&mu_);
 }
 
 bool Deliverer::Drain(double timeout_s) {
@@ -204,7 +205,7 @@ bool Deliverer::Drain(double timeout_s) {
   const double end = RealClock::Steady() + timeout_s;
   while (RealClock::Steady() < end) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       bool empty = ops_.empty() && !writing_;
       for (const auto& [name, q] : queues_) empty &= q.items.empty();
       if (empty) return true;
@@ -228,7 +229,7 @@ void Deliverer::Loop(Queue* q) {
   while (true) {
     std::vector<Notification> batch;
     {
-      std::unique_lock<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       if (stop_) return;
       const double now = clock_->UnixNow();
       for (const Notification& n : q->items) {
@@ -239,7 +240,7 @@ void Deliverer::Loop(Queue* q) {
       if (batch.empty()) {
         double next = now + 1.0;
         for (const Notification& n : q->items) next = std::min(next, n.next_attempt_at);
-        cv_.wait_for(lock, std::chrono::duration<double>(std::clamp(next - now, 0.002, 1.0)));
+        cv_.WaitFor(&mu_, std::chrono::duration<double>(std::clamp(next - now, 0.002, 1.0)));
         continue;
       }
     }
@@ -249,7 +250,7 @@ void Deliverer::Loop(Queue* q) {
       const double t0 = RealClock::Steady();
       DeliveryOutcome o = Send(q->cfg, n, clock_->UnixNow(), cfg_.alertmanager_ttl_s);
       const double secs = RealClock::Steady() - t0;
-      std::unique_lock<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       RecordLatency(q, secs);
       auto it = std::find_if(q->items.begin(), q->items.end(),
                              [&](const Notification& x) { return x.idempotency_key == n.idempotency_key; });
@@ -271,7 +272,7 @@ void Deliverer::Loop(Queue* q) {
         if (dead_.size() > kMaxDeadKept) dead_.pop_back();
         q->items.erase(it);
       }
-      lock.unlock();
+      lock.Unlock();
       spdlog::warn("delivery to {} failed (attempt {}): {}{}", q->cfg.name, attempts, o.error,
                    dead ? "; dead-lettered" : "; will retry");
       if (fifo) break;
@@ -280,12 +281,13 @@ void Deliverer::Loop(Queue* q) {
 }
 
 const ReceiverConfig* Deliverer::receiver(const std::string& name) const {
+  MutexLock lock(&mu_);  // the map does not change, and cfg never: the pointer stays good
   auto it = queues_.find(name);
   return it == queues_.end() ? nullptr : &it->second.cfg;
 }
 
 std::map<std::string, ReceiverStats> Deliverer::Stats() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   std::map<std::string, ReceiverStats> out;
   for (const auto& [name, q] : queues_) {
     ReceiverStats s = q.stats;
@@ -296,13 +298,13 @@ std::map<std::string, ReceiverStats> Deliverer::Stats() const {
 }
 
 std::vector<Notification> Deliverer::Dead(size_t limit) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   std::vector<Notification> out(dead_.begin(), dead_.begin() + static_cast<long>(std::min(limit, dead_.size())));
   return out;
 }
 
 std::vector<Notification> Deliverer::Pending(const std::string& receiver) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   std::vector<Notification> out;
   for (const auto& [name, q] : queues_) {
     if (!receiver.empty() && name != receiver) continue;
@@ -312,7 +314,7 @@ std::vector<Notification> Deliverer::Pending(const std::string& receiver) const 
 }
 
 std::string Deliverer::fault() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return fault_;
 }
 

@@ -16,12 +16,10 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -30,6 +28,7 @@
 #include "alerts/outbox.h"
 #include "alerts/receivers.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 
 namespace vigil::alerts {
 
@@ -65,11 +64,11 @@ class Deliverer {
 
   // Queues a rendered body for a receiver, durable before it returns when
   // the disk allows. InvalidArgument for an unknown receiver.
-  Status Submit(const std::string& receiver, const std::string& payload);
-  void Start();
+  Status Submit(const std::string& receiver, const std::string& payload) EXCLUDES(mu_);
+  void Start() EXCLUDES(mu_);
   // Stops the delivery threads after writing what the disk takes; pending
   // notifications stay in the outbox. The writer runs until destruction.
-  void Stop();
+  void Stop() EXCLUDES(mu_);
   // Waits until nothing is pending and the disk has every change (tests,
   // benchmarks); false after `timeout_s` of real time (retries are still
   // scheduled on the clock).
@@ -84,6 +83,8 @@ class Deliverer {
   std::string fault() const;
 
  private:
+  // A receiver's queue. The map of them is fixed after construction; items
+  // and stats are under mu_ (which GUARDED_BY cannot name from here).
   struct Queue {
     ReceiverConfig cfg;
     std::deque<Notification> items;  // oldest first
@@ -96,38 +97,38 @@ class Deliverer {
     Notification n;
     uint64_t seq = 0;
   };
-  void Loop(Queue* q);
-  void WriterLoop();
+  void Loop(Queue* q) EXCLUDES(mu_);
+  void WriterLoop() EXCLUDES(mu_);
   // Applies `work` in order outside mu_; returns how many were applied and
   // the error that stopped it.
-  size_t ApplyOps(const std::deque<DiskOp>& work, Status* error);
-  uint64_t PushOp(DiskOp::Kind kind, const Notification& n);  // mu_ held
-  void SetFault(const std::string& fault);                     // mu_ held
-  void RecordLatency(Queue* q, double seconds);
+  size_t ApplyOps(const std::deque<DiskOp>& work, Status* error) EXCLUDES(mu_);
+  uint64_t PushOp(DiskOp::Kind kind, const Notification& n) REQUIRES(mu_);
+  void SetFault(const std::string& fault) REQUIRES(mu_);
+  void RecordLatency(Queue* q, double seconds) REQUIRES(mu_);
 
   DeliveryConfig cfg_;
   Clock* clock_;
   const bool durable_;              // an outbox path is configured
   std::unique_ptr<Outbox> outbox_;  // the writer thread's alone once it runs; null while unopenable
-  mutable std::mutex mu_;
-  std::condition_variable cv_;       // receivers: new items, stop
-  std::condition_variable disk_cv_;  // writer: new ops, stop; Submit/Stop: ops applied
+  mutable Mutex mu_;
+  CondVar cv_;       // receivers: new items, stop
+  CondVar disk_cv_;  // writer: new ops, stop; Submit/Stop: ops applied
   ClockWakeup wakeup_{clock_, &mu_, &cv_};         // after mu_ and cv_: gone before them
   ClockWakeup disk_wakeup_{clock_, &mu_, &disk_cv_};
-  std::map<std::string, Queue> queues_;
-  std::deque<Notification> dead_;  // newest first, bounded
-  std::deque<DiskOp> ops_;         // decided, not yet handed to the writer
-  uint64_t next_op_seq_ = 0;
-  uint64_t applied_seq_ = 0;       // every op up to this one is on disk
-  bool writing_ = false;           // the writer holds a batch outside mu_
-  double next_disk_retry_ = 0;     // after a fault, the writer waits for this (clock's Unix time)
-  std::string fault_;
-  std::vector<std::thread> threads_;
-  std::thread writer_;
-  bool stop_ = false;
-  bool stop_writer_ = false;
-  uint64_t seq_ = 0;
-  std::mt19937_64 rng_;
+  std::map<std::string, Queue> queues_ GUARDED_BY(mu_);
+  std::deque<Notification> dead_ GUARDED_BY(mu_);  // newest first, bounded
+  std::deque<DiskOp> ops_ GUARDED_BY(mu_);         // decided, not yet handed to the writer
+  uint64_t next_op_seq_ GUARDED_BY(mu_) = 0;
+  uint64_t applied_seq_ GUARDED_BY(mu_) = 0;       // every op up to this one is on disk
+  bool writing_ GUARDED_BY(mu_) = false;           // the writer holds a batch outside mu_
+  double next_disk_retry_ GUARDED_BY(mu_) = 0;     // after a fault, the writer waits for this (clock's Unix time)
+  std::string fault_ GUARDED_BY(mu_);
+  std::vector<std::thread> threads_ GUARDED_BY(mu_);
+  std::thread writer_;  // started by the constructor, joined by the destructor
+  bool stop_ GUARDED_BY(mu_) = false;
+  bool stop_writer_ GUARDED_BY(mu_) = false;
+  uint64_t seq_ GUARDED_BY(mu_) = 0;
+  std::mt19937_64 rng_ GUARDED_BY(mu_);
 };
 
 }  // namespace vigil::alerts

@@ -6,7 +6,7 @@
 namespace vigil::alerts {
 
 void AlertHistory::Observe(double now, const std::vector<Episode>& firing) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   std::set<Key> seen;
   for (const Episode& e : firing) {
     Key k{e.instance, e.group, e.alertname};
@@ -36,7 +36,7 @@ void AlertHistory::Trim(double now) {
 
 std::vector<Episode> AlertHistory::Since(double since, const std::string& instance) const {
   std::vector<Episode> out;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto take = [&](const Episode& e) {
     if ((instance.empty() || e.instance == instance) && (e.ends_at == 0 || e.ends_at >= since)) out.push_back(e);
   };

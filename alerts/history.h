@@ -10,12 +10,12 @@
 
 #include <deque>
 #include <map>
-#include <mutex>
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "alerts/dispatcher.h"
+#include "common/mutex.h"
 
 namespace vigil::alerts {
 
@@ -43,13 +43,13 @@ class AlertHistory {
 
  private:
   using Key = std::tuple<std::string, std::string, std::string>;  // instance, group, alertname
-  void Trim(double now);  // callers hold mu_
+  void Trim(double now) REQUIRES(mu_);
 
   const size_t max_episodes_;
   const double max_age_s_;
-  mutable std::mutex mu_;
-  std::map<Key, Episode> open_;  // guarded by mu_
-  std::deque<Episode> closed_;   // guarded by mu_; in the order they closed
+  mutable Mutex mu_;
+  std::map<Key, Episode> open_ GUARDED_BY(mu_);
+  std::deque<Episode> closed_ GUARDED_BY(mu_);  // in the order they closed
 };
 
 }  // namespace vigil::alerts

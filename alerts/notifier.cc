@@ -30,17 +30,20 @@ Notifier::~Notifier() { Stop(); }
 void Notifier::Start() {
   deliverer_->Start();
   if (thread_.joinable()) return;
-  stop_ = false;
+  {
+    MutexLock lock(&in_mu_);
+    stop_ = false;
+  }
   wakeup_ = std::make_unique<ClockWakeup>(clock_, &in_mu_, &cv_);
   thread_ = std::thread([this] { Loop(); });
 }
 
 void Notifier::Stop() {
   {
-    std::lock_guard<std::mutex> lock(in_mu_);
+    MutexLock lock(&in_mu_);
     stop_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   if (thread_.joinable()) thread_.join();
   wakeup_.reset();
   if (deliverer_) deliverer_->Stop();
@@ -48,12 +51,12 @@ void Notifier::Stop() {
 
 void Notifier::Observe(std::vector<Alert> firing) {
   {
-    std::lock_guard<std::mutex> lock(in_mu_);
+    MutexLock lock(&in_mu_);
     observed_ = std::move(firing);
     observed_set_ = true;
     wake_ = true;
   }
-  cv_.notify_one();
+  cv_.Signal();
 }
 
 void Notifier::Loop() {
@@ -63,9 +66,9 @@ void Notifier::Loop() {
   uint64_t jumps = clock_->Jumps();
   while (true) {
     {
-      std::unique_lock<std::mutex> lock(in_mu_);
-      cv_.wait_for(lock, std::chrono::duration<double>(cfg_.tick_s),
-                   [&] { return stop_ || wake_ || clock_->Jumps() != jumps; });
+      MutexLock lock(&in_mu_);
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(cfg_.tick_s);
+      while (!stop_ && !wake_ && clock_->Jumps() == jumps && cv_.WaitUntil(&in_mu_, deadline)) {}
       if (stop_) return;
       wake_ = false;
       jumps = clock_->Jumps();
@@ -96,11 +99,11 @@ void Notifier::Queue(const std::string& receiver, const std::string& body) {
 }
 
 void Notifier::Step(double now) {
-  std::lock_guard<std::mutex> step(step_mu_);
+  MutexLock step(&step_mu_);
   std::vector<Alert> firing;
   bool have = false;
   {
-    std::lock_guard<std::mutex> lock(in_mu_);
+    MutexLock lock(&in_mu_);
     if (observed_set_) {
       firing = observed_;
       have = true;

@@ -7,11 +7,9 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -21,6 +19,7 @@
 #include "alerts/dispatcher.h"
 #include "alerts/silences.h"
 #include "common/metric_family.h"
+#include "common/mutex.h"
 
 namespace vigil::alerts {
 
@@ -41,14 +40,14 @@ class Notifier : public Collectable {
   static Status Create(NotifierConfig cfg, Clock* clock, std::unique_ptr<Notifier>* out);
   ~Notifier();
 
-  void Start();
-  void Stop();
+  void Start() EXCLUDES(in_mu_);
+  void Stop() EXCLUDES(in_mu_);
   // The alerts firing now; replaces the previous set. Those that vanish
   // resolve at the next step.
-  void Observe(std::vector<Alert> firing);
+  void Observe(std::vector<Alert> firing) EXCLUDES(in_mu_);
   // One reconcile and group tick on the caller's thread (the loop's body;
   // tests drive it with their own clock instead of Start()).
-  void Step(double now);
+  void Step(double now) EXCLUDES(step_mu_, in_mu_);
   // Steps taken so far (tests wait on it).
   uint64_t steps() const { return steps_.load(); }
 
@@ -63,30 +62,35 @@ class Notifier : public Collectable {
 
  private:
   Notifier() = default;
-  void Loop();
+  void Loop() EXCLUDES(in_mu_);
   void Queue(const std::string& receiver, const std::string& body);
-  std::vector<std::string> RoutedReceivers(const Labels& labels, bool alertmanager) const;
+  std::vector<std::string> RoutedReceivers(const Labels& labels, bool alertmanager) const REQUIRES(step_mu_);
 
+  // Set up by Create, then read-only (the objects lock themselves, but the
+  // dispatcher, which Step serializes).
   NotifierConfig cfg_;
   Clock* clock_ = nullptr;
-  std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<SilenceStore> silences_;
   std::unique_ptr<Deliverer> deliverer_;
   std::map<std::string, ReceiverType> types_;
 
-  mutable std::mutex in_mu_;  // guards the observed set and the wake flag
-  std::condition_variable cv_;
-  std::vector<Alert> observed_;
-  bool observed_set_ = false, wake_ = false, stop_ = false;
+  mutable Mutex in_mu_;  // the observed set, and the loop's flags
+  CondVar cv_;           // wake_, stop_, or a clock jump
+  std::vector<Alert> observed_ GUARDED_BY(in_mu_);
+  bool observed_set_ GUARDED_BY(in_mu_) = false;
+  bool wake_ GUARDED_BY(in_mu_) = false;
+  bool stop_ GUARDED_BY(in_mu_) = false;
+  // Start and Stop's (the owner's): Subscribe must not run under in_mu_.
   std::unique_ptr<ClockWakeup> wakeup_;  // while the loop runs: clock jumps wake it
+  std::thread thread_;
 
-  std::mutex step_mu_;  // one Step at a time
-  std::map<std::string, Alert> active_;  // by fingerprint
-  std::map<std::string, std::set<std::string>> am_sent_;  // receiver -> fingerprints it heard firing
-  double last_resend_ = 0;
+  Mutex step_mu_ ACQUIRED_BEFORE(in_mu_);  // one Step at a time
+  std::unique_ptr<Dispatcher> dispatcher_ PT_GUARDED_BY(step_mu_);
+  std::map<std::string, Alert> active_ GUARDED_BY(step_mu_);  // by fingerprint
+  std::map<std::string, std::set<std::string>> am_sent_ GUARDED_BY(step_mu_);  // receiver -> fingerprints it heard firing
+  double last_resend_ GUARDED_BY(step_mu_) = 0;
   std::atomic<uint64_t> queued_{0};
   std::atomic<uint64_t> steps_{0};
-  std::thread thread_;
 };
 
 }  // namespace vigil::alerts

@@ -7,12 +7,12 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 
 struct sqlite3;
@@ -70,11 +70,11 @@ class Outbox {
 
  private:
   Outbox() = default;
-  Status Exec(const char* sql);
-  sqlite3* db_ = nullptr;
-  RetryPolicy policy_;
-  std::mutex mu_;
-  std::mt19937_64 rng_{0x5eed};
+  Status Exec(const char* sql) REQUIRES(mu_);
+  RetryPolicy policy_;  // set by Open
+  Mutex mu_;  // one statement at a time on the connection
+  sqlite3* db_ GUARDED_BY(mu_) = nullptr;
+  std::mt19937_64 rng_ GUARDED_BY(mu_){0x5eed};
 };
 
 // Exponential backoff with full jitter: uniform in [0, min(cap, base * 2^attempt)].

@@ -174,7 +174,7 @@ Status SilenceStore::Persist(const Silence& s) {
 Status SilenceStore::Add(Silence s, double now, std::string* id, std::string* warning) {
   Compiled c;
   VIGIL_RETURN_IF_ERROR(Compile(s, &c));
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   s.id = NewId();
   s.updated_at = now;
   c.silence = s;
@@ -190,7 +190,7 @@ Status SilenceStore::Add(Silence s, double now, std::string* id, std::string* wa
 
 Status SilenceStore::Expire(const std::string& id, double now) {
   if (!ValidId(id)) return Status::InvalidArgument("silence id: expected letters, digits and '-'");
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = silences_.find(id);
   if (it == silences_.end()) return Status::NotFound("no silence " + id);
   Silence& s = it->second.silence;
@@ -201,7 +201,7 @@ Status SilenceStore::Expire(const std::string& id, double now) {
 }
 
 std::vector<Silence> SilenceStore::List() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   std::vector<Silence> out;
   for (const auto& [id, c] : silences_) out.push_back(c.silence);
   std::sort(out.begin(), out.end(), [](const Silence& a, const Silence& b) { return a.updated_at > b.updated_at; });
@@ -209,7 +209,7 @@ std::vector<Silence> SilenceStore::List() const {
 }
 
 std::vector<std::string> SilenceStore::Silencing(const Labels& labels, double now) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   std::vector<std::string> out;
   for (const auto& [id, c] : silences_) {
     if (c.silence.State(now) != "active") continue;
@@ -220,7 +220,7 @@ std::vector<std::string> SilenceStore::Silencing(const Labels& labels, double no
 }
 
 std::string SilenceStore::fault() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return fault_;
 }
 

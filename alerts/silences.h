@@ -7,7 +7,6 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <regex>
 #include <string>
 #include <vector>
@@ -16,6 +15,7 @@
 
 #include "alerts/dispatcher.h"
 #include "common/matcher.h"
+#include "common/mutex.h"
 #include "common/status.h"
 
 struct sqlite3;
@@ -66,12 +66,12 @@ class SilenceStore {
     MatcherSet matchers;
   };
   Status Compile(const Silence& s, Compiled* out) const;
-  Status Persist(const Silence& s);
-  mutable std::mutex mu_;
-  bool persistent_ = false;
-  sqlite3* db_ = nullptr;
-  std::map<std::string, Compiled> silences_;
-  std::string fault_;
+  Status Persist(const Silence& s) REQUIRES(mu_);
+  mutable Mutex mu_;
+  const bool persistent_;
+  sqlite3* db_ GUARDED_BY(mu_) = nullptr;
+  std::map<std::string, Compiled> silences_ GUARDED_BY(mu_);
+  std::string fault_ GUARDED_BY(mu_);
 };
 
 }  // namespace vigil::alerts
