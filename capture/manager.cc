@@ -46,10 +46,10 @@ CaptureManager::CaptureManager(CaptureConfig cfg, engine::Engine* engine, std::f
 
 CaptureManager::~CaptureManager() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stop_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   writer_.join();
 }
 
@@ -63,7 +63,7 @@ std::string CaptureManager::NewId(double unix_now, const std::string& trigger) {
   while (true) {
     uint64_t seq;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       seq = ++seq_;
     }
     char id[96];
@@ -96,7 +96,7 @@ TriggerResult CaptureManager::Trigger(const TriggerRequest& req) {
     r.result = result;
     r.message = std::move(msg);
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       Count(req.trigger, CaptureOutcomeName(result));
     }
     spdlog::info("capture ({}{}): refused: {}", req.trigger, req.rule.empty() ? "" : " " + req.rule, r.message);
@@ -108,7 +108,7 @@ TriggerResult CaptureManager::Trigger(const TriggerRequest& req) {
   std::string why;
   {
     // The checks and the claim under mu_; the files and the engine outside.
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (!cfg_.enabled) {
       refused = CaptureOutcome::kDisabled;
       why = "captures are disabled (capture.enabled: false)";
@@ -137,10 +137,10 @@ TriggerResult CaptureManager::Trigger(const TriggerRequest& req) {
   if (refused != CaptureOutcome::kStarted) return refuse(refused, why);
   auto release = [&](const std::string& msg) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       running_.reset();
     }
-    cv_.notify_all();
+    cv_.SignalAll();
     return refuse(CaptureOutcome::kError, msg);
   };
   // A directory that cannot be written fails now, before anything is profiled.
@@ -155,7 +155,7 @@ TriggerResult CaptureManager::Trigger(const TriggerRequest& req) {
 
   const std::string id = NewId(unix_now, req.trigger);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     running_->id = id;
   }
   engine::CaptureOptions o;
@@ -165,16 +165,16 @@ TriggerResult CaptureManager::Trigger(const TriggerRequest& req) {
   o.with_stack = cfg_.with_stack;
   Status st = engine_->StartCapture(o, [this, id](engine::CaptureData d) {
     // Engine thread: hand off only.
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (running_ && running_->id == id) {
       running_->data = std::move(d);
       running_->done = true;
     }
-    cv_.notify_all();
+    cv_.SignalAll();
   });
   if (!st.ok()) return release(st.message());
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     last_start_ = now;
     if (req.trigger == "rule") {
       rule_last_[req.rule] = now;
@@ -191,7 +191,7 @@ TriggerResult CaptureManager::Trigger(const TriggerRequest& req) {
 }
 
 Status CaptureManager::Stop(std::string* id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (!running_ || running_->done || running_->id.empty()) return Status::NotFound("no capture is running");
   *id = running_->id;
   engine_->StopCapture();
@@ -199,16 +199,19 @@ Status CaptureManager::Stop(std::string* id) {
 }
 
 bool CaptureManager::WaitIdle(double timeout_s) {
-  std::unique_lock<std::mutex> lock(mu_);
-  return cv_.wait_for(lock, std::chrono::duration<double>(timeout_s), [this] { return !running_; });
+  MutexLock lock(&mu_);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  while (running_)
+    if (!cv_.WaitUntil(&mu_, deadline)) return !running_;
+  return true;
 }
 
 void CaptureManager::WriterLoop() {
   while (true) {
     Job job;
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return stop_ || (running_ && running_->done && !running_->writing); });
+      MutexLock lock(&mu_);
+      while (!stop_ && !(running_ && running_->done && !running_->writing)) cv_.Wait(&mu_);
       if (stop_) {
         if (running_ && !running_->done) engine_->StopCapture();
         return;
@@ -223,10 +226,10 @@ void CaptureManager::WriterLoop() {
     }
     Finish(std::move(job));
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       running_.reset();
     }
-    cv_.notify_all();
+    cv_.SignalAll();
   }
 }
 
@@ -235,7 +238,7 @@ std::vector<json> CaptureManager::List() const {
   std::map<std::string, json> failed;
   {
     // A copy under mu_; the directory is read outside it.
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (running_ && !running_->id.empty())
       out.push_back({{"id", running_->id}, {"status", running_->writing ? "writing" : "running"},
                      {"trigger", running_->req.trigger}, {"reason", running_->req.reason},
@@ -283,7 +286,7 @@ std::vector<json> CaptureManager::List() const {
 Status CaptureManager::Get(const std::string& id, json* out) const {
   if (!ValidId(id)) return Status::InvalidArgument("capture id: expected letters, digits, '-' and '_'");
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (running_ && running_->id == id) {
       *out = {{"id", id}, {"status", running_->writing ? "writing" : "running"}, {"trigger", running_->req.trigger}, {"reason", running_->req.reason},
               {"rule", running_->req.rule}};
@@ -313,7 +316,7 @@ Status CaptureManager::Delete(const std::string& id) {
   if (!ValidId(id)) return Status::InvalidArgument("capture id: expected letters, digits, '-' and '_'");
   bool failed;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (running_ && running_->id == id) return Status::FailedPrecondition("capture " + id + " is still running");
     failed = failed_.erase(id) > 0;
   }
@@ -324,13 +327,13 @@ Status CaptureManager::Delete(const std::string& id) {
 }
 
 std::string CaptureManager::LatestForRule(const std::string& rule) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = rule_latest_.find(rule);
   return it == rule_latest_.end() ? "" : it->second;
 }
 
 std::map<std::pair<std::string, std::string>, uint64_t> CaptureManager::Counts() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return counts_;
 }
 

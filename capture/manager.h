@@ -4,12 +4,10 @@
 // summarized off the engine thread, listed and served by id.
 #pragma once
 
-#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,6 +16,7 @@
 
 #include "common/clock.h"
 #include "common/metric_family.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "engine/engine.h"
 
@@ -68,11 +67,11 @@ class CaptureManager : public Collectable {
                  nlohmann::json config_snapshot, Clock* clock = DefaultClock());
   ~CaptureManager();
 
-  TriggerResult Trigger(const TriggerRequest& req);
+  TriggerResult Trigger(const TriggerRequest& req) EXCLUDES(mu_);
   // Ends the running capture early (vLLM's /stop_profile). NotFound if none.
-  Status Stop(std::string* id);
+  Status Stop(std::string* id) EXCLUDES(mu_);
   // Waits for the running capture's file (tests, /stop_profile); false on timeout.
-  bool WaitIdle(double timeout_s);
+  bool WaitIdle(double timeout_s) EXCLUDES(mu_);
 
   // Newest first: {id, status, trigger, reason, rule, started, ..., summary}.
   std::vector<nlohmann::json> List() const;
@@ -103,11 +102,11 @@ class CaptureManager : public Collectable {
   // "<UTC second>Z-<sequence>-<trigger>": distinct for any two captures of
   // this manager, and sorted by time then sequence (retention, List). Takes
   // mu_ for the sequence only (it looks at files).
-  std::string NewId(double unix_now, const std::string& trigger);
-  void WriterLoop();
-  void Finish(Job job);
-  void Retain();  // mu_ not held: directory work
-  void Count(const std::string& trigger, const std::string& result);
+  std::string NewId(double unix_now, const std::string& trigger) EXCLUDES(mu_);
+  void WriterLoop() EXCLUDES(mu_);
+  void Finish(Job job) EXCLUDES(mu_);
+  void Retain() EXCLUDES(mu_);  // directory work
+  void Count(const std::string& trigger, const std::string& result) REQUIRES(mu_);
   std::string Path(const std::string& id, const char* suffix) const;
 
   CaptureConfig cfg_;
@@ -115,18 +114,18 @@ class CaptureManager : public Collectable {
   std::function<double()> throughput_before_;
   nlohmann::json config_snapshot_;
   Clock* clock_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::unique_ptr<Job> running_;      // triggered, not yet written
-  std::deque<Job> finished_;          // from the engine, waiting for the writer
-  std::map<std::string, nlohmann::json> failed_;  // id -> metadata of captures that failed
-  double last_start_ = -1e18;                // steady seconds
-  std::map<std::string, double> rule_last_;  // steady seconds
-  uint64_t seq_ = 0;                         // ids made so far
-  std::map<std::string, std::string> rule_latest_;
-  std::map<std::pair<std::string, std::string>, uint64_t> counts_;
-  bool stop_ = false;
-  std::thread writer_;
+  mutable Mutex mu_;  // taken before the engine's (Stop asks it to stop under mu_)
+  CondVar cv_;        // running_ handed over, written or released; stop_
+  std::unique_ptr<Job> running_ GUARDED_BY(mu_) PT_GUARDED_BY(mu_);  // triggered, not yet written
+  std::deque<Job> finished_ GUARDED_BY(mu_);  // from the engine, waiting for the writer
+  std::map<std::string, nlohmann::json> failed_ GUARDED_BY(mu_);  // id -> metadata of captures that failed
+  double last_start_ GUARDED_BY(mu_) = -1e18;                // steady seconds
+  std::map<std::string, double> rule_last_ GUARDED_BY(mu_);  // steady seconds
+  uint64_t seq_ GUARDED_BY(mu_) = 0;                         // ids made so far
+  std::map<std::string, std::string> rule_latest_ GUARDED_BY(mu_);
+  std::map<std::pair<std::string, std::string>, uint64_t> counts_ GUARDED_BY(mu_);
+  bool stop_ GUARDED_BY(mu_) = false;
+  std::thread writer_;  // started by the constructor, joined by the destructor
 };
 
 }  // namespace vigil::capture

@@ -145,13 +145,13 @@ void CaptureManager::Finish(Job job) {
     spdlog::error("capture {} failed: {}", job.id, st.message());
     doc["status"] = "failed";
     doc["error"] = st.message();
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     failed_[job.id] = doc;
     Count(job.req.trigger, "error");
     return;
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     Count(job.req.trigger, "ok");
   }
   spdlog::info("capture {} written: {} steps, {} ({} compressed){}, summary {}", job.id, d.steps,
