@@ -1,6 +1,7 @@
 #include "capture/manager.h"
 
 #include <dirent.h>
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -225,6 +226,11 @@ void CaptureManager::WriterLoop() {
       running_->writing = true;  // still listed (and busy) until its files exist
     }
     Finish(std::move(job));
+    // A capture is vigild's one burst of large, short-lived allocations (the
+    // profiler's events, the trace's JSON). glibc keeps what they freed in
+    // its arenas, so without this each capture left RSS a step higher (the
+    // 1-hour soak: +15 to +80 MiB after most captures).
+    malloc_trim(0);
     {
       MutexLock lock(&mu_);
       running_.reset();

@@ -4,7 +4,6 @@
 // summarized off the engine thread, listed and served by id.
 #pragma once
 
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -117,7 +116,6 @@ class CaptureManager : public Collectable {
   mutable Mutex mu_;  // taken before the engine's (Stop asks it to stop under mu_)
   CondVar cv_;        // running_ handed over, written or released; stop_
   std::unique_ptr<Job> running_ GUARDED_BY(mu_) PT_GUARDED_BY(mu_);  // triggered, not yet written
-  std::deque<Job> finished_ GUARDED_BY(mu_);  // from the engine, waiting for the writer
   std::map<std::string, nlohmann::json> failed_ GUARDED_BY(mu_);  // id -> metadata of captures that failed
   double last_start_ GUARDED_BY(mu_) = -1e18;                // steady seconds
   std::map<std::string, double> rule_last_ GUARDED_BY(mu_);  // steady seconds

@@ -138,6 +138,7 @@ class Daemon {
   std::atomic<bool> ready_{false};
   std::atomic<bool> stopping_{false};
   std::atomic<int64_t> next_id_{0};
+  std::atomic<int> generating_{0};  // HTTP workers held by generations (generate.cc)
 };
 
 Status LoadApiKeys(const std::string& path, std::set<std::string>* keys);

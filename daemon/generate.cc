@@ -91,6 +91,22 @@ void Daemon::HandleGenerate(const httplib::Request& req, httplib::Response& res,
     e.message = stopping_ ? "the server is shutting down" : "the server is starting";
     return send_error(e);
   }
+  // A generation holds its HTTP worker until its last byte. Some workers are
+  // kept from it, so that under overload /metrics, /health and the admin API
+  // still answer: the monitor must see the overload, not go blind in it.
+  const int slots = GenerationWorkers(config_.server.threads);
+  if (generating_.fetch_add(1) >= slots) {
+    --generating_;
+    ApiError e;
+    e.status = 503;
+    e.type = "overloaded";
+    e.message = "every HTTP worker for generation is busy (" + std::to_string(slots) + " of server.threads = " +
+                std::to_string(config_.server.threads) + "; the rest serve /metrics, /health and the admin API)";
+    res.set_header("Retry-After", "1");
+    return send_error(e);
+  }
+  // Released when the response is done with (the providers below hold it).
+  std::shared_ptr<void> slot(nullptr, [this](void*) { --generating_; });
   auto g = std::make_shared<GenerationRequest>();
   if (auto e = ParseGenerationRequest(req.body, chat, served_model_, *tok_, chat_, g.get())) return send_error(*e);
   int max_waiting;
@@ -123,7 +139,7 @@ void Daemon::HandleGenerate(const httplib::Request& req, httplib::Response& res,
   engine::Engine* eng = engine_.get();
   const tokenizer::Tokenizer* tok = tok_.get();
   // If the client vanishes, the releaser sees success == false: abort.
-  auto releaser = [eng, id](bool success) {
+  auto releaser = [eng, id, slot](bool success) {
     if (!success) eng->Abort(id);
   };
 

@@ -379,5 +379,62 @@ TEST(DaemonE2E, OverloadGets503WithRetryAfter) {
   EXPECT_EQ(retry_after.load(), overloaded.load());
 }
 
+TEST(DaemonE2E, MetricsAndHealthAnswerWhenGenerationsHoldEveryWorker) {
+  // 8 HTTP workers: 7 may hold generations, 1 is kept. Twelve long streams
+  // arrive: 7 run, the rest get 503; /metrics and /health still answer
+  // while the 7 hold their workers.
+  DaemonProcess d("engine:\n  model: builtin:tiny-llama\n  max_num_seqs: 16\n  max_model_len: 4096\n  num_blocks: 512\n",
+                  "  threads: 8\n");
+  ASSERT_TRUE(d.WaitReady()) << d.Log();
+  std::atomic<bool> stop{false};
+  std::atomic<int> refused{0}, streaming{0};
+  std::vector<std::thread> ts;
+  struct HangUp {  // on every exit, failed assertions too: the clients hang up and are joined
+    std::atomic<bool>* stop;
+    std::vector<std::thread>* ts;
+    ~HangUp() {
+      *stop = true;
+      for (auto& t : *ts) t.join();
+    }
+  } hang_up{&stop, &ts};
+  for (int i = 0; i < 12; ++i) {
+    ts.emplace_back([&] {
+      auto c = d.Client();
+      c.set_read_timeout(120, 0);
+      httplib::Request req;
+      req.method = "POST";
+      req.path = "/v1/completions";
+      req.set_header("Content-Type", "application/json");
+      req.body = R"({"prompt":"go","max_tokens":3000,"ignore_eos":true,"stream":true})";
+      bool counted = false;
+      req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+        if (!counted && std::string(data, n).rfind("data:", 0) == 0) {  // an SSE event, not a 503's body
+          counted = true;
+          ++streaming;
+        }
+        return !stop.load();  // false: hang up
+      };
+      httplib::Response res;
+      httplib::Error err;
+      c.send(req, res, err);
+      if (res.status == 503) ++refused;
+    });
+  }
+  ASSERT_TRUE(vigil::testing::WaitFor([&] { return streaming.load() == 7 && refused.load() == 5; }, 60000))
+      << streaming.load() << " streaming, " << refused.load() << " refused";
+  auto c = d.Client();
+  c.set_read_timeout(10, 0);
+  auto m = c.Get("/metrics");
+  ASSERT_TRUE(m) << "no answer from /metrics while generations hold 7 of 8 workers";
+  EXPECT_EQ(m->status, 200);
+  const size_t at = m->body.find("\nvllm:num_requests_running{");
+  ASSERT_NE(at, std::string::npos);
+  const std::string line = m->body.substr(at + 1, m->body.find('\n', at + 1) - at - 1);
+  EXPECT_EQ(line.substr(line.rfind(' ') + 1), "7") << line;
+  auto h = c.Get("/health");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->status, 200);
+}
+
 }  // namespace
 }  // namespace vigil
