@@ -21,10 +21,8 @@ for dt in float32 bfloat16 float16; do
     grep -E "FAILED|PASSED|actual|max abs" | head -16 || true
 done
 
-# The baseline: ../shared/bench from the repository root (the GPU machine's
-# layout), or shared/bench inside it.
-HF=../shared/bench/hf_generate_baseline.py
-[[ -f $HF ]] || HF=shared/bench/hf_generate_baseline.py
+# The HuggingFace generate baseline, a copy kept in the project.
+HF=bench/hf_generate_baseline.py
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "== engine_bench --shape tinyllama-1.1b, bf16, 128 prompt + 128 output tokens"
