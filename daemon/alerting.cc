@@ -1,6 +1,6 @@
-// vigild's side of alerting: builds the Notifier from the `alerts` section,
-// hands it the firing rules after every evaluation, and serves silences,
-// notifications and the alerting metrics.
+// AlertingApi (daemon/alerting.h).
+#include "daemon/alerting.h"
+
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -8,7 +8,6 @@
 #include <fstream>
 
 #include "common/os_util.h"
-#include "daemon/daemon.h"
 #include "daemon/diagnosis.h"
 #include "daemon/http_util.h"
 
@@ -42,13 +41,17 @@ json NotificationJson(const alerts::Notification& n) {
 
 }  // namespace
 
-std::string Daemon::ExternalUrl() const {
-  if (!config_.alerts.external_url.empty()) return config_.alerts.external_url;
-  return "http://" + config_.server.host + ":" + std::to_string(config_.server.port);
+std::string ExternalUrl(const Config& config) {
+  if (!config.alerts.external_url.empty()) return config.alerts.external_url;
+  return "http://" + config.server.host + ":" + std::to_string(config.server.port);
 }
 
-Status Daemon::StartAlerting() {
-  const AlertsConfig& a = config_.alerts;
+Status AlertingApi::Create(const Config& config, CaptureLinkFn capture_link, std::unique_ptr<AlertingApi>* out) {
+  std::unique_ptr<AlertingApi> api(new AlertingApi());
+  api->external_url_ = ExternalUrl(config);
+  api->instance_labels_ = config.server.instance_labels;
+  api->capture_link_ = std::move(capture_link);
+  const AlertsConfig& a = config.alerts;
   alerts::NotifierConfig nc;
   nc.dispatch = a.dispatch;
   nc.delivery.receivers = a.receivers;
@@ -66,36 +69,36 @@ Status Daemon::StartAlerting() {
   }
   nc.delivery.retry = a.retry;
   nc.delivery.alertmanager_ttl_s = 4 * a.resend_delay_s;
-  const std::string& dir = config_.server.state_dir;
+  const std::string& dir = config.server.state_dir;
   MakeDirs(dir);
   nc.delivery.outbox_path = dir + "/alerts.db";
   nc.silences_path = dir + "/alerts.db";
-  nc.external_url = ExternalUrl();
+  nc.external_url = api->external_url_;
   nc.resend_delay_s = a.resend_delay_s;
-  VIGIL_RETURN_IF_ERROR(alerts::Notifier::Create(nc, DefaultClock(), &notifier_).WithContext("alerts"));
-  notifier_->Start();
+  VIGIL_RETURN_IF_ERROR(alerts::Notifier::Create(nc, DefaultClock(), &api->notifier_).WithContext("alerts"));
+  api->notifier_->Start();
   std::string names;
   for (const auto& r : nc.delivery.receivers) names += (names.empty() ? "" : ", ") + r.name + " (" + alerts::ReceiverTypeName(r.type) + ")";
   spdlog::info("alerts: receivers {}; outbox {}", names, nc.delivery.outbox_path);
+  *out = std::move(api);
   return Status::OK();
 }
 
-void Daemon::ObserveFiring(const std::vector<rules::RuleEngine::View>& views) {
-  if (!notifier_) return;
+void AlertingApi::ObserveFiring(const std::vector<rules::RuleEngine::View>& views) {
   std::vector<alerts::Alert> firing;
-  const std::string url = ExternalUrl();
+  const std::string& url = external_url_;
   for (const auto& v : views) {
     if (v.status.state != rules::RuleState::kFiring) continue;
     if (!v.rule.Has(rules::RuleAction::kAlert)) continue;
     alerts::Alert a;
     a.labels = v.rule.labels;
-    for (const auto& [k, val] : config_.server.instance_labels) a.labels.emplace(k, val);  // the rule's own wins
+    for (const auto& [k, val] : instance_labels_) a.labels.emplace(k, val);  // the rule's own wins
     a.annotations = v.status.annotations;
     const std::string evidence = EvidenceText(v.status);
     if (!evidence.empty()) a.annotations["evidence"] = evidence;
     a.annotations["report"] = url + "/health/report";
     auto target = v.rule.labels.find("target");
-    if (const std::string link = CaptureLink(v.rule.name, target == v.rule.labels.end() ? "" : target->second); !link.empty())
+    if (const std::string link = capture_link_(v.rule.name, target == v.rule.labels.end() ? "" : target->second); !link.empty())
       a.annotations["capture"] = link;
     a.starts_at = v.status.fired_at > 0 ? v.status.fired_at : v.status.active_since;
     a.generator_url = url + "/api/v1/rules";
@@ -105,14 +108,21 @@ void Daemon::ObserveFiring(const std::vector<rules::RuleEngine::View>& views) {
   notifier_->Observe(std::move(firing));
 }
 
-std::vector<std::string> Daemon::SilencedBy(const std::map<std::string, std::string>& labels) const {
-  return notifier_ ? notifier_->SilencedBy(labels, UnixNow()) : std::vector<std::string>{};
+std::vector<std::string> AlertingApi::SilencedBy(const std::map<std::string, std::string>& labels) const {
+  return notifier_->SilencedBy(labels, UnixNow());
 }
 
-void Daemon::AlertingRoutes() {
-  httplib::Server& h = *http_;
-  h.Post("/api/v1/silences", [this](const httplib::Request& q, httplib::Response& r) {
-    if (!CheckAdmin(q, r)) return;
+json AlertingApi::Report() const {
+  json receivers = json::object();
+  for (const auto& [name, rs] : notifier_->deliverer().Stats())
+    receivers[name] = {{"pending", rs.pending}, {"delivered", rs.delivered}, {"failed_attempts", rs.failed},
+                       {"dead", rs.dead}};
+  return {{"fault", notifier_->fault()}, {"receivers", receivers}};
+}
+
+void AlertingApi::Routes(httplib::Server& h, AccessCheck check_admin) {
+  h.Post("/api/v1/silences", [this, check_admin](const httplib::Request& q, httplib::Response& r) {
+    if (!check_admin(q, r)) return;
     ApiError e;
     json body = json::parse(q.body, nullptr, false);
     if (body.is_discarded()) {
@@ -133,16 +143,16 @@ void Daemon::AlertingRoutes() {
     if (!warning.empty()) out["warning"] = warning;
     r.set_content(out.dump(), "application/json");
   });
-  h.Get("/api/v1/silences", [this](const httplib::Request& q, httplib::Response& r) {
-    if (!CheckAdmin(q, r)) return;
+  h.Get("/api/v1/silences", [this, check_admin](const httplib::Request& q, httplib::Response& r) {
+    if (!check_admin(q, r)) return;
     const double now = UnixNow();
     json data = json::array();
     for (const auto& s : notifier_->silences().List()) data.push_back(alerts::SilenceToJson(s, now));
     r.set_content(json{{"status", "success"}, {"data", data}}.dump(-1, ' ', false, json::error_handler_t::replace),
                   "application/json");
   });
-  h.Delete(R"(/api/v1/silences/([^/]+))", [this](const httplib::Request& q, httplib::Response& r) {
-    if (!CheckAdmin(q, r)) return;
+  h.Delete(R"(/api/v1/silences/([^/]+))", [this, check_admin](const httplib::Request& q, httplib::Response& r) {
+    if (!check_admin(q, r)) return;
     Status st = notifier_->silences().Expire(q.matches[1], UnixNow());
     if (!st.ok()) return SendStatus(r, st);
     spdlog::info("silence {} expired", q.matches[1].str());

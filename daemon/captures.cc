@@ -1,12 +1,14 @@
-// vigild's side of captures: the CaptureManager, rule actions, the
-// /api/v1/captures endpoints and vLLM's /start_profile and /stop_profile.
+// CaptureApi (daemon/captures.h).
+#include "daemon/captures.h"
+
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
 #include <fstream>
 
 #include "common/units.h"
-#include "daemon/daemon.h"
+#include "daemon/alerting.h"
+#include "daemon/daemon.h"  // kVersion, for the capture's config snapshot
 #include "daemon/diagnosis.h"
 #include "daemon/http_util.h"
 
@@ -18,34 +20,26 @@ using json = nlohmann::json;
 
 }  // namespace
 
-void Daemon::StartCaptures() {
-  capture::CaptureConfig cc = config_.capture;
-  if (cc.dir.empty()) cc.dir = config_.server.state_dir + "/captures";
-  if (!engine_) cc.enabled = false;  // a sidecar has no engine to profile here
-  const auto& e = config_.engine;
-  json snapshot = {{"model", served_model_}, {"device", e.device}, {"dtype", e.dtype}, {"block_size", e.block_size},
+CaptureApi::CaptureApi(const Config& config, engine::Engine* engine, const std::string& served_model,
+                       std::function<double()> throughput_before)
+    : external_url_(ExternalUrl(config)) {
+  capture::CaptureConfig cc = config.capture;
+  if (cc.dir.empty()) cc.dir = config.server.state_dir + "/captures";
+  if (!engine) cc.enabled = false;  // a sidecar has no engine to profile here
+  const auto& e = config.engine;
+  json snapshot = {{"model", served_model}, {"device", e.device}, {"dtype", e.dtype}, {"block_size", e.block_size},
                    {"max_num_seqs", e.max_num_seqs}, {"max_num_batched_tokens", e.max_num_batched_tokens},
                    {"max_model_len", e.max_model_len}, {"enable_chunked_prefill", e.enable_chunked_prefill},
                    {"enable_prefix_caching", e.enable_prefix_caching}, {"version", kVersion}};
-  // Read at trigger time: the series store is created after this.
-  auto before = [this]() -> double {
-    const pipeline::Instance* local = pipeline_ ? pipeline_->Find("local") : nullptr;
-    if (!local) return -1;
-    const auto pts = local->series().Range("output_tokens_per_s", UnixNow() - 60);
-    if (pts.empty()) return -1;
-    double sum = 0;
-    for (const auto& p : pts) sum += p.v;
-    return sum / static_cast<double>(pts.size());
-  };
-  captures_ = std::make_unique<capture::CaptureManager>(cc, engine_.get(), before, snapshot);
-  if (!config_.targets.empty()) {
+  captures_ = std::make_unique<capture::CaptureManager>(cc, engine, std::move(throughput_before), snapshot);
+  if (!config.targets.empty()) {
     pipeline::RemoteCaptureConfig rc;
-    rc.enabled = config_.capture.enabled;
-    rc.rule_cooldown_s = config_.capture.rule_cooldown_s;
-    rc.global_cooldown_s = config_.capture.global_cooldown_s;
+    rc.enabled = config.capture.enabled;
+    rc.rule_cooldown_s = config.capture.rule_cooldown_s;
+    rc.global_cooldown_s = config.capture.global_cooldown_s;
     remote_captures_ = std::make_unique<pipeline::RemoteCaptures>(rc);
   }
-  if (!engine_) {
+  if (!engine) {
     spdlog::info("captures: of watched targets through their /start_profile (cooldown {} per rule, {} global per target)",
                  FormatDuration(cc.rule_cooldown_s), FormatDuration(cc.global_cooldown_s));
     return;
@@ -55,8 +49,14 @@ void Daemon::StartCaptures() {
                FormatSize(cc.max_bytes), FormatDuration(cc.rule_cooldown_s), FormatDuration(cc.global_cooldown_s));
 }
 
-void Daemon::OnTransitions(const std::vector<std::pair<std::string, rules::Transition>>& transitions,
-                           const std::vector<rules::RuleEngine::View>& views) {
+void CaptureApi::Shutdown() {
+  if (remote_captures_) remote_captures_->Shutdown();
+  std::string id;
+  captures_->Stop(&id);  // NotFound when none runs
+}
+
+void CaptureApi::OnTransitions(const std::vector<std::pair<std::string, rules::Transition>>& transitions,
+                               const std::vector<rules::RuleEngine::View>& views, const pipeline::Pipeline& pipeline) {
   auto has_capture = [](const rules::Rule& r) {
     return r.Has(rules::RuleAction::kCapture);
   };
@@ -94,12 +94,8 @@ void Daemon::OnTransitions(const std::vector<std::pair<std::string, rules::Trans
     if (std::get<0>(*it) != "local") {
       pipeline::TargetConfig target;
       std::string token, why;
-      if (remote_captures_ && pipeline_->FindTarget(v->rule.labels.at("target"), &target, &token))
+      if (remote_captures_ && pipeline.FindTarget(v->rule.labels.at("target"), &target, &token))
         remote_captures_->Trigger(target, token, v->rule.name, reason, UnixNow(), &why);  // refusals are logged
-      it = captures_due_.erase(it);
-      continue;
-    }
-    if (!captures_) {
       it = captures_due_.erase(it);
       continue;
     }
@@ -114,20 +110,19 @@ void Daemon::OnTransitions(const std::vector<std::pair<std::string, rules::Trans
   }
 }
 
-std::string Daemon::CaptureLink(const std::string& rule, const std::string& target) const {
+std::string CaptureApi::CaptureLink(const std::string& rule, const std::string& target) const {
   std::string id;
-  if (target.empty() || target == "local") id = captures_ ? captures_->LatestForRule(rule) : "";
+  if (target.empty() || target == "local") id = captures_->LatestForRule(rule);
   else if (remote_captures_) id = remote_captures_->LatestFor(target, rule);
-  return id.empty() ? "" : ExternalUrl() + "/api/v1/captures/" + id;
+  return id.empty() ? "" : external_url_ + "/api/v1/captures/" + id;
 }
 
-json Daemon::LatestCaptures(size_t n) const {
+json CaptureApi::LatestCaptures(size_t n) const {
   json out = json::array();
-  if (captures_)
-    for (const auto& c : captures_->List()) {
-      if (out.size() >= n) break;
-      out.push_back(c);
-    }
+  for (const auto& c : captures_->List()) {
+    if (out.size() >= n) break;
+    out.push_back(c);
+  }
   if (remote_captures_)
     for (const auto& c : remote_captures_->List()) {
       if (out.size() >= 2 * n) break;
@@ -136,10 +131,10 @@ json Daemon::LatestCaptures(size_t n) const {
   return out;
 }
 
-void Daemon::CaptureRoutes() {
-  httplib::Server& h = *http_;
-  auto start = [this](const httplib::Request& q, httplib::Response& r, const std::string& trigger, bool profile) {
-    if (!CheckAdmin(q, r)) return;
+void CaptureApi::Routes(httplib::Server& h, AccessCheck check_admin) {
+  auto start = [this, check_admin](const httplib::Request& q, httplib::Response& r, const std::string& trigger,
+                                   bool profile) {
+    if (!check_admin(q, r)) return;
     capture::TriggerRequest req;
     req.trigger = trigger;
     if (!q.body.empty()) {
@@ -187,31 +182,31 @@ void Daemon::CaptureRoutes() {
   h.Post("/api/v1/captures", [start](const httplib::Request& q, httplib::Response& r) { start(q, r, "api", false); });
   // vLLM's profiler endpoints, bounded by the same limits.
   h.Post("/start_profile", [start](const httplib::Request& q, httplib::Response& r) { start(q, r, "profile", true); });
-  h.Post("/stop_profile", [this](const httplib::Request& q, httplib::Response& r) {
-    if (!CheckAdmin(q, r)) return;
+  h.Post("/stop_profile", [this, check_admin](const httplib::Request& q, httplib::Response& r) {
+    if (!check_admin(q, r)) return;
     std::string id;
     if (Status st = captures_->Stop(&id); !st.ok()) return SendStatus(r, st);
     captures_->WaitIdle(60);  // vLLM answers once the trace is written
     r.set_content(json{{"id", id}, {"status", "stopped"}, {"url", "/api/v1/captures/" + id}}.dump(), "application/json");
   });
-  h.Get("/api/v1/captures", [this](const httplib::Request& q, httplib::Response& r) {
-    if (!CheckAdmin(q, r)) return;
+  h.Get("/api/v1/captures", [this, check_admin](const httplib::Request& q, httplib::Response& r) {
+    if (!check_admin(q, r)) return;
     json data = captures_->List();
     if (remote_captures_)
       for (auto& c : remote_captures_->List()) data.push_back(std::move(c));
     r.set_content(json{{"status", "success"}, {"data", data}}.dump(-1, ' ', false, json::error_handler_t::replace),
                   "application/json");
   });
-  h.Get(R"(/api/v1/captures/([^/]+))", [this](const httplib::Request& q, httplib::Response& r) {
-    if (!CheckAdmin(q, r)) return;
+  h.Get(R"(/api/v1/captures/([^/]+))", [this, check_admin](const httplib::Request& q, httplib::Response& r) {
+    if (!check_admin(q, r)) return;
     json doc;
     if (Status st = captures_->Get(q.matches[1], &doc); !st.ok()) {
       if (!remote_captures_ || !remote_captures_->Get(q.matches[1], &doc)) return SendStatus(r, st);
     }
     r.set_content(doc.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
   });
-  h.Get(R"(/api/v1/captures/([^/]+)/trace)", [this](const httplib::Request& q, httplib::Response& r) {
-    if (!CheckAdmin(q, r)) return;
+  h.Get(R"(/api/v1/captures/([^/]+)/trace)", [this, check_admin](const httplib::Request& q, httplib::Response& r) {
+    if (!check_admin(q, r)) return;
     std::string path;
     if (Status st = captures_->TracePath(q.matches[1], &path); !st.ok()) return SendStatus(r, st);
     std::ifstream in(path, std::ios::binary);
@@ -219,8 +214,8 @@ void Daemon::CaptureRoutes() {
     r.set_header("Content-Disposition", "attachment; filename=\"" + q.matches[1].str() + ".pt.trace.json.gz\"");
     r.set_content(std::move(bytes), "application/gzip");
   });
-  h.Delete(R"(/api/v1/captures/([^/]+))", [this](const httplib::Request& q, httplib::Response& r) {
-    if (!CheckAdmin(q, r)) return;
+  h.Delete(R"(/api/v1/captures/([^/]+))", [this, check_admin](const httplib::Request& q, httplib::Response& r) {
+    if (!check_admin(q, r)) return;
     if (Status st = captures_->Delete(q.matches[1]); !st.ok()) return SendStatus(r, st);
     r.set_content(json{{"status", "success"}}.dump(), "application/json");
   });

@@ -125,9 +125,26 @@ Status Daemon::Create(const Config& config, std::unique_ptr<Daemon>* out) {
   d->chat_.generation_prompt = config.serving.chat_generation_prompt;
   d->metrics_ = std::make_unique<Metrics>(d->served_model_, kVersion, config.server.instance_labels);
   d->metrics_->SetReloadResult(true, UnixNow());
-  VIGIL_RETURN_IF_ERROR(d->StartAlerting());
+  Daemon* self = d.get();
+  // Read on the monitor thread only; captures_ is set before it starts.
+  auto capture_link = [self](const std::string& rule, const std::string& target) {
+    return self->captures_->CaptureLink(rule, target);
+  };
+  VIGIL_RETURN_IF_ERROR(AlertingApi::Create(config, capture_link, &d->alerting_));
   if (d->engine_) VIGIL_RETURN_IF_ERROR(d->engine_->Start());
-  d->StartCaptures();  // before the monitor: its rules trigger captures
+  // Read at trigger time: the series store is created after this.
+  auto throughput_before = [self]() -> double {
+    const pipeline::Instance* local = self->pipeline_ ? self->pipeline_->Find("local") : nullptr;
+    if (!local) return -1;
+    const auto pts = local->series().Range("output_tokens_per_s", UnixNow() - 60);
+    if (pts.empty()) return -1;
+    double sum = 0;
+    for (const auto& p : pts) sum += p.v;
+    return sum / static_cast<double>(pts.size());
+  };
+  // Before the monitor: its rules trigger captures.
+  d->captures_ = std::make_unique<CaptureApi>(config, d->engine_.get(), d->served_model_, throughput_before);
+  d->ui_ = std::make_unique<UiApi>(config.server);
   if (config.monitor.enabled) VIGIL_RETURN_IF_ERROR(d->StartMonitor(std::move(groups), std::move(inhibits)));
   else spdlog::info("monitor: disabled (monitor.enabled: false); rules are not evaluated");
   d->http_ = std::make_unique<httplib::Server>();
@@ -192,17 +209,18 @@ Status Daemon::StartMonitor(std::vector<rules::RuleGroup> groups, std::vector<ru
 
 void Daemon::OnTick(const std::vector<std::pair<std::string, rules::Transition>>& transitions) {
   const auto views = pipeline_->Views();
-  OnTransitions(transitions, views);  // captures first, so the alert can link to its capture
-  ObserveFiring(views);
-  RecordHistory(views);
+  captures_->OnTransitions(transitions, views, *pipeline_);  // captures first, so the alert can link to its capture
+  alerting_->ObserveFiring(views);
+  ui_->RecordHistory(views);
 }
 
+// The HTTP server's workers are joined by now (Serve returned, or never ran).
 Daemon::~Daemon() {
   if (pipeline_) pipeline_->Stop();
-  if (notifier_) notifier_->Stop();
-  remote_captures_.reset();  // interrupts target captures' windows
-  captures_.reset();  // stops a running capture and joins the writer
+  if (alerting_) alerting_->Stop();
+  if (captures_) captures_->Shutdown();  // interrupts target captures' windows, stops a running one
   if (engine_) engine_->Stop();
+  captures_.reset();  // after the engine: no capture callback can reach it any more; joins the writer
 }
 
 Status Daemon::Bind() {
@@ -244,9 +262,10 @@ void Daemon::Stop() {
       spdlog::warn("grace period over: aborting {} request(s)", s.requests_running + s.requests_waiting);
   }
   if (pipeline_) pipeline_->Stop();
-  if (notifier_) notifier_->Stop();  // what is queued stays in the outbox for the next start
-  if (remote_captures_) remote_captures_->Shutdown();  // destroyed with the daemon, after the HTTP server
-  captures_.reset();
+  alerting_->Stop();  // what is queued stays in the outbox for the next start
+  // Stopped, not destroyed: HTTP handlers may still be reading them. The
+  // destructor frees them, after Serve has joined the HTTP workers.
+  captures_->Shutdown();
   if (engine_) engine_->Stop();  // aborts the rest; their streams end
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let handlers flush final chunks
   http_->stop();
@@ -383,7 +402,7 @@ void Daemon::Routes() {
     if (local) counts = local->detectors().Counts();
     // Each component collects its own families; the daemon adds the GPU's.
     std::vector<prometheus::MetricFamily> extra;
-    std::vector<const Collectable*> parts = {pipeline_.get(), notifier_.get(), captures_.get()};
+    std::vector<const Collectable*> parts = {pipeline_.get(), &alerting_->metrics(), &captures_->metrics()};
     for (const Collectable* c : parts)
       if (c)
         for (const auto& f : c->Collect()) extra.push_back(ToPrometheus(f));
@@ -420,7 +439,7 @@ void Daemon::Routes() {
     r.set_content(RulesJson(views()).dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
   });
   h.Get("/api/v1/alerts", [this, views](const httplib::Request&, httplib::Response& r) {
-    auto silenced = [this](const std::map<std::string, std::string>& l) { return SilencedBy(l); };
+    auto silenced = [this](const std::map<std::string, std::string>& l) { return alerting_->SilencedBy(l); };
     r.set_content(AlertsJson(views(), silenced).dump(-1, ' ', false, json::error_handler_t::replace),
                   "application/json");
   });
@@ -446,9 +465,10 @@ void Daemon::Routes() {
     r.set_content(json{{"status", "success"}, {"rules", pipeline_ ? pipeline_->rule_count() : 0}}.dump(),
                   "application/json");
   });
-  AlertingRoutes();
-  CaptureRoutes();
-  UiRoutes();
+  auto check_admin = [this](const httplib::Request& q, httplib::Response& r) { return CheckAdmin(q, r); };
+  alerting_->Routes(h, check_admin);
+  captures_->Routes(h, check_admin);
+  ui_->Routes(h);
   h.Get("/version", [](const httplib::Request&, httplib::Response& r) {
     r.set_content(json{{"version", kVersion}}.dump(), "application/json");
   });

@@ -7,21 +7,19 @@
 #include <memory>
 #include <set>
 #include <string>
-#include <tuple>
 
-#include "alerts/history.h"
-#include "alerts/notifier.h"
-#include "capture/manager.h"
 #include "common/mutex.h"
 #include "common/status.h"
+#include "daemon/alerting.h"
+#include "daemon/captures.h"
 #include "daemon/config.h"
 #include "daemon/gpu_report.h"
 #include "daemon/metrics.h"
 #include "daemon/openai.h"
+#include "daemon/ui.h"
 #include "detectors/detectors.h"
 #include "monitor/gpu_probe.h"
 #include "pipeline/pipeline.h"
-#include "pipeline/remote_capture.h"
 #include "rules/rules.h"
 #include "engine/engine.h"
 #include "tokenizer/tokenizer.h"
@@ -64,7 +62,7 @@ class Daemon {
  private:
   Daemon() = default;
   void Routes();
-  bool CheckApiKey(const httplib::Request& req, httplib::Response& res);
+  bool CheckApiKey(const httplib::Request& req, httplib::Response& res) EXCLUDES(config_mu_);
   void HandleGenerate(const httplib::Request& req, httplib::Response& res, bool chat);
   void HandleTokenize(const httplib::Request& req, httplib::Response& res);
   void HandleDetokenize(const httplib::Request& req, httplib::Response& res);
@@ -77,34 +75,14 @@ class Daemon {
   // sending a 400/404.
   const pipeline::Instance* ResolveInstance(const httplib::Request& req, httplib::Response& res) const;
   nlohmann::json InstanceReport(const pipeline::Instance& inst, bool detail) const;
-  void MonitorRoutes();
   Status StartMonitor(std::vector<rules::RuleGroup> groups, std::vector<rules::InhibitRule> inhibits);
-  // After each monitor tick (pipeline thread): captures, then the notifier.
+  // After each monitor tick (pipeline thread): captures, then the notifier,
+  // then the dashboard's history.
   void OnTick(const std::vector<std::pair<std::string, rules::Transition>>& transitions);
-  bool CheckAdmin(const httplib::Request& req, httplib::Response& res);
+  bool CheckAdmin(const httplib::Request& req, httplib::Response& res) EXCLUDES(config_mu_);
   // The rule files' groups, and their inhibitions plus alerts.inhibit_rules.
   Status LoadRuleSet(const Config& config, std::vector<rules::RuleGroup>* groups,
                      std::vector<rules::InhibitRule>* inhibits) const;
-  // alerting.cc
-  Status StartAlerting();
-  void AlertingRoutes();
-  void ObserveFiring(const std::vector<rules::RuleEngine::View>& views);
-  std::vector<std::string> SilencedBy(const std::map<std::string, std::string>& labels) const;
-  std::string ExternalUrl() const;
-  // captures.cc
-  void StartCaptures();
-  void CaptureRoutes();
-  void OnTransitions(const std::vector<std::pair<std::string, rules::Transition>>& transitions,
-                     const std::vector<rules::RuleEngine::View>& views);
-  // The newest capture of `rule` on `target` ("" or "local": the hosted engine).
-  std::string CaptureLink(const std::string& rule, const std::string& target) const;
-  nlohmann::json LatestCaptures(size_t n) const;
-  // ui.cc: the dashboard's page and assets, and the alert history it reads.
-  void UiRoutes();
-  void RecordHistory(const std::vector<rules::RuleEngine::View>& views);
-  void HandleAlertHistory(const httplib::Request& req, httplib::Response& res);
-  // GET /api/v1/series?names=a,b[&window][&step]: several signals in one call.
-  void SeriesSet(const pipeline::Instance& inst, const httplib::Request& req, httplib::Response& res);
 
   // As started: fixed after Create, read without a lock. What Reload changes
   // live (rules, inhibit_rules, server limits, logging, keys) is read from
@@ -124,12 +102,11 @@ class Daemon {
   // The monitor: every monitored instance's series, detectors and rules
   // (absent with monitor.enabled: false).
   std::unique_ptr<pipeline::Pipeline> pipeline_;
-  std::unique_ptr<alerts::Notifier> notifier_;
-  std::unique_ptr<capture::CaptureManager> captures_;
-  std::unique_ptr<pipeline::RemoteCaptures> remote_captures_;  // with targets: through their /start_profile
-  // Pipeline thread only: (instance, group, rule) fired, capture not yet taken.
-  std::set<std::tuple<std::string, std::string, std::string>> captures_due_;
-  alerts::AlertHistory history_;  // firing episodes, for the dashboard
+  // Set by Create, before the monitor starts, and kept until the destructor:
+  // HTTP handlers and the monitor's hook use them without a lock.
+  std::unique_ptr<AlertingApi> alerting_;
+  std::unique_ptr<CaptureApi> captures_;  // after engine_: destroyed before it
+  std::unique_ptr<UiApi> ui_;
   std::unique_ptr<httplib::Server> http_;
   std::string served_model_;
   ChatTemplate chat_;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <functional>
 
 #include <nlohmann/json.hpp>
 #include <string>
@@ -12,6 +13,7 @@
 #include "detectors/detectors.h"
 
 namespace httplib {
+struct Request;
 struct Response;
 }
 
@@ -30,5 +32,9 @@ ApiError ErrorFromStatus(const Status& st);
 inline int GenerationWorkers(int threads) { return threads < 2 ? threads : threads - std::clamp(threads / 8, 1, 8); }
 
 inline void SendStatus(httplib::Response& res, const Status& st) { SendError(res, ErrorFromStatus(st)); }
+
+// The daemon's admin check, given to the components that serve admin
+// endpoints: false after it has answered 401/403 itself.
+using AccessCheck = std::function<bool(const httplib::Request&, httplib::Response&)>;
 
 }  // namespace vigil::daemon

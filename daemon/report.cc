@@ -161,20 +161,12 @@ void Daemon::HandleHealthReport(const httplib::Request& req, httplib::Response& 
   }
   report["status"] = status;
   report["instances"] = instances;
-  json alerting = json::object();
-  if (notifier_) {
-    json receivers = json::object();
-    for (const auto& [name, rs] : notifier_->deliverer().Stats())
-      receivers[name] = {{"pending", rs.pending}, {"delivered", rs.delivered}, {"failed_attempts", rs.failed},
-                         {"dead", rs.dead}};
-    alerting = {{"fault", notifier_->fault()}, {"receivers", receivers}};
-  }
-  report["alerting"] = alerting;
-  report["captures"] = LatestCaptures(5);
+  report["alerting"] = alerting_->Report();
+  report["captures"] = captures_->LatestCaptures(5);
   // Alerts that cannot reach the disk are still delivered, but say so.
-  if (notifier_ && !notifier_->fault().empty() && status == "healthy") {
+  if (const std::string fault = alerting_->fault(); !fault.empty() && status == "healthy") {
     report["status"] = "degraded";
-    report["reason"] = "alert outbox: " + notifier_->fault();
+    report["reason"] = "alert outbox: " + fault;
   }
   const pipeline::Instance* focus = only;
   if (!focus && pipeline_) focus = pipeline_->Find(pipeline_->hosted() ? "local" : "");
@@ -223,7 +215,7 @@ void Daemon::HandleSeries(const httplib::Request& req, httplib::Response& res) {
                          {"memory_bytes", series.MemoryBytes()}}.dump(), "application/json");
     return;
   }
-  if (req.has_param("names")) return SeriesSet(*inst, req, res);
+  if (req.has_param("names")) return SeriesSet(*inst, config_.monitor, req, res);
   const std::string name = req.get_param_value("name");
   if (!monitor::FindSignal(name)) {
     e.status = 404;

@@ -4,6 +4,8 @@
 // libjs-dygraphs, served from where Debian installs it (no CDN, no build).
 // A strict Content-Security-Policy: scripts, styles and requests from
 // vigild's own origin only, no inline code, no framing.
+#include "daemon/ui.h"
+
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -14,7 +16,6 @@
 #include "common/os_util.h"
 #include "common/time_util.h"
 #include "common/units.h"
-#include "daemon/daemon.h"
 #include "daemon/diagnosis.h"
 #include "daemon/http_util.h"
 #include "monitor/signals.h"
@@ -52,14 +53,14 @@ std::string InstanceOf(const std::map<std::string, std::string>& labels) {
 
 }  // namespace
 
-void Daemon::UiRoutes() {
-  if (!config_.server.ui) return;
+void UiApi::Routes(httplib::Server& h) {
+  if (!server_.ui) return;
   // A fixed list, read once: nothing under /ui/ maps a request path onto the
   // file system, so no path can climb out of these folders.
   struct Asset {
     std::string url, file, type;
   };
-  const std::string dir = UiDir(config_.server.ui_dir);
+  const std::string dir = UiDir(server_.ui_dir);
   const std::string vendor = VIGIL_DYGRAPHS_DIR;
   const std::vector<Asset> list = {
       {"/ui/index.html", dir + "/index.html", "text/html; charset=utf-8"},
@@ -84,8 +85,7 @@ void Daemon::UiRoutes() {
     spdlog::warn("dashboard: cannot read {} (server.ui_dir; the charts need Debian's libjs-dygraphs); / answers 503",
                  missing);
   else
-    spdlog::info("dashboard: http://{}:{}/ (page from {}, charts from {})", config_.server.host, config_.server.port,
-                 dir, vendor);
+    spdlog::info("dashboard: http://{}:{}/ (page from {}, charts from {})", server_.host, server_.port, dir, vendor);
   auto serve = [assets, missing](const std::string& url, httplib::Response& r) {
     r.set_header("Content-Security-Policy", kCsp);
     r.set_header("X-Content-Type-Options", "nosniff");
@@ -99,14 +99,13 @@ void Daemon::UiRoutes() {
     e.message = missing.empty() ? "no dashboard asset " + url : "dashboard assets missing: " + missing;
     SendError(r, e);
   };
-  httplib::Server& h = *http_;
   h.Get("/", [serve](const httplib::Request&, httplib::Response& r) { serve("/ui/index.html", r); });
   h.Get("/ui/", [serve](const httplib::Request&, httplib::Response& r) { serve("/ui/index.html", r); });
   h.Get(R"(/ui/([a-z./]+))", [serve](const httplib::Request& q, httplib::Response& r) { serve(q.path, r); });
   h.Get("/api/v1/alerts/history", [this](const httplib::Request& q, httplib::Response& r) { HandleAlertHistory(q, r); });
 }
 
-void Daemon::RecordHistory(const std::vector<rules::RuleEngine::View>& views) {
+void UiApi::RecordHistory(const std::vector<rules::RuleEngine::View>& views) {
   std::vector<alerts::Episode> firing;
   for (const auto& v : views) {
     if (v.status.state != rules::RuleState::kFiring) continue;
@@ -125,7 +124,7 @@ void Daemon::RecordHistory(const std::vector<rules::RuleEngine::View>& views) {
   history_.Observe(UnixNow(), firing);
 }
 
-void Daemon::HandleAlertHistory(const httplib::Request& req, httplib::Response& res) {
+void UiApi::HandleAlertHistory(const httplib::Request& req, httplib::Response& res) const {
   ApiError e;
   double since = UnixNow() - 3600;
   if (req.has_param("since") && !ParseRfc3339(req.get_param_value("since"), &since)) {
@@ -149,7 +148,8 @@ void Daemon::HandleAlertHistory(const httplib::Request& req, httplib::Response& 
   res.set_content(json{{"episodes", list}}.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
 }
 
-void Daemon::SeriesSet(const pipeline::Instance& inst, const httplib::Request& req, httplib::Response& res) {
+void SeriesSet(const pipeline::Instance& inst, const MonitorConfig& monitor, const httplib::Request& req,
+               httplib::Response& res) {
   ApiError e;
   std::vector<std::string> names;
   const std::string list = req.get_param_value("names");
@@ -171,7 +171,7 @@ void Daemon::SeriesSet(const pipeline::Instance& inst, const httplib::Request& r
     e.message = "'names' takes 1 to 64 signal names, comma-separated";
     return SendError(res, e);
   }
-  double window = config_.monitor.retention_s, step = 0;
+  double window = monitor.retention_s, step = 0;
   for (auto [key, out] : {std::pair<const char*, double*>{"window", &window}, {"step", &step}}) {
     if (!req.has_param(key)) continue;
     if (Status st = ParseDuration(req.get_param_value(key), out); !st.ok()) {
@@ -181,7 +181,7 @@ void Daemon::SeriesSet(const pipeline::Instance& inst, const httplib::Request& r
     }
   }
   // A step under the interval would only repeat points: none is the raw data.
-  if (step <= config_.monitor.interval_s) step = 0;
+  if (step <= monitor.interval_s) step = 0;
   const double now = UnixNow();
   json series = json::array();
   for (const std::string& n : names) {
