@@ -37,7 +37,9 @@ export TSAN_OPTIONS="$common:halt_on_error=0:second_deadlock_stack=1:ignore_noni
 
 start=$(date +%s)
 # -O1: sanitizer builds are about finding bugs, and compile faster than -O2.
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g -DNDEBUG" \
+# -g1 (line tables): reports keep function, file and line; full -g made each
+# compile a third slower and the objects 4 times bigger.
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
   -DVIGIL_SANITIZE=$sanitize -DVIGIL_BUILD_BENCH=OFF
 # The build runs the test binaries (gtest_discover_tests) with the options above.
 cmake --build "$build" -j "$jobs"
