@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/id_list.h"  // ParseIdList, for the benches' --prompt-ids
 #include "common/status.h"
 
 namespace vigil::bench {
@@ -30,7 +31,5 @@ class Args {
   std::vector<std::string> positional_;
 };
 
-// "1,2,3" -> {1,2,3}; InvalidArgument naming the bad element.
-Status ParseIdList(const std::string& text, std::vector<int32_t>* out);
 
 }  // namespace vigil::bench

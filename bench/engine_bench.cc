@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::vector<int32_t> batches;
-  if (!(st = bench::ParseIdList(a.Get("batches", "1,8,32"), &batches)).ok()) {
+  if (!(st = ParseIdList(a.Get("batches", "1,8,32"), &batches)).ok()) {
     std::fprintf(stderr, "engine_bench: --batches: %s\n", st.message().c_str());
     return 2;
   }

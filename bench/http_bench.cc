@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
   int64_t total = 0, max_tokens = 0;
   std::vector<int32_t> concs;
   if (!st.ok() || !(st = a.GetInt("requests", 64, &total)).ok() || !(st = a.GetInt("max-tokens", 16, &max_tokens)).ok() ||
-      !(st = bench::ParseIdList(a.Get("concurrency", "1,32"), &concs)).ok()) {
+      !(st = ParseIdList(a.Get("concurrency", "1,32"), &concs)).ok()) {
     std::fprintf(stderr, "http_bench: %s\n", st.message().c_str());
     return 2;
   }

@@ -2,7 +2,6 @@
 // no daemon, to debug a model or compare the engine with another one.
 #include <spdlog/spdlog.h>
 
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -10,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/flags.h"
+#include "common/id_list.h"
 #include "engine/engine_core.h"
 #include "engine/safetensors.h"
 
@@ -43,25 +43,6 @@ Status MakeCore(const EngineFlags& f, std::unique_ptr<engine::EngineCore>* core)
   cfg.max_model_len = static_cast<int>(f.max_model_len);
   cfg.kv_cache_memory = 64LL << 20;
   return engine::EngineCore::Create(cfg, core);
-}
-
-// "1,2,3" -> {1,2,3}; InvalidArgument naming the bad element.
-Status ParseIdList(const std::string& text, std::vector<int32_t>* out) {
-  out->clear();
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    size_t comma = text.find(',', pos);
-    std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-    char* end = nullptr;
-    errno = 0;
-    long long v = std::strtoll(item.c_str(), &end, 10);
-    if (item.empty() || *end != '\0' || errno != 0 || v < 0 || v > INT32_MAX)
-      return Status::InvalidArgument("\"" + item + "\" in \"" + text + "\" is not a token id");
-    out->push_back(static_cast<int32_t>(v));
-    if (comma == std::string::npos) break;
-    pos = comma + 1;
-  }
-  return Status::OK();
 }
 
 int Fail(const Status& st) {
