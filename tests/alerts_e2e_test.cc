@@ -247,7 +247,9 @@ TEST(AlertsE2ETest, ADaemonKilledMidDeliveryDeliversAfterRestart) {
     ASSERT_TRUE(d.WaitReady()) << d.Log();
     auto c = d.Client();
     ASSERT_TRUE(WaitFor([&] { return Get(c, "/api/v1/notifications?state=pending")["data"].size() >= 3; })) << d.Log();
-    for (const auto& n : Get(c, "/api/v1/notifications?state=pending")["data"]) keys.insert(n["idempotencyKey"]);
+    // Named: a range-for over a temporary's member would read freed memory.
+    const json pending = Get(c, "/api/v1/notifications?state=pending");
+    for (const auto& n : pending["data"]) keys.insert(n["idempotencyKey"]);
     d.Signal(SIGKILL);
     d.WaitExit();
   }
