@@ -45,7 +45,8 @@ Status ExpandSeries(const std::string& notation, std::vector<double>* out) {
       start = std::strtod(head.c_str(), &end);
       if (*end != '\0') return Status::InvalidArgument("bad value in \"" + tok + "\"");
     } else {
-      start = std::strtod(head.substr(0, op).c_str(), &end);
+      const std::string start_text = head.substr(0, op);  // named: `end` points into it
+      start = std::strtod(start_text.c_str(), &end);
       if (*end != '\0') return Status::InvalidArgument("bad start in \"" + tok + "\"");
       const std::string step_text = head.substr(op + 1);
       step = std::strtod(step_text.c_str(), &end);
