@@ -2,6 +2,7 @@
 
 #include <openssl/hmac.h>
 
+#include "common/matcher.h"  // CheckRegexLimits
 #include "common/time_util.h"
 
 #include <algorithm>
@@ -40,6 +41,8 @@ Status Dispatcher::Create(DispatchConfig cfg, std::unique_ptr<Dispatcher>* out) 
   for (size_t i = 0; i < cfg.routes.size(); ++i) {
     CompiledRoute cr{cfg.routes[i], {}};
     for (const auto& [label, pattern] : cfg.routes[i].match_re) {
+      if (Status st = CheckRegexLimits(pattern); !st.ok())
+        return Status::InvalidArgument("alerts.routes[" + std::to_string(i) + "].match_re." + label + ": " + st.message());
       try {
         cr.re.emplace_back(label, std::regex("^(?:" + pattern + ")$"));
       } catch (const std::regex_error& e) {

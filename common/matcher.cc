@@ -1,5 +1,6 @@
 #include "common/matcher.h"
 
+#include <algorithm>
 #include <cctype>
 
 namespace vigil {
@@ -56,19 +57,49 @@ std::string MatcherString(const Matcher& m) {
   return m.name + op + "\"" + m.value + "\"";
 }
 
+Status CheckRegexLimits(const std::string& p) {
+  constexpr size_t kMaxRegexBytes = 4096;
+  constexpr long kMaxRepeat = 1000;
+  if (p.size() > kMaxRegexBytes)
+    return Status::InvalidArgument("regex is " + std::to_string(p.size()) + " bytes, more than " +
+                                   std::to_string(kMaxRegexBytes));
+  bool in_class = false;  // inside [...], where braces are literal
+  for (size_t i = 0; i < p.size(); ++i) {
+    const char c = p[i];
+    if (c == '\\') {
+      ++i;
+    } else if (in_class) {
+      in_class = c != ']';
+    } else if (c == '[') {
+      in_class = true;
+      if (i + 1 < p.size() && p[i + 1] == '^') ++i;
+      if (i + 1 < p.size() && p[i + 1] == ']') ++i;  // a leading ] is literal
+    } else if (c == '{') {
+      // {n}, {n,} or {n,m}: each number at most kMaxRepeat.
+      for (size_t j = i + 1; j < p.size() && (std::isdigit(static_cast<unsigned char>(p[j])) || p[j] == ',');) {
+        long v = 0;
+        const size_t from = j;
+        while (j < p.size() && std::isdigit(static_cast<unsigned char>(p[j]))) {
+          v = std::min(v * 10 + (p[j] - '0'), kMaxRepeat + 1);
+          ++j;
+        }
+        if (v > kMaxRepeat)
+          return Status::InvalidArgument("repetition count " + p.substr(from, std::min<size_t>(j - from, 24)) +
+                                         " is more than " + std::to_string(kMaxRepeat));
+        if (j < p.size() && p[j] == ',') ++j;
+      }
+    }
+  }
+  return Status::OK();
+}
+
 Status MatcherSet::Compile(std::vector<Matcher> matchers, MatcherSet* out) {
   MatcherSet s;
   for (size_t i = 0; i < matchers.size(); ++i) {
     std::regex re;
     if (matchers[i].is_regex) {
-      // std::regex compiles (and matches) by recursion, one level per nested
-      // group: a long enough pattern overflows the stack instead of failing.
-      // The length bounds the nesting; real matchers are far shorter.
-      constexpr size_t kMaxRegexBytes = 4096;
-      if (matchers[i].value.size() > kMaxRegexBytes)
-        return Status::InvalidArgument("matcher " + matchers[i].name + ": regex is " +
-                                       std::to_string(matchers[i].value.size()) + " bytes, more than " +
-                                       std::to_string(kMaxRegexBytes));
+      if (Status st = CheckRegexLimits(matchers[i].value); !st.ok())
+        return Status::InvalidArgument("matcher " + matchers[i].name + ": " + st.message());
       try {
         re = std::regex("^(?:" + matchers[i].value + ")$");
       } catch (const std::regex_error& e) {

@@ -39,6 +39,10 @@ TEST(DispatcherTest, RoutesInOrderWithContinueAndDefault) {
   cfg.routes = {{{}, {{"x", "(unclosed"}}, "r", false}};
   std::unique_ptr<Dispatcher> bad;
   EXPECT_NE(Dispatcher::Create(cfg, &bad).message().find("alerts.routes[0].match_re.x"), std::string::npos);
+  // A repetition count std::regex would overflow on (common/matcher.h).
+  cfg.routes = {{{}, {{"x", "a{99999999999999999999}"}}, "r", false}};
+  const std::string m = Dispatcher::Create(cfg, &bad).message();
+  EXPECT_NE(m.find("alerts.routes[0].match_re.x: repetition count 99999999999999999999 is more than 1000"), std::string::npos) << m;
 }
 
 TEST(DispatcherTest, GroupWaitBatchesThenGroupIntervalThenRepeat) {

@@ -96,6 +96,27 @@ TEST(TokenizerTest, UnsupportedTokenizersAreClearErrors) {
   EXPECT_EQ(Tokenizer::Load("/nonexistent.json", &t).code(), Status::Code::kNotFound);
 }
 
+// Found by tests/fuzz/tokenizer_load_fuzz: an added token's id beyond int32
+// wrapped and indexed past the id table; a huge valid one would size it.
+TEST(TokenizerTest, TokenIdsOutOfRangeOrFarTooSparseAreErrors) {
+  auto j = nlohmann::json::parse(vigil::testing::ReadFile(DataPath("tokenizers/gpt2.tokenizer.json")));
+  std::unique_ptr<Tokenizer> t;
+  auto with_added = [&](int64_t id) {
+    auto k = j;
+    k["added_tokens"].push_back({{"id", id}, {"content", "<|x|>"}, {"special", true}});
+    return Tokenizer::FromJson(k.dump(), "t.json", &t);
+  };
+  Status st = with_added(2622222222222222);
+  EXPECT_EQ(st.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(st.message().find("t.json: added token \"<|x|>\" has no valid id"), std::string::npos) << st.ToString();
+  EXPECT_EQ(with_added(-1).code(), Status::Code::kInvalidArgument);
+  st = with_added(2000000000);
+  EXPECT_EQ(st.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(st.message().find("token id 2000000000 is far beyond"), std::string::npos) << st.ToString();
+  ASSERT_TRUE(with_added(50257).ok());  // the next id after GPT-2's vocabulary
+  EXPECT_EQ(t->Decode({50257}), "<|x|>");
+}
+
 TEST(Utf8Test, CompletePrefix) {
   EXPECT_EQ(CompleteUtf8Prefix("ab\xe6\x97"), 2u);  // waits for the third byte
   EXPECT_EQ(CompleteUtf8Prefix("ab\xe6\x97\xa5"), 5u);

@@ -223,12 +223,20 @@ Status BpeTokenizer::Init(const json& j, const std::string& source) {
     for (const json& a : j["added_tokens"]) {
       if (!a.contains("id") || !a["id"].is_number_integer() || !a.contains("content") || !a["content"].is_string())
         return Status::InvalidArgument(source + ": an added_tokens entry lacks id or content");
+      if (a["id"].get<int64_t>() < 0 || a["id"].get<int64_t>() > INT32_MAX)
+        return Status::InvalidArgument(source + ": added token \"" + a["content"].get<std::string>() + "\" has no valid id");
       Added t{a["id"].get<int32_t>(), a["content"].get<std::string>(), a.value("special", false)};
       if (t.content.empty()) continue;
       max_id = std::max(max_id, t.id);
       added_.push_back(t);
     }
   }
+  // Ids index a table: real vocabularies are dense, so one far beyond the
+  // entries' count is a broken file, not a reason to allocate gigabytes.
+  const size_t entries = vocab_.size() + added_.size();
+  if (max_id >= 0 && static_cast<size_t>(max_id) >= 2 * entries + 1024)
+    return Status::InvalidArgument(source + ": token id " + std::to_string(max_id) + " is far beyond the " +
+                                   std::to_string(entries) + " tokens (ids must be nearly dense)");
   id_to_token_.assign(static_cast<size_t>(max_id + 1), std::string());
   is_special_.assign(id_to_token_.size(), false);
   is_added_.assign(id_to_token_.size(), false);
