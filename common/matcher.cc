@@ -63,11 +63,24 @@ Status CheckRegexLimits(const std::string& p) {
   if (p.size() > kMaxRegexBytes)
     return Status::InvalidArgument("regex is " + std::to_string(p.size()) + " bytes, more than " +
                                    std::to_string(kMaxRegexBytes));
+  // The longest run of digits from `j` (advanced past it), capped above kMaxRepeat.
+  auto number = [&](size_t& j) {
+    long v = 0;
+    for (; j < p.size() && std::isdigit(static_cast<unsigned char>(p[j])); ++j) v = std::min(v * 10 + (p[j] - '0'), kMaxRepeat + 1);
+    return v;
+  };
+  auto too_big = [&](const char* what, size_t from, size_t to) {
+    return Status::InvalidArgument(std::string(what) + " " + p.substr(from, std::min<size_t>(to - from, 24)) +
+                                   " is more than " + std::to_string(kMaxRepeat));
+  };
   bool in_class = false;  // inside [...], where braces are literal
   for (size_t i = 0; i < p.size(); ++i) {
     const char c = p[i];
     if (c == '\\') {
-      ++i;
+      // \N is a back reference, its number read the same way (in a class too).
+      size_t j = i + 1;
+      if (number(j) > kMaxRepeat) return too_big("back reference", i, j);
+      i = std::max(i + 1, j - 1);
     } else if (in_class) {
       in_class = c != ']';
     } else if (c == '[') {
@@ -77,15 +90,8 @@ Status CheckRegexLimits(const std::string& p) {
     } else if (c == '{') {
       // {n}, {n,} or {n,m}: each number at most kMaxRepeat.
       for (size_t j = i + 1; j < p.size() && (std::isdigit(static_cast<unsigned char>(p[j])) || p[j] == ',');) {
-        long v = 0;
         const size_t from = j;
-        while (j < p.size() && std::isdigit(static_cast<unsigned char>(p[j]))) {
-          v = std::min(v * 10 + (p[j] - '0'), kMaxRepeat + 1);
-          ++j;
-        }
-        if (v > kMaxRepeat)
-          return Status::InvalidArgument("repetition count " + p.substr(from, std::min<size_t>(j - from, 24)) +
-                                         " is more than " + std::to_string(kMaxRepeat));
+        if (number(j) > kMaxRepeat) return too_big("repetition count", from, j);
         if (j < p.size() && p[j] == ',') ++j;
       }
     }

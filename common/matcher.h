@@ -28,9 +28,9 @@ std::string MatcherString(const Matcher& m);
 // Checks a regex from outside input against std::regex's limits before it is
 // compiled: std::regex compiles and matches by recursion, one level per
 // nested group, so a long pattern overflows the stack (at most 4096 bytes
-// here); and it reads a repetition count such as {99999999999999999999} with
-// signed overflow (at most 1000 here, RE2's limit, so Prometheus' and
-// Alertmanager's regexes pass).
+// here); and it reads a repetition count such as {99999999999999999999}, or
+// a back reference's number, with signed overflow (at most 1000 here, RE2's
+// repetition limit, so Prometheus' and Alertmanager's regexes pass).
 Status CheckRegexLimits(const std::string& pattern);
 
 // Matchers compiled once (regexes), then matched against label sets.
