@@ -13,6 +13,7 @@
 #include "common/units.h"
 #include "daemon/diagnosis.h"
 #include "daemon/http_util.h"
+#include "daemon/install_dirs.h"
 #include "engine/engine_core.h"
 #include "monitor/signals.h"
 
@@ -37,7 +38,8 @@ std::string ResolveTokenizer(const Config& c) {
   if (!c.serving.tokenizer.empty()) return c.serving.tokenizer;
   if (c.engine.model.rfind("builtin:", 0) == 0) {
     // The built-in model pairs with GPT-2's tokenizer, shipped with Vigil.
-    for (const std::string& dir : {std::string(VIGIL_INSTALLED_DATA_DIR), std::string(VIGIL_SOURCE_DATA_DIR)}) {
+    for (const std::string& dir : {vigil::daemon::ExeRelativeDataDir(), std::string(VIGIL_INSTALLED_DATA_DIR),
+                                   std::string(VIGIL_SOURCE_DATA_DIR)}) {
       if (Exists(dir + "/gpt2.tokenizer.json")) return dir + "/gpt2.tokenizer.json";
     }
     return std::string(VIGIL_INSTALLED_DATA_DIR) + "/gpt2.tokenizer.json";

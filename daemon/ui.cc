@@ -18,6 +18,7 @@
 #include "common/units.h"
 #include "daemon/diagnosis.h"
 #include "daemon/http_util.h"
+#include "daemon/install_dirs.h"
 #include "monitor/signals.h"
 
 namespace vigil::daemon {
@@ -38,7 +39,8 @@ bool IsDir(const std::string& p) {
 // source tree's (a build run from its checkout).
 std::string UiDir(const std::string& configured) {
   if (!configured.empty()) return configured;
-  for (const std::string& d : {std::string(VIGIL_INSTALLED_DATA_DIR) + "/ui", std::string(VIGIL_SOURCE_UI_DIR)})
+  for (const std::string& d : {vigil::daemon::ExeRelativeDataDir() + "/ui", std::string(VIGIL_INSTALLED_DATA_DIR) + "/ui",
+                               std::string(VIGIL_SOURCE_UI_DIR)})
     if (IsDir(d)) return d;
   return std::string(VIGIL_INSTALLED_DATA_DIR) + "/ui";
 }
