@@ -90,6 +90,7 @@ void ReadMonitor(Section s, MonitorConfig* m) {
   if (m->retention_s / m->interval_s > 10000000) s.Error("retention", "retention / interval exceeds 10 million points per signal");
   Section d = s.Child("detectors");
   detectors::DetectorsConfig& dc = m->detectors;
+  d.OneOf("method", &dc.method, {"novelty", "zscore"});
   Section z = d.Child("zscore");
   ReadZScore(z, &dc.zscore);
   z.Signals("signals", &dc.zscore_signals);

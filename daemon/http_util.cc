@@ -20,6 +20,12 @@ json AnomalyJson(const detectors::AnomalyEvent& e) {
     j["mean"] = e.mean;
     j["stddev"] = e.stddev;
   }
+  if (e.detector == "novelty") {
+    j["start"] = j["time"];
+    j["end"] = e.end >= 0 ? json(FormatTime(e.end)) : json(nullptr);
+    j["peak_score"] = e.peak;
+    j["expected"] = e.expected;
+  }
   if (e.detector == "trend") {
     j["slope_per_s"] = e.slope;
     j["r2"] = e.r2;

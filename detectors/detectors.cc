@@ -105,6 +105,7 @@ DetectorSet::DetectorSet(DetectorsConfig cfg, const monitor::SeriesStore* store)
   for (const std::string& s : cfg_.zscore_signals) {
     auto it = cfg_.zscore_overrides.find(s);
     zscore_[s] = std::make_unique<ZScoreDetector>(it != cfg_.zscore_overrides.end() ? it->second : cfg_.zscore);
+    if (cfg_.method == "novelty") novelty_[s] = std::make_unique<NoveltyState>(NoveltyState{NoveltyDetector(cfg_.novelty), 0, false, 0});
   }
   for (const auto& p : cfg_.pairs) pearson_.emplace(std::make_pair(p.a, p.b), RollingPearson(p.window));
   if (!cfg_.trend.capacity_value.count("memory_used_bytes")) {
@@ -115,6 +116,7 @@ DetectorSet::DetectorSet(DetectorsConfig cfg, const monitor::SeriesStore* store)
 
 void DetectorSet::Record(AnomalyEvent e, std::vector<AnomalyEvent>* out) {
   counts_[{e.detector, e.signals.empty() ? "" : e.signals.front()}]++;
+  e.id = next_id_++;
   events_.push_back(e);
   while (events_.size() > cfg_.max_events) events_.pop_front();
   out->push_back(std::move(e));
@@ -140,10 +142,11 @@ std::vector<AnomalyEvent> DetectorSet::Observe(double now, const std::vector<std
     ZScoreDetector* det = d->second.get();
     double mean = 0, sd = 0;
     std::optional<double> z = det->Observe(value, &mean, &sd);
+    const ZScoreConfig& zc = det->config();
+    if (cfg_.method == "novelty") ObserveNovelty(now, name, value, zc, &out);
     if (!z) continue;
     last_z_[name] = *z;
-    if (!det->Flags(*z)) continue;
-    const ZScoreConfig& zc = det->config();
+    if (cfg_.method != "zscore" || !det->Flags(*z)) continue;
     const monitor::SignalInfo* info = monitor::FindSignal(name);  // only for flagged values: rare
     const double floor = zc.min_absolute_change >= 0 ? zc.min_absolute_change : MinAbsoluteChange(info ? info->unit : "");
     if (std::fabs(value - mean) < std::max(zc.min_relative_change * std::fabs(mean), floor)) continue;  // too small to matter
@@ -225,6 +228,54 @@ std::vector<AnomalyEvent> DetectorSet::Observe(double now, const std::vector<std
   return out;
 }
 
+AnomalyEvent* DetectorSet::FindEvent(uint64_t id) {
+  for (auto it = events_.rbegin(); it != events_.rend(); ++it)
+    if (it->id == id) return &*it;
+  return nullptr;  // already rotated out of the bounded list
+}
+
+void DetectorSet::ObserveNovelty(double now, const std::string& name, double value, const ZScoreConfig& zc,
+                                 std::vector<AnomalyEvent>* out) {
+  auto it = novelty_.find(name);
+  if (it == novelty_.end()) return;
+  NoveltyState& st = *it->second;
+  const NoveltyResult r = st.detector.Observe(value);
+  if (r.opened) {
+    st.opened_at = now;
+    st.judged = false;
+  }
+  if (st.event != 0) {  // a reported episode: follow it until it settles
+    AnomalyEvent* e = FindEvent(st.event);
+    if (e) e->peak = std::max(e->peak, r.likelihood);
+    if (!r.active) {
+      if (e) e->end = now;
+      st.event = 0;
+    }
+    return;
+  }
+  // An episode is reported once its likelihood reaches `report` (a 1e-5
+  // tail), once, and only if the change is big enough to matter to an
+  // operator (the same effect-size floor as the z-score's events).
+  if (!r.active || st.judged || r.likelihood < cfg_.novelty.report) return;
+  st.judged = true;
+  const monitor::SignalInfo* info = monitor::FindSignal(name);
+  const double floor = zc.min_absolute_change >= 0 ? zc.min_absolute_change : MinAbsoluteChange(info ? info->unit : "");
+  if (std::fabs(value - r.expected) < std::max(zc.min_relative_change * std::fabs(r.expected), floor)) return;
+  AnomalyEvent e;
+  e.time = st.opened_at;
+  e.detector = "novelty";
+  e.signals = {name};
+  e.value = value;
+  e.score = r.likelihood;
+  e.peak = r.peak;
+  e.expected = r.expected;
+  e.direction = value >= r.expected ? "high" : "low";
+  e.message = name + Fmt(" is %.3g, ", value) + (value >= r.expected ? "above" : "below") +
+              Fmt(" its usual pattern (about %.3g there); likelihood %.2f", r.expected, r.likelihood);
+  Record(std::move(e), out);
+  st.event = next_id_ - 1;
+}
+
 bool DetectorSet::ZScore(const std::string& s, double* z) const {
   MutexLock lock(&mu_);
   auto it = last_z_.find(s);
@@ -298,7 +349,7 @@ std::vector<AnomalyEvent> DetectorSet::Events(double since) const {
   MutexLock lock(&mu_);
   std::vector<AnomalyEvent> out;
   for (const auto& e : events_)
-    if (e.time >= since) out.push_back(e);
+    if (e.time >= since || (e.detector == "novelty" && (e.end < 0 || e.end >= since))) out.push_back(e);
   return out;
 }
 

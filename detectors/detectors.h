@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/mutex.h"
+#include "detectors/novelty.h"
 #include "detectors/rolling.h"
 #include "monitor/series_store.h"
 
@@ -23,13 +24,20 @@ enum class Direction { kHigh, kLow, kBoth };
 const char* DirectionName(Direction d);
 
 struct AnomalyEvent {
-  double time = 0;  // unix seconds
-  std::string detector;  // zscore, correlation, trend
+  double time = 0;  // unix seconds; for novelty, when the episode opened
+  std::string detector;  // novelty, zscore, correlation, trend
   std::vector<std::string> signals;
   double value = 0;  // the observation (zscore), r (correlation), slope (trend)
   double score = 0;  // |z|, r, or R^2
   double mean = 0, stddev = 0;  // zscore's window
   double slope = 0, r2 = 0, time_to_exhaustion_s = -1;  // trend
+  // novelty: an episode, open until `end` is set; `score` is its likelihood
+  // when it opened, `peak` the highest since, `expected` what the nearest
+  // past pattern had where the value is.
+  double end = -1;
+  double peak = 0;
+  double expected = 0;
+  uint64_t id = 0;
   std::string direction;
   std::string message;
 };
@@ -93,6 +101,11 @@ struct TrendConfig {
 };
 
 struct DetectorsConfig {
+  // Where per-signal anomaly events come from: "novelty" (the default,
+  // episodes; docs/detection.md) or "zscore" (one event per flagged point).
+  // zscore() in rules is the z-score either way.
+  std::string method = "novelty";
+  NoveltyConfig novelty;
   ZScoreConfig zscore;
   std::map<std::string, ZScoreConfig> zscore_overrides;
   std::vector<std::string> zscore_signals;  // empty: every gauge and derived signal but settings
@@ -124,6 +137,7 @@ class DetectorSet {
   std::vector<std::vector<double>> CorrelationMatrix(const std::vector<std::string>& signals, double now,
                                                      double window_s) const;
 
+  // Events at or after `since`, and novelty episodes still open or ended after it.
   std::vector<AnomalyEvent> Events(double since) const;
   // (detector, signal) -> count since start, for vigil_anomalies_total.
   std::map<std::pair<std::string, std::string>, uint64_t> Counts() const;
@@ -131,12 +145,25 @@ class DetectorSet {
 
  private:
   void Record(AnomalyEvent e, std::vector<AnomalyEvent>* out) REQUIRES(mu_);
+  // The novelty detector's step for one signal: opens, extends or closes its episode.
+  void ObserveNovelty(double now, const std::string& name, double value, const ZScoreConfig& zc,
+                      std::vector<AnomalyEvent>* out) REQUIRES(mu_);
+  AnomalyEvent* FindEvent(uint64_t id) REQUIRES(mu_);
+
+  struct NoveltyState {
+    NoveltyDetector detector;
+    double opened_at = 0;  // when the detector's current episode opened
+    bool judged = false;   // that episode was reported (or found too small)
+    uint64_t event = 0;    // id of the reported episode while it is open, else 0
+  };
 
   DetectorsConfig cfg_;  // set up by the constructor, then read-only
   const monitor::SeriesStore* store_;
   mutable Mutex mu_;  // API readers vs the sampler
   std::unordered_map<std::string, std::unique_ptr<ZScoreDetector>> zscore_ GUARDED_BY(mu_);
   std::unordered_map<std::string, double> last_z_ GUARDED_BY(mu_);
+  std::unordered_map<std::string, std::unique_ptr<NoveltyState>> novelty_ GUARDED_BY(mu_);
+  uint64_t next_id_ GUARDED_BY(mu_) = 1;
   std::map<std::pair<std::string, std::string>, RollingPearson> pearson_ GUARDED_BY(mu_);
   std::map<std::string, TrendFit> trends_ GUARDED_BY(mu_);
   std::map<std::string, double> tte_ GUARDED_BY(mu_);

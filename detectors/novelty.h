@@ -31,9 +31,12 @@ struct NoveltyConfig {
   // Chunk lengths of a shape, newest first (sum: the shape's window).
   std::array<int, 8> chunks = {1, 1, 1, 2, 2, 4, 4, 8};
   int memory = 900;        // past shapes searched for the nearest neighbour
+  int exclude = 60;        // newest shapes left out of the search (they overlap the current one)
+  int unlearned = 23;      // shapes not remembered after an episode opens (a repeat stays novel)
   int long_window = 1000;  // raw scores' distribution: exponential memory of this many
   double min_spread = 0.03;  // floor of the raw scores' spread, in ranges
-  double open = 0.15;      // likelihood that opens an episode
+  double open = 0.15;      // likelihood that opens an episode (NAB's best threshold: alarms are cheap there)
+  double report = 0.5;     // live: an episode is reported once its likelihood reaches this (a 1e-5 tail)
   double close = 0.1;      // ... below which it starts to settle
   int settle = 10;         // observations below `close` that close it
   int refractory = 150;    // observations after an opening before another may open
@@ -48,6 +51,8 @@ struct NoveltyResult {
   bool active = false;    // inside an episode (after this observation)
   double peak = 0;        // highest likelihood of the current (or just closed) episode
   int direction = 0;      // +1: the value is above what the nearest past shape had, -1 below
+  int episode_direction = 0;  // `direction` when the current episode opened
+  double expected = 0;    // the newest value of the nearest past shape
 };
 
 class NoveltyDetector {
@@ -67,6 +72,10 @@ class NoveltyDetector {
   void Summarise(std::array<double, kDims>* s) const;
   bool Quantise(const std::array<double, kDims>& s, Packed* q);
   void Widen();
+  // Raw score of q against the remembered shapes (-1: none yet); fills
+  // r->expected and r->direction from the nearest one.
+  double Nearest(const Packed& q, double range, NoveltyResult* r) const;
+  void Remember(const Packed& q);
 
   NoveltyConfig cfg_;
   size_t window_ = 0;

@@ -4,7 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
+#include <map>
 #include <random>
+#include <sstream>
+
+#include "test_util.h"
 
 namespace vigil::detectors {
 namespace {
@@ -176,6 +181,7 @@ TEST(DetectorSetTest, CorrelationPairFiresWithTheReferenceDiagnosis) {
 TEST(DetectorSetTest, SmallChangesOnSteadySignalsAreNotAnomalies) {
   monitor::SeriesStore store(200);
   DetectorsConfig cfg;
+  cfg.method = "zscore";
   cfg.zscore_signals = {"e2e_p95", "requests_running"};
   cfg.pairs.clear();
   cfg.trend.signals.clear();
@@ -212,6 +218,174 @@ TEST(DetectorSetTest, CorrelationMatrixFromTheStore) {
   EXPECT_NEAR(m[0][1], 1, 1e-12);
   EXPECT_NEAR(m[0][2], -1, 1e-12);
   EXPECT_TRUE(std::isnan(m[0][3]));  // a flat signal correlates with nothing
+}
+
+
+// ---- The default detector (novelty): tests/data/detection/, labelled ----
+
+std::vector<double> Series(const std::string& file) {
+  std::istringstream in(vigil::testing::ReadFile(vigil::testing::DataPath("detection/" + file)));
+  std::string line;
+  std::getline(in, line);
+  std::vector<double> v;
+  while (std::getline(in, line)) v.push_back(std::stod(line.substr(line.find(',') + 1)));
+  return v;
+}
+
+// file -> [start, end] rows where an anomaly is expected (labels.txt).
+std::multimap<std::string, std::pair<int, int>> Labels() {
+  std::istringstream in(vigil::testing::ReadFile(vigil::testing::DataPath("detection/labels.txt")));
+  std::multimap<std::string, std::pair<int, int>> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream l(line);
+    std::string f;
+    int a, b;
+    l >> f >> a >> b;
+    out.insert({f, {a, b}});
+  }
+  return out;
+}
+
+// Where each episode was reported live: the first row of an episode at
+// which the likelihood reaches `report`.
+std::vector<int> Reports(const std::vector<double>& v, NoveltyConfig cfg = {}) {
+  NoveltyDetector d(cfg);
+  std::vector<int> out;
+  bool reported = false;
+  for (int i = 0; i < static_cast<int>(v.size()); ++i) {
+    const NoveltyResult r = d.Observe(v[i]);
+    EXPECT_GE(r.likelihood, 0);
+    EXPECT_LE(r.likelihood, 1);
+    if (r.opened) reported = false;
+    if (r.active && !reported && r.likelihood >= cfg.report) {
+      reported = true;
+      out.push_back(i);
+    }
+  }
+  return out;
+}
+
+TEST(NoveltyTest, SilentOnHealthySignals) {
+  for (const char* f : {"steady.csv", "seasonal.csv"}) {
+    EXPECT_TRUE(Reports(Series(f)).empty()) << f;
+    // Not even a weak (offline) alarm on these.
+    NoveltyDetector d;
+    int opened = 0;
+    for (double x : Series(f)) opened += d.Observe(x).opened;
+    EXPECT_EQ(opened, 0) << f;
+  }
+}
+
+TEST(NoveltyTest, InjectedFaultsAreReportedWithinAFewIntervals) {
+  // How soon each kind must be reported after it starts (rows = intervals).
+  const std::map<std::string, int> within = {
+      {"spike.csv", 3}, {"level_shift.csv", 3}, {"stall.csv", 3},
+      {"drift.csv", 90},  // +0.2 % of the level a second: reported once it is off by ~10 noise sd
+      {"load_step.csv", 90}};
+  const auto labels = Labels();
+  for (const auto& [file, limit] : within) {
+    const std::vector<int> rep = Reports(Series(file));
+    auto [lo, hi] = labels.equal_range(file);
+    ASSERT_NE(lo, hi) << file;
+    for (auto it = lo; it != hi; ++it) {
+      const int start = it->second.first;
+      bool found = false;
+      for (int r : rep) found |= r >= start && r <= start + limit;
+      EXPECT_TRUE(found) << file << ": nothing reported within " << limit << " rows of " << start;
+    }
+    // Nothing reported outside the faults (and their settling).
+    for (int r : rep) {
+      bool inside = false;
+      for (auto it = lo; it != hi; ++it) inside |= r >= it->second.first && r <= it->second.second + limit;
+      EXPECT_TRUE(inside) << file << ": reported at " << r;
+    }
+  }
+  // An idle-to-busy step is one episode, not one per point.
+  EXPECT_EQ(Reports(Series("load_step.csv")).size(), 1u);
+}
+
+TEST(NoveltyTest, WarmUpFlatAndNonFiniteInputsAndBoundedState) {
+  NoveltyDetector d;
+  EXPECT_LE(d.StateBytes(), 16u * 1024);
+  std::mt19937 rng(3);
+  std::normal_distribution<double> noise(0, 1);
+  for (int i = 0; i < d.config().warmup - 1; ++i) {
+    const NoveltyResult r = d.Observe(i % 7 == 0 ? 1e6 : 10 + noise(rng));
+    EXPECT_FALSE(r.scored);
+    EXPECT_FALSE(r.opened);
+  }
+  EXPECT_FALSE(d.Observe(std::nan("")).scored);
+  EXPECT_FALSE(d.Observe(INFINITY).scored);
+  // A flat series has nothing to compare: never scored, never an episode.
+  NoveltyDetector flat;
+  for (int i = 0; i < 2000; ++i) EXPECT_FALSE(flat.Observe(42).scored);
+  // The state does not grow with the series.
+  const size_t before = d.StateBytes();
+  for (int i = 0; i < 5000; ++i) d.Observe(noise(rng) * (i % 100));
+  EXPECT_EQ(d.StateBytes(), before);
+}
+
+TEST(NoveltyTest, HugeAndTinyScalesGiveTheSameAnswers) {
+  // The scale is learned online: the same shape at 1e-6 or 1e9 alarms alike.
+  const std::vector<double> base = Series("spike.csv");
+  std::vector<int> ref;
+  for (double scale : {1e-6, 1.0, 1e9}) {
+    std::vector<double> v;
+    for (double x : base) v.push_back(5e3 * scale + x * scale);
+    const std::vector<int> rep = Reports(v);
+    if (ref.empty()) ref = rep;
+    EXPECT_EQ(rep, ref) << scale;
+  }
+  EXPECT_EQ(ref.size(), 2u);
+}
+
+TEST(DetectorSetTest, NoveltyEpisodesAreEventsWithStartEndPeakAndDirection) {
+  monitor::SeriesStore store(100);
+  DetectorsConfig cfg;  // method: novelty
+  cfg.zscore_signals = {"ttft_p95"};
+  cfg.pairs.clear();
+  cfg.trend.signals.clear();
+  DetectorSet d(cfg, &store);
+  std::vector<AnomalyEvent> ev;
+  const std::vector<double> v = Series("level_shift.csv");  // 100 -> 150 at row 800
+  for (size_t i = 0; i < v.size(); ++i) {
+    auto e = d.Observe(static_cast<double>(i), {{"ttft_p95", v[i]}});
+    ev.insert(ev.end(), e.begin(), e.end());
+  }
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].detector, "novelty");
+  EXPECT_GE(ev[0].time, 800);
+  EXPECT_LE(ev[0].time, 803);
+  EXPECT_EQ(ev[0].direction, "high");
+  EXPECT_GE(ev[0].score, cfg.novelty.report);
+  EXPECT_LE(ev[0].score, 1);
+  const auto stored = d.Events(0);
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_GT(stored[0].end, stored[0].time);  // settled once the new level was learned
+  EXPECT_GE(stored[0].peak, stored[0].score);
+  EXPECT_EQ(d.Events(stored[0].end + 1).size(), 0u);
+  EXPECT_EQ(d.Events(stored[0].end).size(), 1u);  // an episode overlapping `since` is listed
+  EXPECT_EQ(d.Counts().at({"novelty", "ttft_p95"}), 1u);
+  double z;
+  EXPECT_TRUE(d.ZScore("ttft_p95", &z));  // rules keep their z-score
+}
+
+TEST(DetectorSetTest, TheZScoreMethodStillGivesPointEvents) {
+  monitor::SeriesStore store(100);
+  DetectorsConfig cfg;
+  cfg.method = "zscore";
+  cfg.zscore_signals = {"ttft_p95"};
+  cfg.pairs.clear();
+  cfg.trend.signals.clear();
+  DetectorSet d(cfg, &store);
+  const std::vector<double> v = Series("level_shift.csv");
+  size_t n = 0;
+  for (size_t i = 0; i < v.size(); ++i)
+    for (const auto& e : d.Observe(static_cast<double>(i), {{"ttft_p95", v[i]}})) n += e.detector == "zscore";
+  EXPECT_GE(n, 1u);
+  EXPECT_EQ(d.Counts().count({"novelty", "ttft_p95"}), 0u);
 }
 
 }  // namespace

@@ -135,6 +135,7 @@ TEST_F(UiE2ETest, LeakShowsDiagnosisBandMarkerCaptureAndSilence) {
   TempDir rules;
   DaemonProcess d("engine:\n  model: builtin:tiny-llama\n  max_model_len: 512\n  num_blocks: 512\n"
                   "  faults:\n    leak_blocks_on_abort: 1.0\nmonitor:\n  interval: 200ms\n  window: 10s\n"
+                  "  detectors: {method: zscore}\n"  // events within seconds (novelty warms up for 300 ticks)
                   "capture:\n  cooldown: {rule: 10m, global: 0s}\n" +
                       ScaledPack(rules),
                   Server());
@@ -192,7 +193,7 @@ TEST_F(UiE2ETest, LeakShowsDiagnosisBandMarkerCaptureAndSilence) {
   ASSERT_TRUE(WaitFor([&] {
     const json a = json::parse(api.Get("/api/v1/anomalies")->body)["anomalies"];
     for (const json& e : a)
-      if (e["detector"] == "zscore" || e["detector"] == "trend") return !(signal = e["signals"][0]).empty();
+      if (e["detector"] == "zscore" || e["detector"] == "novelty" || e["detector"] == "trend") return !(signal = e["signals"][0]).empty();
     return false;
   }, 60000)) << api.Get("/api/v1/anomalies")->body;
   const std::string has_chart = "return [...document.querySelectorAll('.chart')].some(c => c.dataset.signals.split(',').includes(arguments[0]))";
