@@ -259,6 +259,9 @@ void Daemon::HandleTargets(const httplib::Request&, httplib::Response& res) {
     for (const auto& t : pipeline_->Targets()) {
       json errors = json::object();
       for (const auto& [reason, n] : t.errors) errors[reason] = n;
+      // Families left out of the last scrape, whose rest was used.
+      json dropped = json::array();
+      for (const auto& d : t.dropped) dropped.push_back({{"family", d.family}, {"reason", d.reason}, {"error", d.detail}});
       data.push_back({{"name", t.name},
                       {"url", t.url},
                       {"kind", t.kind},
@@ -270,7 +273,8 @@ void Daemon::HandleTargets(const httplib::Request&, httplib::Response& res) {
                       {"health", t.health < 0 ? json() : json(t.health == 1)},
                       {"healthError", t.health_error},
                       {"instances", t.instances},
-                      {"scrapeErrors", errors}});
+                      {"scrapeErrors", errors},
+                      {"droppedFamilies", dropped}});
     }
   }
   res.set_content(json{{"status", "success"}, {"data", data}}.dump(-1, ' ', false, json::error_handler_t::replace),

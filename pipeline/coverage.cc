@@ -54,10 +54,16 @@ const std::map<std::string, std::vector<std::string>>& Inputs() {
 std::string WhyUnavailable(const std::string& signal, const std::vector<std::string>& missing) {
   auto it = Inputs().find(signal);
   if (it == Inputs().end()) return signal + " is measured only for the hosted engine";
-  std::string out;
+  // An entry is an input's key, or "key (why)" where the adapter knows why.
+  std::string out, notes;
   for (const auto& in : it->second)
-    if (std::find(missing.begin(), missing.end(), in) != missing.end()) out += (out.empty() ? "" : ", ") + in;
-  return out.empty() ? "" : signal + " needs " + out + ", which this engine does not expose";
+    for (const std::string& m : missing)
+      if (m == in || (m.size() > in.size() + 2 && m.compare(0, in.size() + 2, in + " (") == 0)) {
+        out += (out.empty() ? "" : ", ") + in;
+        if (m != in) notes += ": " + m.substr(in.size() + 2, m.size() - in.size() - 3);
+        break;
+      }
+  return out.empty() ? "" : signal + " needs " + out + ", which this engine does not expose" + notes;
 }
 
 }  // namespace vigil::pipeline

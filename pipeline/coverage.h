@@ -11,7 +11,8 @@ namespace vigil::pipeline {
 
 // "" when ScrapeDeriver can produce `signal` from a scrape lacking `missing`;
 // else why not ("kv_cache_usage is not exposed", "measured only for the
-// hosted engine").
+// hosted engine"). A `missing` entry is a canonical input's key, or
+// "key (why)" with the adapter's MissingNote, which the answer then quotes.
 std::string WhyUnavailable(const std::string& signal, const std::vector<std::string>& missing);
 
 }  // namespace vigil::pipeline

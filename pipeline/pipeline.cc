@@ -148,7 +148,13 @@ void Pipeline::Process(double now, size_t target, const ScrapeResult& r,
       if (std::any_of(values.begin(), values.end(), [](const auto& v) { return v.first == "engine_stalled_seconds"; }))
         values.emplace_back("engine_stall_timeout_seconds", cfg_.deriver.engine_stall_timeout_s);
       health(&values);
-      inst->SetMissing(r.missing);
+      // Each missing input with why, where the adapter knows more (coverage.h).
+      std::vector<std::string> missing;
+      for (const std::string& key : r.missing) {
+        const std::string note = scrape::MissingNote(r.kind, key);
+        missing.push_back(note.empty() ? key : key + " (" + note + ")");
+      }
+      inst->SetMissing(std::move(missing));
       tick(inst, std::move(values), false);
     }
   }
@@ -194,6 +200,9 @@ void Pipeline::Process(double now, size_t target, const ScrapeResult& r,
   } else {
     ++s.errors[r.reason];
   }
+  // A malformed family is left out and the rest used: each counted, once per scrape.
+  for (const auto& d : r.dropped) ++s.errors[d.reason];
+  s.dropped = r.dropped;
   s.instances.clear();
   for (Instance* inst : ts.instances) s.instances.push_back(inst->name());
 }

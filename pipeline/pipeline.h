@@ -58,7 +58,8 @@ struct TargetStatus {
   int health = -1;
   std::string health_error;
   std::vector<std::string> instances;
-  std::map<std::string, uint64_t> errors;  // reason -> scrapes failed
+  std::map<std::string, uint64_t> errors;  // reason -> scrapes failed, or families dropped from good ones
+  std::vector<scrape::DroppedFamily> dropped;  // left out of the last scrape
 };
 
 class Pipeline : public Collectable {

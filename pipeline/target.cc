@@ -133,12 +133,13 @@ ScrapeResult ScrapeSession::Fetch(const TargetConfig& t, const std::string& toke
   scrape::ScrapeError why{};
   // Every line is checked; only the families an adapter reads are kept.
   static const scrape::FamilyFilter keep = [](std::string_view f) { return scrape::AdaptersRead(f); };
-  if (Status st = scrape::ParseExposition(body, scrape::FormatFromContentType(content_type), t.limits, &families, &why, &keep);
+  if (Status st = scrape::ParseExposition(body, scrape::FormatFromContentType(content_type), t.limits, &families, &why,
+                                         &keep, &r.dropped);
       !st.ok())
     return finish(scrape::ScrapeErrorName(why), st.message());
   for (const auto& f : families) r.samples += f.sample_count;
   r.kind = t.engine == scrape::EngineKind::kUnknown ? scrape::DetectEngine(families) : t.engine;
-  if (Status st = scrape::Adapt(r.kind, families, &r.readings, &r.missing); !st.ok())
+  if (Status st = scrape::Adapt(r.kind, families, &r.readings, &r.missing, &r.dropped); !st.ok())
     return finish(st.code() == Status::Code::kNotFound ? "unknown_engine" : "adapt", st.message());
   // Each engine becomes an instance with its own series and rules: a target
   // must not be able to make vigild allocate without bound.

@@ -49,6 +49,9 @@ struct ScrapeResult {
   scrape::EngineKind kind = scrape::EngineKind::kUnknown;  // detected (or configured)
   std::vector<scrape::InstanceReading> readings;
   std::vector<std::string> missing;
+  // Families left out of an otherwise good scrape (a duplicate series, a
+  // malformed histogram), each counted under its reason.
+  std::vector<scrape::DroppedFamily> dropped;
   size_t samples = 0;
   int health = -1;        // -1 not probed this time; 1 answered 200; 0 did not
   std::string health_error;

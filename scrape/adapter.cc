@@ -30,22 +30,38 @@ const std::string* Label(const Sample& s, std::string_view name) {
   return nullptr;
 }
 
-InstanceKey KeyOf(const Sample& s) {
+// The labels that name the model, in order, by engine: model_name for most;
+// SGLang's first metrics (late 2024) put it in `name`; Triton and Dynamo in
+// `model`.
+using ModelLabels = std::vector<std::string_view>;
+const ModelLabels& ModelLabelsOf(EngineKind kind) {
+  static const ModelLabels plain = {"model_name"}, sglang = {"model_name", "name"}, model = {"model"};
+  switch (kind) {
+    case EngineKind::kSglang: return sglang;
+    case EngineKind::kTriton:
+    case EngineKind::kDynamo: return model;
+    default: return plain;
+  }
+}
+
+InstanceKey KeyOf(const Sample& s, const ModelLabels& model_labels) {
   const std::string* e = Label(s, "engine");
-  const std::string* m = Label(s, "model_name");
+  const std::string* m = nullptr;
+  for (std::string_view l : model_labels)
+    if ((m = Label(s, l))) break;
   return {e ? std::string_view(*e) : "", m ? std::string_view(*m) : ""};
 }
 
 // The labels a figure is split by, less the instance labels, `le`, and the
 // replica labels (every tensor/pipeline rank reports the same figure).
 // Empty (no allocation) for most series, which have none.
-std::string BreakdownOf(const Sample& s) {
+std::string BreakdownOf(const Sample& s, const ModelLabels& model_labels) {
   using namespace std::string_view_literals;  // compared by length first
   std::string key;
   for (const auto& [k, v] : s.labels) {
     const std::string_view n = k;
-    if (n == "engine"sv || n == "model_name"sv || n == "le"sv || n == "tp_rank"sv || n == "pp_rank"sv ||
-        n == "moe_ep_rank"sv)
+    if (n == "engine"sv || n == "le"sv || n == "tp_rank"sv || n == "pp_rank"sv || n == "moe_ep_rank"sv ||
+        std::find(model_labels.begin(), model_labels.end(), n) != model_labels.end())
       continue;
     key.append(k).append(1, '\x1f').append(v).append(1, '\x1e');  // separators a label cannot hold
   }
@@ -72,6 +88,10 @@ bool ParseLe(std::string_view t, double* v) {
   return r.ec == std::errc() && r.ptr == t.data() + t.size() && !std::isnan(*v);
 }
 
+constexpr EngineKind kAllKinds[] = {EngineKind::kVllm,   EngineKind::kSglang, EngineKind::kTgi,
+                                    EngineKind::kLlamaCpp, EngineKind::kVigil, EngineKind::kTriton,
+                                    EngineKind::kTrtllm, EngineKind::kDynamo};
+
 // Every name an adapter reads, in each form it may be served in (a name
 // alone, with a _total/_bucket/_sum/_count/_info suffix, or less its _info:
 // OpenMetrics names an info family without it), numbered. Trusted names in
@@ -80,7 +100,7 @@ bool ParseLe(std::string_view t, double* v) {
 const std::unordered_map<std::string_view, size_t>& Forms() {
   static const std::unordered_map<std::string_view, size_t> forms = [] {
     static std::set<std::string> names;  // owns the strings the keys view
-    for (EngineKind k : {EngineKind::kVllm, EngineKind::kVigil, EngineKind::kSglang, EngineKind::kTgi, EngineKind::kLlamaCpp})
+    for (EngineKind k : kAllKinds)
       for (const internal::Rule& r : internal::RulesFor(k))
         for (const std::string& n : r.names) {
           for (const char* suffix : {"", "_total", "_bucket", "_sum", "_count", "_info"}) names.insert(n + suffix);
@@ -103,7 +123,8 @@ size_t FormOf(std::string_view name) {
 class Mapper {
  public:
   // Only the names an adapter may ask about are indexed, by form number.
-  explicit Mapper(const std::vector<MetricFamily>& families) : present_(Forms().size()) {
+  Mapper(const std::vector<MetricFamily>& families, const ModelLabels& model_labels)
+      : model_labels_(model_labels), present_(Forms().size()) {
     for (const MetricFamily& f : families) {
       if (const size_t id = FormOf(f.name); id != kNoForm) present_[id] = true;
       std::string_view last;
@@ -115,7 +136,7 @@ class Mapper {
           series = id == kNoForm ? nullptr : &by_form_[id];
           if (series) present_[id] = true;
         }
-        if (series) (*series)[KeyOf(s)].push_back(&s);
+        if (series) (*series)[KeyOf(s, model_labels_)].push_back(&s);
       }
     }
   }
@@ -164,7 +185,7 @@ class Mapper {
           const std::string* v = Label(*s, r.label);
           if (!v || std::find(r.values.begin(), r.values.end(), *v) == r.values.end()) continue;
         }
-        parts.push_back({BreakdownOf(*s), 0, s->value});
+        parts.push_back({BreakdownOf(*s, model_labels_), 0, s->value});
       }
       for (const Part& p : Merged(&parts)) {
         total = r.agg == Agg::kMax ? std::max(total, p.v) : total + p.v;
@@ -197,22 +218,30 @@ class Mapper {
     return any;
   }
 
-  Status Histogram(const std::string& name, const InstanceKey& inst, Buckets* h, bool* found) const {
+  // One instance's histogram. A malformed one (an unparsable `le`, no +Inf
+  // bucket, bounds out of order or repeated within a series) is
+  // InvalidArgument with `*reason` set. Falling cumulative counts are not:
+  // histogram_quantile raises them, as the deriver does.
+  Status Histogram(const Rule& rule, const std::string& name, const InstanceKey& inst, Buckets* h, bool* found,
+                   std::string* reason) const {
     std::vector<std::pair<double, double>> buckets, sum, count;
-    VIGIL_RETURN_IF_ERROR(Sum(name, "_bucket", inst, true, &buckets));
+    *found = false;
+    if (Status st = Sum(name, "_bucket", inst, true, &buckets, reason); !st.ok()) return st;
     *found = !buckets.empty();
     if (buckets.empty()) return Status::OK();
-    if (!std::isinf(buckets.back().first) || buckets.back().first < 0)
+    if (!std::isinf(buckets.back().first) || buckets.back().first < 0) {
+      *reason = "no_inf_bucket";
       return Status::InvalidArgument(name + ": histogram without a +Inf bucket");
-    VIGIL_RETURN_IF_ERROR(Sum(name, "_sum", inst, false, &sum));
-    VIGIL_RETURN_IF_ERROR(Sum(name, "_count", inst, false, &count));
+    }
+    VIGIL_RETURN_IF_ERROR(Sum(name, "_sum", inst, false, &sum, reason));
+    VIGIL_RETURN_IF_ERROR(Sum(name, "_count", inst, false, &count, reason));
     h->le.reserve(buckets.size());
     h->cumulative.reserve(buckets.size());
     for (const auto& [le, c] : buckets) {
-      h->le.push_back(le);
+      h->le.push_back(std::isinf(le) ? le : le * rule.scale);
       h->cumulative.push_back(c);
     }
-    h->sum = sum.empty() ? 0 : sum.front().second;
+    h->sum = sum.empty() ? 0 : sum.front().second * rule.scale;
     h->count = count.empty() ? h->cumulative.back() : count.front().second;
     return Status::OK();
   }
@@ -280,20 +309,38 @@ class Mapper {
   }
 
   // One suffix's series summed over breakdowns for an instance, by upper
-  // bound for buckets (else all at 0), ascending. Replicas by max.
+  // bound for buckets (else all at 0), ascending. Replicas by max. Buckets
+  // must come in ascending order of le within each series (all its labels
+  // but le), as the formats require: `*reason` bucket_order otherwise.
   Status Sum(const std::string& name, std::string_view suffix, const InstanceKey& inst, bool by_le,
-             std::vector<std::pair<double, double>>* out) const {
+             std::vector<std::pair<double, double>>* out, std::string* reason) const {
     std::vector<Part>& parts = parts_;
     parts.clear();
+    std::string series, last_series;
+    double last_le = 0;
+    bool have_last = false;
     for (const Sample* s : Samples(name, suffix, inst)) {
-      if (std::isnan(s->value)) continue;
       double le = 0;
       if (by_le) {
         const std::string* t = Label(*s, "le");
-        if (!t || !ParseLe(*t, &le))
+        if (!t || !ParseLe(*t, &le)) {
+          *reason = "bad_le";
           return Status::InvalidArgument(name + std::string(suffix) + ": bad or missing le label");
+        }
+        series.clear();
+        for (const auto& [k, v] : s->labels)
+          if (k != "le") series.append(k).append(1, '\x1f').append(v).append(1, '\x1e');
+        if (have_last && series == last_series && !(le > last_le)) {
+          *reason = "bucket_order";
+          return Status::InvalidArgument(name + std::string(suffix) + ": le=\"" + *t +
+                                         "\" after a bucket with the same or a higher bound");
+        }
+        last_series.swap(series);
+        last_le = le;
+        have_last = true;
       }
-      parts.push_back({BreakdownOf(*s), le, s->value});
+      if (std::isnan(s->value)) continue;
+      parts.push_back({BreakdownOf(*s, model_labels_), le, s->value});
     }
     Merged(&parts);
     // Summed per bound in breakdown order, as a map keyed (breakdown, le) would.
@@ -319,6 +366,7 @@ class Mapper {
     return false;
   }
 
+  const ModelLabels& model_labels_;
   // By form number: whether a family or series has that name.
   std::vector<bool> present_;
   // Series by name (form number), then by instance: one lookup per instance and rule.
@@ -344,14 +392,16 @@ const char* EngineKindName(EngineKind kind) {
     case EngineKind::kTgi: return "tgi";
     case EngineKind::kLlamaCpp: return "llamacpp";
     case EngineKind::kVigil: return "vigil";
+    case EngineKind::kTriton: return "triton";
+    case EngineKind::kTrtllm: return "trtllm";
+    case EngineKind::kDynamo: return "dynamo";
     case EngineKind::kUnknown: break;
   }
   return "unknown";
 }
 
 Status ParseEngineKind(std::string_view name, EngineKind* kind) {
-  for (EngineKind k : {EngineKind::kVllm, EngineKind::kSglang, EngineKind::kTgi, EngineKind::kLlamaCpp,
-                       EngineKind::kVigil}) {
+  for (EngineKind k : kAllKinds) {
     if (name == EngineKindName(k)) {
       *kind = k;
       return Status::OK();
@@ -362,20 +412,29 @@ Status ParseEngineKind(std::string_view name, EngineKind* kind) {
     return Status::OK();
   }
   return Status::InvalidArgument("unknown engine \"" + std::string(name.substr(0, 64)) +
-                                 "\"; expected auto, vllm, sglang, tgi, llamacpp or vigil");
+                                 "\"; expected auto, vllm, sglang, tgi, llamacpp, vigil, triton, trtllm or dynamo");
 }
 
 EngineKind DetectEngine(const std::vector<MetricFamily>& families) {
   static const std::pair<const char*, EngineKind> kPrefixes[] = {
-      {"vllm:", EngineKind::kVllm}, {"sglang:", EngineKind::kSglang},
-      {"tgi_", EngineKind::kTgi},   {"llamacpp:", EngineKind::kLlamaCpp}};
-  size_t counts[4] = {0, 0, 0, 0};
+      {"vllm:", EngineKind::kVllm},           {"sglang:", EngineKind::kSglang},
+      {"tgi_", EngineKind::kTgi},             {"llamacpp:", EngineKind::kLlamaCpp},
+      {"nv_trt_llm_", EngineKind::kTriton},   {"nv_inference_", EngineKind::kTriton},
+      {"trtllm_", EngineKind::kTrtllm},       {"dynamo_frontend_", EngineKind::kDynamo}};
+  constexpr size_t n = std::size(kPrefixes);
+  size_t counts[n] = {};
+  bool bare_trtllm = false;
   for (const MetricFamily& f : families) {
     if (StartsWith(f.name, "vigil_")) return EngineKind::kVigil;
-    for (size_t i = 0; i < 4; ++i) counts[i] += StartsWith(f.name, kPrefixes[i].first);
+    for (size_t i = 0; i < n; ++i) counts[i] += StartsWith(f.name, kPrefixes[i].first);
+    // trtllm-serve 1.0/1.1: vLLM's request metrics without a prefix, labelled engine_type.
+    if (f.name == "time_to_first_token_seconds" || f.name == "request_success_total" || f.name == "request_success")
+      for (const Sample& s : f.samples)
+        bare_trtllm = bare_trtllm || Label(s, "engine_type") != nullptr;
   }
-  const size_t best = std::max_element(counts, counts + 4) - counts;  // first on ties
-  return counts[best] > 0 ? kPrefixes[best].second : EngineKind::kUnknown;
+  const size_t best = std::max_element(counts, counts + n) - counts;  // first on ties
+  if (counts[best] > 0) return kPrefixes[best].second;
+  return bare_trtllm ? EngineKind::kTrtllm : EngineKind::kUnknown;
 }
 
 bool AdaptersRead(std::string_view family) { return FormOf(family) != kNoForm; }
@@ -397,13 +456,14 @@ const std::vector<std::string>& CanonicalInputs() {
 }
 
 Status Adapt(EngineKind kind, const std::vector<MetricFamily>& families, std::vector<InstanceReading>* out,
-             std::vector<std::string>* missing) {
+             std::vector<std::string>* missing, std::vector<DroppedFamily>* dropped) {
   out->clear();
   if (missing) missing->clear();
   if (kind == EngineKind::kUnknown) kind = DetectEngine(families);
   if (kind == EngineKind::kUnknown)
-    return Status::NotFound("no vLLM, SGLang, TGI, llama.cpp or vigil metrics in the scrape");
-  const Mapper m(families);
+    return Status::NotFound(
+        "no vLLM, SGLang, TGI, llama.cpp, Triton (TensorRT-LLM), trtllm-serve, Dynamo or vigil metrics in the scrape");
+  const Mapper m(families, ModelLabelsOf(kind));
 
   // Per key, the first rule the scrape exposes, with the names it reads.
   std::map<std::string, std::pair<const Rule*, std::vector<std::string>>> used;
@@ -419,9 +479,11 @@ Status Adapt(EngineKind kind, const std::vector<MetricFamily>& families, std::ve
   }
 
   // Info gauges describe an engine found by its figures; they make none.
+  // Where an anchor rule is exposed, only its series name engines.
+  const bool anchored = std::any_of(used.begin(), used.end(), [](const auto& u) { return u.second.first->anchor; });
   std::set<InstanceKey> keys;
   for (const auto& [key, ru] : used)
-    if (ru.first->from != From::kInfoBool)
+    if (ru.first->from != From::kInfoBool && (!anchored || ru.first->anchor))
       for (const std::string& n : ru.second) m.KeysOf(n, ru.first->from, &keys);
   std::set<std::string_view> engines, models;
   for (const InstanceKey& k : keys) {
@@ -437,11 +499,18 @@ Status Adapt(EngineKind kind, const std::vector<MetricFamily>& families, std::ve
       if (rule.from == From::kHistogram) {
         Buckets h;
         bool found = false;
-        Status st = m.Histogram(ru.second.front(), k, &h, &found);
-        if (!st.ok()) {
+        std::string why;
+        const std::string& name = ru.second.front();
+        Status st = m.Histogram(rule, name, k, &h, &found, &why);
+        if (!st.ok() && !dropped) {
           out->clear();
           if (missing) missing->clear();
           return st;
+        }
+        if (!st.ok()) {  // this family is left out; the rest of the scrape is used
+          if (std::none_of(dropped->begin(), dropped->end(), [&](const DroppedFamily& d) { return d.family == name; }))
+            dropped->push_back({name, why, st.message()});
+          continue;
         }
         if (found) r.histograms.emplace(key, std::move(h));
         continue;
@@ -454,13 +523,25 @@ Status Adapt(EngineKind kind, const std::vector<MetricFamily>& families, std::ve
       if (!m.Scalar(rule, ru.second, k, &v)) continue;
       (rule.from == From::kGauge ? r.gauges : r.counters)[key] = v;
     }
+    // Block counts give the usage where the ratio itself is not served
+    // (Triton's TensorRT-LLM backend before its `fraction`).
+    auto used_blocks = r.gauges.find("kv_blocks_used"), total_blocks = r.gauges.find("kv_blocks_total");
+    if (!r.gauges.count("kv_cache_usage") && used_blocks != r.gauges.end() && total_blocks != r.gauges.end() &&
+        total_blocks->second > 0)
+      r.gauges["kv_cache_usage"] = used_blocks->second / total_blocks->second;
     out->push_back(std::move(r));
   }
   std::sort(out->begin(), out->end(),
             [](const InstanceReading& a, const InstanceReading& b) { return a.instance < b.instance; });
+  // SGLang's retraction gauge stands in for both counters (the deriver adds
+  // up its publications), so neither is missing where it is served.
+  const bool recent = used.count("kv_evictions_recent") > 0;
+  const bool blocks = used.count("kv_blocks_used") && used.count("kv_blocks_total");
   if (missing)
     for (const std::string& key : CanonicalInputs())
-      if (!used.count(key)) missing->push_back(key);
+      if (!used.count(key) && !(recent && (key == "kv_evictions_total" || key == "preemptions_total")) &&
+          !(blocks && key == "kv_cache_usage"))
+        missing->push_back(key);
   return Status::OK();
 }
 

@@ -19,9 +19,13 @@
 
 namespace vigil::scrape {
 
-enum class EngineKind { kVllm, kSglang, kTgi, kLlamaCpp, kVigil, kUnknown };
+// kTriton: Triton Inference Server with the TensorRT-LLM backend (nv_*);
+// kTrtllm: trtllm-serve (unprefixed names, or trtllm_); kDynamo: NVIDIA
+// Dynamo's HTTP frontend (dynamo_frontend_*).
+enum class EngineKind { kVllm, kSglang, kTgi, kLlamaCpp, kVigil, kTriton, kTrtllm, kDynamo, kUnknown };
 
-// "vllm", "sglang", "tgi", "llamacpp", "vigil"; "unknown" for kUnknown.
+// "vllm", "sglang", "tgi", "llamacpp", "vigil", "triton", "trtllm",
+// "dynamo"; "unknown" for kUnknown.
 const char* EngineKindName(EngineKind kind);
 
 // The names above, plus "auto" (-> kUnknown: detect from the scrape).
@@ -31,7 +35,11 @@ Status ParseEngineKind(std::string_view name, EngineKind* kind);
 // Which engine served this scrape, from its metric names. vigild exposes
 // vLLM's `vllm:` names as well as its own, so any `vigil_` family means
 // vigil; otherwise the prefix with the most families wins (`vllm:`,
-// `sglang:`, `tgi_`, `llamacpp:`). kUnknown when none is present.
+// `sglang:`, `tgi_`, `llamacpp:`, `nv_trt_llm_`/`nv_inference_` for
+// Triton, `trtllm_`, `dynamo_frontend_`). trtllm-serve before its prefix
+// (TensorRT-LLM 1.0/1.1) serves bare names: `time_to_first_token_seconds`
+// or `request_success_total` with an `engine_type` label and no engine
+// prefix anywhere means trtllm. kUnknown when none is present.
 EngineKind DetectEngine(const std::vector<MetricFamily>& families);
 
 // One classic histogram: cumulative counts per upper bound, sorted, unique,
@@ -48,9 +56,13 @@ struct Buckets {
 //               kv_blocks_used, kv_blocks_orphaned, busy_fraction (0..1),
 //               memory_used_bytes, prefix_caching_enabled (0/1),
 //               requests_stuck (all but the first three: vigild only,
-//               except prefix_caching_enabled, in vLLM's cache_config_info)
-//   counters:   preemptions_total, kv_evictions_total (KV blocks; vigild
-//               only), prefix_cache_queries_total,
+//               except prefix_caching_enabled, in vLLM's cache_config_info),
+//               kv_evictions_recent (evictions since the engine's previous
+//               stats publication: SGLang's num_retracted_reqs gauge, which
+//               the deriver adds up into kv_evictions_total)
+//   counters:   preemptions_total, kv_evictions_total (vigild: KV blocks;
+//               vLLM: preemptions; SGLang: retractions; docs/rules.md),
+//               prefix_cache_queries_total,
 //               prefix_cache_hits_total, prompt_tokens_total,
 //               generation_tokens_total, requests_finished_total (stop +
 //               length), requests_aborted_total, progress_total (the
@@ -71,8 +83,14 @@ struct InstanceReading {
 // parsed and checked but not copied out (ParseExposition's `keep`).
 bool AdaptersRead(std::string_view family);
 
-// Every canonical key above, gauges then counters then histograms.
+// Every canonical key above, gauges then counters then histograms, less
+// kv_evictions_recent: a stand-in for the eviction counters, never missing.
 const std::vector<std::string>& CanonicalInputs();
+
+// Why `kind` does not expose the canonical input `key`, where there is more
+// to say than that it is absent ("" otherwise): a name upstream removed, a
+// figure that lives elsewhere. For the report's cannot_diagnose.
+std::string MissingNote(EngineKind kind, std::string_view key);
 
 // Maps `families` as served by `kind` (kUnknown: DetectEngine first) into
 // one InstanceReading per engine, sorted by instance. Series are split into
@@ -88,8 +106,12 @@ const std::vector<std::string>& CanonicalInputs();
 // `missing` (optional) lists the canonical keys this scrape does not expose
 // at all, in CanonicalInputs() order. Errors (out cleared): NotFound when
 // kUnknown and nothing is detected; InvalidArgument for a histogram with an
-// unparsable `le` or without a +Inf bucket.
+// unparsable `le`, without a +Inf bucket, or with its bounds out of order
+// within a series, unless `dropped` is given: then that family is left out
+// of every reading and appended there (reason bad_le, no_inf_bucket or
+// bucket_order), and the rest is used, as Prometheus keeps the rest of
+// such a scrape.
 Status Adapt(EngineKind kind, const std::vector<MetricFamily>& families, std::vector<InstanceReading>* out,
-             std::vector<std::string>* missing = nullptr);
+             std::vector<std::string>* missing = nullptr, std::vector<DroppedFamily>* dropped = nullptr);
 
 }  // namespace vigil::scrape

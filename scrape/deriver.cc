@@ -71,6 +71,15 @@ double ScrapeDeriver::Counter::Update(double raw) {
   return total;
 }
 
+double ScrapeDeriver::Publications::Update(double v) {
+  if (std::isnan(v) || v < 0) return total;
+  // The first reading is a baseline, as a counter's is: it cannot be dated.
+  if (init && v > 0 && v != last) total += v;
+  init = true;
+  last = v;
+  return total;
+}
+
 bool ScrapeDeriver::Rate::Increase(double now, double total, double window_s, double* increase, double* span) {
   points.emplace_back(now, total);
   // Keep one point at or before the window's start, so the span covers it.
@@ -133,11 +142,26 @@ std::vector<std::pair<std::string, double>> ScrapeDeriver::Tick(double now, cons
   }
   gauges({"memory_used_bytes", "avg_sequence_length", "max_num_seqs", "block_size", "prefix_caching_enabled"});
 
+  // SGLang's retraction gauge counts the retractions since its previous
+  // stats publication (every decode_log_interval steps), then restarts: added
+  // up per publication it is the counter older versions lack. A burst
+  // published between two scrapes is held until the next publication, so
+  // every scrape that comes at least once per log interval sees it. Where
+  // the counter is served too, the counter is read.
+  const std::map<std::string, double>* counters = &r.counters;
+  std::map<std::string, double> with_recent;
+  if (const double* g = Find(r.gauges, "kv_evictions_recent")) {
+    const double total = recent_evictions_.Update(*g);
+    with_recent = r.counters;
+    with_recent.emplace("kv_evictions_total", total);  // no-op where the counter is served
+    with_recent.emplace("preemptions_total", total);
+    counters = &with_recent;
+  }
   std::map<std::string, double> totals;
   for (const char* c : {"preemptions_total", "kv_evictions_total", "prefix_cache_queries_total",
                         "prefix_cache_hits_total", "prompt_tokens_total", "generation_tokens_total",
                         "requests_finished_total", "requests_aborted_total"}) {
-    if (const double* v = Find(r.counters, c)) {
+    if (const double* v = Find(*counters, c)) {
       totals[c] = counters_[c].Update(*v);
       put(c, totals[c]);
     }

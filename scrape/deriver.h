@@ -62,6 +62,14 @@ class ScrapeDeriver {
   std::map<std::string, Counter> counters_;
   std::map<std::string, Rate> rates_;
   std::map<std::string, Window> windows_;
+  // SGLang's retraction gauge (kv_evictions_recent) added up: each new
+  // non-zero publication once, a value held over several scrapes once.
+  struct Publications {
+    bool init = false;
+    double last = 0, total = 0;
+    double Update(double v);
+  };
+  Publications recent_evictions_;
   // When progress_total last moved with requests in flight.
   bool have_progress_ = false;
   double last_progress_ = 0, last_progress_t_ = 0;

@@ -29,6 +29,16 @@ Rule CounterWhere(const char* key, std::string name, std::string label, std::vec
   return r;
 }
 Rule Hist(const char* key, std::vector<std::string> names) { return Make(key, From::kHistogram, std::move(names)); }
+Rule GaugeWhere(const char* key, std::string name, std::string label, std::vector<std::string> values) {
+  Rule r = Make(key, From::kGauge, {std::move(name)});
+  r.label = std::move(label);
+  r.values = std::move(values);
+  return r;
+}
+Rule Anchored(Rule r) {
+  r.anchor = true;
+  return r;
+}
 Rule InfoBool(const char* key, std::string name, std::string label) {
   Rule r = Make(key, From::kInfoBool, {std::move(name)});
   r.label = std::move(label);
@@ -69,6 +79,12 @@ std::vector<Rule> Vllm(bool vigil) {
                    Counter("kv_evictions_total", {"vllm_kv_cache_evictions"})})
       r.push_back(std::move(g));
   }
+  // KV evictions where vigild's own block counter is not served: a vLLM
+  // preemption frees every block of a running sequence for recompute
+  // (vllm/v1/core/sched/scheduler.py, _preempt_request; v0's
+  // RECOMPUTE mode), so each one is an eviction. Counted in sequences, not
+  // blocks (docs/rules.md, KVCacheThrashing).
+  r.push_back(Counter("kv_evictions_total", {"vllm:num_preemptions"}));
   // vLLM publishes CacheConfig as an info gauge, one label per field
   // (log_metrics_info("cache_config", ...); labels `engine`, no model_name).
   r.push_back(InfoBool("prefix_caching_enabled", "vllm:cache_config_info", "enable_prefix_caching"));
@@ -91,12 +107,24 @@ std::vector<Rule> Vllm(bool vigil) {
 // counters and histograms carry model_name only.
 std::vector<Rule> Sglang() {
   return {
-      Gauge("requests_running", {"sglang:num_running_reqs"}),
-      Gauge("requests_waiting", {"sglang:num_queue_reqs"}),
+      // Newer names first; SGLang's first metrics (late 2024,
+      // srt/metrics/metrics_collector.py, the model in a `name` label) had
+      // num_requests_running/num_requests_waiting, and queue_req from the
+      // prefill log line.
+      Gauge("requests_running", {"sglang:num_running_reqs", "sglang:num_requests_running"}),
+      Gauge("requests_waiting", {"sglang:num_queue_reqs", "sglang:num_requests_waiting", "sglang:queue_req"}),
       // Tokens held in the KV pool over its capacity (max_total_num_tokens).
       Ratio("kv_cache_usage", {"sglang:token_usage"}),
-      // SGLang's name for preemption: decode requests retracted for KV space.
+      // SGLang's name for preemption: decode requests retracted for KV space
+      // (ScheduleBatch.retract_decode), their KV freed and recomputed later:
+      // each retraction is an eviction too. The counter is recent; before it
+      // (and still beside it) the gauge num_retracted_reqs holds the
+      // retractions since the scheduler's previous decode log line, reset at
+      // each (scheduler_metrics_mixin.py, log_decode_stats): the deriver
+      // adds up its publications (kv_evictions_recent).
       Counter("preemptions_total", {"sglang:num_retracted_requests"}),
+      Counter("kv_evictions_total", {"sglang:num_retracted_requests"}),
+      Gauge("kv_evictions_recent", {"sglang:num_retracted_reqs"}),
       // Counted per finished request: every prompt token is looked up in the
       // radix cache, cached_tokens are the ones found. sglang:cache_hit_rate
       // is a per-batch gauge and cannot be windowed, so it is not used.
@@ -104,7 +132,8 @@ std::vector<Rule> Sglang() {
       Counter("prefix_cache_hits_total", {"sglang:cached_tokens"}),
       Counter("prompt_tokens_total", {"sglang:prompt_tokens"}),
       Counter("generation_tokens_total", {"sglang:generation_tokens"}),
-      Counter("requests_finished_total", {"sglang:num_requests"}),
+      // The first metrics counted finished requests by finished_reason.
+      Counter("requests_finished_total", {"sglang:num_requests", "sglang:request_success"}),
       Counter("requests_aborted_total", {"sglang:num_aborted_requests"}),
       // Tokens processed, added at every scheduler log interval. The token
       // counters above move only when a request finishes, which a long
@@ -150,20 +179,128 @@ std::vector<Rule> LlamaCpp() {
   };
 }
 
+// Triton Inference Server with the TensorRT-LLM backend
+// (triton-inference-server/tensorrtllm_backend, README "Triton Metrics";
+// inflight_batcher_llm/src/custom_metrics_reporter). The backend's figures
+// are gauges split by a label naming the figure; Triton's own nv_inference_*
+// count requests per model of an ensemble. Labels: model, version.
+std::vector<Rule> Triton() {
+  return {
+      Anchored(GaugeWhere("requests_running", "nv_trt_llm_request_metrics", "request_type", {"active"})),
+      Anchored(GaugeWhere("requests_waiting", "nv_trt_llm_request_metrics", "request_type", {"waiting"})),
+      Anchored(GaugeWhere("kv_cache_usage", "nv_trt_llm_kv_cache_block_metrics", "kv_cache_block_type", {"fraction"})),
+      Anchored(GaugeWhere("kv_blocks_used", "nv_trt_llm_kv_cache_block_metrics", "kv_cache_block_type", {"used"})),
+      Anchored(GaugeWhere("kv_blocks_total", "nv_trt_llm_kv_cache_block_metrics", "kv_cache_block_type", {"max"})),
+      Anchored(GaugeWhere("block_size", "nv_trt_llm_kv_cache_block_metrics", "kv_cache_block_type", {"tokens_per"})),
+      // The batch manager's iteration count: one per engine step (a gauge
+      // that only grows, read as a counter).
+      Anchored(CounterWhere("progress_total", "nv_trt_llm_general_metrics", "general_type", {"iteration_counter"})),
+      Counter("requests_finished_total", {"nv_inference_request_success"}),
+      // Decoupled (streaming) models, with --metrics-config histogram_latencies=true; in ms.
+      [] {
+        Rule h = Hist("ttft", {"nv_inference_first_response_histogram_ms"});
+        h.scale = 1e-3;
+        return h;
+      }(),
+  };
+}
+
+// trtllm-serve (NVIDIA/TensorRT-LLM, tensorrt_llm/metrics/collector.py, on
+// /prometheus/metrics; labels model_name, engine_type). 1.0 and 1.1 serve
+// five request metrics with no prefix; later versions prefix trtllm_ and
+// add the iteration figures (queues, KV cache, tokens).
+std::vector<Rule> Trtllm() {
+  return {
+      Gauge("requests_running", {"trtllm_num_requests_running"}),
+      Gauge("requests_waiting", {"trtllm_num_requests_waiting"}),
+      Ratio("kv_cache_usage", {"trtllm_kv_cache_utilization"}),
+      Gauge("kv_blocks_used", {"trtllm_kv_cache_used_blocks"}),
+      Gauge("kv_blocks_total", {"trtllm_kv_cache_max_blocks"}),
+      Gauge("block_size", {"trtllm_kv_cache_tokens_per_block"}),
+      // KV blocks looked up for reuse (blocks): reused ones hit.
+      CounterSum("prefix_cache_queries_total", {"trtllm_kv_cache_reused_blocks", "trtllm_kv_cache_missed_blocks"}),
+      Counter("prefix_cache_hits_total", {"trtllm_kv_cache_reused_blocks"}),
+      Counter("prompt_tokens_total", {"trtllm_prompt_tokens"}),
+      Counter("generation_tokens_total", {"trtllm_generation_tokens"}),
+      Counter("requests_finished_total", {"trtllm_request_success", "request_success"}),
+      Hist("ttft", {"trtllm_time_to_first_token_seconds", "time_to_first_token_seconds"}),
+      Hist("tbt", {"trtllm_time_per_output_token_seconds", "time_per_output_token_seconds"}),
+      Hist("e2e", {"trtllm_e2e_request_latency_seconds", "e2e_request_latency_seconds"}),
+      Hist("queue_time", {"trtllm_request_queue_time_seconds", "request_queue_time_seconds"}),
+      Hist("prefill_time", {"trtllm_request_prefill_time_seconds"}),
+  };
+}
+
+// NVIDIA Dynamo's HTTP frontend (ai-dynamo/dynamo,
+// lib/llm/src/http/service/metrics.rs; docs/observability/metrics.md;
+// label `model`). It sees requests and tokens as the client does, not the
+// workers' engines: no KV cache, no preemption, no engine step.
+std::vector<Rule> Dynamo() {
+  return {
+      // In flight at the frontend (queued included); active_requests is the newer name.
+      Gauge("requests_running", {"dynamo_frontend_active_requests", "dynamo_frontend_inflight_requests"}),
+      // Waiting for the first token (prefill included).
+      Gauge("requests_waiting", {"dynamo_frontend_queued_requests"}),
+      Make("prompt_tokens_total", From::kHistSum, {"dynamo_frontend_input_sequence_tokens"}),
+      Counter("generation_tokens_total", {"dynamo_frontend_output_tokens"}),
+      Counter("requests_finished_total", {"dynamo_frontend_requests"}),
+      // Output tokens as they are streamed back: the frontend's own view of progress.
+      Counter("progress_total", {"dynamo_frontend_output_tokens"}),
+      Hist("ttft", {"dynamo_frontend_time_to_first_token_seconds"}),
+      Hist("tbt", {"dynamo_frontend_inter_token_latency_seconds"}),
+      Hist("e2e", {"dynamo_frontend_request_duration_seconds"}),
+  };
+}
+
 }  // namespace
 
 const std::vector<Rule>& RulesFor(EngineKind kind) {
   static const std::vector<Rule> vllm = Vllm(false), vigil = Vllm(true), sglang = Sglang(), tgi = Tgi(),
-                                 llamacpp = LlamaCpp(), none;
+                                 llamacpp = LlamaCpp(), triton = Triton(), trtllm = Trtllm(), dynamo = Dynamo(),
+                                 none;
   switch (kind) {
     case EngineKind::kVllm: return vllm;
     case EngineKind::kVigil: return vigil;
     case EngineKind::kSglang: return sglang;
     case EngineKind::kTgi: return tgi;
     case EngineKind::kLlamaCpp: return llamacpp;
+    case EngineKind::kTriton: return triton;
+    case EngineKind::kTrtllm: return trtllm;
+    case EngineKind::kDynamo: return dynamo;
     case EngineKind::kUnknown: break;
   }
   return none;
 }
 
 }  // namespace vigil::scrape::internal
+
+namespace vigil::scrape {
+
+// What the tables above cannot say by absence alone (adapter.h).
+std::string MissingNote(EngineKind kind, std::string_view key) {
+  struct Note {
+    EngineKind kind;
+    const char* key;
+    const char* why;
+  };
+  static const Note kNotes[] = {
+      {EngineKind::kLlamaCpp, "kv_cache_usage",
+       "llama.cpp's server removed llamacpp:kv_cache_usage_ratio from /metrics in 2025 (the unified KV cache); older "
+       "builds served it"},
+      {EngineKind::kLlamaCpp, "kv_evictions_total", "llama.cpp's server counts no evictions or preemptions"},
+      {EngineKind::kTgi, "kv_cache_usage", "TGI's router exposes no KV-cache usage"},
+      {EngineKind::kTgi, "kv_evictions_total", "TGI counts no evictions or preemptions"},
+      {EngineKind::kTriton, "kv_evictions_total",
+       "the TensorRT-LLM backend's nv_trt_llm_* families count no evictions or preemptions"},
+      {EngineKind::kTrtllm, "kv_evictions_total", "trtllm-serve counts no evictions or preemptions"},
+      {EngineKind::kTrtllm, "kv_cache_usage", "trtllm-serve before its trtllm_ prefix serves request metrics only"},
+      {EngineKind::kDynamo, "kv_cache_usage",
+       "Dynamo's frontend does not see its workers' KV caches: watch each worker's own /metrics"},
+      {EngineKind::kDynamo, "kv_evictions_total", "Dynamo's frontend does not see its workers' schedulers"},
+  };
+  for (const Note& n : kNotes)
+    if (n.kind == kind && key == n.key) return n.why;
+  return "";
+}
+
+}  // namespace vigil::scrape

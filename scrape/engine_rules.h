@@ -36,6 +36,11 @@ struct Rule {
   bool sum_names = false;          // add all names up instead (every one must be exposed)
   std::string label;               // if set, only series whose `label` is one of `values`
   std::vector<std::string> values;  // (kInfoBool: `label` is the one read, `values` unused)
+  double scale = 1;                // histograms: bounds and sum times this (Triton's are in ms)
+  // Where any anchor rule is exposed, only the instances its series name are
+  // engines: Triton's nv_inference_* count every model of an ensemble
+  // (preprocessing, postprocessing), the nv_trt_llm_* ones only the engine.
+  bool anchor = false;
 };
 
 // Rules in priority order: for each key the first exposed rule is used.

@@ -359,7 +359,7 @@ class Parser {
     }
     if (series_.size() >= limits_.max_series)
       return Fail(E::kTooManySeries, "more than " + std::to_string(limits_.max_series) + " series");
-    series_.push_back(SeriesKey(s, line_));
+    series_.push_back(SeriesKey(s, line_, fam));
     info_[fam].state |= kHasSamples;
     cur_ = fam;
     ++families[fam].sample_count;
@@ -381,15 +381,18 @@ class Parser {
  public:
   // Duplicates, found once every line is in: the series keys (two 64-bit
   // hashes of name and labels) sorted, so the cost is O(n log n) whatever
-  // the keys are, and no key string is kept per series. "" when none.
-  std::string FindDuplicate() {
+  // the keys are, and no key string is kept per series. Per family holding
+  // one, the first found: (family index, message).
+  std::map<size_t, std::string> FindDuplicates() {
+    std::map<size_t, std::string> out;
     std::sort(series_.begin(), series_.end());
     for (size_t k = 1; k < series_.size(); ++k)
       if (series_[k].h1 == series_[k - 1].h1 && series_[k].h2 == series_[k - 1].h2)
-        return "line " + std::to_string(std::max(series_[k].line, series_[k - 1].line) + 1) +
-               ": duplicate series (the same name and labels as line " +
-               std::to_string(std::min(series_[k].line, series_[k - 1].line) + 1) + ")";
-    return "";
+        out.emplace(series_[k].fam,
+                    "line " + std::to_string(std::max(series_[k].line, series_[k - 1].line) + 1) +
+                        ": duplicate series (the same name and labels as line " +
+                        std::to_string(std::min(series_[k].line, series_[k - 1].line) + 1) + ")");
+    return out;
   }
   void SetLine(size_t line) { line_ = line; }
   void Reserve(size_t lines) {
@@ -401,7 +404,7 @@ class Parser {
  private:
   struct Key {
     uint64_t h1, h2;
-    size_t line;
+    size_t line, fam;
     bool operator<(const Key& o) const { return h1 != o.h1 ? h1 < o.h1 : h2 != o.h2 ? h2 < o.h2 : line < o.line; }
   };
   // `n` < 8 bytes at `p` as a little-endian number, from whole loads (a
@@ -419,7 +422,7 @@ class Parser {
   // Two 64-bit lanes: a collision of distinct series (about 2^-128 by
   // chance; deliberate ones fail only the scrape that made them) reads as
   // a duplicate, which is the safe side.
-  static Key SeriesKey(const Scratch& s, size_t line) {
+  static Key SeriesKey(const Scratch& s, size_t line, size_t fam) {
     uint64_t a = 0xcbf29ce484222325ULL, b = 0x84222325cbf29ce4ULL;
     // Eight bytes at a time, two lanes with different multipliers; the
     // length closes each field, so ("ab","c") and ("a","bc") differ.
@@ -444,7 +447,7 @@ class Parser {
       mix(l.name);
       mix(l.value);
     }
-    return {a, b, line};
+    return {a, b, line, fam};
   }
 
   // TYPE, HELP or UNIT for `name`: once each, before the family's samples.
@@ -520,7 +523,9 @@ const char* ScrapeErrorName(ScrapeError e) {
 }
 
 Status ParseExposition(std::string_view body, Format format, const ParseLimits& limits,
-                       std::vector<MetricFamily>* out, ScrapeError* reason, const FamilyFilter* keep) {
+                       std::vector<MetricFamily>* out, ScrapeError* reason, const FamilyFilter* keep,
+                       std::vector<DroppedFamily>* dropped) {
+  if (dropped) dropped->clear();
   auto fail = [reason, out](ScrapeError r, const std::string& msg) {
     out->clear();
     if (reason) *reason = r;
@@ -546,8 +551,22 @@ Status ParseExposition(std::string_view body, Format format, const ParseLimits& 
   }
   if (format == Format::kOpenMetrics && !p.eof)
     return fail(E::kMissingEof, "line " + std::to_string(line_no + 1) + ": missing the final # EOF line");
-  if (const std::string dup = p.FindDuplicate(); !dup.empty()) return fail(E::kDuplicateSeries, dup);
+  const std::map<size_t, std::string> dups = p.FindDuplicates();
+  if (!dups.empty() && !dropped) return fail(E::kDuplicateSeries, dups.begin()->second);
   *out = p.Result();
+  if (!dups.empty()) {
+    // Left out in order, stably: the kept families' objects stay where they were.
+    size_t n = 0;
+    for (size_t k = 0; k < out->size(); ++k) {
+      if (auto it = dups.find(k); it != dups.end()) {
+        dropped->push_back({(*out)[k].name, ScrapeErrorName(E::kDuplicateSeries), it->second});
+        continue;
+      }
+      if (n != k) std::swap((*out)[n], (*out)[k]);
+      ++n;
+    }
+    out->resize(n);
+  }
   return Status::OK();
 }
 

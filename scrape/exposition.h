@@ -58,6 +58,14 @@ enum class ScrapeError { kTooLarge, kTooManySeries, kSyntax, kBadUtf8, kDuplicat
 // "too_large", "too_many_series", "syntax", "bad_utf8", "duplicate_series", "missing_eof".
 const char* ScrapeErrorName(ScrapeError e);
 
+// A family left out of a scrape that is otherwise used: Prometheus reads
+// the rest of such a body, so Vigil does too (docs/watch.md).
+struct DroppedFamily {
+  std::string family;
+  std::string reason;  // for vigil_target_scrape_errors_total: duplicate_series, no_inf_bucket, ...
+  std::string detail;  // "line 12: ..." or what is wrong
+};
+
 // Parses a whole scrape body into `out` (replacing its contents; its objects
 // are reused, so a caller parsing into the same vector scrape after scrape
 // stops allocating for the families and samples it keeps). On error:
@@ -65,9 +73,13 @@ const char* ScrapeErrorName(ScrapeError e);
 // the line ("line 12: ...") and the problem, `*reason` set when non-null, and
 // `out` cleared. Timestamps and exemplars are checked, then dropped.
 // `keep` (optional): see FamilyFilter.
+// `dropped` (optional): tolerate duplicate series as Prometheus does (its
+// text parser and promtool read such a body; its scrape keeps the rest):
+// each family holding one is left out of `out` and listed here, the rest
+// is returned. Without it a duplicate fails the whole scrape.
 Status ParseExposition(std::string_view body, Format format, const ParseLimits& limits,
                        std::vector<MetricFamily>* out, ScrapeError* reason = nullptr,
-                       const FamilyFilter* keep = nullptr);
+                       const FamilyFilter* keep = nullptr, std::vector<DroppedFamily>* dropped = nullptr);
 
 // "application/openmetrics-text; version=1.0.0" -> kOpenMetrics; anything
 // else (text/plain; version=0.0.4, missing, unknown) -> kPrometheusText.
