@@ -16,39 +16,12 @@
 #include "detectors/detectors.h"
 #include "monitor/signals.h"
 #include "rules/rules.h"
+#include "rules/series_context.h"
 
 using namespace vigil;
 using Steady = std::chrono::steady_clock;
 
 namespace {
-
-class StoreContext : public rules::EvalContext {
- public:
-  StoreContext(const monitor::SeriesStore* s, const detectors::DetectorSet* d, double now) : s_(s), d_(d), now_(now) {}
-  double Now() const override { return now_; }
-  rules::Value Latest(const std::string& n) const override {
-    monitor::Point p;
-    return s_->Latest(n, &p) ? rules::Value(p.v) : std::nullopt;
-  }
-  std::vector<std::pair<double, double>> Range(const std::string& n, double r) const override {
-    std::vector<std::pair<double, double>> out;
-    for (const auto& p : s_->Range(n, now_ - r)) out.emplace_back(p.t, p.v);
-    return out;
-  }
-  rules::Value DetectorOutput(const std::string& f, const std::vector<std::string>& s) const override {
-    double v;
-    if (f == "corr" && d_ && d_->Corr(s[0], s[1], &v)) return v;
-    detectors::TrendFit fit;
-    if (f == "trend_r2" && d_ && d_->Trend(s[0], &fit)) return fit.r2;
-    if (f == "trend_slope" && d_ && d_->Trend(s[0], &fit)) return fit.slope;
-    return std::nullopt;
-  }
-
- private:
-  const monitor::SeriesStore* s_;
-  const detectors::DetectorSet* d_;
-  double now_;
-};
 
 double Pct(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
@@ -84,7 +57,7 @@ int main(int argc, char** argv) {
       for (const auto& s : monitor::Catalogue()) vals.emplace_back(s.name, 0.5 + 0.1 * n(rng));
       store.AppendTick(t, vals);
       det.Observe(t, vals);
-      StoreContext ctx(&store, &det, t);
+      rules::SeriesEvalContext ctx(&store, &det, t);
       const auto t0 = Steady::now();
       eng.Evaluate(t, ctx);
       us.push_back(std::chrono::duration<double, std::micro>(Steady::now() - t0).count());
@@ -117,7 +90,7 @@ int main(int argc, char** argv) {
         std::vector<std::pair<std::string, double>> vals;
         for (int i = 0; i < n; ++i) vals.emplace_back(cat[i % cat.size()].name, nd(rng));
         store.AppendTick(t, vals);
-        StoreContext ctx(&store, nullptr, t);
+        rules::SeriesEvalContext ctx(&store, nullptr, t);
         const auto t0 = Steady::now();
         eng.Evaluate(t, ctx);
         us.push_back(std::chrono::duration<double, std::micro>(Steady::now() - t0).count());
@@ -150,7 +123,7 @@ int main(int argc, char** argv) {
       if (st.ok()) {
         ++accepted;
         monitor::SeriesStore store(4);
-        StoreContext ctx(&store, nullptr, 0);
+        rules::SeriesEvalContext ctx(&store, nullptr, 0);
         e->Eval(ctx);
       } else {
         ++rejected;

@@ -10,12 +10,9 @@
 
 #include "detectors/detectors.h"
 #include "monitor/series_store.h"
-#include "pipeline/eval_context.h"
 #include "rules/rules.h"
 
 namespace vigil::daemon {
-
-using pipeline::MonitorEvalContext;
 
 std::string FormatTime(double unix_seconds);  // RFC 3339, UTC
 // Resolves relative rule-file patterns against the config file's folder.

@@ -4,7 +4,7 @@
 
 #include <limits>
 
-#include "pipeline/eval_context.h"
+#include "rules/series_context.h"
 
 namespace vigil::pipeline {
 
@@ -17,8 +17,7 @@ std::vector<rules::Transition> Instance::Tick(double now, const std::vector<std:
   series_.AppendTick(now, values);
   for (const auto& e : detectors_.Observe(now, values))
     spdlog::info("anomaly [{}]: {}: {}", name_, e.detector, e.message);
-  MonitorEvalContext ctx(&series_, &detectors_, now,
-                         stale ? now : -std::numeric_limits<double>::infinity());
+  rules::SeriesEvalContext ctx(&series_, &detectors_, now, stale ? now : -std::numeric_limits<double>::infinity());
   auto transitions = rules_.Evaluate(now, ctx);
   for (const auto& t : transitions) {
     const bool resolved = t.to == rules::RuleState::kInactive && t.from == rules::RuleState::kFiring;

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "pipeline/pipeline.h"
+#include "rules/detector_functions.h"
 #include "rules/promql.h"
 
 namespace vigil::pipeline {
@@ -52,7 +53,7 @@ std::vector<MetricFamily> Pipeline::Collect() const {
   for (const auto& v : views) list.push_back(&v.rule);
   const auto refs = rules::DetectorRefs(list);
   const std::map<std::string, std::string> help = {
-      {"zscore", "Robust z-score of the signal's latest value (the rules' zscore())"},
+      {"zscore", "Z-score of the signal's latest value against its recent mean and standard deviation (the rules' zscore())"},
       {"trend_slope", "Slope per second of the signal's linear trend over the window (trend_slope())"},
       {"trend_r2", "R squared of the signal's linear trend over the window (trend_r2())"},
       {"time_to_exhaustion", "Seconds until the signal's trend reaches its capacity (time_to_exhaustion())"},
@@ -62,16 +63,12 @@ std::vector<MetricFamily> Pipeline::Collect() const {
     const Instance* inst = Find(name);
     if (!inst || inst->retired()) continue;
     for (const auto& r : refs) {
-      double v = 0;
-      detectors::TrendFit fit;
-      const auto& d = inst->detectors();
-      bool ok = r.fn == "zscore"               ? d.ZScore(r.a, &v)
-                : r.fn == "corr"               ? d.Corr(r.a, r.b, &v)
-                : r.fn == "time_to_exhaustion" ? d.TimeToExhaustion(r.a, &v)
-                                               : d.Trend(r.a, &fit);
-      if (r.fn == "trend_slope") v = fit.slope;
-      if (r.fn == "trend_r2") v = fit.r2;
-      if (!ok || !std::isfinite(v)) continue;  // no value yet: absent, as the rules see it
+      // The rules' own reading of the detector, so /metrics shows what they see.
+      const rules::Value got = rules::DetectorFunction(&inst->detectors(), r.fn,
+                                                       r.fn == "corr" ? std::vector<std::string>{r.a, r.b}
+                                                                      : std::vector<std::string>{r.a});
+      if (!got || !std::isfinite(*got)) continue;  // no value yet: absent, as the rules see it
+      const double v = *got;
       auto& f = fams[r.fn];
       if (f.name.empty()) f = {rules::DetectorMetric(r.fn), help.at(r.fn), MetricType::kGauge, {}};
       Metric m;

@@ -11,9 +11,9 @@
 
 #include "common/units.h"
 #include "detectors/detectors.h"
-#include "rules/detector_functions.h"
 #include "monitor/series_store.h"
 #include "rules/rules.h"
+#include "rules/series_context.h"
 
 namespace vigil::rules {
 
@@ -59,33 +59,6 @@ Status ExpandSeries(const std::string& notation, std::vector<double>* out) {
 }
 
 namespace {
-
-class TestContext : public EvalContext {
- public:
-  TestContext(const monitor::SeriesStore* store, const detectors::DetectorSet* det, double now)
-      : store_(store), det_(det), now_(now) {}
-  double Now() const override { return now_; }
-  Value Latest(const std::string& s) const override {
-    monitor::Point p;
-    // Prometheus' lookback: a sample older than 5 minutes is gone.
-    if (!store_->At(s, now_, &p) || now_ - p.t > 300) return std::nullopt;
-    return p.v;
-  }
-  std::vector<std::pair<double, double>> Range(const std::string& s, double r) const override {
-    std::vector<std::pair<double, double>> out;
-    for (const auto& p : store_->Range(s, now_ - r))
-      if (p.t <= now_) out.emplace_back(p.t, p.v);
-    return out;
-  }
-  Value DetectorOutput(const std::string& fn, const std::vector<std::string>& sig) const override {
-    return DetectorFunction(det_, fn, sig);
-  }
-
- private:
-  const monitor::SeriesStore* store_;
-  const detectors::DetectorSet* det_;
-  double now_;
-};
 
 double Dur(const YAML::Node& n, double def) {
   double s = def;
@@ -171,7 +144,7 @@ Status RunRuleTestFile(const std::string& path, RuleTestResult* result, RuleTest
           tick = vals;
           det.Observe(next_sample * interval, vals);
         }
-        TestContext ctx(&store, &det, now);
+        SeriesEvalContext ctx(&store, &det, now);
         engine.Evaluate(now, ctx);
         auto range = checks.equal_range(now);
         for (auto it = range.first; it != range.second; ++it) {
