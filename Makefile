@@ -10,7 +10,7 @@ CONFIG ?= etc/vigil.yaml
 # (line tables: backtraces keep file and line, compiles a third faster).
 DEBUG_INFO ?= -g
 
-.PHONY: all deps test-deps configure build run test test-asan test-tsan bench fuzz install clean
+.PHONY: all deps test-deps configure build run test test-asan test-tsan bench fuzz install deb clean
 
 all: build
 
@@ -72,6 +72,14 @@ fuzz:
 # $(DESTDIR) when set (packaging).
 install: build
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD_DIR) --prefix $(PREFIX)
+
+# The Debian package (packaging/README.md): $(BUILD_DIR)/deb/vigil_<version>_amd64.deb
+# from the built vigild and vigilctl, with debhelper (Depends from dpkg-shlibdeps).
+# lintian $(BUILD_DIR)/deb/vigil_*.deb checks it.
+deb: configure
+	@scripts/deps.sh --deb
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target vigild vigilctl
+	packaging/build-deb.sh $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) $(TSAN_BUILD_DIR)

@@ -41,7 +41,7 @@ help2man --no-info --section=8 --version-string="$version" \
 # vigilctl: the top-level help, then each subcommand's.
 {
   echo "[SUBCOMMANDS]"
-  for sub in $("$BLD/cli/vigilctl" --help | awk '/^SUBCOMMANDS:/ {on=1; next} on && NF {print $1}'); do
+  for sub in $("$BLD/cli/vigilctl" --help | awk '/^Subcommands:/ {on=1; next} on && /^  [a-z]/ {print $1} on && /^[^ ]/ {on=0}'); do
     echo ".SS \"vigilctl $sub\""
     echo ".nf"
     "$BLD/cli/vigilctl" "$sub" --help 2>&1 | sed -e 's/\\/\\e/g' -e 's/^\([.'"'"']\)/\\\&\1/'

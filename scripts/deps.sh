@@ -24,7 +24,12 @@ PACKAGES=(
 # `make test` installs them, `make run` does not need them.
 TEST_PACKAGES=(prometheus prometheus-alertmanager python3
   chromium chromium-driver fonts-dejavu-core  # the dashboard's tests in a real headless browser
-  clang)                                      # ctest thread_safety: clang's -Wthread-safety over every source
+  clang                                       # ctest thread_safety: clang's -Wthread-safety over every source
+  debhelper help2man                          # ctest system: the .deb (packaging/)
+  debootstrap systemd-container)              # ctest system: a booted Debian 12 container (tests/system/)
+
+# `make deb` (packaging/): debhelper, man pages from --help, lintian.
+DEB_PACKAGES=(debhelper help2man lintian)
 
 # `make fuzz` (tests/fuzz): clang with libFuzzer and the sanitizer runtimes.
 FUZZ_PACKAGES=(clang libclang-rt-14-dev)
@@ -32,6 +37,7 @@ FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 want=("${PACKAGES[@]}")
 if [[ "${1:-}" == "--test" ]]; then want+=("${TEST_PACKAGES[@]}"); fi
 if [[ "${1:-}" == "--fuzz" ]]; then want+=("${FUZZ_PACKAGES[@]}"); fi
+if [[ "${1:-}" == "--deb" ]]; then want+=("${DEB_PACKAGES[@]}"); fi
 
 missing=()
 for p in "${want[@]}"; do

@@ -54,6 +54,10 @@ fi
 if [[ -n $DEB ]]; then
   # The package's dependencies and recommendations (first alternative of each, versions as the
   # mirror has them), installed into the cached tree when any is missing.
+  # A stamp of the last Depends/Recommends installed: virtual names
+  # (libspdlog1.10-fmt9) are not in dpkg's status, so it, not dpkg-query, says "done".
+  want=$(dpkg-deb -f "$DEB" Depends Recommends)
+  if [[ -e $TREE/.deps && $(cat "$TREE/.deps") == "$want" ]]; then echo "$TREE"; exit 0; fi
   mapfile -t deps < <(dpkg-deb -f "$DEB" Depends Recommends | sed 's/^[A-Za-z]*: //' | tr ',\n' '\n\n' | sed -e 's/|.*//' -e 's/(.*)//' -e 's/[[:space:]]//g' | grep -v '^$')
   missing=()
   for p in "${deps[@]}"; do
@@ -69,5 +73,6 @@ if [[ -n $DEB ]]; then
       exit 77
     fi
   fi
+  printf '%s' "$want" >"$TREE/.deps"
 fi
 echo "$TREE"

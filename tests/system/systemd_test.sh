@@ -66,23 +66,28 @@ ROOT=$RUN/root
 systemd-nspawn -q --register=no --keep-unit --private-network -D "$ROOT" --bind-ro="$RUN/pkg:/pkg" \
   /bin/sh -c 'exec /lib/systemd/systemd' >"$LOGS/console.txt" 2>&1 &
 NSPAWN=$!
-INIT=
-for _ in $(seq 150); do
-  child=$(pgrep -P "$NSPAWN" | head -1)
-  [[ -n $child ]] && INIT=$(pgrep -P "$child" | head -1)
-  [[ -n $INIT ]] && nsenter -t "$INIT" -a true 2>/dev/null && break
-  kill -0 "$NSPAWN" 2>/dev/null || break
-  INIT=; sleep 0.2
-done
-[[ -n $INIT ]] || { tail -5 "$LOGS/console.txt"; skip "systemd-nspawn did not start a container here"; }
+# The container's init: nspawn's `systemd` child (or grandchild, as nspawn
+# versions differ in how many processes they fork).
+find_init() {
+  local c
+  { pgrep -x -P "$NSPAWN" systemd; for c in $(pgrep -P "$NSPAWN"); do pgrep -x -P "$c" systemd; done; } | head -1
+}
 cx() { nsenter -t "$INIT" -a "$@"; }
-state=
+INIT= state=
 for _ in $(seq 240); do
-  state=$(cx systemctl is-system-running 2>/dev/null)
-  [[ $state == running || $state == degraded ]] && break
+  INIT=$(find_init)
+  if [[ -n $INIT ]]; then
+    state=$(cx systemctl is-system-running 2>/dev/null)
+    [[ $state == running || $state == degraded ]] && break
+  fi
+  kill -0 "$NSPAWN" 2>/dev/null || break
   sleep 0.25
 done
-[[ $state == running || $state == degraded ]] || skip "the container's systemd did not boot (state: ${state:-none})"
+if [[ $state != running && $state != degraded ]]; then
+  tail -5 "$LOGS/console.txt"
+  INIT=
+  skip "the container's systemd did not boot with systemd-nspawn here (state: ${state:-none}; console: $LOGS/console.txt)"
+fi
 say "booted: $state"
 
 # --- Helpers ----------------------------------------------------------------
@@ -222,14 +227,16 @@ cp "$RUN/vigil.yaml.user" "$ROOT/etc/vigil/vigil.yaml"
 
 # --- 4 watch ------------------------------------------------------------------------
 cx systemctl start vigil-watch
-target_up() { http $W/api/v1/targets && py 'import json,sys; t=json.load(sys.stdin); sys.exit(0 if t and t[0]["up"] is True else 1)' <<<"$BODY"; }
-target_down_firing() { http $W/api/v1/alerts && py 'import json,sys; a=json.load(sys.stdin); a=a.get("alerts",a) if isinstance(a,dict) else a; sys.exit(0 if any(x["labels"].get("alertname")=="TargetDown" and x.get("state")=="firing" for x in a) else 1)' <<<"$BODY"; }
+target_up() { http $W/api/v1/targets && py 'import json,sys; t=json.load(sys.stdin)["data"]; sys.exit(0 if t and t[0]["up"] is True else 1)' <<<"$BODY"; }
+target_down_firing() { http $W/api/v1/alerts && py 'import json,sys; a=json.load(sys.stdin)["data"]["alerts"]; sys.exit(0 if any("TargetDown" in json.dumps(x.get("labels",{})) and x.get("state")=="firing" for x in a) else 1)' <<<"$BODY"; }
 if [[ $(prop vigil-watch ActiveState) == active ]] && wait_for 30 target_up; then
-  mem=$(prop vigil-watch MemoryCurrent)
+  # cgroup v1 hosts give no MemoryCurrent; the sidecar's RSS shows what MemoryMax must hold.
+  rss=$(cx sh -c "awk '/^VmRSS/ {print int(\$2 / 1024)}' /proc/$(prop vigil-watch MainPID)/status")
+  mem="RSS ${rss:-?} MiB, MemoryCurrent $(prop vigil-watch MemoryCurrent), MemoryMax $(prop vigil-watch MemoryMax)"
   cx systemctl stop vigild
   t_stop=$(date +%s)
   if wait_for 90 target_down_firing; then
-    pass watch "target 127.0.0.1:8000 up, then TargetDown firing $(($(date +%s) - t_stop)) s after vigild stopped (rule for: 30s); vigil-watch MemoryCurrent $((mem / 1048576)) MiB of MemoryMax $(( $(prop vigil-watch MemoryMax) / 1048576 )) MiB"
+    pass watch "target 127.0.0.1:8000 up, then TargetDown firing $(($(date +%s) - t_stop)) s after vigild stopped (rule for: 30s); vigil-watch: $mem"
   else
     fail watch "no firing TargetDown on vigil-watch 90 s after vigild stopped: $(head -c 300 <<<"$BODY")"
   fi
@@ -246,7 +253,7 @@ sil=$(py 'import json,sys; print(json.load(sys.stdin)["silenceID"])' <<<"$BODY" 
 admin $V/api/v1/captures -X POST -d '{"duration":"1s","reason":"systest"}'
 cap=$(py 'import json,sys; print(json.load(sys.stdin)["id"])' <<<"$BODY" 2>/dev/null)
 capture_done() { admin $V/api/v1/captures && grep -q '"complete"' <<<"$BODY"; }
-pending_key() { http "$V/api/v1/notifications?state=pending" && py 'import json,sys; n=json.load(sys.stdin); n=n.get("notifications",n) if isinstance(n,dict) else n; k=[x["idempotencyKey"] for x in n if "SysTestReloaded" in json.dumps(x)]; print(k[0]) if k else sys.exit(1)' <<<"$BODY"; }
+pending_key() { admin "$V/api/v1/notifications?state=pending" && py 'import json,sys; n=json.load(sys.stdin)["data"]; k=[x["idempotencyKey"] for x in n if "SysTestReloaded" in json.dumps(x)]; print(k[0]) if k else sys.exit(1)' <<<"$BODY"; }
 wait_for 30 capture_done
 key=$(wait_for 30 pending_key >/dev/null && pending_key)
 if [[ -n $sil && -n $cap && -n $key ]]; then
@@ -254,7 +261,7 @@ if [[ -n $sil && -n $cap && -n $key ]]; then
   wait_for 30 http $V/ready
   admin $V/api/v1/silences; s_ok=$(grep -c "$sil" <<<"$BODY")
   admin $V/api/v1/captures; c_ok=$(grep -c "$cap" <<<"$BODY")
-  http "$V/api/v1/notifications?state=pending"; n_ok=$(grep -c "$key" <<<"$BODY")
+  admin "$V/api/v1/notifications?state=pending"; n_ok=$(grep -c "$key" <<<"$BODY")
   files=$(cx ls /var/lib/private/vigil /var/lib/private/vigil/captures 2>&1 | tr '\n' ' ')
   if ((s_ok > 0 && c_ok > 0 && n_ok > 0)) && [[ -L $ROOT/var/lib/vigil ]]; then
     pass state "after systemctl restart: silence $sil, capture $cap, pending notification $key all still there; StateDirectory: $files"
