@@ -2,7 +2,8 @@
 # System test (ctest label `system`, issue 30): the .deb under a real systemd.
 # A cached Debian 12 tree (debian_tree.sh) is booted with systemd-nspawn on a
 # throwaway overlay, the package is installed with `apt-get install
-# ./vigil_*.deb`, and six checks run, each reported PASS or FAIL:
+# ./vigil_*.deb`, and the checks run, each reported PASS or FAIL:
+#   0 units     systemd-analyze security <= 2.0 for both; Documentation= installed
 #   1 ready     start reaches active only after READY=1; /ready answers at once
 #   2 watchdog  a stalled engine stops the pings; systemd restarts it
 #   3 reload    a changed rule file is applied; a broken config fails reload
@@ -56,6 +57,7 @@ cleanup() {
   rm -rf "$RUN"
 }
 trap cleanup EXIT
+trap 'exit 1' TERM INT   # ctest's timeout, Ctrl-C: still power off and unmount
 mount -t overlay overlay -o "lowerdir=$TREE,upperdir=$RUN/upper,workdir=$RUN/work" "$RUN/root" ||
   skip "the kernel refused an overlay mount over $TREE"
 ROOT=$RUN/root
@@ -128,6 +130,28 @@ fi
 say "installed $(basename "$DEB"); vigild $(prop vigild ActiveState), vigil-watch $(prop vigil-watch UnitFileState)"
 cx dpkg -L vigil >"$LOGS/files.txt"
 cx cat /var/lib/dpkg/info/vigil.conffiles >"$RUN/conffiles"
+
+# --- 0 units: hardening and documentation, as installed ------------------------
+scores=
+units_ok=1
+for u in vigild vigil-watch; do
+  sc=$(cx systemd-analyze security --no-pager "$u.service" 2>/dev/null | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\) .*/\1/p')
+  scores+="$u ${sc:-?} "
+  awk -v x="${sc:-99}" 'BEGIN {exit !(x <= 2.0)}' || units_ok=0
+  for d in $(prop "$u" Documentation | tr -d '"'); do
+    case $d in
+      man:*) page=${d#man:}; name=${page%(*}; sect=${page#*(}; sect=${sect%)}
+             [[ -e $ROOT/usr/share/man/man$sect/$name.$sect.gz ]] || { units_ok=0; scores+="missing $d "; } ;;
+      file://*) [[ -e $ROOT${d#file://} ]] || { units_ok=0; scores+="missing $d "; } ;;
+      *) units_ok=0; scores+="not installed: $d " ;;
+    esac
+  done
+done
+if ((units_ok)); then
+  pass units "systemd-analyze security: ${scores}(<= 2.0); every Documentation= target is installed"
+else
+  fail units "systemd-analyze security / Documentation=: $scores"
+fi
 
 # The operator's configuration: an admin token, notifications to a webhook
 # that refuses connections (so they wait in the outbox), and a 1 s group_wait.
@@ -298,5 +322,5 @@ fi
 
 echo
 echo "== system test: $(basename "$DEB") in a booted Debian 12 container ($(since "$T0") s)"
-for c in ready watchdog reload watch state purge; do printf '%-9s %s\n' "$c" "${RESULT[$c]:-FAIL: not run}"; done
-((FAILED == 0)) && [[ ${#RESULT[@]} == 6 ]]
+for c in units ready watchdog reload watch state purge; do printf '%-9s %s\n' "$c" "${RESULT[$c]:-FAIL: not run}"; done
+((FAILED == 0)) && [[ ${#RESULT[@]} == 7 ]]
