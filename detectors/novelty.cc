@@ -4,6 +4,10 @@
 #include <cmath>
 #include <limits>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace vigil::detectors {
 
 NoveltyDetector::NoveltyDetector(NoveltyConfig cfg) : cfg_(cfg) {
@@ -14,31 +18,31 @@ NoveltyDetector::NoveltyDetector(NoveltyConfig cfg) : cfg_(cfg) {
   cfg_.long_window = std::max(cfg_.long_window, 10);
   cfg_.settle = std::max(cfg_.settle, 1);
   recent_.assign(window_, 0.0);
-  shapes_.resize(static_cast<size_t>(cfg_.memory));
+  shapes_.assign(static_cast<size_t>(cfg_.memory) * kDims, 0);
 }
 
 size_t NoveltyDetector::StateBytes() const {
-  return sizeof(*this) + recent_.capacity() * sizeof(double) + shapes_.capacity() * sizeof(Packed);
+  return sizeof(*this) + recent_.capacity() * sizeof(double) + shapes_.capacity() * sizeof(int16_t);
 }
 
 void NoveltyDetector::Summarise(std::array<double, kDims>* s) const {
-  // recent_ is a ring; the newest value is at (n_ - 1) % window_.
-  size_t back = 0;
+  // recent_ is a ring; the newest value is at (n_ - 1) % window_. Walk back
+  // from it, wrapping by hand (a modulo per value costs more than the sums).
+  size_t idx = static_cast<size_t>((n_ - 1) % window_);
   for (size_t d = 0; d < kDims; ++d) {
     const size_t len = static_cast<size_t>(cfg_.chunks[d]);
     double sum = 0;
-    for (size_t i = 0; i < len; ++i) sum += recent_[(n_ - 1 - back - i) % window_];
-    back += len;
+    for (size_t i = 0; i < len; ++i) {
+      sum += recent_[idx];
+      idx = idx == 0 ? window_ - 1 : idx - 1;
+    }
     (*s)[d] = sum / static_cast<double>(len);
   }
 }
 
 void NoveltyDetector::Widen() {
   unit_ *= 2;
-  for (size_t k = 0; k < count_; ++k) {
-    Packed& p = shapes_[(head_ + shapes_.size() - 1 - k) % shapes_.size()];
-    for (int16_t& v : p) v = static_cast<int16_t>(v / 2);
-  }
+  for (int16_t& v : shapes_) v = static_cast<int16_t>(v / 2);
 }
 
 bool NoveltyDetector::Quantise(const std::array<double, kDims>& s, Packed* q) {
@@ -59,30 +63,80 @@ void NoveltyDetector::Remember(const Packed& q) {
   // Not while an episode has just opened: the shapes that opened it (and
   // the next few) stay novel, so a repeat of the fault is flagged again.
   if (since_open_ < cfg_.unlearned) return;
-  shapes_[head_] = q;
-  head_ = (head_ + 1) % shapes_.size();
-  count_ = std::min(count_ + 1, shapes_.size());
+  std::copy(q.begin(), q.end(), shapes_.begin() + static_cast<std::ptrdiff_t>(head_ * kDims));
+  const size_t cap = shapes_.size() / kDims;
+  head_ = (head_ + 1) % cap;
+  count_ = std::min(count_ + 1, cap);
 }
 
-double NoveltyDetector::Nearest(const Packed& q, double range, NoveltyResult* r) const {
-  // The newest `exclude` shapes overlap this one (or nearly): skipped.
-  const size_t exclude = static_cast<size_t>(cfg_.exclude), cap = shapes_.size();
-  if (count_ <= exclude || range <= 0) return -1;
-  int32_t best = std::numeric_limits<int32_t>::max();
-  size_t best_k = 0;
-  for (size_t k = exclude; k < count_; ++k) {
-    const Packed& p = shapes_[(head_ + cap - 1 - k) % cap];
-    int32_t d = 0;  // |q| <= 8191: each square < 2^28, eight of them < 2^31
-    for (size_t j = 0; j < kDims; ++j) {
-      const int32_t e = static_cast<int32_t>(p[j]) - static_cast<int32_t>(q[j]);
-      d += e * e;
+namespace {
+// Squared distance of q to each of `n` packed shapes from p; the smallest
+// and its index. |values| <= 8191, so a difference fits int16 and a sum of
+// eight squares fits int32: SSE2's multiply-add does a shape in one step.
+inline void Scan(const int16_t* p, size_t n, const int16_t* q, int32_t* best, size_t* best_i, size_t offset) {
+  constexpr size_t kD = NoveltyDetector::kDims;
+#if defined(__SSE2__)
+  static_assert(kD == 8, "one shape is one 128-bit vector");
+  const __m128i vq = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+  size_t i = 0;
+  // Per lane k: the best of shapes i + k, i + 4 + k, ... and its index.
+  __m128i vbest = _mm_set1_epi32(*best), vidx = _mm_set1_epi32(-1);
+  __m128i cur = _mm_setr_epi32(0, 1, 2, 3);
+  const __m128i four = _mm_set1_epi32(4);
+  for (; i + 4 <= n; i += 4, p += 4 * kD, cur = _mm_add_epi32(cur, four)) {
+    __m128i r[4];
+    for (int k = 0; k < 4; ++k) {
+      const __m128i e = _mm_sub_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + k * kD)), vq);
+      r[k] = _mm_madd_epi16(e, e);
     }
-    if (d < best) {
-      best = d;
-      best_k = k;
+    // Transpose-add: lane k of d is shape k's sum.
+    const __m128i s01 = _mm_add_epi32(_mm_unpacklo_epi32(r[0], r[1]), _mm_unpackhi_epi32(r[0], r[1]));
+    const __m128i s23 = _mm_add_epi32(_mm_unpacklo_epi32(r[2], r[3]), _mm_unpackhi_epi32(r[2], r[3]));
+    const __m128i d = _mm_add_epi32(_mm_unpacklo_epi64(s01, s23), _mm_unpackhi_epi64(s01, s23));
+    const __m128i lt = _mm_cmplt_epi32(d, vbest);
+    vbest = _mm_or_si128(_mm_and_si128(lt, d), _mm_andnot_si128(lt, vbest));
+    vidx = _mm_or_si128(_mm_and_si128(lt, cur), _mm_andnot_si128(lt, vidx));
+  }
+  alignas(16) int32_t lb[4], li[4];
+  _mm_store_si128(reinterpret_cast<__m128i*>(lb), vbest);
+  _mm_store_si128(reinterpret_cast<__m128i*>(li), vidx);
+  int lane = -1;  // the lanes' best; ties go to the earlier shape, as in the scalar loop
+  for (int k = 0; k < 4; ++k)
+    if (li[k] >= 0 && (lane < 0 || lb[k] < lb[lane] || (lb[k] == lb[lane] && li[k] < li[lane]))) lane = k;
+  if (lane >= 0 && lb[lane] < *best) {
+    *best = lb[lane];
+    *best_i = offset + static_cast<size_t>(li[lane]);
+  }
+  for (; i < n; ++i, p += kD) {
+#else
+  for (size_t i = 0; i < n; ++i, p += kD) {
+#endif
+    int32_t d1 = 0;
+    for (size_t j = 0; j < kD; ++j) {
+      const int32_t e = static_cast<int32_t>(p[j]) - static_cast<int32_t>(q[j]);
+      d1 += e * e;
+    }
+    if (d1 < *best) {
+      *best = d1;
+      *best_i = offset + i;
     }
   }
-  const Packed& nn = shapes_[(head_ + cap - 1 - best_k) % cap];
+}
+}  // namespace
+
+double NoveltyDetector::Nearest(const Packed& q, double range, NoveltyResult* r) const {
+  // The newest `exclude` shapes overlap this one (or nearly): skipped. The
+  // rest of the ring is at most two contiguous runs.
+  const size_t exclude = static_cast<size_t>(cfg_.exclude), cap = shapes_.size() / kDims;
+  if (count_ <= exclude || range <= 0) return -1;
+  const size_t usable = count_ - exclude;
+  const size_t oldest = (head_ + cap - count_) % cap;  // usable shapes: oldest .. oldest + usable - 1 (mod cap)
+  const size_t first = std::min(usable, cap - oldest);
+  int32_t best = std::numeric_limits<int32_t>::max();
+  size_t best_i = 0;
+  Scan(shapes_.data() + oldest * kDims, first, q.data(), &best, &best_i, oldest);
+  Scan(shapes_.data(), usable - first, q.data(), &best, &best_i, 0);
+  const int16_t* nn = shapes_.data() + best_i * kDims;
   r->expected = anchor_ + unit_ * nn[0];
   r->direction = q[0] > nn[0] ? 1 : q[0] < nn[0] ? -1 : 0;
   const double dist = std::sqrt(static_cast<double>(best) / kDims) * unit_;

@@ -82,7 +82,7 @@ class NoveltyDetector {
   uint64_t n_ = 0;
   double lo_ = 0, hi_ = 0;      // range so far
   std::vector<double> recent_;  // ring of the last window_ values
-  std::vector<Packed> shapes_;  // ring of past shapes
+  std::vector<int16_t> shapes_;  // ring of past shapes, kDims values each
   size_t head_ = 0, count_ = 0;
   double anchor_ = 0, unit_ = 0;
   double mu_ = 0, var_ = 0;     // raw scores' long-term mean and variance
