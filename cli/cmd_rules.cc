@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/flags.h"
 #include "common/os_util.h"
+#include "common/units.h"
 #include "rules/promql.h"
 #include "rules/promtool_tests.h"
 #include "rules/rule_tester.h"
@@ -53,6 +54,7 @@ struct ExportFlags {
   std::vector<std::string> args;
   std::string format, output, tests_out;
   double for_scale = 1;
+  std::string engine = "vigil", stall_window = "1m";
 };
 
 // vigilctl rules export --format prometheus [--for-scale F] [-o RULES
@@ -63,6 +65,16 @@ int RulesExport(const ExportFlags& f) {
   const std::string &output = f.output, &tests_out = f.tests_out;
   rules::ExportOptions opt;
   opt.for_scale = f.for_scale;
+  opt.engine = f.engine;
+  if (Status st = ParseDuration(f.stall_window, &opt.stall_window_s); !st.ok() || opt.stall_window_s <= 0) {
+    std::fprintf(stderr, "vigilctl rules export: --stall-window: expected a duration such as 1m, got \"%s\"\n",
+                 f.stall_window.c_str());
+    return 2;
+  }
+  if (!tests_out.empty() && opt.engine != "vigil") {
+    std::fprintf(stderr, "vigilctl rules export: --tests-out translates the pack's tests for vigild's names only\n");
+    return 2;
+  }
   for (const auto& a : f.args) (IsTestFile(a) ? tests : files).push_back(a);
   if (files.empty()) {
     std::fprintf(stderr, "vigilctl rules export: give rule files\n");
@@ -165,6 +177,15 @@ void AddRules(CLI::App* app, int* rc) {
       },
       "");
   ex->add_option("--for-scale", f->for_scale, "multiply every for: by this (> 0)")->check(positive)->capture_default_str();
+  ex->add_option("--engine", f->engine,
+                 "whose /metrics names: vigil (vigild), or an engine Prometheus scrapes itself: vllm, sglang, tgi, "
+                 "llamacpp, trtllm (trtllm-serve), triton (Triton's TensorRT-LLM backend)")
+      ->check(CLI::IsMember({"vigil", "vllm", "sglang", "tgi", "llamacpp", "trtllm", "triton"}))
+      ->capture_default_str();
+  ex->add_option("--stall-window", f->stall_window,
+                 "with --engine: EngineStalled fires when requests run and the engine's progress counters stay flat "
+                 "this long")
+      ->capture_default_str();
 }
 
 }  // namespace vigil::cli

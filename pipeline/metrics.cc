@@ -81,6 +81,18 @@ std::vector<MetricFamily> Pipeline::Collect() const {
   }
   for (auto& [fn, f] : fams) out.push_back(std::move(f));
 
+  // The hosted engine's stall clock, as the monitor derives it: what
+  // EngineStalled reads, so a Prometheus fleet has the rule too (rules export).
+  if (const Instance* local = Find("local"); local && !local->retired()) {
+    monitor::Point p;
+    if (local->series().Latest("engine_stalled_seconds", &p))
+      out.push_back({"vigil_engine_stalled_seconds", "Seconds the engine has made no step with requests in flight",
+                     MetricType::kGauge, {Sample({}, p.v)}});
+    if (local->series().Latest("engine_stall_timeout_seconds", &p))
+      out.push_back({"vigil_engine_stall_timeout_seconds", "Setting: server.engine_stall_timeout", MetricType::kGauge,
+                     {Sample({}, p.v)}});
+  }
+
   if (cfg_.targets.empty()) return out;
   MetricFamily up{"vigil_target_up", "1 when the last scrape of the target succeeded", MetricType::kGauge, {}};
   MetricFamily dur{"vigil_target_scrape_duration_seconds", "Duration of the target's last scrape", MetricType::kGauge,

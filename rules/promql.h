@@ -37,7 +37,15 @@ const char* DetectorMetric(const std::string& fn);
 Status ExprToPromQL(const Expr& expr, std::string* out);
 struct ExportOptions {
   double for_scale = 1;  // every `for` and `keep_firing_for` times this, as rules.for_scale
+  // Whose /metrics names: "vigil" (vigild's), or an engine scraped directly:
+  // vllm, sglang, tgi, llamacpp, trtllm (trtllm-serve), triton (Triton's
+  // TensorRT-LLM backend). For an engine, EngineStalled becomes "requests
+  // running while its progress counters stay flat for stall_window_s".
+  std::string engine = "vigil";
+  double stall_window_s = 60;
 };
+// Whether `engine` is one ExportOptions::engine accepts.
+bool ExportEngineKnown(const std::string& engine);
 // A whole rule file's YAML for Prometheus.
 std::string ExportPrometheus(const std::vector<RuleGroup>& groups, const ExportOptions& options = {});
 

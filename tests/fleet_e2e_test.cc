@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "daemon_harness.h"
@@ -258,6 +259,68 @@ TEST(FleetE2ETest, EachVigildPagesThroughBothReplicasAndTheClusterPagesOnce) {
       return rx["pending"] == 0 && rx["dead"] == 0;
     })) << d->Log();
   }
+}
+
+// The hung engine behind a live HTTP server, paged from Prometheus: one
+// vigild whose first engine step hangs 40 s. Prometheus evaluates
+// EngineStalled twice: as exported for vigild (its stall clock,
+// vigil_engine_stalled_seconds) and as exported for a vLLM fleet
+// (`--engine vllm`: vllm:num_requests_running > 0 while
+// vllm:generation_tokens_total and the iteration count stay flat), which
+// vigild's vLLM names let run against the same hung engine.
+TEST(FleetE2ETest, AHungEngineFiresTheExportedEngineStalled) {
+  if (!Installed()) GTEST_FAIL() << "prometheus and prometheus-alertmanager are needed (scripts/deps.sh --test)";
+  TempDir dir;
+  DaemonProcess node("engine:\n  model: builtin:tiny-llama\n  max_model_len: 512\n  num_blocks: 64\n"
+                     "  faults:\n    stall_step: 40s\nmonitor:\n  interval: 200ms\n",
+                     "  engine_stall_timeout: 2s\n");
+  ASSERT_TRUE(node.WaitReady()) << node.Log();
+  const std::string vigil_cmd = std::string(VIGILCTL_PATH) + " rules export --format prometheus -o " +
+                                dir.File("vigil.rules.yml") + " " + kEtc + "/rules/pathologies.yaml";
+  const std::string vllm_cmd = std::string(VIGILCTL_PATH) +
+                               " rules export --format prometheus --engine vllm --stall-window 4s -o " +
+                               dir.File("vllm.rules.yml") + " " + kEtc + "/rules/pathologies.yaml";
+  ASSERT_EQ(std::system(vigil_cmd.c_str()), 0) << vigil_cmd;
+  ASSERT_EQ(std::system(vllm_cmd.c_str()), 0) << vllm_cmd;
+  // The vLLM export's rules renamed, so the two EngineStalled are told apart.
+  std::string vllm_rules = vigil::testing::ReadFile(dir.File("vllm.rules.yml"));
+  for (size_t at = 0; (at = vllm_rules.find("alert: \"", at)) != std::string::npos; at += 13)
+    vllm_rules.replace(at, 8, "alert: \"vllm_");
+  WriteFile(dir.File("vllm.rules.yml"), vllm_rules);
+  PrometheusProcess prom("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: ['" +
+                         dir.File("vigil.rules.yml") + "', '" + dir.File("vllm.rules.yml") +
+                         "']\nscrape_configs:\n  - job_name: vigil\n    static_configs:\n      - targets: ['127.0.0.1:" +
+                         std::to_string(node.port()) + "']\n");
+  ASSERT_TRUE(prom.WaitReady()) << prom.Log();
+  ASSERT_TRUE(WaitFor([&] { return prom.Query("up{job=\"vigil\"} == 1").size() == 1; }, 60000)) << prom.Log();
+  // Idle: no request in flight, so no stall, whatever the step counter does.
+  ASSERT_TRUE(WaitFor([&] { return prom.Query("vigil_engine_stalled_seconds").size() == 1; }, 30000)) << prom.Log();
+  auto firing = [&](const std::string& name) {
+    for (const json& a : prom.Alerts())
+      if (a["labels"].value("alertname", "") == name && a.value("state", "") == "firing") return true;
+    return false;
+  };
+  EXPECT_FALSE(firing("EngineStalled"));
+  EXPECT_FALSE(firing("vllm_EngineStalled"));
+
+  std::thread req([port = node.port()] {
+    httplib::Client t("127.0.0.1", port);
+    t.set_read_timeout(45);
+    t.Post("/v1/completions", R"({"prompt": "hello", "max_tokens": 2})", "application/json");
+  });
+  const auto t0 = Clock::now();
+  const bool vigil = WaitFor([&] { return firing("EngineStalled"); }, 30000, 100);
+  const double latency = Seconds(t0, Clock::now());
+  const bool vllm = WaitFor([&] { return firing("vllm_EngineStalled"); }, 30000, 100);
+  const double vllm_latency = Seconds(t0, Clock::now());
+  EXPECT_TRUE(vigil && vllm) << prom.Alerts().dump() << "\n" << prom.Query("vigil_engine_stalled_seconds").dump();
+  for (const json& a : prom.Alerts())
+    if (a["labels"].value("alertname", "").find("EngineStalled") != std::string::npos)
+      EXPECT_EQ(a["labels"]["instance"], "127.0.0.1:" + std::to_string(node.port())) << a.dump();
+  std::printf("FIGURE hung engine -> EngineStalled firing in Prometheus: vigild's export (timeout 2s) %.1f s, "
+              "--engine vllm (window 4s) %.1f s\n", latency, vllm_latency);
+  node.Signal(SIGKILL);  // ends the hung request
+  req.join();
 }
 
 }  // namespace

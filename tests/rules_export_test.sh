@@ -1,8 +1,9 @@
 #!/bin/sh
 # The default pack exported as Prometheus rules passes promtool check rules,
 # and keeps every rule that has a /metrics equivalent: the detector rules
-# too, through vigild's vigil_signal_* gauges. Only the watch-mode and
-# liveness rules are skipped (Prometheus has `up` for those).
+# too, through vigild's vigil_signal_* gauges, and EngineStalled through
+# vigild's stall clock. Only the watch-mode rules are skipped (Prometheus
+# has `up` for those).
 set -e
 vigilctl="$1"; shift
 out=$(mktemp --suffix=.yaml)
@@ -11,7 +12,8 @@ trap 'rm -f "$out"' EXIT
 promtool check rules "$out"
 n=$(grep -c '^      - alert:' "$out")
 echo "exported $n rules"
-test "$n" -ge 15
+test "$n" -ge 16
+grep -q 'vigil_engine_stalled_seconds) > max without (model_name) (vigil_engine_stall_timeout_seconds)' "$out"
 grep -q 'vigil_signal_trend_r2{signal=\\"kv_blocks_used\\"}' "$out"
 grep -q 'vigil_signal_correlation{signal_a=\\"kv_cache_usage\\",signal_b=\\"ttft_p95\\"}' "$out"
 grep -q 'max_over_time((max without (gpu, UUID) (vigil_gpu_throttled))\[60s:\])' "$out"
