@@ -1,24 +1,25 @@
 // The cost of vigild's HTTP path: the same closed-loop load (C concurrent
 // clients, streaming, fixed prompt and output) once straight into the engine
-// and once through HTTP + SSE, in one run; requests/s and TTFT as ratios.
-//   http_bench [--requests N] [--max-tokens T] [--concurrency 1,32]
-#include <arpa/inet.h>
+// and once through HTTP + SSE (the front server, one client thread of
+// non-blocking sockets: cli/sse_fleet.h), in one run; requests/s, p99 time to
+// first token (engine) and to first byte (HTTP), and output tokens/s, as
+// ratios. "overhead/token" is engine tokens/s over HTTP tokens/s, less one.
+//   http_bench [--requests N] [--max-tokens T] [--concurrency 1,64,256,1000] [--max-num-seqs S]
+//   (--requests 0: 4 x concurrency, at least 64)
 #include <httplib.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <sys/resource.h>
 
 #include <algorithm>
-#include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "common/os_util.h"
 #include "bench/args.h"
+#include "cli/sse_fleet.h"
 #include "common/logging.h"
+#include "common/os_util.h"
 #include "daemon/daemon.h"
 #include "engine/engine_core.h"
 
@@ -27,37 +28,60 @@ using namespace vigil;
 namespace {
 
 struct Result {
-  double rps = 0, ttft_p50 = 0, ttft_p95 = 0;
+  double rps = 0, tokens_per_s = 0, ttft_p50 = 0, ttft_p99 = 0;
 };
 
-Result Summarize(std::vector<double> ttft, double wall) {
-  std::sort(ttft.begin(), ttft.end());
+Result Summarize(std::vector<double> ttft, double wall, int64_t tokens) {
   Result r;
+  if (ttft.empty() || wall <= 0) return r;
+  std::sort(ttft.begin(), ttft.end());
   r.rps = static_cast<double>(ttft.size()) / wall;
+  r.tokens_per_s = static_cast<double>(tokens) / wall;
   r.ttft_p50 = ttft[ttft.size() / 2];
-  r.ttft_p95 = ttft[std::min(ttft.size() - 1, ttft.size() * 95 / 100)];
+  r.ttft_p99 = ttft[std::min(ttft.size() - 1, ttft.size() * 99 / 100)];
   return r;
 }
 
-// Closed loop: `conc` workers each send requests until `total` are done.
-template <typename OneRequest>
-Result Run(int conc, int total, OneRequest one) {
-  std::atomic<int> next{0};
+// The engine alone, closed loop: `conc` requests in flight, the next
+// submitted as one finishes, until `total` are done.
+Result RunEngine(engine::Engine& eng, int conc, int total, const std::vector<int32_t>& prompt, int max_tokens) {
   std::mutex mu;
+  std::condition_variable cv;
+  int in_flight = 0, done = 0;
+  int64_t tokens = 0;
   std::vector<double> ttft;
   const double t0 = engine::NowSeconds();
-  std::vector<std::thread> ws;
-  for (int w = 0; w < conc; ++w) {
-    ws.emplace_back([&] {
-      for (int i; (i = next.fetch_add(1)) < total;) {
-        double t = one(i);
-        std::lock_guard<std::mutex> lock(mu);
-        ttft.push_back(t);
-      }
-    });
+  for (int i = 0; i < total; ++i) {
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return in_flight < conc; });
+      ++in_flight;
+    }
+    auto first = std::make_shared<double>(-1);
+    const double start = engine::NowSeconds();
+    engine::SamplingParams p;
+    p.max_tokens = max_tokens;
+    p.ignore_eos = true;
+    Status st = eng.AddRequest("e" + std::to_string(conc) + "-" + std::to_string(i), prompt, p,
+                               [&, first, start](const engine::RequestOutput& o) {
+                                 std::lock_guard<std::mutex> lock(mu);
+                                 if (*first < 0 && !o.new_token_ids.empty()) *first = engine::NowSeconds() - start;
+                                 if (o.finished) {
+                                   ttft.push_back(*first);
+                                   tokens += o.num_output_tokens;
+                                   --in_flight;
+                                   ++done;
+                                   cv.notify_all();
+                                 }
+                               });
+    if (!st.ok()) {
+      std::fprintf(stderr, "http_bench: %s\n", st.ToString().c_str());
+      std::exit(1);
+    }
   }
-  for (auto& t : ws) t.join();
-  return Summarize(ttft, engine::NowSeconds() - t0);
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return done == total; });
+  return Summarize(ttft, engine::NowSeconds() - t0, tokens);
 }
 
 }  // namespace
@@ -65,21 +89,31 @@ Result Run(int conc, int total, OneRequest one) {
 int main(int argc, char** argv) {
   InitLogging("warn");
   bench::Args a;
-  Status st = a.Parse(argc - 1, argv + 1, {"requests", "max-tokens", "concurrency"}, {});
-  int64_t total = 0, max_tokens = 0;
+  Status st = a.Parse(argc - 1, argv + 1, {"requests", "max-tokens", "concurrency", "max-num-seqs"}, {});
+  int64_t total_flag = 0, max_tokens = 0, max_seqs = 0;
   std::vector<int32_t> concs;
-  if (!st.ok() || !(st = a.GetInt("requests", 64, &total)).ok() || !(st = a.GetInt("max-tokens", 16, &max_tokens)).ok() ||
-      !(st = ParseIdList(a.Get("concurrency", "1,32"), &concs)).ok()) {
+  if (!st.ok() || !(st = a.GetInt("requests", 0, &total_flag)).ok() ||
+      !(st = a.GetInt("max-tokens", 16, &max_tokens)).ok() || !(st = a.GetInt("max-num-seqs", 256, &max_seqs)).ok() ||
+      !(st = ParseIdList(a.Get("concurrency", "1,64,256,1000"), &concs)).ok()) {
     std::fprintf(stderr, "http_bench: %s\n", st.message().c_str());
     return 2;
   }
+  rlimit nofile{};  // a connection per client
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+    nofile.rlim_cur = nofile.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &nofile);
+  }
   daemon::Config cfg;
-  cfg.server.port = 0;
   cfg.engine.model = "builtin:tiny-llama";
   cfg.engine.max_model_len = 1024;
-  cfg.engine.num_blocks = 2048;
+  cfg.engine.num_blocks = 4096;
+  cfg.engine.max_num_seqs = static_cast<int>(max_seqs);
   cfg.engine.enable_prefix_caching = false;  // identical prompts must not hit the cache
+  cfg.monitor.enabled = true;                // as deployed: the monitor ticks beside the load
   cfg.server.port = FreeLoopbackPort();
+  char state[] = "/tmp/http_bench.XXXXXX";
+  if (!mkdtemp(state)) return 2;
+  cfg.server.state_dir = state;
   std::unique_ptr<daemon::Daemon> d;
   if (!(st = daemon::Daemon::Create(cfg, &d)).ok() || !(st = d->Bind()).ok()) {
     std::fprintf(stderr, "http_bench: %s\n", st.ToString().c_str());
@@ -88,57 +122,30 @@ int main(int argc, char** argv) {
   std::thread server([&] { d->Serve(); });
   const std::vector<int32_t> prompt = {464, 2068, 7586, 21831, 18045, 625, 262, 16931, 3290, 13};
   const std::string prompt_text = "The quick brown fox jumps over the lazy dog.";
-  std::printf("builtin:tiny-llama, %ld requests per run, %ld output tokens each, streaming\n", static_cast<long>(total),
-              static_cast<long>(max_tokens));
-  std::printf("%5s %12s %12s %14s %14s %14s %14s\n", "conc", "engine rps", "http rps", "rps ratio", "engine TTFT50",
-              "http TTFT50", "TTFT +ms");
+  std::printf("builtin:tiny-llama, max_num_seqs %ld, %ld output tokens per request, streaming; %u cores\n",
+              static_cast<long>(max_seqs), static_cast<long>(max_tokens), std::thread::hardware_concurrency());
+  std::printf("%5s %6s | %9s %9s %6s | %10s %10s %6s | %9s %9s %13s\n", "conc", "reqs", "eng rps", "http rps", "ratio",
+              "eng TTFT99", "http TTFB99", "ratio", "eng tok/s", "http tok/s", "overhead/tok");
   for (int conc : concs) {
-    // Engine alone: AddRequest and wait on the callback.
-    Result eng = Run(conc, static_cast<int>(total), [&](int i) {
-      std::mutex mu;
-      std::condition_variable cv;
-      bool done = false;
-      double first = -1;
-      const double t0 = engine::NowSeconds();
-      engine::SamplingParams p;
-      p.max_tokens = static_cast<int>(max_tokens);
-      p.ignore_eos = true;
-      (void)d->engine().AddRequest("e" + std::to_string(conc) + "-" + std::to_string(i), prompt, p,
-                                   [&](const engine::RequestOutput& o) {
-                                     std::lock_guard<std::mutex> lock(mu);
-                                     if (first < 0 && !o.new_token_ids.empty()) first = engine::NowSeconds() - t0;
-                                     if (o.finished) {
-                                       done = true;
-                                       cv.notify_one();
-                                     }
-                                   });
-      std::unique_lock<std::mutex> lock(mu);
-      cv.wait(lock, [&] { return done; });
-      return first;
-    });
-    // Through HTTP: a streamed completion; TTFT at the first text chunk.
-    Result http = Run(conc, static_cast<int>(total), [&](int) {
-      httplib::Client c("127.0.0.1", cfg.server.port);
-      const std::string body = nlohmann::json{{"prompt", prompt_text}, {"max_tokens", max_tokens}, {"stream", true},
-                                              {"ignore_eos", true}}.dump();
-      double first = -1;
-      const double t0 = engine::NowSeconds();
-      httplib::Request req;
-      req.method = "POST";
-      req.path = "/v1/completions";
-      req.set_header("Content-Type", "application/json");
-      req.body = body;
-      req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
-        if (first < 0 && std::string(data, n).find("\"text\"") != std::string::npos) first = engine::NowSeconds() - t0;
-        return true;
-      };
-      httplib::Response res;
-      httplib::Error err;
-      c.send(req, res, err);
-      return first;
-    });
-    std::printf("%5d %12.1f %12.1f %13.3fx %11.2f ms %11.2f ms %11.2f ms\n", conc, eng.rps, http.rps, http.rps / eng.rps,
-                eng.ttft_p50 * 1e3, http.ttft_p50 * 1e3, (http.ttft_p50 - eng.ttft_p50) * 1e3);
+    const int total = static_cast<int>(total_flag > 0 ? total_flag : std::max<int64_t>(64, 4 * conc));
+    Result eng = RunEngine(d->engine(), conc, total, prompt, static_cast<int>(max_tokens));
+    cli::FleetOptions o;
+    o.port = cfg.server.port;
+    o.body = nlohmann::json{{"prompt", prompt_text}, {"max_tokens", max_tokens}, {"stream", true},
+                            {"ignore_eos", true}}.dump();
+    o.concurrency = conc;
+    o.requests = total;
+    o.timeout_s = 900;
+    const cli::FleetResult f = cli::RunFleet(o);
+    if (f.ok != total) {
+      std::fprintf(stderr, "http_bench: %ld of %d requests failed: %s\n", static_cast<long>(total - f.ok), total,
+                   nlohmann::json(f.errors).dump().c_str());
+    }
+    Result http = Summarize(f.ttfb_s, f.wall_s, f.ok * max_tokens);  // ignore_eos: max_tokens each
+    std::printf("%5d %6d | %9.1f %9.1f %5.2fx | %7.1f ms %7.1f ms %5.2fx | %9.0f %9.0f %12.1f%%\n", conc, total, eng.rps,
+                http.rps, http.rps / eng.rps, eng.ttft_p99 * 1e3, http.ttft_p99 * 1e3, http.ttft_p99 / eng.ttft_p99,
+                eng.tokens_per_s, http.tokens_per_s, (eng.tokens_per_s / http.tokens_per_s - 1) * 100);
+    std::fflush(stdout);
   }
   d->Stop();
   server.join();

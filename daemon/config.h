@@ -21,8 +21,8 @@ namespace vigil::daemon {
 struct ServerConfig {
   std::string host = "127.0.0.1";
   int port = 8000;
-  int threads = 64;                 // HTTP worker threads (each open stream holds one)
-  int max_waiting_requests = 256;   // beyond it: 503 with Retry-After
+  int threads = 64;                 // HTTP workers for every route but the streams (which hold none)
+  int max_waiting_requests = 4096;  // requests in the engine's queue; beyond it: 429 with Retry-After
   double shutdown_grace_s = 30;
   std::string api_keys_file;        // when set, /v1/* needs Authorization: Bearer KEY
   std::string admin_token_file;     // admin endpoints refuse without it

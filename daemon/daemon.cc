@@ -3,6 +3,7 @@
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -12,6 +13,7 @@
 #include "common/clock.h"
 #include "common/units.h"
 #include "daemon/diagnosis.h"
+#include "daemon/front_server.h"
 #include "daemon/http_util.h"
 #include "daemon/install_dirs.h"
 #include "engine/engine_core.h"
@@ -149,8 +151,27 @@ Status Daemon::Create(const Config& config, std::unique_ptr<Daemon>* out) {
   d->ui_ = std::make_unique<UiApi>(config.server);
   if (config.monitor.enabled) VIGIL_RETURN_IF_ERROR(d->StartMonitor(std::move(groups), std::move(inhibits)));
   else spdlog::info("monitor: disabled (monitor.enabled: false); rules are not evaluated");
-  d->http_ = std::make_unique<httplib::Server>();
+  d->http_ = std::make_unique<RouteTable>();
   d->Routes();
+  FrontServerOptions fo;
+  fo.worker_threads = config.server.threads;
+  fo.max_request_bytes = config.server.max_request_bytes;
+  fo.error_body = [](int status, const std::string& message) {
+    ApiError e;
+    e.status = status;
+    e.message = message;
+    if (status >= 500) e.type = "service_unavailable";
+    return e.ToJson().dump(-1, ' ', false, json::error_handler_t::replace);
+  };
+  fo.logger = [self](const std::string& path, int status) { self->metrics_->CountRequest(path, status); };
+  d->front_ = std::make_unique<FrontServer>(d->http_.get(), std::move(fo));
+  if (d->engine_) {  // a sidecar serves no /v1/*: it has no model
+    for (bool chat : {false, true})
+      d->front_->Stream("POST", chat ? "/v1/chat/completions" : "/v1/completions",
+                        [self, chat](const httplib::Request& q, std::shared_ptr<Exchange> ex) {
+                          self->HandleGenerate(q, std::move(ex), chat);
+                        });
+  }
   if (d->engine_)
     spdlog::info("tokenizer {} ({} tokens); serving model \"{}\"", tok_path, d->tok_->vocab_size(), d->served_model_);
   else
@@ -227,21 +248,24 @@ Daemon::~Daemon() {
 
 Status Daemon::Bind() {
   const ServerConfig& s = config_.server;
-  http_->new_task_queue = [n = s.threads] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
   http_->set_payload_max_length(static_cast<size_t>(s.max_request_bytes));
-  http_->set_read_timeout(30, 0);
-  http_->set_write_timeout(30, 0);
-  if (!http_->bind_to_port(s.host.c_str(), s.port)) {
-    return Status::IOError("server: cannot listen on " + s.host + ":" + std::to_string(s.port) +
-                           " (address in use, or not permitted)");
+  http_->set_keep_alive_timeout(60);  // what its Keep-Alive header says; the front server closes idle ones
+  http_->set_keep_alive_max_count(100000);
+  // Every connection is a descriptor, and a thousand streams plus scrapers
+  // and idle keep-alive clients pass the usual soft limit of 1024.
+  struct rlimit nofile {};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &nofile) != 0) spdlog::warn("server: cannot raise the open-files limit");
   }
+  VIGIL_RETURN_IF_ERROR(front_->Bind(s.host, s.port));
   port_ = s.port;
   ready_ = true;
   spdlog::info("listening on http://{}:{}", s.host, s.port);
   return Status::OK();
 }
 
-void Daemon::Serve() { http_->listen_after_bind(); }
+void Daemon::Serve() { front_->Serve(); }
 
 void Daemon::Stop() {
   if (stopping_.exchange(true)) return;
@@ -269,8 +293,8 @@ void Daemon::Stop() {
   // destructor frees them, after Serve has joined the HTTP workers.
   captures_->Shutdown();
   if (engine_) engine_->Stop();  // aborts the rest; their streams end
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let handlers flush final chunks
-  http_->stop();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let streams flush their final chunks
+  front_->Stop();
   spdlog::info("stopped");
 }
 
@@ -386,12 +410,8 @@ bool Daemon::CheckAdmin(const httplib::Request& req, httplib::Response& res) {
 void Daemon::Routes() {
   httplib::Server& h = *http_;
   if (engine_) {  // a sidecar serves no /v1/*: it has no model
-    h.Post("/v1/completions", [this](const httplib::Request& q, httplib::Response& r) {
-      if (CheckApiKey(q, r)) HandleGenerate(q, r, false);
-    });
-    h.Post("/v1/chat/completions", [this](const httplib::Request& q, httplib::Response& r) {
-      if (CheckApiKey(q, r)) HandleGenerate(q, r, true);
-    });
+    // POST /v1/completions and /v1/chat/completions are streams of the
+    // front server (Create), not routes here.
     h.Get("/v1/models", [this](const httplib::Request& q, httplib::Response& r) {
       if (CheckApiKey(q, r)) HandleModels(q, r);
     });

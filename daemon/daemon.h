@@ -32,6 +32,10 @@ struct Response;
 
 namespace vigil::daemon {
 
+class Exchange;
+class FrontServer;
+class RouteTable;
+
 extern const char* const kVersion;
 
 class Daemon {
@@ -63,7 +67,8 @@ class Daemon {
   Daemon() = default;
   void Routes();
   bool CheckApiKey(const httplib::Request& req, httplib::Response& res) EXCLUDES(config_mu_);
-  void HandleGenerate(const httplib::Request& req, httplib::Response& res, bool chat);
+  // Starts the generation and returns; the Exchange streams the rest.
+  void HandleGenerate(const httplib::Request& req, std::shared_ptr<Exchange> ex, bool chat);
   void HandleTokenize(const httplib::Request& req, httplib::Response& res);
   void HandleDetokenize(const httplib::Request& req, httplib::Response& res);
   void HandleModels(const httplib::Request& req, httplib::Response& res);
@@ -92,6 +97,9 @@ class Daemon {
   Config live_config_ GUARDED_BY(config_mu_);  // config_ with each reload's live fields applied
   std::set<std::string> api_keys_ GUARDED_BY(config_mu_);
   std::string admin_token_ GUARDED_BY(config_mu_);  // empty: admin endpoints refused
+  // The listener (front_server.h). Destroyed after the engine (declared
+  // before it): the engine's pending output callbacks hold its connections.
+  std::unique_ptr<FrontServer> front_;
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<tokenizer::Tokenizer> tok_;
   std::unique_ptr<Metrics> metrics_;
@@ -107,7 +115,7 @@ class Daemon {
   std::unique_ptr<AlertingApi> alerting_;
   std::unique_ptr<CaptureApi> captures_;  // after engine_: destroyed before it
   std::unique_ptr<UiApi> ui_;
-  std::unique_ptr<httplib::Server> http_;
+  std::unique_ptr<RouteTable> http_;  // every route but the generations, served by front_'s workers
   std::string served_model_;
   ChatTemplate chat_;
   int port_ = 0;
@@ -115,7 +123,9 @@ class Daemon {
   std::atomic<bool> ready_{false};
   std::atomic<bool> stopping_{false};
   std::atomic<int64_t> next_id_{0};
-  std::atomic<int> generating_{0};  // HTTP workers held by generations (generate.cc)
+  // Serializes the max_waiting_requests check with the submission it admits,
+  // so that a burst on many workers cannot overshoot the bound.
+  Mutex admit_mu_;
 };
 
 Status LoadApiKeys(const std::string& path, std::set<std::string>* keys);

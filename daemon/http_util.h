@@ -26,10 +26,6 @@ void SendError(httplib::Response& res, const ApiError& e);
 // request that can never fit) 400, NotFound 404, FailedPrecondition 409,
 // Unavailable 503, Unimplemented 501, anything else 500.
 ApiError ErrorFromStatus(const Status& st);
-// HTTP workers generations may hold at once: server.threads less those kept
-// for /metrics, /health and the admin API (an eighth, 1 to 8; none with one
-// thread).
-inline int GenerationWorkers(int threads) { return threads < 2 ? threads : threads - std::clamp(threads / 8, 1, 8); }
 
 inline void SendStatus(httplib::Response& res, const Status& st) { SendError(res, ErrorFromStatus(st)); }
 

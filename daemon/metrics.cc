@@ -120,6 +120,11 @@ void Metrics::CountRequest(const std::string& endpoint, int status) {
   http_requests_->Add({{"endpoint", endpoint}, {"code", std::to_string(status)}}).Increment();
 }
 
+void Metrics::CountRejected(const std::string& reason) {
+  MutexLock lock(&rejected_mu_);
+  ++rejected_[reason];
+}
+
 void Metrics::SetReloadResult(bool ok, double unix_time) {
   reload_success_->Set(ok ? 1 : 0);
   if (ok) reload_time_->Set(unix_time);
@@ -189,7 +194,8 @@ void AddEngine(Builder& b, const engine::EngineStats& s) {
   b.Gauge("vigil_kv_blocks_used", "KV-cache blocks held by requests.", double(s.kv_blocks_used));
   b.Gauge("vigil_kv_blocks_orphaned", "KV-cache blocks held by no live request (a leak).", double(s.kv_blocks_orphaned));
   b.Gauge("vigil_memory_used_bytes", "Process RSS, or CUDA allocator bytes on GPU.", double(s.memory_used_bytes));
-  b.Counter("vigil_requests_rejected_total", "Requests refused at submission.", double(s.requests_rejected_total));
+  b.Counter("vigil_requests_rejected_total", "Requests refused at submission, by reason.",
+            double(s.requests_rejected_total), {{"reason", "invalid"}});
   b.Gauge("vigil_requests_stuck", "Requests running longer than monitor.request_timeout.", double(s.requests_stuck));
   b.Gauge("vigil_avg_sequence_length", "Mean prompt+output tokens of running requests.", s.avg_sequence_length);
   // Settings as gauges, so exported rules can compute recommendations.
@@ -207,7 +213,17 @@ std::string Metrics::Render(const engine::EngineStats* stats,
                             const std::map<std::pair<std::string, std::string>, uint64_t>* anomalies,
                             std::vector<prometheus::MetricFamily> extra) const {
   Builder b(model_name_);
-  if (stats) AddEngine(b, *stats);
+  if (stats) {
+    AddEngine(b, *stats);
+    std::map<std::string, uint64_t> rejected = {{"queue_full", 0}};
+    {
+      MutexLock lock(&rejected_mu_);
+      for (const auto& [k, v] : rejected_) rejected[k] = v;
+    }
+    for (const auto& [reason, n] : rejected)
+      b.Counter("vigil_requests_rejected_total", "Requests refused at submission, by reason.", double(n),
+                {{"reason", reason}});
+  }
   if (anomalies != nullptr) {
     MetricFamily f{"vigil_anomalies_total", "Anomaly events by detector and signal", MetricType::Counter, {}};
     for (const auto& [key, n] : *anomalies) {

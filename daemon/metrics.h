@@ -14,6 +14,7 @@
 #include <string>
 
 #include "common/metric_family.h"
+#include "common/mutex.h"
 #include "engine/engine.h"
 
 namespace vigil::daemon {
@@ -31,6 +32,10 @@ class Metrics {
 
   // Counts an HTTP request by endpoint and status code.
   void CountRequest(const std::string& endpoint, int status);
+  // A generation the daemon refused before the engine saw it, by reason
+  // ("queue_full": server.max_waiting_requests); vigil_requests_rejected_total
+  // shows them beside the engine's own refusals (reason "invalid").
+  void CountRejected(const std::string& reason);
   void SetReloadResult(bool ok, double unix_time);
 
   // The whole exposition for one scrape.
@@ -47,6 +52,8 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* http_requests_;
   prometheus::Gauge* reload_success_;
   prometheus::Gauge* reload_time_;
+  mutable Mutex rejected_mu_;
+  std::map<std::string, uint64_t> rejected_ GUARDED_BY(rejected_mu_);
 };
 
 }  // namespace vigil::daemon

@@ -13,6 +13,7 @@ PACKAGES=(
   libcli11-dev                 # vigilctl's flags and --help
   libeigen3-dev                # correlation matrix
   libcpp-httplib-dev libssl-dev zlib1g-dev  # HTTP server/client, TLS, gzip
+  libboost-dev                 # Boost.Asio + Beast: vigild's event-driven front server (daemon/front_server.h)
   prometheus-cpp-dev           # /metrics
   libpcre2-dev                 # tokenizer pre-tokenizer regexes
   libsystemd-dev               # sd_notify
@@ -36,6 +37,12 @@ FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 
 want=("${PACKAGES[@]}")
 if [[ "${1:-}" == "--test" ]]; then want+=("${TEST_PACKAGES[@]}"); fi
+# The OpenAI Node SDK test (tests/node) needs node and npm: Debian's, unless
+# some node is installed already (e.g. NodeSource's, which bundles npm).
+if [[ "${1:-}" == "--test" ]]; then
+  command -v node >/dev/null || want+=(nodejs)
+  command -v npm >/dev/null || want+=(npm)
+fi
 if [[ "${1:-}" == "--fuzz" ]]; then want+=("${FUZZ_PACKAGES[@]}"); fi
 if [[ "${1:-}" == "--deb" ]]; then want+=("${DEB_PACKAGES[@]}"); fi
 
@@ -43,11 +50,21 @@ missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if ((${#missing[@]} == 0)); then exit 0; fi
+if ((${#missing[@]} > 0)); then
+  echo "deps: installing ${missing[*]}"
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
 
-echo "deps: installing ${missing[*]}"
-SUDO=""
-if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
-$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+# --test: the official OpenAI Node SDK from npm, pinned by tests/node/package-lock.json.
+if [[ "${1:-}" == "--test" ]]; then
+  node_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/node"
+  if [[ ! -f "$node_dir/node_modules/openai/package.json" ||
+        "$node_dir/package-lock.json" -nt "$node_dir/node_modules/.package-lock.json" ]]; then
+    echo "deps: npm ci in $node_dir (the OpenAI Node SDK)"
+    (cd "$node_dir" && npm ci --no-audit --no-fund)
+  fi
+fi
