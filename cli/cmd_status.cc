@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "common/instance_id.h"
 #include "cli/flags.h"
 
 namespace vigil::cli {
@@ -99,8 +100,9 @@ int ShowStatus(const StatusFlags& f) {
   auto show = [&](const nlohmann::json& f, bool detail) {
     const bool crit = f.value("severity", "") == "critical";
     std::string where;
-    if (f.contains("target") && f["target"] != "local")
-      where = " [" + f.value("target", "") + (f.contains("engine") ? "/" + f.value("engine", "") : "") + "]";
+    const InstanceId id = InstanceId::FromLabels({{"target", f.value("target", InstanceId::kLocal)},
+                                                  {"engine", f.value("engine", "")}});
+    if (!id.local()) where = " [" + id.Name() + "]";
     std::printf("  %s%-9s%s %s%s  %s\n", s.c(crit ? "\033[31m" : "\033[33m"), f.value("severity", "").c_str(),
                 s.c("\033[0m"), f.value("alert", "").c_str(), where.c_str(), f.value("summary", "").c_str());
     const auto inh = f.value("inhibitedBy", nlohmann::json::array());

@@ -6,6 +6,7 @@
 
 #include <fstream>
 
+#include "common/instance_id.h"
 #include "common/units.h"
 #include "daemon/alerting.h"
 #include "daemon/daemon.h"  // kVersion, for the capture's config snapshot
@@ -64,12 +65,7 @@ void CaptureApi::OnTransitions(const std::vector<std::pair<std::string, rules::T
   // own /start_profile and /stop_profile (pipeline/remote_capture.h).
   for (const auto& [inst, t] : transitions)
     if (t.to == rules::RuleState::kFiring) captures_due_.insert({inst, t.group, t.name});
-  auto instance_of = [](const rules::RuleEngine::View& v) {
-    auto t = v.rule.labels.find("target");
-    if (t == v.rule.labels.end() || t->second == "local") return std::string("local");
-    auto e = v.rule.labels.find("engine");
-    return e == v.rule.labels.end() ? t->second : t->second + "/" + e->second;
-  };
+  auto instance_of = [](const rules::RuleEngine::View& v) { return InstanceId::FromLabels(v.rule.labels).Name(); };
   // A due capture waits while a pending root cause holds it, and is dropped
   // when its rule is inhibited or stops firing: the capture goes to the cause.
   for (auto it = captures_due_.begin(); it != captures_due_.end();) {
@@ -91,7 +87,7 @@ void CaptureApi::OnTransitions(const std::vector<std::pair<std::string, rules::T
     }
     auto s = v->status.annotations.find("summary");
     const std::string reason = s == v->status.annotations.end() ? v->rule.name + " fired" : s->second;
-    if (std::get<0>(*it) != "local") {
+    if (!InstanceId::Parse(std::get<0>(*it)).local()) {
       pipeline::TargetConfig target;
       std::string token, why;
       if (remote_captures_ && pipeline.FindTarget(v->rule.labels.at("target"), &target, &token))
@@ -112,7 +108,7 @@ void CaptureApi::OnTransitions(const std::vector<std::pair<std::string, rules::T
 
 std::string CaptureApi::CaptureLink(const std::string& rule, const std::string& target) const {
   std::string id;
-  if (target.empty() || target == "local") id = captures_->LatestForRule(rule);
+  if (target.empty() || InstanceId::Parse(target).local()) id = captures_->LatestForRule(rule);
   else if (remote_captures_) id = remote_captures_->LatestFor(target, rule);
   return id.empty() ? "" : external_url_ + "/api/v1/captures/" + id;
 }

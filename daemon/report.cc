@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "common/instance_id.h"
 #include "common/units.h"
 #include "daemon/daemon.h"
 #include "daemon/diagnosis.h"
@@ -42,7 +43,7 @@ const pipeline::Instance* Daemon::ResolveInstance(const httplib::Request& req, h
   if (req.has_param("instance")) {
     name = req.get_param_value("instance");
   } else if (pipeline_->hosted()) {
-    name = "local";
+    name = InstanceId::Local().Name();
   } else if (names.size() == 1) {
     name = names[0];
   } else {
@@ -68,11 +69,9 @@ const pipeline::Instance* Daemon::ResolveInstance(const httplib::Request& req, h
 json Daemon::InstanceReport(const pipeline::Instance& inst, bool detail) const {
   const auto views = inst.Views();
   const json d = Diagnosis(views);
-  const auto labels = inst.labels();
   json out = {{"name", inst.name()}, {"status", d["status"]}, {"primary", d["primary"]}};
-  auto t = labels.find("target");
-  if (t != labels.end()) out["target"] = t->second;
-  if (auto e = labels.find("engine"); e != labels.end()) out["engine"] = e->second;
+  out["target"] = inst.id().target;
+  if (!inst.id().engine.empty()) out["engine"] = inst.id().engine;
   monitor::Point up;
   if (inst.series().Latest("target_up", &up)) {
     out["up"] = up.v > 0;
@@ -83,7 +82,7 @@ json Daemon::InstanceReport(const pipeline::Instance& inst, bool detail) const {
   // What cannot be diagnosed here: the pathology rules reading a signal the
   // engine never exposes (watched instances only).
   json cannot = json::array();
-  if (t != labels.end() && t->second != "local") {
+  if (!inst.id().local()) {
     const auto missing = inst.missing();
     for (const auto& v : views) {
       if (!v.rule.labels.count("pathology") || !v.rule.expr) continue;
@@ -109,7 +108,7 @@ void Daemon::HandleHealthReport(const httplib::Request& req, httplib::Response& 
   std::string status = problem.empty() ? diagnosis["status"].get<std::string>() : "critical";
   json report = {{"status", status}, {"reason", problem}, {"version", kVersion},
                  {"uptime_seconds", UnixNow() - start_time_}};
-  if (engine_ && (!only || only->name() == "local")) {
+  if (engine_ && (!only || only->id().local())) {
     const auto s = engine_->GetStats();
     const auto& mi = engine_->model_info();
     report["model"] = served_model_;

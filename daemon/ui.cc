@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "common/instance_id.h"
 #include "common/os_util.h"
 #include "common/time_util.h"
 #include "common/units.h"
@@ -45,12 +46,8 @@ std::string UiDir(const std::string& configured) {
   return std::string(VIGIL_INSTALLED_DATA_DIR) + "/ui";
 }
 
-// "local" for the hosted engine, else the target's instance name.
 std::string InstanceOf(const std::map<std::string, std::string>& labels) {
-  auto t = labels.find("target");
-  if (t == labels.end() || t->second == "local") return "local";
-  auto e = labels.find("engine");
-  return e == labels.end() ? t->second : t->second + "/" + e->second;
+  return InstanceId::FromLabels(labels).Name();
 }
 
 }  // namespace

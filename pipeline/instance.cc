@@ -8,9 +8,8 @@
 
 namespace vigil::pipeline {
 
-Instance::Instance(std::string name, std::map<std::string, std::string> labels, size_t points,
-                   const detectors::DetectorsConfig& det)
-    : name_(std::move(name)), labels_(std::move(labels)), series_(points), detectors_(det, &series_) {}
+Instance::Instance(InstanceId id, size_t points, const detectors::DetectorsConfig& det)
+    : id_(std::move(id)), name_(id_.Name()), labels_(id_.Labels()), series_(points), detectors_(det, &series_) {}
 
 std::vector<rules::Transition> Instance::Tick(double now, const std::vector<std::pair<std::string, double>>& values,
                                               bool stale) {

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/instance_id.h"
 #include "common/mutex.h"
 #include "detectors/detectors.h"
 #include "monitor/series_store.h"
@@ -21,10 +22,10 @@ namespace vigil::pipeline {
 
 class Instance {
  public:
-  // `labels` are added to every alert of this instance (target, engine).
-  Instance(std::string name, std::map<std::string, std::string> labels, size_t points,
-           const detectors::DetectorsConfig& det);
+  // The identity's labels (target, engine) are added to every alert of this instance.
+  Instance(InstanceId id, size_t points, const detectors::DetectorsConfig& det);
 
+  const InstanceId& id() const { return id_; }
   const std::string& name() const { return name_; }
   const std::map<std::string, std::string>& labels() const { return labels_; }
 
@@ -57,8 +58,9 @@ class Instance {
   std::vector<std::string> missing() const;
 
  private:
-  const std::string name_;
-  const std::map<std::string, std::string> labels_;
+  const InstanceId id_;
+  const std::string name_;                           // id_.Name()
+  const std::map<std::string, std::string> labels_;  // id_.Labels()
   monitor::SeriesStore series_;
   detectors::DetectorSet detectors_;
   rules::RuleEngine rules_;

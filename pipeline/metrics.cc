@@ -3,6 +3,7 @@
 // watched target's scrape health.
 #include <cmath>
 
+#include "common/instance_id.h"
 #include "pipeline/pipeline.h"
 #include "rules/detector_functions.h"
 #include "rules/promql.h"
@@ -14,10 +15,10 @@ namespace {
 // A watched engine's series carry its target (and engine) label; the hosted
 // one's carry none.
 void AddTargetLabels(const std::map<std::string, std::string>& labels, Metric* m) {
-  auto t = labels.find("target");
-  if (t == labels.end() || t->second == "local") return;
-  m->labels.push_back({"target", t->second});
-  if (auto e = labels.find("engine"); e != labels.end()) m->labels.push_back({"engine", e->second});
+  const InstanceId id = InstanceId::FromLabels(labels);
+  if (id.local()) return;
+  m->labels.push_back({"target", id.target});
+  if (!id.engine.empty()) m->labels.push_back({"engine", id.engine});
 }
 
 void RuleFamilies(const std::vector<rules::RuleEngine::View>& views, size_t loaded, uint64_t failures,

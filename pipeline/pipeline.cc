@@ -23,7 +23,7 @@ Pipeline::Pipeline(PipelineConfig cfg)
 Status Pipeline::Create(PipelineConfig cfg, StatsSource hosted, std::unique_ptr<Pipeline>* out) {
   std::unique_ptr<Pipeline> p(new Pipeline(std::move(cfg)));
   p->hosted_ = std::move(hosted);
-  if (p->hosted_) p->local_ = p->GetOrCreate("local", {{"target", "local"}});
+  if (p->hosted_) p->local_ = p->GetOrCreate(InstanceId::Local());
   std::vector<TargetState> states;
   for (size_t i = 0; i < p->cfg_.targets.size(); ++i) {
     auto t = std::make_unique<Target>();
@@ -59,16 +59,17 @@ Pipeline::~Pipeline() {
   for (auto& w : workers_) w.join();
 }
 
-Instance* Pipeline::GetOrCreate(const std::string& name, std::map<std::string, std::string> labels) {
+Instance* Pipeline::GetOrCreate(const InstanceId& id) {
+  const std::string name = id.Name();
   MutexLock lock(&mu_);
   if (auto it = by_name_.find(name); it != by_name_.end()) {
     it->second->Unretire();  // a name seen again (a target back to one unnamed engine)
     return it->second;
   }
-  instances_.push_back(std::make_unique<Instance>(name, std::move(labels), points_, cfg_.detectors));
+  instances_.push_back(std::make_unique<Instance>(id, points_, cfg_.detectors));
   by_name_[name] = instances_.back().get();
   instances_.back()->SetRules(groups_, inhibits_);
-  if (name != "local") spdlog::info("monitor: watching instance {}", name);
+  if (!id.local()) spdlog::info("monitor: watching instance {}", name);
   return instances_.back().get();
 }
 
@@ -138,10 +139,9 @@ void Pipeline::Process(double now, size_t target, const ScrapeResult& r,
   };
   if (r.ok) {
     for (const auto& reading : r.readings) {
-      const std::string name = reading.instance.empty() ? t.cfg.name : t.cfg.name + "/" + reading.instance;
-      std::map<std::string, std::string> labels = {{"target", t.cfg.name}};
-      if (!reading.instance.empty()) labels["engine"] = reading.instance;
-      Instance* inst = GetOrCreate(name, std::move(labels));
+      const InstanceId id = InstanceId::Watched(t.cfg.name, reading.instance);
+      const std::string name = id.Name();
+      Instance* inst = GetOrCreate(id);
       auto it = t.derivers.find(name);
       if (it == t.derivers.end()) it = t.derivers.emplace(name, scrape::ScrapeDeriver(cfg_.deriver.window_s)).first;
       auto values = it->second.Tick(r.started, reading);
@@ -165,7 +165,7 @@ void Pipeline::Process(double now, size_t target, const ScrapeResult& r,
   }
   // A failed scrape (or an engine that left the exposition) still ticks:
   // target_up is what TargetDown reads, and the rules must see time pass.
-  if (known.empty() && seen.empty()) known.push_back(GetOrCreate(t.cfg.name, {{"target", t.cfg.name}}));
+  if (known.empty() && seen.empty()) known.push_back(GetOrCreate(InstanceId::Watched(t.cfg.name)));
   std::vector<Instance*> retire;
   for (Instance* inst : known) {
     if (std::find(seen.begin(), seen.end(), inst) != seen.end()) continue;
@@ -223,7 +223,7 @@ void Pipeline::TickOnce(double now, double wait_s) {
   jobs_cv_.SignalAll();
   if (hosted_) {
     const auto values = hosted_deriver_.Tick(now, hosted_());
-    for (auto& tr : local_->Tick(now, values)) out.emplace_back("local", std::move(tr));
+    for (auto& tr : local_->Tick(now, values)) out.emplace_back(local_->name(), std::move(tr));
   }
   std::vector<Done> done;
   {

@@ -128,7 +128,7 @@ class Pipeline : public Collectable {
   };
 
   explicit Pipeline(PipelineConfig cfg);
-  Instance* GetOrCreate(const std::string& name, std::map<std::string, std::string> labels) EXCLUDES(mu_);
+  Instance* GetOrCreate(const InstanceId& id) EXCLUDES(mu_);
   void Process(double now, size_t target, const ScrapeResult& r,
                std::vector<std::pair<std::string, rules::Transition>>* out) EXCLUDES(mu_);
   void Worker() EXCLUDES(mu_);
