@@ -61,6 +61,12 @@ const std::vector<SignalInfo>& Catalogue() {
       {"preemptions_per_s", SignalKind::kDerived, "1/s", "Preemptions per second over the window"},
       {"kv_evictions_per_s", SignalKind::kDerived, "blocks/s", "KV evictions per second over the window"},
       {"requests_stuck", SignalKind::kDerived, "requests", "Running longer than monitor.request_timeout"},
+      // Watched engines only, where they expose them (docs/watch.md).
+      {"requests_deferred", SignalKind::kGauge, "requests", "Requests the scheduler defers (LoRA slots, structured output), not queued for capacity"},
+      {"spec_accept_rate", SignalKind::kDerived, "ratio", "Speculative decoding: accepted over drafted tokens in the window"},
+      {"lora_adapters_running", SignalKind::kGauge, "adapters", "Distinct LoRA adapters in the running batch"},
+      {"lora_adapters_waiting", SignalKind::kGauge, "adapters", "Distinct LoRA adapters only waiting requests need (not loaded)"},
+      {"lora_max", SignalKind::kGauge, "adapters", "Setting: LoRA adapters that fit in one batch (max_loras)"},
       // Watched targets only (absent for the hosted engine): the scrape itself.
       {"target_up", SignalKind::kGauge, "bool", "1 when the last scrape of the target succeeded, 0 when it failed"},
       {"target_health_up", SignalKind::kGauge, "bool", "1 when the target's health endpoint answered 200 (scraped with the metrics)"},

@@ -43,6 +43,11 @@ const std::map<std::string, std::vector<std::string>>& Inputs() {
       {"preemptions_per_s", {"preemptions_total"}},
       {"kv_evictions_total", {"kv_evictions_total"}},
       {"kv_evictions_per_s", {"kv_evictions_total"}},
+      {"requests_deferred", {"requests_deferred"}},
+      {"spec_accept_rate", {"spec_accept_rate"}},
+      {"lora_adapters_running", {"lora_adapters_running"}},
+      {"lora_adapters_waiting", {"lora_adapters_waiting"}},
+      {"lora_max", {"lora_max"}},
       {"target_up", {}},
       {"target_health_up", {}},
   };

@@ -145,6 +145,10 @@ SignalTable EngineTable(const std::string& engine) {
     t["prefix_cache_hit_rate"] =
         Source{"(" + r("vllm:prefix_cache_hits_total").promql + " / " + r("vllm:prefix_cache_queries_total").promql + ")", ""};
     t["prefix_cache_queries_total"] = c("vllm:prefix_cache_queries_total");
+    t["requests_deferred"] = Source{
+        "max without (model_name, reason) (vllm:num_requests_waiting_by_reason{reason=\"deferred\"})", ""};
+    t["spec_accept_rate"] = Source{"(" + r("vllm:spec_decode_num_accepted_tokens_total").promql + " / " +
+                                       r("vllm:spec_decode_num_draft_tokens_total").promql + ")", ""};
     t["prefix_cache_hits_total"] = c("vllm:prefix_cache_hits_total");
     hist("ttft", "vllm:time_to_first_token_seconds", p50_95_99);
     hist("tbt", "vllm:inter_token_latency_seconds", p50_95);
@@ -162,6 +166,7 @@ SignalTable EngineTable(const std::string& engine) {
     t["generation_tokens_total"] = c("sglang:generation_tokens_total");
     t["output_tokens_per_s"] = r("sglang:generation_tokens_total");
     t["requests_per_s"] = r("sglang:num_requests_total");
+    t["spec_accept_rate"] = g("sglang:spec_accept_rate");
     hist("ttft", "sglang:time_to_first_token_seconds", p50_95_99);
     hist("tbt", "sglang:inter_token_latency_seconds", p50_95);
     hist("e2e", "sglang:e2e_request_latency_seconds", p50_95);

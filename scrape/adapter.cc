@@ -222,6 +222,48 @@ class Mapper {
   // bucket, bounds out of order or repeated within a series) is
   // InvalidArgument with `*reason` set. Falling cumulative counts are not:
   // histogram_quantile raises them, as the deriver does.
+  // vLLM's lora_requests_info for one instance: its latest series (the value
+  // is when it was set), as an info gauge applies (InfoBool). The adapters
+  // are comma-separated names; waiting ones already loaded do not count.
+  bool LoraInfo(const std::string& name, const InstanceKey& inst, double* running, double* waiting,
+                double* max_lora) const {
+    const Series* series = Find("", name);
+    if (!series) return false;
+    const Sample* latest = nullptr;
+    for (const auto& [key, samples] : *series) {
+      if ((!key.first.empty() && key.first != inst.first) || (!key.second.empty() && key.second != inst.second))
+        continue;
+      for (const Sample* s : samples)
+        if (!std::isnan(s->value) && (!latest || s->value > latest->value)) latest = s;
+    }
+    if (!latest) return false;
+    auto names = [](const std::string* list) {
+      std::set<std::string> out;
+      if (!list) return out;
+      size_t b = 0;
+      while (b <= list->size()) {
+        size_t e = list->find(',', b);
+        if (e == std::string::npos) e = list->size();
+        std::string n = list->substr(b, e - b);
+        n.erase(0, n.find_first_not_of(' '));
+        n.erase(n.find_last_not_of(' ') + 1);
+        if (!n.empty()) out.insert(n);
+        b = e + 1;
+      }
+      return out;
+    };
+    const std::set<std::string> run = names(Label(*latest, "running_lora_adapters"));
+    std::set<std::string> wait = names(Label(*latest, "waiting_lora_adapters"));
+    for (const std::string& n : run) wait.erase(n);
+    double m = 0;
+    const std::string* max_label = Label(*latest, "max_lora");
+    if (!max_label || !ParseLe(*max_label, &m)) return false;
+    *running = static_cast<double>(run.size());
+    *waiting = static_cast<double>(wait.size());
+    *max_lora = m;
+    return true;
+  }
+
   Status Histogram(const Rule& rule, const std::string& name, const InstanceKey& inst, Buckets* h, bool* found,
                    std::string* reason) const {
     std::vector<std::pair<double, double>> buckets, sum, count;
@@ -445,11 +487,12 @@ const std::vector<std::string>& CanonicalInputs() {
       // gauges
       "requests_running", "requests_waiting", "kv_cache_usage", "kv_blocks_total", "kv_blocks_used",
       "kv_blocks_orphaned", "busy_fraction", "memory_used_bytes", "avg_sequence_length", "max_num_seqs", "block_size",
-      "prefix_caching_enabled", "requests_stuck",
+      "prefix_caching_enabled", "requests_stuck", "requests_deferred", "spec_accept_rate", "lora_adapters_running",
+      "lora_adapters_waiting", "lora_max",
       // counters
       "preemptions_total", "kv_evictions_total", "prefix_cache_queries_total", "prefix_cache_hits_total",
       "prompt_tokens_total", "generation_tokens_total", "requests_finished_total", "requests_aborted_total",
-      "progress_total",
+      "progress_total", "spec_draft_tokens_total", "spec_accepted_tokens_total",
       // histograms
       "ttft", "tbt", "e2e", "queue_time", "prefill_time"};
   return k;
@@ -483,7 +526,7 @@ Status Adapt(EngineKind kind, const std::vector<MetricFamily>& families, std::ve
   const bool anchored = std::any_of(used.begin(), used.end(), [](const auto& u) { return u.second.first->anchor; });
   std::set<InstanceKey> keys;
   for (const auto& [key, ru] : used)
-    if (ru.first->from != From::kInfoBool && (!anchored || ru.first->anchor))
+    if (ru.first->from != From::kInfoBool && ru.first->from != From::kLoraInfo && (!anchored || ru.first->anchor))
       for (const std::string& n : ru.second) m.KeysOf(n, ru.first->from, &keys);
   std::set<std::string_view> engines, models;
   for (const InstanceKey& k : keys) {
@@ -520,6 +563,15 @@ Status Adapt(EngineKind kind, const std::vector<MetricFamily>& families, std::ve
         if (m.InfoBool(rule, ru.second.front(), k, &v)) r.gauges[key] = v;
         continue;
       }
+      if (rule.from == From::kLoraInfo) {
+        double waiting = 0, max_lora = 0;
+        if (m.LoraInfo(ru.second.front(), k, &v, &waiting, &max_lora)) {
+          r.gauges["lora_adapters_running"] = v;
+          r.gauges["lora_adapters_waiting"] = waiting;
+          r.gauges["lora_max"] = max_lora;
+        }
+        continue;
+      }
       if (!m.Scalar(rule, ru.second, k, &v)) continue;
       (rule.from == From::kGauge ? r.gauges : r.counters)[key] = v;
     }
@@ -537,10 +589,17 @@ Status Adapt(EngineKind kind, const std::vector<MetricFamily>& families, std::ve
   // up its publications), so neither is missing where it is served.
   const bool recent = used.count("kv_evictions_recent") > 0;
   const bool blocks = used.count("kv_blocks_used") && used.count("kv_blocks_total");
+  // One rule gives the three LoRA figures; an acceptance-rate gauge (SGLang)
+  // or the drafted/accepted counters (vLLM, trtllm-serve) give spec_accept_rate.
+  const bool lora = used.count("lora_adapters_running") > 0;
+  const bool spec_counters = used.count("spec_draft_tokens_total") && used.count("spec_accepted_tokens_total");
+  const bool spec_gauge = used.count("spec_accept_rate") > 0;
   if (missing)
     for (const std::string& key : CanonicalInputs())
       if (!used.count(key) && !(recent && (key == "kv_evictions_total" || key == "preemptions_total")) &&
-          !(blocks && key == "kv_cache_usage"))
+          !(blocks && key == "kv_cache_usage") && !(lora && (key == "lora_adapters_waiting" || key == "lora_max")) &&
+          !(spec_counters && key == "spec_accept_rate") &&
+          !(spec_gauge && (key == "spec_draft_tokens_total" || key == "spec_accepted_tokens_total")))
         missing->push_back(key);
   return Status::OK();
 }

@@ -204,6 +204,23 @@ std::vector<std::pair<std::string, double>> ScrapeDeriver::Tick(double now, cons
   per_s("kv_evictions_per_s", "kv_evictions_total");
   // Last in the catalogue: the hosted engine derives it, vigild serves it.
   gauges({"requests_stuck"});
+  // Watched engines' newer signals, in catalogue order.
+  gauges({"requests_deferred"});
+  // Speculative decoding: accepted over drafted tokens in the window where
+  // the counters are served (vLLM, trtllm-serve), else SGLang's gauge.
+  const double* draft = Find(r.counters, "spec_draft_tokens_total");
+  const double* accepted = Find(r.counters, "spec_accepted_tokens_total");
+  if (draft && accepted) {
+    const double d = counters_["spec_draft_tokens_total"].Update(*draft);
+    const double a = counters_["spec_accepted_tokens_total"].Update(*accepted);
+    double dd = 0, da = 0, span = 0;
+    const bool ok_d = rates_["spec_draft"].Increase(now, d, window_s_, &dd, &span);
+    const bool ok_a = rates_["spec_accepted"].Increase(now, a, window_s_, &da, &span);
+    if (ok_d && ok_a && dd > 0) put("spec_accept_rate", da / dd);
+  } else {
+    gauges({"spec_accept_rate"});
+  }
+  gauges({"lora_adapters_running", "lora_adapters_waiting", "lora_max"});
   return out;
 }
 

@@ -85,6 +85,13 @@ std::vector<Rule> Vllm(bool vigil) {
   // RECOMPUTE mode), so each one is an eviction. Counted in sequences, not
   // blocks (docs/rules.md, KVCacheThrashing).
   r.push_back(Counter("kv_evictions_total", {"vllm:num_preemptions"}));
+  // Newer signals where exposed: requests the scheduler defers (LoRA slots,
+  // structured output) rather than queueing for capacity; speculative
+  // decoding's drafted and accepted tokens; the LoRA adapters in play.
+  r.push_back(GaugeWhere("requests_deferred", "vllm:num_requests_waiting_by_reason", "reason", {"deferred"}));
+  r.push_back(Counter("spec_draft_tokens_total", {"vllm:spec_decode_num_draft_tokens"}));
+  r.push_back(Counter("spec_accepted_tokens_total", {"vllm:spec_decode_num_accepted_tokens"}));
+  r.push_back(Make("lora_adapters_running", From::kLoraInfo, {"vllm:lora_requests_info"}));
   // vLLM publishes CacheConfig as an info gauge, one label per field
   // (log_metrics_info("cache_config", ...); labels `engine`, no model_name).
   r.push_back(InfoBool("prefix_caching_enabled", "vllm:cache_config_info", "enable_prefix_caching"));
@@ -143,6 +150,8 @@ std::vector<Rule> Sglang() {
       Hist("tbt", {"sglang:inter_token_latency_seconds", "sglang:time_per_output_token_seconds"}),
       Hist("e2e", {"sglang:e2e_request_latency_seconds"}),
       Hist("queue_time", {"sglang:queue_time_seconds"}),
+      // Accepted over drafted tokens in the last batch (a gauge, not windowed).
+      Ratio("spec_accept_rate", {"sglang:spec_accept_rate"}),
   };
 }
 
@@ -228,6 +237,8 @@ std::vector<Rule> Trtllm() {
       Hist("e2e", {"trtllm_e2e_request_latency_seconds", "e2e_request_latency_seconds"}),
       Hist("queue_time", {"trtllm_request_queue_time_seconds", "request_queue_time_seconds"}),
       Hist("prefill_time", {"trtllm_request_prefill_time_seconds"}),
+      Counter("spec_draft_tokens_total", {"trtllm_spec_decode_num_draft_tokens"}),
+      Counter("spec_accepted_tokens_total", {"trtllm_spec_decode_num_accepted_tokens"}),
   };
 }
 

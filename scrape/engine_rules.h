@@ -21,6 +21,12 @@ enum class From {
   // gauge; its series describe an engine, not another instance, so they
   // apply to every instance whose engine/model_name they do not contradict.
   kInfoBool,
+  // vLLM's lora_requests_info: an info gauge whose labels list the adapters
+  // (running_lora_adapters, waiting_lora_adapters, comma-separated) and
+  // max_lora; its value is the time it was set, so the latest series is
+  // read. Gives lora_adapters_running, lora_adapters_waiting (adapters
+  // waiting that are not loaded) and lora_max.
+  kLoraInfo,
 };
 
 enum class Agg {

@@ -22,8 +22,15 @@
 
 namespace vigil::testing {
 
+// From `at` seconds on, until the next phase: a counter's or histogram's
+// rate, a histogram's observation, a gauge's value.
+struct ReplayPhase {
+  double at = 0, rate = 0, observe = 0, value = 0;
+};
+
 struct ReplaySeries {
   std::string name, type, labels;  // labels: `a="x",b="y"` (sorted as written)
+  std::vector<ReplayPhase> phases;  // if set, in place of value/rate/observe
   double value = 0;                // gauge
   std::vector<double> values;      // gauge published once a second, in turn
   double rate = 0;                 // counter per second; histogram observations per second
@@ -58,6 +65,15 @@ inline Replay LoadReplay(const std::string& path) {
     if (n["buckets"]) s.buckets = n["buckets"].as<std::vector<double>>();
     s.observe = n["observe"].as<double>(0);
     s.no_inf = n["no_inf"].as<bool>(false);
+    if (n["phases"])
+      for (const auto& ph : n["phases"]) {
+        ReplayPhase p;
+        p.at = ph["at"].as<double>(0);
+        p.rate = ph["rate"].as<double>(0);
+        p.observe = ph["observe"].as<double>(0);
+        p.value = ph["value"].as<double>(0);
+        s.phases.push_back(p);
+      }
     r.series.push_back(std::move(s));
   }
   return r;
@@ -78,21 +94,43 @@ inline std::string RenderReplay(const Replay& r, double t) {
   std::map<std::string, bool> typed;
   for (const ReplaySeries& s : r.series) {
     if (!typed[s.name]) {
-      out += "# HELP " + s.name + " replayed\n# TYPE " + s.name + " " + (s.type == "counter" ? "counter" : s.type) + "\n";
+      out += "# HELP " + s.name + " replayed\n# TYPE " + s.name + " " + (s.type == "info" ? "gauge" : s.type) + "\n";
       typed[s.name] = true;
     }
+    // The phases in force up to `t`, each with how long it has lasted.
+    std::vector<std::pair<ReplayPhase, double>> spans;
+    if (s.phases.empty()) {
+      spans.push_back({ReplayPhase{0, s.rate, s.observe, s.value}, t});
+    } else {
+      for (size_t k = 0; k < s.phases.size() && s.phases[k].at <= t; ++k) {
+        const double end = k + 1 < s.phases.size() ? std::min(t, s.phases[k + 1].at) : t;
+        spans.push_back({s.phases[k], end - s.phases[k].at});
+      }
+    }
     if (s.type == "gauge") {
-      const double v = s.values.empty() ? s.value : s.values[static_cast<size_t>(t) % s.values.size()];
+      double v = s.values.empty() ? s.value : s.values[static_cast<size_t>(t) % s.values.size()];
+      if (!s.phases.empty() && !spans.empty()) v = spans.back().first.value;
       line(s.name, s.labels, v);
     } else if (s.type == "counter") {
-      line(s.name, s.labels, std::floor(s.rate * t));
+      double n = 0;
+      for (const auto& [ph, d] : spans) n += ph.rate * d;
+      line(s.name, s.labels, std::floor(n));
     } else if (s.type == "histogram") {
-      const double n = std::floor(s.rate * t);
+      double n = 0, sum = 0;
+      std::vector<double> in(s.buckets.size(), 0);
+      for (const auto& [ph, d] : spans) {
+        const double k = std::floor(ph.rate * d);
+        n += k;
+        sum += k * ph.observe;
+        for (size_t b = 0; b < s.buckets.size(); ++b) in[b] += ph.observe <= s.buckets[b] ? k : 0;
+      }
       const std::string sep = s.labels.empty() ? "" : s.labels + ",";
-      for (double le : s.buckets) line(s.name + "_bucket", sep + "le=\"" + Num(le) + "\"", s.observe <= le ? n : 0);
+      for (size_t b = 0; b < s.buckets.size(); ++b) line(s.name + "_bucket", sep + "le=\"" + Num(s.buckets[b]) + "\"", in[b]);
       if (!s.no_inf) line(s.name + "_bucket", sep + "le=\"+Inf\"", n);
       line(s.name + "_count", s.labels, n);
-      line(s.name + "_sum", s.labels, n * s.observe);
+      line(s.name + "_sum", s.labels, sum);
+    } else if (s.type == "info") {  // an info gauge: its labels are the figures, its value when set
+      line(s.name, s.labels, s.value);
     }
   }
   return out;

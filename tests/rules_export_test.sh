@@ -12,7 +12,7 @@ trap 'rm -f "$out"' EXIT
 promtool check rules "$out"
 n=$(grep -c '^      - alert:' "$out")
 echo "exported $n rules"
-test "$n" -ge 16
+test "$n" -ge 17
 grep -q 'vigil_engine_stalled_seconds) > max without (model_name) (vigil_engine_stall_timeout_seconds)' "$out"
 grep -q 'vigil_signal_trend_r2{signal=\\"kv_blocks_used\\"}' "$out"
 grep -q 'vigil_signal_correlation{signal_a=\\"kv_cache_usage\\",signal_b=\\"ttft_p95\\"}' "$out"

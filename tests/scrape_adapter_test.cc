@@ -64,7 +64,10 @@ Map Counts(const InstanceReading& r) {
 Strings PlusVigilOnly(Strings keys) {
   for (const char* k : {"kv_blocks_total", "kv_blocks_used", "kv_blocks_orphaned", "busy_fraction",
                         "memory_used_bytes", "avg_sequence_length", "max_num_seqs", "block_size",
-                        "prefix_caching_enabled", "requests_stuck"})
+                        "prefix_caching_enabled", "requests_stuck",
+                        // newer engines' optional figures, in none of these fixtures
+                        "requests_deferred", "spec_accept_rate", "lora_adapters_running", "lora_adapters_waiting",
+                        "lora_max", "spec_draft_tokens_total", "spec_accepted_tokens_total"})
     keys.push_back(k);
   Strings out;
   for (const std::string& k : CanonicalInputs())
@@ -365,9 +368,11 @@ TEST(ScrapeAdapter, Vigild) {
                                   {"kv_evictions_total", 1234}}));
   EXPECT_EQ(Counts(out[0]), (Map{{"tbt", 63}}));
   // What this fixture leaves out, and nothing of vigild's own.
-  EXPECT_EQ(missing, (Strings{"requests_waiting", "preemptions_total", "prefix_cache_queries_total",
-                              "prefix_cache_hits_total", "requests_finished_total", "requests_aborted_total", "ttft",
-                              "e2e", "queue_time", "prefill_time"}));
+  EXPECT_EQ(missing, (Strings{"requests_waiting", "requests_deferred", "spec_accept_rate", "lora_adapters_running",
+                              "lora_adapters_waiting", "lora_max", "preemptions_total", "prefix_cache_queries_total",
+                              "prefix_cache_hits_total", "requests_finished_total", "requests_aborted_total",
+                              "spec_draft_tokens_total", "spec_accepted_tokens_total", "ttft", "e2e", "queue_time",
+                              "prefill_time"}));
   // Read as plain vLLM, the same scrape falls back to the iteration count
   // and reads none of vigild's own names.
   Strings vllm_missing;

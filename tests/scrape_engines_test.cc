@@ -298,5 +298,47 @@ TEST(ScrapeEngines, ADuplicateSeriesDropsItsFamilyOnly) {
   EXPECT_EQ(fams[0].samples.at(0).value, 5);
 }
 
+TEST(ScrapeEngines, NewerVllmSignalsLoraSpecDecodeAndDeferrals) {
+  const std::string body =
+      "# TYPE vllm:num_requests_waiting_by_reason gauge\n"
+      "vllm:num_requests_waiting_by_reason{engine=\"0\",model_name=\"m\",reason=\"capacity\"} 4\n"
+      "vllm:num_requests_waiting_by_reason{engine=\"0\",model_name=\"m\",reason=\"deferred\"} 9\n"
+      "# TYPE vllm:lora_requests_info gauge\n"
+      "vllm:lora_requests_info{max_lora=\"2\",running_lora_adapters=\"a,b\",waiting_lora_adapters=\"b,c,d\"} 1.7e9\n"
+      "vllm:lora_requests_info{max_lora=\"2\",running_lora_adapters=\"a\",waiting_lora_adapters=\"\"} 1.6e9\n"
+      "# TYPE vllm:spec_decode_num_draft_tokens_total counter\n"
+      "vllm:spec_decode_num_draft_tokens_total{engine=\"0\",model_name=\"m\"} 1000\n"
+      "# TYPE vllm:spec_decode_num_accepted_tokens_total counter\n"
+      "vllm:spec_decode_num_accepted_tokens_total{engine=\"0\",model_name=\"m\"} 700\n";
+  Strings missing;
+  auto out = AdaptOk(EngineKind::kVllm, body, &missing);
+  ASSERT_EQ(out.size(), 1u);  // the info gauge makes no instance of its own
+  // The latest lora_requests_info: a and b run; c and d wait (b is loaded).
+  EXPECT_EQ(out[0].gauges, (Map{{"requests_deferred", 9},
+                                {"lora_adapters_running", 2},
+                                {"lora_adapters_waiting", 2},
+                                {"lora_max", 2}}));
+  EXPECT_EQ(out[0].counters, (Map{{"spec_draft_tokens_total", 1000}, {"spec_accepted_tokens_total", 700}}));
+  for (const char* k : {"requests_deferred", "lora_adapters_waiting", "lora_max", "spec_accept_rate"})
+    EXPECT_FALSE(Has(missing, k)) << k;
+  // Accepted over drafted in the window, from the counters.
+  ScrapeDeriver d(10);
+  InstanceReading r = out[0];
+  d.Tick(0, r);
+  r.counters["spec_draft_tokens_total"] = 3000;
+  r.counters["spec_accepted_tokens_total"] = 1100;
+  Map v;
+  for (const auto& [k, x] : d.Tick(2, r)) v[k] = x;
+  EXPECT_DOUBLE_EQ(v.at("spec_accept_rate"), 0.2);
+  EXPECT_EQ(v.at("lora_adapters_waiting"), 2);
+  // SGLang's acceptance is a gauge, passed through.
+  auto s = AdaptOk(EngineKind::kSglang, "# TYPE sglang:spec_accept_rate gauge\nsglang:spec_accept_rate 0.35\n");
+  ASSERT_EQ(s.size(), 1u);
+  ScrapeDeriver ds(10);
+  Map vs;
+  for (const auto& [k, x] : ds.Tick(0, s[0])) vs[k] = x;
+  EXPECT_DOUBLE_EQ(vs.at("spec_accept_rate"), 0.35);
+}
+
 }  // namespace
 }  // namespace vigil::scrape
