@@ -180,15 +180,20 @@ start_rc=$?
 t2=$(date +%s.%N)
 http $V/ready
 ready_code=$CODE
+# The dashboard and the tokenizer come from /usr/share/vigil (found beside
+# the binary): the page answers and /tokenize works.
+http $V/; ui_code=$CODE
+http $V/tokenize -X POST -d '{"prompt":"Hello world"}'; tok_code=$CODE
 kill "$SAMPLER" 2>/dev/null; wait "$SAMPLER" 2>/dev/null
 bad=$(grep -c '^active [^2]' "$sample_log")
 seen=$(cut -d' ' -f1 "$sample_log" | uniq | tr '\n' ' ')
 t_start=$(prop vigild ExecMainStartTimestampMonotonic); t_active=$(prop vigild ActiveEnterTimestampMonotonic)
 if ((start_rc == 0)) && [[ $ready_code == 200 && $(prop vigild SubState) == running && $bad == 0 ]] &&
+   [[ $ui_code == 200 && $tok_code == 200 ]] &&
    ((t_active > t_start)); then
-  pass ready "systemctl start took $(awk -v a="$t1" -v b="$t2" 'BEGIN {printf "%.2f", b - a}')s; states seen: $seen; /ready 200 at once; active $(( (t_active - t_start) / 1000 )) ms after ExecStart"
+  pass ready "systemctl start took $(awk -v a="$t1" -v b="$t2" 'BEGIN {printf "%.2f", b - a}')s; states seen: $seen; /ready 200 at once; active $(( (t_active - t_start) / 1000 )) ms after ExecStart; dashboard / and /tokenize 200"
 else
-  fail ready "start rc=$start_rc, /ready $ready_code, SubState $(prop vigild SubState), samples active-but-not-ready: $bad, states: $seen"
+  fail ready "start rc=$start_rc, /ready $ready_code, / $ui_code, /tokenize $tok_code, SubState $(prop vigild SubState), samples active-but-not-ready: $bad, states: $seen"
 fi
 
 # --- 2 watchdog -------------------------------------------------------------------
