@@ -49,7 +49,7 @@ std::string ExternalUrl(const Config& config) {
 Status AlertingApi::Create(const Config& config, CaptureLinkFn capture_link, std::unique_ptr<AlertingApi>* out) {
   std::unique_ptr<AlertingApi> api(new AlertingApi());
   api->external_url_ = ExternalUrl(config);
-  api->instance_labels_ = config.server.instance_labels;
+  api->external_labels_ = config.server.external_labels;
   api->capture_link_ = std::move(capture_link);
   const AlertsConfig& a = config.alerts;
   alerts::NotifierConfig nc;
@@ -92,7 +92,7 @@ void AlertingApi::ObserveFiring(const std::vector<rules::RuleEngine::View>& view
     if (!v.rule.Has(rules::RuleAction::kAlert)) continue;
     alerts::Alert a;
     a.labels = v.rule.labels;
-    for (const auto& [k, val] : instance_labels_) a.labels.emplace(k, val);  // the rule's own wins
+    for (const auto& [k, val] : external_labels_) a.labels.emplace(k, val);  // the rule's own wins
     a.annotations = v.status.annotations;
     const std::string evidence = EvidenceText(v.status);
     if (!evidence.empty()) a.annotations["evidence"] = evidence;

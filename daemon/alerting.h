@@ -53,7 +53,7 @@ class AlertingApi {
   AlertingApi() = default;
 
   std::string external_url_;
-  std::map<std::string, std::string> instance_labels_;  // added to every alert's labels
+  std::map<std::string, std::string> external_labels_;  // server.external_labels: added to every alert's labels
   CaptureLinkFn capture_link_;
   std::unique_ptr<alerts::Notifier> notifier_;
 };

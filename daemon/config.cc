@@ -27,13 +27,17 @@ void ReadServer(Section s, ServerConfig* c) {
   s.String("state_dir", &c->state_dir);
   s.Size("max_request_bytes", &c->max_request_bytes, 1024);
   s.Duration("engine_stall_timeout", &c->engine_stall_timeout_s, 0.1);
-  s.StringMap("instance_labels", &c->instance_labels);
+  // external_labels, as Prometheus names them; instance_labels is its old
+  // name (it suggested the monitored instances), still read with a warning.
+  const std::string labels_key = s.DeprecatedAlias("instance_labels", "external_labels") ? "instance_labels"
+                                                                                       : "external_labels";
+  s.StringMap(labels_key, &c->external_labels);
   s.Bool("ui", &c->ui);
   s.String("ui_dir", &c->ui_dir);
-  for (const auto& [k, v] : c->instance_labels) {
+  for (const auto& [k, v] : c->external_labels) {
     bool ok = !k.empty() && !isdigit(static_cast<unsigned char>(k[0])) && k.rfind("__", 0) != 0;
     for (char ch : k) ok = ok && (isalnum(static_cast<unsigned char>(ch)) || ch == '_');
-    if (!ok) s.Error("instance_labels", "\"" + k + "\" is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, not __*)");
+    if (!ok) s.Error(labels_key, "\"" + k + "\" is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, not __*)");
   }
   s.Finish();
 }
@@ -241,7 +245,7 @@ std::vector<std::string> RestartRequiredChanges(const Config& a, const Config& b
   if (a.serving.tokenizer != b.serving.tokenizer) out.push_back("engine.tokenizer");
   if (a.server.host != b.server.host || a.server.port != b.server.port) out.push_back("server.host/port");
   if (a.server.threads != b.server.threads) out.push_back("server.threads");
-  if (a.server.instance_labels != b.server.instance_labels) out.push_back("server.instance_labels");
+  if (a.server.external_labels != b.server.external_labels) out.push_back("server.external_labels");
   if (a.server.state_dir != b.server.state_dir) out.push_back("server.state_dir");
   if (AlertsText(a.alerts) != AlertsText(b.alerts)) out.push_back("alerts");
   const auto& p = a.capture;

@@ -31,7 +31,7 @@ struct ServerConfig {
   double engine_stall_timeout_s = 10;   // /health 503 and no WATCHDOG=1 past this
   // Added to every alert vigild sends, unless the rule sets the label
   // itself (as Prometheus' external_labels): {cluster: prod-us, node: gpu-17}.
-  std::map<std::string, std::string> instance_labels;
+  std::map<std::string, std::string> external_labels;
   // The dashboard at / (assets under /ui/): the page's files come from
   // ui_dir (empty: the installed share/vigil/ui, else the source tree's
   // ui/), the chart library from Debian's libjs-dygraphs.

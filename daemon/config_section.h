@@ -3,6 +3,7 @@
 // reports keys nobody asked for. Internal to daemon/.
 #pragma once
 
+#include <spdlog/spdlog.h>
 #include <yaml-cpp/yaml.h>
 
 #include <map>
@@ -153,6 +154,20 @@ class Section {
     return out;
   }
   const std::string& path() const { return path_; }
+  // `old_key` is an older name of `new_key`: true when the file uses it
+  // (with a warning naming the place); an error when it sets both.
+  bool DeprecatedAlias(const std::string& old_key, const std::string& new_key) {
+    auto set = [](const YAML::Node& x) { return x.IsDefined() && !x.IsNull(); };  // a missing key reads as null
+    YAML::Node n = Get(old_key);
+    if (!set(n)) return false;
+    if (set(Get(new_key))) {
+      seen_.insert(old_key);
+      Error(n, old_key, "the old name of " + Path(new_key) + ", which is set too: keep only " + new_key);
+      return false;
+    }
+    spdlog::warn("{}: {} is deprecated: rename it {}", Where(n), Path(old_key), new_key);
+    return true;
+  }
 
   void Finish() {
     if (!node_.IsMap()) return;
@@ -192,10 +207,14 @@ class Section {
     ss << v;
     return ss.str();
   }
-  void Error(const YAML::Node& n, const std::string& key, const std::string& msg) {
+  std::string Where(const YAML::Node& n) const {
     const YAML::Mark m = n.Mark();
     std::string where = *file_;
     if (!m.is_null()) where += ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
+    return where;
+  }
+  void Error(const YAML::Node& n, const std::string& key, const std::string& msg) {
+    const std::string where = Where(n);
     const std::string path = key.empty() ? path_ : Path(key);
     errors_->push_back(where + ": " + (path.empty() ? "" : path + ": ") + msg);
   }

@@ -127,7 +127,7 @@ Status Daemon::Create(const Config& config, std::unique_ptr<Daemon>* out) {
   }
   d->chat_.message_template = config.serving.chat_message_template;
   d->chat_.generation_prompt = config.serving.chat_generation_prompt;
-  d->metrics_ = std::make_unique<Metrics>(d->served_model_, kVersion, config.server.instance_labels);
+  d->metrics_ = std::make_unique<Metrics>(d->served_model_, kVersion, config.server.external_labels);
   d->metrics_->SetReloadResult(true, UnixNow());
   Daemon* self = d.get();
   // Read on the monitor thread only; captures_ is set before it starts.

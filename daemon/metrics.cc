@@ -83,14 +83,14 @@ class Builder {
 
 }  // namespace
 
-Metrics::Metrics(std::string model_name, std::string version, const std::map<std::string, std::string>& instance_labels)
+Metrics::Metrics(std::string model_name, std::string version, const std::map<std::string, std::string>& external_labels)
     : model_name_(std::move(model_name)), registry_(std::make_shared<prometheus::Registry>()) {
-  if (!instance_labels.empty())
+  if (!external_labels.empty())
     prometheus::BuildGauge()
         .Name("vigil_instance_info")
-        .Help("server.instance_labels as labels; always 1 (join on it: * on(instance) group_left(cluster, node))")
+        .Help("server.external_labels as labels; always 1 (join on it: * on(instance) group_left(cluster, node))")
         .Register(*registry_)
-        .Add(instance_labels)
+        .Add(external_labels)
         .Set(1);
   prometheus::BuildGauge()
       .Name("vigil_build_info")

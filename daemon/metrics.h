@@ -24,11 +24,11 @@ prometheus::MetricFamily ToPrometheus(const MetricFamily& f);
 
 class Metrics {
  public:
-  // `instance_labels` (server.instance_labels), when set, become
+  // `external_labels` (server.external_labels), when set, become
   // vigil_instance_info{...} 1: an info metric to join on where the scrape
   // config does not attach them (docs/fleet.md).
   Metrics(std::string model_name, std::string version,
-          const std::map<std::string, std::string>& instance_labels = {});
+          const std::map<std::string, std::string>& external_labels = {});
 
   // Counts an HTTP request by endpoint and status code.
   void CountRequest(const std::string& endpoint, int status);

@@ -81,7 +81,7 @@ TEST(AlertsE2ETest, FiresToAWebhookResolvesAndHonoursSilences) {
                          "  group_wait: 0s\n  group_interval: 200ms\n  default_receiver: hook\n"
                          "  receivers:\n    - {name: hook, type: webhook, url: \"" + rx.Url() +
                              "\", secret_file: " + dir.File("secret") + ", headers: {X-Team: sre}}\n"),
-                  "  admin_token_file: " + dir.File("token") + "\n  instance_labels: {cluster: prod-us, severity: never}\n");
+                  "  admin_token_file: " + dir.File("token") + "\n  external_labels: {cluster: prod-us, severity: never}\n");
   ASSERT_TRUE(d.WaitReady()) << d.Log();
   auto c = d.Client();
   ASSERT_TRUE(WaitFor([&] { return rx.AcceptedKeys().size() >= 1; })) << d.Log();
@@ -93,8 +93,8 @@ TEST(AlertsE2ETest, FiresToAWebhookResolvesAndHonoursSilences) {
   EXPECT_EQ(first["externalURL"], "http://127.0.0.1:" + std::to_string(d.port()));
   const json& a = first["alerts"][0];
   EXPECT_EQ(a["labels"]["alertname"], "AlwaysCritical");
-  EXPECT_EQ(a["labels"]["severity"], "critical");      // the rule's own label wins over instance_labels
-  EXPECT_EQ(a["labels"]["cluster"], "prod-us");       // server.instance_labels on every alert
+  EXPECT_EQ(a["labels"]["severity"], "critical");      // the rule's own label wins over external_labels
+  EXPECT_EQ(a["labels"]["cluster"], "prod-us");       // server.external_labels on every alert
   // ... and once on /metrics, as an info metric to join on.
   EXPECT_NE(c.Get("/metrics")->body.find("vigil_instance_info{cluster=\"prod-us\",severity=\"never\"} 1"),
             std::string::npos);

@@ -208,13 +208,27 @@ TEST(ConfigTest, TargetsAndTheSidecar) {
   EXPECT_TRUE(c.engine_enabled);
 }
 
-TEST(ConfigTest, InstanceLabels) {
+TEST(ConfigTest, ExternalLabels) {
   Config c;
-  ASSERT_TRUE(ParseConfig("server:\n  instance_labels: {cluster: prod-us, node: gpu-17}\n", "v.yaml", &c).ok());
-  EXPECT_EQ(c.server.instance_labels, (std::map<std::string, std::string>{{"cluster", "prod-us"}, {"node", "gpu-17"}}));
+  const std::map<std::string, std::string> want = {{"cluster", "prod-us"}, {"node", "gpu-17"}};
+  ASSERT_TRUE(ParseConfig("server:\n  external_labels: {cluster: prod-us, node: gpu-17}\n", "v.yaml", &c).ok());
+  EXPECT_EQ(c.server.external_labels, want);
+  Status st = ParseConfig("server:\n  external_labels: {\"no-dash\": x}\n", "v.yaml", &c);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("v.yaml:2:20: server.external_labels: \"no-dash\" is not a Prometheus label name"),
+            std::string::npos) << st.message();
+}
+
+TEST(ConfigTest, InstanceLabelsIsTheOldNameOfExternalLabels) {
+  Config c;
+  ASSERT_TRUE(ParseConfig("server:\n  instance_labels: {cluster: prod-us}\n", "v.yaml", &c).ok());
+  EXPECT_EQ(c.server.external_labels, (std::map<std::string, std::string>{{"cluster", "prod-us"}}));
   Status st = ParseConfig("server:\n  instance_labels: {\"no-dash\": x}\n", "v.yaml", &c);
   ASSERT_FALSE(st.ok());
-  EXPECT_NE(st.message().find("v.yaml:2:20: server.instance_labels: \"no-dash\" is not a Prometheus label name"),
+  EXPECT_NE(st.message().find("v.yaml:2:20: server.instance_labels: \"no-dash\""), std::string::npos) << st.message();
+  st = ParseConfig("server:\n  external_labels: {a: b}\n  instance_labels: {a: c}\n", "v.yaml", &c);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("v.yaml:3:20: server.instance_labels: the old name of server.external_labels"),
             std::string::npos) << st.message();
 }
 

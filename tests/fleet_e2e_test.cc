@@ -131,7 +131,7 @@ std::vector<std::unique_ptr<DaemonProcess>> Fleet(const std::string& rules, cons
         "engine:\n  model: builtin:tiny-llama\n  max_model_len: 1024\n  num_blocks: 256\n"
         "  faults:\n    leak_blocks_on_abort: 1.0\nmonitor:\n  interval: 200ms\nrules:\n  files: [" + rules + "]\n" +
             alerting,
-        "  instance_labels: {cluster: test, node: " + Node(i) + "}\n"));
+        "  external_labels: {cluster: test, node: " + Node(i) + "}\n"));
   return fleet;
 }
 
