@@ -30,6 +30,19 @@ const std::string* Label(const Sample& s, std::string_view name) {
   return nullptr;
 }
 
+// Whether two samples are one series' buckets: the same labels but `le`.
+// Labels are sorted by name (ParseExposition), so one pass compares them.
+bool SameSeries(const Sample& a, const Sample& b) {
+  auto ia = a.labels.begin(), ib = b.labels.begin();
+  while (true) {
+    while (ia != a.labels.end() && ia->first == "le") ++ia;
+    while (ib != b.labels.end() && ib->first == "le") ++ib;
+    if (ia == a.labels.end() || ib == b.labels.end()) return ia == a.labels.end() && ib == b.labels.end();
+    if (*ia != *ib) return false;
+    ++ia, ++ib;
+  }
+}
+
 // The labels that name the model, in order, by engine: model_name for most;
 // SGLang's first metrics (late 2024) put it in `name`; Triton and Dynamo in
 // `model`.
@@ -358,9 +371,8 @@ class Mapper {
              std::vector<std::pair<double, double>>* out, std::string* reason) const {
     std::vector<Part>& parts = parts_;
     parts.clear();
-    std::string series, last_series;
+    const Sample* last = nullptr;
     double last_le = 0;
-    bool have_last = false;
     for (const Sample* s : Samples(name, suffix, inst)) {
       double le = 0;
       if (by_le) {
@@ -369,17 +381,13 @@ class Mapper {
           *reason = "bad_le";
           return Status::InvalidArgument(name + std::string(suffix) + ": bad or missing le label");
         }
-        series.clear();
-        for (const auto& [k, v] : s->labels)
-          if (k != "le") series.append(k).append(1, '\x1f').append(v).append(1, '\x1e');
-        if (have_last && series == last_series && !(le > last_le)) {
+        if (last && SameSeries(*last, *s) && !(le > last_le)) {
           *reason = "bucket_order";
           return Status::InvalidArgument(name + std::string(suffix) + ": le=\"" + *t +
                                          "\" after a bucket with the same or a higher bound");
         }
-        last_series.swap(series);
+        last = s;
         last_le = le;
-        have_last = true;
       }
       if (std::isnan(s->value)) continue;
       parts.push_back({BreakdownOf(*s, model_labels_), le, s->value});
