@@ -4,12 +4,21 @@
 // non-blocking sockets: cli/sse_fleet.h), in one run; requests/s, p99 time to
 // first token (engine) and to first byte (HTTP), and output tokens/s, as
 // ratios. "overhead/token" is engine tokens/s over HTTP tokens/s, less one.
-//   http_bench [--requests N] [--max-tokens T] [--concurrency 1,64,256,1000] [--max-num-seqs S]
-//   (--requests 0: 4 x concurrency, at least 64)
+// Meanwhile a prober asks the monitor's own endpoints (/metrics, /health,
+// /health/report, /api/v1/alerts and the admin API's rules reload) every
+// 50 ms and reports their latency, and the monitor's tick grid is checked
+// (the gaps between the points of a signal's series over the HTTP runs).
+//   http_bench [--requests N] [--max-tokens T] [--concurrency 1,64,256,1000] [--max-num-seqs S] [--repeat R]
+//   (--requests 0: 2 x concurrency, at least 64; --repeat: runs each side R times, interleaved, and
+//   keeps the best, as other work on the machine only ever slows a run)
 #include <httplib.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
+#include <fstream>
+#include <map>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
@@ -20,6 +29,7 @@
 #include "cli/sse_fleet.h"
 #include "common/logging.h"
 #include "common/os_util.h"
+#include "common/time_util.h"
 #include "daemon/daemon.h"
 #include "engine/engine_core.h"
 
@@ -84,16 +94,74 @@ Result RunEngine(engine::Engine& eng, int conc, int total, const std::vector<int
   return Summarize(ttft, engine::NowSeconds() - t0, tokens);
 }
 
+Result Best(const Result& a, const Result& b) {
+  if (a.rps == 0) return b;
+  Result r;
+  r.rps = std::max(a.rps, b.rps);
+  r.tokens_per_s = std::max(a.tokens_per_s, b.tokens_per_s);
+  r.ttft_p50 = std::min(a.ttft_p50, b.ttft_p50);
+  r.ttft_p99 = std::min(a.ttft_p99, b.ttft_p99);
+  return r;
+}
+
+// Asks the monitor's endpoints every 50 ms until stopped; latencies by path.
+class Prober {
+ public:
+  Prober(int port, std::string token) : port_(port), token_(std::move(token)) {
+    th_ = std::thread([this] { Loop(); });
+  }
+  std::map<std::string, std::vector<double>> Stop() {
+    stop_ = true;
+    th_.join();
+    return std::move(ms_);
+  }
+
+ private:
+  void Loop() {
+    const std::vector<std::pair<std::string, std::string>> eps = {
+        {"GET", "/metrics"}, {"GET", "/health"}, {"GET", "/health/report"}, {"GET", "/api/v1/alerts"},
+        {"POST", "/api/v1/rules/reload"}};
+    std::map<std::string, std::unique_ptr<httplib::Client>> clients;  // one kept-alive connection each
+    for (const auto& [m, p] : eps) {
+      auto c = std::make_unique<httplib::Client>("127.0.0.1", port_);
+      c->set_read_timeout(30, 0);
+      c->set_bearer_token_auth(token_.c_str());
+      clients[p] = std::move(c);
+    }
+    while (!stop_) {
+      for (const auto& [m, p] : eps) {
+        const double t0 = engine::NowSeconds();
+        auto r = m == "GET" ? clients[p]->Get(p.c_str()) : clients[p]->Post(p.c_str(), "", "application/json");
+        if (r && r->status == 200) ms_[p].push_back((engine::NowSeconds() - t0) * 1e3);
+        else ms_[p + " (failed)"].push_back(0);  // counted, not timed
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  int port_;
+  std::string token_;
+  std::atomic<bool> stop_{false};
+  std::map<std::string, std::vector<double>> ms_;
+  std::thread th_;
+};
+
+double Pct(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  InitLogging("warn");
+  InitLogging("error");
   bench::Args a;
-  Status st = a.Parse(argc - 1, argv + 1, {"requests", "max-tokens", "concurrency", "max-num-seqs"}, {});
-  int64_t total_flag = 0, max_tokens = 0, max_seqs = 0;
+  Status st = a.Parse(argc - 1, argv + 1, {"requests", "max-tokens", "concurrency", "max-num-seqs", "repeat"}, {});
+  int64_t total_flag = 0, max_tokens = 0, max_seqs = 0, repeat = 0;
   std::vector<int32_t> concs;
   if (!st.ok() || !(st = a.GetInt("requests", 0, &total_flag)).ok() ||
       !(st = a.GetInt("max-tokens", 16, &max_tokens)).ok() || !(st = a.GetInt("max-num-seqs", 256, &max_seqs)).ok() ||
+      !(st = a.GetInt("repeat", 1, &repeat)).ok() ||
       !(st = ParseIdList(a.Get("concurrency", "1,64,256,1000"), &concs)).ok()) {
     std::fprintf(stderr, "http_bench: %s\n", st.message().c_str());
     return 2;
@@ -114,6 +182,10 @@ int main(int argc, char** argv) {
   char state[] = "/tmp/http_bench.XXXXXX";
   if (!mkdtemp(state)) return 2;
   cfg.server.state_dir = state;
+  const std::string token = "http-bench-admin-token";
+  cfg.server.admin_token_file = std::string(state) + "/admin_token";
+  std::ofstream(cfg.server.admin_token_file) << token << "\n";
+  chmod(cfg.server.admin_token_file.c_str(), 0600);
   std::unique_ptr<daemon::Daemon> d;
   if (!(st = daemon::Daemon::Create(cfg, &d)).ok() || !(st = d->Bind()).ok()) {
     std::fprintf(stderr, "http_bench: %s\n", st.ToString().c_str());
@@ -126,26 +198,56 @@ int main(int argc, char** argv) {
               static_cast<long>(max_seqs), static_cast<long>(max_tokens), std::thread::hardware_concurrency());
   std::printf("%5s %6s | %9s %9s %6s | %10s %10s %6s | %9s %9s %13s\n", "conc", "reqs", "eng rps", "http rps", "ratio",
               "eng TTFT99", "http TTFB99", "ratio", "eng tok/s", "http tok/s", "overhead/tok");
+  RunEngine(d->engine(), 16, 64, prompt, static_cast<int>(max_tokens));  // warm-up: libtorch's first steps are slow
+  std::map<int, std::map<std::string, std::vector<double>>> probes;  // by concurrency
+  const double http_start = UnixNow();
   for (int conc : concs) {
-    const int total = static_cast<int>(total_flag > 0 ? total_flag : std::max<int64_t>(64, 4 * conc));
-    Result eng = RunEngine(d->engine(), conc, total, prompt, static_cast<int>(max_tokens));
-    cli::FleetOptions o;
-    o.port = cfg.server.port;
-    o.body = nlohmann::json{{"prompt", prompt_text}, {"max_tokens", max_tokens}, {"stream", true},
-                            {"ignore_eos", true}}.dump();
-    o.concurrency = conc;
-    o.requests = total;
-    o.timeout_s = 900;
-    const cli::FleetResult f = cli::RunFleet(o);
-    if (f.ok != total) {
-      std::fprintf(stderr, "http_bench: %ld of %d requests failed: %s\n", static_cast<long>(total - f.ok), total,
-                   nlohmann::json(f.errors).dump().c_str());
+    const int total = static_cast<int>(total_flag > 0 ? total_flag : std::max<int64_t>(64, 2 * conc));
+    Result eng, http;
+    for (int rep = 0; rep < repeat; ++rep) {
+      eng = Best(eng, RunEngine(d->engine(), conc, total, prompt, static_cast<int>(max_tokens)));
+      cli::FleetOptions o;
+      o.port = cfg.server.port;
+      o.body = nlohmann::json{{"prompt", prompt_text}, {"max_tokens", max_tokens}, {"stream", true},
+                              {"ignore_eos", true}}.dump();
+      o.concurrency = conc;
+      o.requests = total;
+      o.timeout_s = 900;
+      Prober prober(cfg.server.port, token);
+      const cli::FleetResult f = cli::RunFleet(o);
+      for (auto& [path, v] : prober.Stop()) probes[conc][path].insert(probes[conc][path].end(), v.begin(), v.end());
+      if (f.ok != total) {
+        std::fprintf(stderr, "http_bench: %ld of %d requests failed: %s\n", static_cast<long>(total - f.ok), total,
+                     nlohmann::json(f.errors).dump().c_str());
+      }
+      http = Best(http, Summarize(f.ttfb_s, f.wall_s, f.ok * max_tokens));  // ignore_eos: max_tokens each
     }
-    Result http = Summarize(f.ttfb_s, f.wall_s, f.ok * max_tokens);  // ignore_eos: max_tokens each
     std::printf("%5d %6d | %9.1f %9.1f %5.2fx | %7.1f ms %7.1f ms %5.2fx | %9.0f %9.0f %12.1f%%\n", conc, total, eng.rps,
                 http.rps, http.rps / eng.rps, eng.ttft_p99 * 1e3, http.ttft_p99 * 1e3, http.ttft_p99 / eng.ttft_p99,
                 eng.tokens_per_s, http.tokens_per_s, (eng.tokens_per_s / http.tokens_per_s - 1) * 100);
     std::fflush(stdout);
+  }
+  std::printf("\nthe monitor's endpoints during the HTTP runs (every 50 ms, kept-alive connections), ms\n");
+  std::printf("%5s %-22s %6s %8s %8s %8s\n", "conc", "endpoint", "n", "p50", "p99", "max");
+  for (const auto& [conc, by] : probes)
+    for (const auto& [path, v] : by)
+      std::printf("%5d %-22s %6zu %8.2f %8.2f %8.2f\n", conc, path.c_str(), v.size(), Pct(v, 0.5), Pct(v, 0.99),
+                  v.empty() ? 0.0 : *std::max_element(v.begin(), v.end()));
+  // The monitor's tick: one point per interval, on its grid, load or not.
+  httplib::Client c("127.0.0.1", cfg.server.port);
+  const double window = UnixNow() - http_start;
+  auto r = c.Get(("/api/v1/series?names=requests_waiting&window=" + std::to_string(static_cast<int>(window) + 1) + "s")
+                     .c_str());
+  if (r && r->status == 200) {
+    const auto pts = nlohmann::json::parse(r->body)["series"][0]["points"];
+    double max_gap = 0, max_off = 0;
+    for (size_t i = 1; i < pts.size(); ++i) max_gap = std::max(max_gap, pts[i][0].get<double>() - pts[i - 1][0].get<double>());
+    for (const auto& p : pts) {
+      const double t = p[0].get<double>();
+      max_off = std::max(max_off, std::abs(t - std::round(t)));
+    }
+    std::printf("\nmonitor ticks over %.0f s of runs: %zu points (interval 1 s), largest gap %.3f s, "
+                "largest offset from the 1 s grid %.3f s\n", window, pts.size(), max_gap, max_off);
   }
   d->Stop();
   server.join();

@@ -37,6 +37,7 @@ struct Conn {
   Clock::time_point start;
   double ttfb = -1;
   bool retry_after = false;
+  bool server_closes = false;  // Connection: close
 };
 
 // Decodes what `c.in` holds; false on a malformed response.
@@ -62,6 +63,7 @@ bool Parse(Conn& c) {
       if (name == "transfer-encoding" && value.find("chunked") != std::string::npos) c.chunked = true;
       if (name == "content-length") c.content_left = std::atoll(value.c_str());
       if (name == "retry-after") c.retry_after = true;
+      if (name == "connection" && value.find("close") != std::string::npos) c.server_closes = true;
     }
     if (!c.chunked && c.content_left == 0) c.done = true;
   }
@@ -131,7 +133,8 @@ FleetResult RunFleet(const FleetOptions& o, const std::function<void(int)>& tick
   std::string request = o.method + " " + o.path + " HTTP/1.1\r\nHost: " + o.host + ":" + std::to_string(o.port) +
                         "\r\nContent-Type: application/json\r\nAccept: text/event-stream\r\n";
   if (!o.api_key.empty()) request += "Authorization: Bearer " + o.api_key + "\r\n";
-  request += "Content-Length: " + std::to_string(o.body.size()) + "\r\nConnection: close\r\n\r\n" + o.body;
+  request += "Content-Length: " + std::to_string(o.body.size()) + (o.keep_alive ? "" : "\r\nConnection: close") +
+             "\r\n\r\n" + o.body;
 
   const auto t0 = Clock::now();
   std::vector<Conn> conns(static_cast<size_t>(std::max(1, o.concurrency)));
@@ -158,6 +161,16 @@ FleetResult RunFleet(const FleetOptions& o, const std::function<void(int)>& tick
       for (size_t p = 0; (p = c.body.find("data: {", p)) != std::string::npos; ++p) ++r.events;
     } else if (r.error_bodies.size() < 8) {
       r.error_bodies.push_back(std::to_string(c.status) + " " + c.body.substr(0, 300));
+    }
+    if (o.keep_alive && !c.server_closes && c.in.empty() && started < o.requests) {
+      Conn next;  // the slot's next request, on the same connection
+      next.fd = c.fd;
+      next.connected = true;
+      next.out = request;
+      next.start = Clock::now();
+      c = std::move(next);
+      ++started;
+      return;
     }
     ::close(c.fd);
     c = Conn{};

@@ -23,6 +23,7 @@ struct FleetOptions {
   int concurrency = 1;
   int64_t requests = 1;
   double timeout_s = 120;      // the whole run; what is unfinished then counts as "timeout"
+  bool keep_alive = true;      // a slot's next request reuses its connection (unless the server closes it)
 };
 
 struct FleetResult {
