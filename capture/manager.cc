@@ -39,9 +39,11 @@ bool CaptureManager::ValidId(const std::string& id) {
 }
 
 CaptureManager::CaptureManager(CaptureConfig cfg, engine::Engine* engine, std::function<double()> throughput_before,
-                               json config_snapshot, Clock* clock)
+                               json config_snapshot, Clock* clock, CapturePolicy* policy)
     : cfg_(std::move(cfg)), engine_(engine), throughput_before_(std::move(throughput_before)),
-      config_snapshot_(std::move(config_snapshot)), clock_(clock) {
+      config_snapshot_(std::move(config_snapshot)), clock_(clock),
+      own_policy_(policy ? nullptr : std::make_unique<CapturePolicy>(cfg_.rule_cooldown_s, cfg_.global_cooldown_s, clock)),
+      policy_(policy ? policy : own_policy_.get()) {
   writer_ = std::thread([this] { WriterLoop(); });
 }
 
@@ -103,8 +105,11 @@ TriggerResult CaptureManager::Trigger(const TriggerRequest& req) {
     spdlog::info("capture ({}{}): refused: {}", req.trigger, req.rule.empty() ? "" : " " + req.rule, r.message);
     return r;
   };
-  const double now = clock_->SteadyNow();  // cooldowns
   const double unix_now = clock_->UnixNow();
+  const InstanceId hosted = InstanceId::Local();
+  // Only a rule's capture waits for its rule's cooldown.
+  const std::string rule = req.trigger == "rule" ? req.rule : "";
+  CapturePolicy::Claim claim;
   CaptureOutcome refused = CaptureOutcome::kStarted;
   std::string why;
   {
@@ -113,26 +118,32 @@ TriggerResult CaptureManager::Trigger(const TriggerRequest& req) {
     if (!cfg_.enabled) {
       refused = CaptureOutcome::kDisabled;
       why = "captures are disabled (capture.enabled: false)";
-    } else if (running_) {
-      refused = CaptureOutcome::kBusy;
-      why = "capture " + (running_->id.empty() ? std::string("(starting)") : running_->id) +
-            " is running; one at a time";
-    } else if (now - last_start_ < cfg_.global_cooldown_s) {
-      refused = CaptureOutcome::kCooldown;
-      why = "global cooldown: the next capture is possible in " +
-            FormatDuration(std::ceil(cfg_.global_cooldown_s - (now - last_start_)));
-    } else if (auto it = rule_last_.find(req.rule);
-               req.trigger == "rule" && it != rule_last_.end() && now - it->second < cfg_.rule_cooldown_s) {
-      refused = CaptureOutcome::kCooldown;
-      why = "cooldown for rule " + req.rule + ": the next capture is possible in " +
-            FormatDuration(std::ceil(cfg_.rule_cooldown_s - (now - it->second)));
     } else {
-      // The claim: later triggers see it busy; its id comes once the files allow.
-      running_ = std::make_unique<Job>();
-      running_->req = req;
-      running_->triggered_at = unix_now;
-      running_->triggered_steady = now;
-      running_->throughput_before = before;
+      claim = policy_->TryClaim(hosted, rule);
+      switch (claim.verdict) {
+        case CapturePolicy::Verdict::kBusy:
+          refused = CaptureOutcome::kBusy;
+          why = "capture " + (!running_ || running_->id.empty() ? std::string("(starting)") : running_->id) +
+                " is running; one at a time";
+          break;
+        case CapturePolicy::Verdict::kGlobalCooldown:
+          refused = CaptureOutcome::kCooldown;
+          why = "global cooldown: the next capture is possible in " + FormatDuration(std::ceil(claim.wait_s));
+          break;
+        case CapturePolicy::Verdict::kRuleCooldown:
+          refused = CaptureOutcome::kCooldown;
+          why = "cooldown for rule " + req.rule + ": the next capture is possible in " +
+                FormatDuration(std::ceil(claim.wait_s));
+          break;
+        case CapturePolicy::Verdict::kClaimed:
+          // The claim: later triggers see it busy; its id comes once the files allow.
+          running_ = std::make_unique<Job>();
+          running_->req = req;
+          running_->triggered_at = unix_now;
+          running_->triggered_steady = claim.at;
+          running_->throughput_before = before;
+          break;
+      }
     }
   }
   if (refused != CaptureOutcome::kStarted) return refuse(refused, why);
@@ -140,6 +151,7 @@ TriggerResult CaptureManager::Trigger(const TriggerRequest& req) {
     {
       MutexLock lock(&mu_);
       running_.reset();
+      policy_->Release(hosted);  // no cooldown: nothing started
     }
     cv_.SignalAll();
     return refuse(CaptureOutcome::kError, msg);
@@ -176,11 +188,8 @@ TriggerResult CaptureManager::Trigger(const TriggerRequest& req) {
   if (!st.ok()) return release(st.message());
   {
     MutexLock lock(&mu_);
-    last_start_ = now;
-    if (req.trigger == "rule") {
-      rule_last_[req.rule] = now;
-      rule_latest_[req.rule] = id;
-    }
+    policy_->Started(hosted, rule, claim.at);
+    if (req.trigger == "rule") rule_latest_[req.rule] = id;
   }
   r.started = true;
   r.id = id;
@@ -234,6 +243,7 @@ void CaptureManager::WriterLoop() {
     {
       MutexLock lock(&mu_);
       running_.reset();
+      policy_->Release(InstanceId::Local());
     }
     cv_.SignalAll();
   }

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "capture/policy.h"
 #include "common/clock.h"
 #include "common/metric_family.h"
 #include "common/mutex.h"
@@ -60,10 +61,12 @@ class CaptureManager : public Collectable {
  public:
   // `throughput_before`: output tokens/s over the minute before now (or <0
   // when unknown), to measure how much the capture slowed the engine.
-  // `clock` (not owned; outlives the manager): cooldowns on its steady time,
-  // ids and trigger times from its Unix time.
+  // `clock` (not owned; outlives the manager): ids and trigger times from
+  // its Unix time. `policy` (not owned; outlives the manager): one at a time
+  // and the cooldowns, shared with the targets' captures (vigild); nullptr:
+  // the manager's own, from cfg's cooldowns on `clock`.
   CaptureManager(CaptureConfig cfg, engine::Engine* engine, std::function<double()> throughput_before,
-                 nlohmann::json config_snapshot, Clock* clock = DefaultClock());
+                 nlohmann::json config_snapshot, Clock* clock = DefaultClock(), CapturePolicy* policy = nullptr);
   ~CaptureManager();
 
   TriggerResult Trigger(const TriggerRequest& req) EXCLUDES(mu_);
@@ -113,12 +116,12 @@ class CaptureManager : public Collectable {
   std::function<double()> throughput_before_;
   nlohmann::json config_snapshot_;
   Clock* clock_;
+  std::unique_ptr<CapturePolicy> own_policy_;  // when none is shared
+  CapturePolicy* policy_;  // claimed and released under mu_, with running_
   mutable Mutex mu_;  // taken before the engine's (Stop asks it to stop under mu_)
   CondVar cv_;        // running_ handed over, written or released; stop_
   std::unique_ptr<Job> running_ GUARDED_BY(mu_) PT_GUARDED_BY(mu_);  // triggered, not yet written
   std::map<std::string, nlohmann::json> failed_ GUARDED_BY(mu_);  // id -> metadata of captures that failed
-  double last_start_ GUARDED_BY(mu_) = -1e18;                // steady seconds
-  std::map<std::string, double> rule_last_ GUARDED_BY(mu_);  // steady seconds
   uint64_t seq_ GUARDED_BY(mu_) = 0;                         // ids made so far
   std::map<std::string, std::string> rule_latest_ GUARDED_BY(mu_);
   std::map<std::pair<std::string, std::string>, uint64_t> counts_ GUARDED_BY(mu_);

@@ -22,8 +22,9 @@ using json = nlohmann::json;
 }  // namespace
 
 CaptureApi::CaptureApi(const Config& config, engine::Engine* engine, const std::string& served_model,
-                       std::function<double()> throughput_before)
-    : external_url_(ExternalUrl(config)) {
+                       std::function<double()> throughput_before, Clock* clock)
+    : external_url_(ExternalUrl(config)),
+      policy_(config.capture.rule_cooldown_s, config.capture.global_cooldown_s, clock) {
   capture::CaptureConfig cc = config.capture;
   if (cc.dir.empty()) cc.dir = config.server.state_dir + "/captures";
   if (!engine) cc.enabled = false;  // a sidecar has no engine to profile here
@@ -32,13 +33,12 @@ CaptureApi::CaptureApi(const Config& config, engine::Engine* engine, const std::
                    {"max_num_seqs", e.max_num_seqs}, {"max_num_batched_tokens", e.max_num_batched_tokens},
                    {"max_model_len", e.max_model_len}, {"enable_chunked_prefill", e.enable_chunked_prefill},
                    {"enable_prefix_caching", e.enable_prefix_caching}, {"version", kVersion}};
-  captures_ = std::make_unique<capture::CaptureManager>(cc, engine, std::move(throughput_before), snapshot);
+  captures_ = std::make_unique<capture::CaptureManager>(cc, engine, std::move(throughput_before), snapshot, clock,
+                                                        &policy_);
   if (!config.targets.empty()) {
-    pipeline::RemoteCaptureConfig rc;
+    capture::RemoteCaptureConfig rc;
     rc.enabled = config.capture.enabled;
-    rc.rule_cooldown_s = config.capture.rule_cooldown_s;
-    rc.global_cooldown_s = config.capture.global_cooldown_s;
-    remote_captures_ = std::make_unique<pipeline::RemoteCaptures>(rc);
+    remote_captures_ = std::make_unique<capture::RemoteCaptures>(rc, &policy_);
   }
   if (!engine) {
     spdlog::info("captures: of watched targets through their /start_profile (cooldown {} per rule, {} global per target)",
@@ -58,51 +58,23 @@ void CaptureApi::Shutdown() {
 
 void CaptureApi::OnTransitions(const std::vector<std::pair<std::string, rules::Transition>>& transitions,
                                const std::vector<rules::RuleEngine::View>& views, const pipeline::Pipeline& pipeline) {
-  auto has_capture = [](const rules::Rule& r) {
-    return r.Has(rules::RuleAction::kCapture);
-  };
   // The hosted engine is profiled in process; a watched target through its
-  // own /start_profile and /stop_profile (pipeline/remote_capture.h).
-  for (const auto& [inst, t] : transitions)
-    if (t.to == rules::RuleState::kFiring) captures_due_.insert({inst, t.group, t.name});
-  auto instance_of = [](const rules::RuleEngine::View& v) { return InstanceId::FromLabels(v.rule.labels).Name(); };
-  // A due capture waits while a pending root cause holds it, and is dropped
-  // when its rule is inhibited or stops firing: the capture goes to the cause.
-  for (auto it = captures_due_.begin(); it != captures_due_.end();) {
-    const rules::RuleEngine::View* v = nullptr;
-    for (const auto& x : views)
-      if (x.rule.group == std::get<1>(*it) && x.rule.name == std::get<2>(*it) && instance_of(x) == std::get<0>(*it)) v = &x;
-    if (!v || v->status.state != rules::RuleState::kFiring || !has_capture(v->rule)) {
-      it = captures_due_.erase(it);
-      continue;
-    }
-    if (!v->status.inhibited_by.empty()) {
-      spdlog::info("capture for {} skipped: inhibited by {}", v->rule.name, v->status.inhibited_by.front());
-      it = captures_due_.erase(it);
-      continue;
-    }
-    if (!v->status.held_by.empty()) {
-      ++it;
-      continue;
-    }
-    auto s = v->status.annotations.find("summary");
-    const std::string reason = s == v->status.annotations.end() ? v->rule.name + " fired" : s->second;
-    if (!InstanceId::Parse(std::get<0>(*it)).local()) {
+  // own /start_profile and /stop_profile (capture/remote.h). Refusals (busy,
+  // cooldown) are logged, and the hosted ones counted, by the two.
+  for (const capture::DueCapture& c : due_.Tick(transitions, views)) {
+    if (!c.instance.local()) {
       pipeline::TargetConfig target;
       std::string token, why;
-      if (remote_captures_ && pipeline.FindTarget(v->rule.labels.at("target"), &target, &token))
-        remote_captures_->Trigger(target, token, v->rule.name, reason, UnixNow(), &why);  // refusals are logged
-      it = captures_due_.erase(it);
+      if (remote_captures_ && pipeline.FindTarget(c.instance.target, &target, &token))
+        remote_captures_->Trigger(target, token, c.rule, c.reason, &why);
       continue;
     }
     capture::TriggerRequest req;
     req.trigger = "rule";
-    req.rule = v->rule.name;
-    req.reason = reason;
-    req.evidence = json::object();
-    for (const auto& [text, val] : v->status.evidence) req.evidence[text] = val ? json(*val) : json();
-    captures_->Trigger(req);  // refusals are logged and counted
-    it = captures_due_.erase(it);
+    req.rule = c.rule;
+    req.reason = c.reason;
+    req.evidence = c.evidence;
+    captures_->Trigger(req);
   }
 }
 

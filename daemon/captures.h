@@ -1,25 +1,27 @@
 // vigild's side of captures: the hosted engine's CaptureManager and the
-// watched targets' RemoteCaptures, the rule action, /api/v1/captures* and
-// vLLM's /start_profile and /stop_profile. What it needs from the daemon
-// comes in explicitly.
+// watched targets' RemoteCaptures under one CapturePolicy, the rule action
+// (capture/due.h decides; this routes), /api/v1/captures* and vLLM's
+// /start_profile and /stop_profile. What it needs from the daemon comes in
+// explicitly.
 #pragma once
 
 #include <functional>
 #include <memory>
-#include <set>
 #include <string>
-#include <tuple>
 #include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "capture/due.h"
 #include "capture/manager.h"
+#include "capture/policy.h"
+#include "capture/remote.h"
+#include "common/clock.h"
 #include "daemon/config.h"
 #include "daemon/http_util.h"
 #include "engine/engine.h"
 #include "pipeline/pipeline.h"
-#include "pipeline/remote_capture.h"
 #include "rules/rules.h"
 
 namespace httplib {
@@ -32,9 +34,10 @@ class CaptureApi {
  public:
   // `engine`: the hosted engine (not owned; outlives this), nullptr in a
   // sidecar. `throughput_before`: the hosted engine's output tokens/s over
-  // the last minute, or <0 when unknown. Nothing here can fail.
+  // the last minute, or <0 when unknown. `clock` (not owned): every
+  // capture's cooldowns and times. Nothing here can fail.
   CaptureApi(const Config& config, engine::Engine* engine, const std::string& served_model,
-             std::function<double()> throughput_before);
+             std::function<double()> throughput_before, Clock* clock = DefaultClock());
 
   // /api/v1/captures*, /start_profile and /stop_profile, all admin.
   void Routes(httplib::Server& h, AccessCheck check_admin);
@@ -55,10 +58,10 @@ class CaptureApi {
 
  private:
   const std::string external_url_;
+  capture::CapturePolicy policy_;  // before the captures: they claim through it until destroyed
   std::unique_ptr<capture::CaptureManager> captures_;  // always set; disabled in a sidecar
-  std::unique_ptr<pipeline::RemoteCaptures> remote_captures_;  // with targets: through their /start_profile
-  // Monitor thread only: (instance, group, rule) fired, capture not yet taken.
-  std::set<std::tuple<std::string, std::string, std::string>> captures_due_;
+  std::unique_ptr<capture::RemoteCaptures> remote_captures_;  // with targets: through their /start_profile
+  capture::DueCaptures due_;  // monitor thread only
 };
 
 }  // namespace vigil::daemon

@@ -1,4 +1,4 @@
-#include "pipeline/remote_capture.h"
+#include "capture/remote.h"
 
 #include <dirent.h>
 #include <httplib.h>
@@ -13,7 +13,7 @@
 #include "common/time_util.h"
 #include "common/units.h"
 
-namespace vigil::pipeline {
+namespace vigil::capture {
 
 using json = nlohmann::json;
 
@@ -69,8 +69,8 @@ RemoteCaptures::~RemoteCaptures() {
   for (auto& [target, t] : threads) t.join();
 }
 
-std::string RemoteCaptures::Trigger(const TargetConfig& t, const std::string& token, const std::string& rule,
-                                    const std::string& reason, double now, std::string* why) {
+std::string RemoteCaptures::Trigger(const pipeline::TargetConfig& t, const std::string& token, const std::string& rule,
+                                    const std::string& reason, std::string* why) {
   MutexLock lock(&mu_);
   auto refuse = [&](std::string w) {
     *why = std::move(w);
@@ -80,32 +80,39 @@ std::string RemoteCaptures::Trigger(const TargetConfig& t, const std::string& to
   if (!cfg_.enabled) return refuse("captures are disabled (capture.enabled: false)");
   if (!t.profile.enabled) return refuse("profiling is not enabled for this target (targets[].profile.enabled)");
   if (stopping_) return refuse("vigild is stopping");
-  if (running_[t.name]) return refuse("a capture of " + t.name + " is running; one at a time per target");
-  if (auto it = last_start_.find(t.name); it != last_start_.end() && now - it->second < cfg_.global_cooldown_s)
-    return refuse("cooldown: the next capture of " + t.name + " is possible in " +
-                  FormatDuration(std::ceil(cfg_.global_cooldown_s - (now - it->second))));
-  if (auto it = rule_last_.find({t.name, rule}); it != rule_last_.end() && now - it->second < cfg_.rule_cooldown_s)
-    return refuse("cooldown for " + rule + " on " + t.name + ": the next capture is possible in " +
-                  FormatDuration(std::ceil(cfg_.rule_cooldown_s - (now - it->second))));
+  const InstanceId key = CapturePolicy::KeyOf(InstanceId::Watched(t.name));
+  const CapturePolicy::Claim claim = policy_->TryClaim(key, rule);
+  switch (claim.verdict) {
+    case CapturePolicy::Verdict::kBusy:
+      return refuse("a capture of " + t.name + " is running; one at a time per target");
+    case CapturePolicy::Verdict::kGlobalCooldown:
+      return refuse("cooldown: the next capture of " + t.name + " is possible in " +
+                    FormatDuration(std::ceil(claim.wait_s)));
+    case CapturePolicy::Verdict::kRuleCooldown:
+      return refuse("cooldown for " + rule + " on " + t.name + ": the next capture is possible in " +
+                    FormatDuration(std::ceil(claim.wait_s)));
+    case CapturePolicy::Verdict::kClaimed: break;
+  }
+  policy_->Started(key, rule, claim.at);
+  const double now = policy_->clock()->UnixNow();
   const std::string id = t.name + "-" + rule + "-" + std::to_string(++seq_);
-  running_[t.name] = true;
-  last_start_[t.name] = now;
-  rule_last_[{t.name, rule}] = now;
+  ++running_;
   captures_.push_back({{"id", id}, {"target", t.name}, {"rule", rule}, {"reason", reason}, {"trigger", "rule"},
                        {"status", "running"}, {"started", Rfc3339(now)}, {"started_unix", now}});
-  // The target's previous capture has finished (running_ was false after its
-  // last use of mu_): reap its thread.
+  // The target's previous capture has finished (its claim was released at
+  // its last use of mu_): reap its thread.
   if (std::thread& old = threads_[t.name]; old.joinable()) old.join();
   threads_[t.name] = std::thread([this, id, t, token] { Run(id, t, token); });
   spdlog::info("capture {} of {} started: {}", id, t.name, reason);
   return id;
 }
 
-void RemoteCaptures::Run(std::string id, TargetConfig t, std::string token) {
+void RemoteCaptures::Run(std::string id, pipeline::TargetConfig t, std::string token) {
   std::string base, path;
-  SplitTargetUrl(t.url, &base, &path);
+  pipeline::SplitTargetUrl(t.url, &base, &path);
   httplib::Headers headers;
   if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
+  // The trace's file times are real: the window is found on the real clock.
   const double started = UnixNow();
   int status = 0;
   auto post = [&](const char* what, double timeout_s) -> std::string {
@@ -171,7 +178,8 @@ void RemoteCaptures::Run(std::string id, TargetConfig t, std::string token) {
   else spdlog::info("capture {} of {} done{}", id, t.name, fields.contains("trace") ? ": " + fields["trace"].get<std::string>() : "");
   Finish(id, fields);
   MutexLock lock(&mu_);
-  running_[t.name] = false;
+  policy_->Release(CapturePolicy::KeyOf(InstanceId::Watched(t.name)));
+  --running_;
   cv_.SignalAll();
 }
 
@@ -204,18 +212,12 @@ std::string RemoteCaptures::LatestFor(const std::string& target, const std::stri
   return "";
 }
 
-bool RemoteCaptures::AnyRunning() const {
-  for (const auto& [t, r] : running_)
-    if (r) return true;
-  return false;
-}
-
 bool RemoteCaptures::WaitIdle(double timeout_s) const {
   MutexLock lock(&mu_);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
-  while (AnyRunning())
-    if (!cv_.WaitUntil(&mu_, deadline)) return !AnyRunning();
+  while (running_ > 0)
+    if (!cv_.WaitUntil(&mu_, deadline)) return running_ == 0;
   return true;
 }
 
-}  // namespace vigil::pipeline
+}  // namespace vigil::capture
