@@ -67,8 +67,15 @@ bool Parse(Conn& c) {
     }
     if (!c.chunked && c.content_left == 0) c.done = true;
   }
+  // The first token: the first SSE event, not the keep-alive comments a
+  // waiting request gets every second.
+  struct FirstEvent {
+    Conn& c;
+    ~FirstEvent() {
+      if (c.ttfb < 0 && c.body.find("data: ") != std::string::npos) c.ttfb = Since(c.start);
+    }
+  } first_event{c};
   while (!c.done && !c.in.empty()) {
-    if (c.ttfb < 0) c.ttfb = Since(c.start);
     if (!c.chunked) {
       const size_t n = c.content_left < 0 ? c.in.size() : std::min<size_t>(c.in.size(), c.content_left);
       c.body.append(c.in, 0, n);
@@ -150,6 +157,7 @@ FleetResult RunFleet(const FleetOptions& o, const std::function<void(int)>& tick
     ++r.status[c.status];
     if (c.retry_after) ++r.retry_after;
     if (c.status == 200) {
+      if (c.ttfb < 0) c.ttfb = Since(c.start);  // a whole JSON answer: its end
       const bool stream = c.body.find("data: ") != std::string::npos;
       if (!stream || c.body.find("data: [DONE]") != std::string::npos) {
         ++r.ok;

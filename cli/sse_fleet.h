@@ -32,7 +32,7 @@ struct FleetResult {
   std::map<std::string, int64_t> errors;  // connect, reset, incomplete, timeout, bad_response
   int64_t retry_after = 0;                // responses carrying a Retry-After header
   int64_t events = 0;                     // SSE data events, [DONE] excluded
-  std::vector<double> ttfb_s;             // request sent -> first body byte, per 200
+  std::vector<double> ttfb_s;             // request sent -> first SSE event (the whole body if not SSE), per 200
   std::vector<double> e2e_s;              // request sent -> complete, per 200
   std::vector<std::string> error_bodies;  // the first few non-200 bodies
   double wall_s = 0;
