@@ -3,7 +3,11 @@
 // and once through HTTP + SSE (the front server, one client thread of
 // non-blocking sockets: cli/sse_fleet.h), in one run; requests/s, p99 time to
 // first token (engine) and to first byte (HTTP), and output tokens/s, as
-// ratios. "overhead/token" is engine tokens/s over HTTP tokens/s, less one.
+// ratios. "wall +%" is engine tokens/s over HTTP tokens/s, less one (on a
+// shared machine, mostly what other processes took); "cpu +%" is the serving
+// side's CPU time per token through HTTP (engine, I/O threads, workers; the
+// client's and the prober's threads subtracted) over the engine's alone: the
+// HTTP path's own cost per token.
 // Meanwhile a prober asks the monitor's own endpoints (/metrics, /health,
 // /health/report, /api/v1/alerts and the admin API's rules reload) every
 // 50 ms and reports their latency, and the monitor's tick grid is checked
@@ -39,7 +43,15 @@ namespace {
 
 struct Result {
   double rps = 0, tokens_per_s = 0, ttft_p50 = 0, ttft_p99 = 0;
+  double cpu_us_per_token = 0;  // the serving side's CPU time (engine, and HTTP when through it) per output token
 };
+
+double CpuSeconds(int who) {
+  rusage u{};
+  getrusage(who, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
 
 Result Summarize(std::vector<double> ttft, double wall, int64_t tokens) {
   Result r;
@@ -61,6 +73,7 @@ Result RunEngine(engine::Engine& eng, int conc, int total, const std::vector<int
   int64_t tokens = 0;
   std::vector<double> ttft;
   const double t0 = engine::NowSeconds();
+  const double cpu0 = CpuSeconds(RUSAGE_SELF);
   for (int i = 0; i < total; ++i) {
     {
       std::unique_lock<std::mutex> lock(mu);
@@ -91,7 +104,9 @@ Result RunEngine(engine::Engine& eng, int conc, int total, const std::vector<int
   }
   std::unique_lock<std::mutex> lock(mu);
   cv.wait(lock, [&] { return done == total; });
-  return Summarize(ttft, engine::NowSeconds() - t0, tokens);
+  Result r = Summarize(ttft, engine::NowSeconds() - t0, tokens);
+  r.cpu_us_per_token = (CpuSeconds(RUSAGE_SELF) - cpu0) / static_cast<double>(std::max<int64_t>(1, tokens)) * 1e6;
+  return r;
 }
 
 Result Best(const Result& a, const Result& b) {
@@ -101,6 +116,7 @@ Result Best(const Result& a, const Result& b) {
   r.tokens_per_s = std::max(a.tokens_per_s, b.tokens_per_s);
   r.ttft_p50 = std::min(a.ttft_p50, b.ttft_p50);
   r.ttft_p99 = std::min(a.ttft_p99, b.ttft_p99);
+  r.cpu_us_per_token = std::min(a.cpu_us_per_token, b.cpu_us_per_token);
   return r;
 }
 
@@ -115,6 +131,7 @@ class Prober {
     th_.join();
     return std::move(ms_);
   }
+  double cpu_s() const { return cpu_s_; }  // the prober thread's own CPU time (after Stop)
 
  private:
   void Loop() {
@@ -137,7 +154,9 @@ class Prober {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
+    cpu_s_ = CpuSeconds(RUSAGE_THREAD);
   }
+  double cpu_s_ = 0;
   int port_;
   std::string token_;
   std::atomic<bool> stop_{false};
@@ -196,8 +215,9 @@ int main(int argc, char** argv) {
   const std::string prompt_text = "The quick brown fox jumps over the lazy dog.";
   std::printf("builtin:tiny-llama, max_num_seqs %ld, %ld output tokens per request, streaming; %u cores\n",
               static_cast<long>(max_seqs), static_cast<long>(max_tokens), std::thread::hardware_concurrency());
-  std::printf("%5s %6s | %9s %9s %6s | %10s %10s %6s | %9s %9s %13s\n", "conc", "reqs", "eng rps", "http rps", "ratio",
-              "eng TTFT99", "http TTFB99", "ratio", "eng tok/s", "http tok/s", "overhead/tok");
+  std::printf("%5s %6s | %9s %9s %6s | %10s %10s %6s | %9s %9s %8s | %11s %11s %8s\n", "conc", "reqs", "eng rps",
+              "http rps", "ratio", "eng TTFT99", "http TTFB99", "ratio", "eng tok/s", "http tok/s", "wall +%",
+              "eng cpu/tok", "http cpu/tok", "cpu +%");
   RunEngine(d->engine(), 16, 64, prompt, static_cast<int>(max_tokens));  // warm-up: libtorch's first steps are slow
   std::map<int, std::map<std::string, std::vector<double>>> probes;  // by concurrency
   const double http_start = UnixNow();
@@ -213,18 +233,27 @@ int main(int argc, char** argv) {
       o.concurrency = conc;
       o.requests = total;
       o.timeout_s = 900;
+      // The serving side's CPU: the process's less the client's (this
+      // thread runs the fleet) and the prober's.
+      const double cpu0 = CpuSeconds(RUSAGE_SELF), client0 = CpuSeconds(RUSAGE_THREAD);
       Prober prober(cfg.server.port, token);
       const cli::FleetResult f = cli::RunFleet(o);
       for (auto& [path, v] : prober.Stop()) probes[conc][path].insert(probes[conc][path].end(), v.begin(), v.end());
+      const double server_cpu =
+          CpuSeconds(RUSAGE_SELF) - cpu0 - (CpuSeconds(RUSAGE_THREAD) - client0) - prober.cpu_s();
       if (f.ok != total) {
         std::fprintf(stderr, "http_bench: %ld of %d requests failed: %s\n", static_cast<long>(total - f.ok), total,
                      nlohmann::json(f.errors).dump().c_str());
       }
-      http = Best(http, Summarize(f.ttfb_s, f.wall_s, f.ok * max_tokens));  // ignore_eos: max_tokens each
+      Result h = Summarize(f.ttfb_s, f.wall_s, f.ok * max_tokens);  // ignore_eos: max_tokens each
+      h.cpu_us_per_token = server_cpu / static_cast<double>(std::max<int64_t>(1, f.ok * max_tokens)) * 1e6;
+      http = Best(http, h);
     }
-    std::printf("%5d %6d | %9.1f %9.1f %5.2fx | %7.1f ms %7.1f ms %5.2fx | %9.0f %9.0f %12.1f%%\n", conc, total, eng.rps,
-                http.rps, http.rps / eng.rps, eng.ttft_p99 * 1e3, http.ttft_p99 * 1e3, http.ttft_p99 / eng.ttft_p99,
-                eng.tokens_per_s, http.tokens_per_s, (eng.tokens_per_s / http.tokens_per_s - 1) * 100);
+    std::printf("%5d %6d | %9.1f %9.1f %5.2fx | %7.1f ms %7.1f ms %5.2fx | %9.0f %9.0f %7.1f%% | %8.0f us %8.0f us %7.1f%%\n",
+                conc, total, eng.rps, http.rps, http.rps / eng.rps, eng.ttft_p99 * 1e3, http.ttft_p99 * 1e3,
+                http.ttft_p99 / eng.ttft_p99, eng.tokens_per_s, http.tokens_per_s,
+                (eng.tokens_per_s / http.tokens_per_s - 1) * 100, eng.cpu_us_per_token, http.cpu_us_per_token,
+                (http.cpu_us_per_token / eng.cpu_us_per_token - 1) * 100);
     std::fflush(stdout);
   }
   std::printf("\nthe monitor's endpoints during the HTTP runs (every 50 ms, kept-alive connections), ms\n");
