@@ -22,8 +22,6 @@ using internal::Rule;
 // the families' label values, which outlive every use.
 using InstanceKey = std::pair<std::string_view, std::string_view>;
 
-bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
-
 const std::string* Label(const Sample& s, std::string_view name) {
   for (const auto& [k, v] : s.labels)
     if (k == name) return &v;
@@ -101,10 +99,6 @@ bool ParseLe(std::string_view t, double* v) {
   return r.ec == std::errc() && r.ptr == t.data() + t.size() && !std::isnan(*v);
 }
 
-constexpr EngineKind kAllKinds[] = {EngineKind::kVllm,   EngineKind::kSglang, EngineKind::kTgi,
-                                    EngineKind::kLlamaCpp, EngineKind::kVigil, EngineKind::kTriton,
-                                    EngineKind::kTrtllm, EngineKind::kDynamo};
-
 // Every name an adapter reads, in each form it may be served in (a name
 // alone, with a _total/_bucket/_sum/_count/_info suffix, or less its _info:
 // OpenMetrics names an info family without it), numbered. Trusted names in
@@ -113,7 +107,7 @@ constexpr EngineKind kAllKinds[] = {EngineKind::kVllm,   EngineKind::kSglang, En
 const std::unordered_map<std::string_view, size_t>& Forms() {
   static const std::unordered_map<std::string_view, size_t> forms = [] {
     static std::set<std::string> names;  // owns the strings the keys view
-    for (EngineKind k : kAllKinds)
+    for (EngineKind k : kAllEngineKinds)
       for (const internal::Rule& r : internal::RulesFor(k))
         for (const std::string& n : r.names) {
           for (const char* suffix : {"", "_total", "_bucket", "_sum", "_count", "_info"}) names.insert(n + suffix);
@@ -318,7 +312,8 @@ class Mapper {
       case From::kHistCount: return "_count";
       case From::kHistogram: return "_bucket";
       case From::kGauge:
-      case From::kInfoBool: break;
+      case From::kInfoBool:
+      case From::kLoraInfo: break;
     }
     return "";
   }
@@ -434,58 +429,6 @@ std::string InstanceName(const InstanceKey& k, size_t engines, size_t models) {
 }
 
 }  // namespace
-
-const char* EngineKindName(EngineKind kind) {
-  switch (kind) {
-    case EngineKind::kVllm: return "vllm";
-    case EngineKind::kSglang: return "sglang";
-    case EngineKind::kTgi: return "tgi";
-    case EngineKind::kLlamaCpp: return "llamacpp";
-    case EngineKind::kVigil: return "vigil";
-    case EngineKind::kTriton: return "triton";
-    case EngineKind::kTrtllm: return "trtllm";
-    case EngineKind::kDynamo: return "dynamo";
-    case EngineKind::kUnknown: break;
-  }
-  return "unknown";
-}
-
-Status ParseEngineKind(std::string_view name, EngineKind* kind) {
-  for (EngineKind k : kAllKinds) {
-    if (name == EngineKindName(k)) {
-      *kind = k;
-      return Status::OK();
-    }
-  }
-  if (name == "auto") {
-    *kind = EngineKind::kUnknown;
-    return Status::OK();
-  }
-  return Status::InvalidArgument("unknown engine \"" + std::string(name.substr(0, 64)) +
-                                 "\"; expected auto, vllm, sglang, tgi, llamacpp, vigil, triton, trtllm or dynamo");
-}
-
-EngineKind DetectEngine(const std::vector<MetricFamily>& families) {
-  static const std::pair<const char*, EngineKind> kPrefixes[] = {
-      {"vllm:", EngineKind::kVllm},           {"sglang:", EngineKind::kSglang},
-      {"tgi_", EngineKind::kTgi},             {"llamacpp:", EngineKind::kLlamaCpp},
-      {"nv_trt_llm_", EngineKind::kTriton},   {"nv_inference_", EngineKind::kTriton},
-      {"trtllm_", EngineKind::kTrtllm},       {"dynamo_frontend_", EngineKind::kDynamo}};
-  constexpr size_t n = std::size(kPrefixes);
-  size_t counts[n] = {};
-  bool bare_trtllm = false;
-  for (const MetricFamily& f : families) {
-    if (StartsWith(f.name, "vigil_")) return EngineKind::kVigil;
-    for (size_t i = 0; i < n; ++i) counts[i] += StartsWith(f.name, kPrefixes[i].first);
-    // trtllm-serve 1.0/1.1: vLLM's request metrics without a prefix, labelled engine_type.
-    if (f.name == "time_to_first_token_seconds" || f.name == "request_success_total" || f.name == "request_success")
-      for (const Sample& s : f.samples)
-        bare_trtllm = bare_trtllm || Label(s, "engine_type") != nullptr;
-  }
-  const size_t best = std::max_element(counts, counts + n) - counts;  // first on ties
-  if (counts[best] > 0) return kPrefixes[best].second;
-  return bare_trtllm ? EngineKind::kTrtllm : EngineKind::kUnknown;
-}
 
 bool AdaptersRead(std::string_view family) { return FormOf(family) != kNoForm; }
 
