@@ -5,8 +5,12 @@
 // move it themselves, so nothing they assert depends on how long a sleep took.
 //
 // Code with no object to inject into (the engine's hot paths, the profiler's
-// anchors) calls RealClock's static readers, so every real clock read in
-// Vigil goes through here.
+// anchors) calls RealClock's static readers. Deliberately outside the seam:
+// real-time bounds on condition-variable waits and I/O (a scrape's, a
+// capture's, shutdown's grace, the notifier's idle tick) and measured
+// durations (a rule's evaluation time) read std::chrono::steady_clock
+// directly, because a ManualClock that never moves must not make them wait
+// forever; a clock jump still ends such a wait early (Subscribe).
 #pragma once
 
 #include <atomic>
