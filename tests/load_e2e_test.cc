@@ -53,7 +53,11 @@ TEST(LoadE2ETest, ClientFiguresAgreeWithTheServersHistograms) {
   EXPECT_EQ(Metric(m, Model("vllm:prompt_tokens_total")), r.prompt_tokens);
   EXPECT_EQ(Metric(m, Model("vllm:e2e_request_latency_seconds_count")), 24);
   // The client sees the server's latency plus HTTP and its own scheduling:
-  // never less, and not much more on loopback.
+  // never less, and not much more on loopback. "Not much" is a quarter of a
+  // second: under ASan on two busy cores, the hops from the socket to a
+  // worker, the engine and back to the connection's strand took 60 ms more
+  // than the server's own figure. A client that timed another interval (the
+  // whole stream as its TTFT, 15 token gaps later) is still caught.
   const double server_ttft =
       Metric(m, Model("vllm:time_to_first_token_seconds_sum")) / Metric(m, Model("vllm:time_to_first_token_seconds_count"));
   const double server_e2e =
@@ -61,9 +65,9 @@ TEST(LoadE2ETest, ClientFiguresAgreeWithTheServersHistograms) {
   const double server_tbt =
       Metric(m, Model("vllm:inter_token_latency_seconds_sum")) / Metric(m, Model("vllm:inter_token_latency_seconds_count"));
   EXPECT_GE(r.ttft.mean, server_ttft * 0.95) << server_ttft;
-  EXPECT_LE(r.ttft.mean, server_ttft + 0.05) << server_ttft;
+  EXPECT_LE(r.ttft.mean, server_ttft + 0.25) << server_ttft;
   EXPECT_GE(r.e2e.mean, server_e2e * 0.95) << server_e2e;
-  EXPECT_LE(r.e2e.mean, server_e2e + 0.05) << server_e2e;
+  EXPECT_LE(r.e2e.mean, server_e2e + 0.25) << server_e2e;
   EXPECT_NEAR(r.tbt.mean, server_tbt, 0.01 + server_tbt * 0.25);
   // The JSON report carries the same numbers.
   const auto j = r.ToJson();
