@@ -3,6 +3,7 @@
 // machine, where engine_bench runs, has no Debian packages.
 #pragma once
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string>
@@ -31,5 +32,11 @@ class Args {
   std::vector<std::string> positional_;
 };
 
+// The q-quantile by nearest rank (with 20 samples p99 is the max); 0 when empty.
+inline double Pct(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
+}
 
 }  // namespace vigil::bench

@@ -25,10 +25,7 @@ using Steady = std::chrono::steady_clock;
 
 namespace {
 
-double Pct(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
-}
+using bench::Pct;
 
 // A NAB-like series: level, daily-like season, noise, an occasional shift or spike.
 std::vector<std::vector<double>> MakeSeries(size_t n, size_t ticks) {

@@ -164,11 +164,7 @@ class Prober {
   std::thread th_;
 };
 
-double Pct(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
-}
+using bench::Pct;
 
 }  // namespace
 

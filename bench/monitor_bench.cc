@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/args.h"
 #include "detectors/detectors.h"
 #include "monitor/signals.h"
 
@@ -22,10 +23,7 @@ using Steady = std::chrono::steady_clock;
 
 namespace {
 
-double Pct(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
-}
+using bench::Pct;
 
 engine::EngineStats SyntheticStats(int t, std::mt19937& rng) {
   engine::EngineStats s;

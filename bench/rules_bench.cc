@@ -23,10 +23,7 @@ using Steady = std::chrono::steady_clock;
 
 namespace {
 
-double Pct(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(q * v.size()))];
-}
+using bench::Pct;
 
 }  // namespace
 

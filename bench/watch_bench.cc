@@ -30,6 +30,7 @@
 #include <tuple>
 #include <vector>
 
+#include "bench/args.h"
 #include "common/logging.h"
 #include "common/time_util.h"
 #include "pipeline/pipeline.h"
@@ -325,10 +326,7 @@ std::string LoadAvg() {  // its first three fields
   for (int i = 0; i < 3; ++i) e = s.find(' ', e + 1);
   return s.substr(0, e);
 }
-double Pct(std::vector<double> v, double q) {  // nearest rank: with 20 ticks p99 is the max
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[std::min(v.size() - 1, static_cast<size_t>(q * v.size()))];
-}
+using bench::Pct;
 
 struct Bench {
   int port = 0, warmup = 5, seconds = 20;
