@@ -48,8 +48,8 @@ Deliverer::Deliverer(DeliveryConfig cfg, Clock* clock)
       size_t loaded = rows.size();
       for (const auto& [name, count] : orphans) {
         loaded -= static_cast<size_t>(count);
-        spdlog::warn("outbox: {} notification(s) for receiver \"{}\", which is no longer configured, stay in {}",
-                     count, name, cfg_.outbox_path);
+        spdlog::warn("outbox: {} notification(s) for receiver \"{}\", which is no longer configured, stay in {}", count,
+                     name, cfg_.outbox_path);
       }
       if (loaded) spdlog::info("outbox: {} pending notification(s) from before the restart", loaded);
     }
@@ -104,12 +104,8 @@ size_t Deliverer::ApplyOps(const std::deque<DiskOp>& work, Status* error) {
       case DiskOp::kEnqueue:  // a repeated key is a no-op, so a replay is harmless
         st = outbox_->Enqueue(op.n.receiver, op.n.idempotency_key, op.n.payload, op.n.created_at);
         break;
-      case DiskOp::kUpdate:
-        st = outbox_->Update(op.n);
-        break;
-      case DiskOp::kDelete:
-        st = outbox_->Delete(op.n.idempotency_key);
-        break;
+      case DiskOp::kUpdate: st = outbox_->Update(op.n); break;
+      case DiskOp::kDelete: st = outbox_->Delete(op.n.idempotency_key); break;
     }
     if (!st.ok()) {
       *error = st;

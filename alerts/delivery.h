@@ -111,17 +111,17 @@ class Deliverer {
   const bool durable_;              // an outbox path is configured
   std::unique_ptr<Outbox> outbox_;  // the writer thread's alone once it runs; null while unopenable
   mutable Mutex mu_;
-  CondVar cv_;       // receivers: new items, stop
-  CondVar disk_cv_;  // writer: new ops, stop; Submit/Stop: ops applied
-  ClockWakeup wakeup_{clock_, &mu_, &cv_};         // after mu_ and cv_: gone before them
+  CondVar cv_;                              // receivers: new items, stop
+  CondVar disk_cv_;                         // writer: new ops, stop; Submit/Stop: ops applied
+  ClockWakeup wakeup_{clock_, &mu_, &cv_};  // after mu_ and cv_: gone before them
   ClockWakeup disk_wakeup_{clock_, &mu_, &disk_cv_};
   std::map<std::string, Queue> queues_ GUARDED_BY(mu_);
   std::deque<Notification> dead_ GUARDED_BY(mu_);  // newest first, bounded
   std::deque<DiskOp> ops_ GUARDED_BY(mu_);         // decided, not yet handed to the writer
   uint64_t next_op_seq_ GUARDED_BY(mu_) = 0;
-  uint64_t applied_seq_ GUARDED_BY(mu_) = 0;       // every op up to this one is on disk
-  bool writing_ GUARDED_BY(mu_) = false;           // the writer holds a batch outside mu_
-  double next_disk_retry_ GUARDED_BY(mu_) = 0;     // after a fault, the writer waits for this (clock's Unix time)
+  uint64_t applied_seq_ GUARDED_BY(mu_) = 0;    // every op up to this one is on disk
+  bool writing_ GUARDED_BY(mu_) = false;        // the writer holds a batch outside mu_
+  double next_disk_retry_ GUARDED_BY(mu_) = 0;  // after a fault, the writer waits for this (clock's Unix time)
   std::string fault_ GUARDED_BY(mu_);
   std::vector<std::thread> threads_ GUARDED_BY(mu_);
   std::thread writer_;  // started by the constructor, joined by the destructor

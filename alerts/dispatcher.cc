@@ -42,12 +42,13 @@ Status Dispatcher::Create(DispatchConfig cfg, std::unique_ptr<Dispatcher>* out) 
     CompiledRoute cr{cfg.routes[i], {}};
     for (const auto& [label, pattern] : cfg.routes[i].match_re) {
       if (Status st = CheckRegexLimits(pattern); !st.ok())
-        return Status::InvalidArgument("alerts.routes[" + std::to_string(i) + "].match_re." + label + ": " + st.message());
+        return Status::InvalidArgument("alerts.routes[" + std::to_string(i) + "].match_re." + label + ": " +
+                                       st.message());
       try {
         cr.re.emplace_back(label, std::regex("^(?:" + pattern + ")$"));
       } catch (const std::regex_error& e) {
-        return Status::InvalidArgument("alerts.routes[" + std::to_string(i) + "].match_re." + label + ": \"" +
-                                       pattern + "\" is not a valid regex: " + e.what());
+        return Status::InvalidArgument("alerts.routes[" + std::to_string(i) + "].match_re." + label + ": \"" + pattern +
+                                       "\" is not a valid regex: " + e.what());
       }
     }
     d->routes_.push_back(std::move(cr));
@@ -197,8 +198,8 @@ nlohmann::json WebhookPayload(const GroupNotification& n, const std::string& ext
 std::string HmacSha256Hex(const std::string& secret, const std::string& body) {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()), reinterpret_cast<const unsigned char*>(body.data()),
-       body.size(), mac, &len);
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
   std::string hex;
   char buf[3];
   for (unsigned int i = 0; i < len; ++i) {

@@ -87,8 +87,8 @@ class Dispatcher {
     Labels labels;
     std::map<std::string, Alert> alerts;  // by fingerprint
     double created = 0;
-    double last_flush = -1;               // -1: never sent
-    bool changed = false;                 // since the last flush
+    double last_flush = -1;                   // -1: never sent
+    bool changed = false;                     // since the last flush
     std::map<std::string, bool> sent_firing;  // fingerprint -> last sent as firing
   };
   DispatchConfig cfg_;

@@ -42,7 +42,8 @@ std::vector<Episode> AlertHistory::Since(double since, const std::string& instan
   };
   for (const Episode& e : closed_) take(e);
   for (const auto& [k, e] : open_) take(e);
-  std::stable_sort(out.begin(), out.end(), [](const Episode& a, const Episode& b) { return a.starts_at < b.starts_at; });
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Episode& a, const Episode& b) { return a.starts_at < b.starts_at; });
   return out;
 }
 

@@ -22,10 +22,10 @@ namespace vigil::alerts {
 struct Episode {
   std::string instance;  // "local", "target" or "target/engine"
   std::string group, alertname;
-  Labels labels;         // the rule's, severity and pathology included
-  std::string summary;   // the summary annotation as it read when it fired
-  double starts_at = 0;  // when it began firing
-  double ends_at = 0;    // when it stopped; 0 while it fires
+  Labels labels;           // the rule's, severity and pathology included
+  std::string summary;     // the summary annotation as it read when it fired
+  double starts_at = 0;    // when it began firing
+  double ends_at = 0;      // when it stopped; 0 while it fires
   bool inhibited = false;  // inhibited when it began (a symptom, not a cause)
 };
 

@@ -10,7 +10,8 @@ Status Notifier::Create(NotifierConfig cfg, Clock* clock, std::unique_ptr<Notifi
   std::unique_ptr<Notifier> n(new Notifier());
   for (const auto& r : cfg.delivery.receivers) n->types_[r.name] = r.type;
   if (!n->types_.count(cfg.dispatch.default_receiver))
-    return Status::InvalidArgument("alerts.default_receiver: no receiver named \"" + cfg.dispatch.default_receiver + "\"");
+    return Status::InvalidArgument("alerts.default_receiver: no receiver named \"" + cfg.dispatch.default_receiver +
+                                   "\"");
   for (size_t i = 0; i < cfg.dispatch.routes.size(); ++i) {
     if (!n->types_.count(cfg.dispatch.routes[i].receiver))
       return Status::InvalidArgument("alerts.routes[" + std::to_string(i) + "].receiver: no receiver named \"" +

@@ -26,10 +26,10 @@ namespace vigil::alerts {
 struct NotifierConfig {
   DispatchConfig dispatch;
   DeliveryConfig delivery;
-  std::string silences_path;  // empty: memory only
-  std::string external_url;   // links in notifications
-  double resend_delay_s = 60; // alertmanager receivers: re-send firing alerts this often
-  double tick_s = 0.25;       // how often group timers are checked
+  std::string silences_path;   // empty: memory only
+  std::string external_url;    // links in notifications
+  double resend_delay_s = 60;  // alertmanager receivers: re-send firing alerts this often
+  double tick_s = 0.25;        // how often group timers are checked
 };
 
 class Notifier : public Collectable {
@@ -87,7 +87,8 @@ class Notifier : public Collectable {
   Mutex step_mu_ ACQUIRED_BEFORE(in_mu_);  // one Step at a time
   std::unique_ptr<Dispatcher> dispatcher_ PT_GUARDED_BY(step_mu_);
   std::map<std::string, Alert> active_ GUARDED_BY(step_mu_);  // by fingerprint
-  std::map<std::string, std::set<std::string>> am_sent_ GUARDED_BY(step_mu_);  // receiver -> fingerprints it heard firing
+  std::map<std::string, std::set<std::string>> am_sent_
+      GUARDED_BY(step_mu_);  // receiver -> fingerprints it heard firing
   double last_resend_ GUARDED_BY(step_mu_) = 0;
   std::atomic<uint64_t> queued_{0};
   std::atomic<uint64_t> steps_{0};

@@ -10,13 +10,13 @@ std::vector<MetricFamily> Notifier::Collect() const {
   MetricFamily total{"vigil_notifications_total",
                      "Notification delivery attempts by result: success, retry (failed, will retry), "
                      "dead (failed, dead-lettered)",
-                     MetricType::kCounter, {}};
-  MetricFamily queued{"vigil_notifications_queued_total", "Notifications accepted into the outbox",
-                      MetricType::kCounter, {}};
+                     MetricType::kCounter,
+                     {}};
+  MetricFamily queued{
+      "vigil_notifications_queued_total", "Notifications accepted into the outbox", MetricType::kCounter, {}};
   MetricFamily pending{"vigil_outbox_pending", "Notifications waiting for delivery", MetricType::kGauge, {}};
   MetricFamily dead{"vigil_notifications_dead_total", "Notifications dead-lettered", MetricType::kCounter, {}};
-  MetricFamily lat{"vigil_notification_delivery_seconds", "Duration of delivery attempts", MetricType::kHistogram,
-                   {}};
+  MetricFamily lat{"vigil_notification_delivery_seconds", "Duration of delivery attempts", MetricType::kHistogram, {}};
   auto one = [](const std::string& receiver, double v) {
     Metric m;
     m.labels = {{"receiver", receiver}};
@@ -40,11 +40,13 @@ std::vector<MetricFamily> Notifier::Collect() const {
     h.buckets.push_back({std::numeric_limits<double>::infinity(), s.latency_count});
     lat.metrics.push_back(std::move(h));
   }
-  MetricFamily writable{"vigil_outbox_writable", "1 while the outbox and silences are written to disk, 0 on a fault",
-                        MetricType::kGauge, {}};
+  MetricFamily writable{"vigil_outbox_writable",
+                        "1 while the outbox and silences are written to disk, 0 on a fault",
+                        MetricType::kGauge,
+                        {}};
   writable.metrics.push_back(Sample({}, fault().empty() ? 1.0 : 0.0));
-  return {std::move(total), std::move(queued), std::move(pending), std::move(dead), std::move(lat),
-          std::move(writable)};
+  return {std::move(total), std::move(queued), std::move(pending),
+          std::move(dead),  std::move(lat),    std::move(writable)};
 }
 
 }  // namespace vigil::alerts

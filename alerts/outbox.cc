@@ -16,7 +16,9 @@ class Stmt {
   ~Stmt() { sqlite3_finalize(st_); }
   bool ok() const { return rc_ == SQLITE_OK; }
   sqlite3_stmt* get() { return st_; }
-  void Bind(int i, const std::string& s) { sqlite3_bind_text(st_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT); }
+  void Bind(int i, const std::string& s) {
+    sqlite3_bind_text(st_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+  }
   void Bind(int i, double v) { sqlite3_bind_double(st_, i, v); }
   void Bind(int i, int64_t v) { sqlite3_bind_int64(st_, i, v); }
   int Step() { return sqlite3_step(st_); }
@@ -69,17 +71,17 @@ Status Outbox::Open(const std::string& path, RetryPolicy policy, std::unique_ptr
   // notification is in the WAL before Enqueue returns.
   VIGIL_RETURN_IF_ERROR(o->Exec("PRAGMA journal_mode=WAL"));
   VIGIL_RETURN_IF_ERROR(o->Exec("PRAGMA synchronous=NORMAL"));
-  VIGIL_RETURN_IF_ERROR(o->Exec(
-      "CREATE TABLE IF NOT EXISTS notifications ("
-      " id INTEGER PRIMARY KEY AUTOINCREMENT,"
-      " receiver TEXT NOT NULL,"
-      " idempotency_key TEXT NOT NULL UNIQUE,"
-      " payload BLOB NOT NULL,"
-      " created_at REAL NOT NULL,"
-      " attempts INTEGER NOT NULL DEFAULT 0,"
-      " next_attempt_at REAL NOT NULL,"
-      " last_error TEXT,"
-      " dead INTEGER NOT NULL DEFAULT 0)"));
+  VIGIL_RETURN_IF_ERROR(
+      o->Exec("CREATE TABLE IF NOT EXISTS notifications ("
+              " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+              " receiver TEXT NOT NULL,"
+              " idempotency_key TEXT NOT NULL UNIQUE,"
+              " payload BLOB NOT NULL,"
+              " created_at REAL NOT NULL,"
+              " attempts INTEGER NOT NULL DEFAULT 0,"
+              " next_attempt_at REAL NOT NULL,"
+              " last_error TEXT,"
+              " dead INTEGER NOT NULL DEFAULT 0)"));
   VIGIL_RETURN_IF_ERROR(o->Exec("CREATE INDEX IF NOT EXISTS due ON notifications(dead, next_attempt_at)"));
   *out = std::move(o);
   return Status::OK();
@@ -168,7 +170,9 @@ Status Outbox::MarkFailed(int64_t id, double now, const std::string& error, bool
 
 Status Outbox::Update(const Notification& n) {
   MutexLock lock(&mu_);
-  Stmt s(db_, "UPDATE notifications SET attempts = ?, next_attempt_at = ?, last_error = ?, dead = ? WHERE idempotency_key = ?");
+  Stmt s(
+      db_,
+      "UPDATE notifications SET attempts = ?, next_attempt_at = ?, last_error = ?, dead = ? WHERE idempotency_key = ?");
   if (!s.ok()) return DbError(db_, "prepare update");
   s.Bind(1, static_cast<int64_t>(n.attempts));
   s.Bind(2, n.next_attempt_at);
@@ -201,7 +205,8 @@ Status Outbox::PendingCount(const std::string& receiver, int64_t* n) {
 Status Outbox::Dead(size_t limit, std::vector<Notification>* out) {
   MutexLock lock(&mu_);
   out->clear();
-  const std::string sql = std::string("SELECT ") + kColumns + " FROM notifications WHERE dead = 1 ORDER BY id DESC LIMIT ?";
+  const std::string sql =
+      std::string("SELECT ") + kColumns + " FROM notifications WHERE dead = 1 ORDER BY id DESC LIMIT ?";
   Stmt s(db_, sql.c_str());
   if (!s.ok()) return DbError(db_, "prepare dead");
   s.Bind(1, static_cast<int64_t>(limit));

@@ -72,7 +72,7 @@ class Outbox {
   Outbox() = default;
   Status Exec(const char* sql) REQUIRES(mu_);
   RetryPolicy policy_;  // set by Open
-  Mutex mu_;  // one statement at a time on the connection
+  Mutex mu_;            // one statement at a time on the connection
   sqlite3* db_ GUARDED_BY(mu_) = nullptr;
   std::mt19937_64 rng_ GUARDED_BY(mu_){0x5eed};
 };

@@ -66,7 +66,9 @@ DeliveryOutcome Post(const ReceiverConfig& r, const std::string& url, const http
 }
 
 json AlertmanagerAlert(const Alert& a, const RenderContext& ctx) {
-  json j = {{"labels", a.labels}, {"annotations", a.annotations}, {"startsAt", FormatRfc3339(a.starts_at)},
+  json j = {{"labels", a.labels},
+            {"annotations", a.annotations},
+            {"startsAt", FormatRfc3339(a.starts_at)},
             {"generatorURL", a.generator_url}};
   j["endsAt"] = FormatRfc3339(a.resolved() ? a.ends_at : ctx.now + ctx.alertmanager_ttl_s);
   return j;
@@ -90,7 +92,8 @@ const char* ReceiverTypeName(ReceiverType t) {
 }
 
 bool ParseReceiverType(const std::string& s, ReceiverType* out) {
-  for (ReceiverType t : {ReceiverType::kWebhook, ReceiverType::kAlertmanager, ReceiverType::kSlack, ReceiverType::kLog}) {
+  for (ReceiverType t :
+       {ReceiverType::kWebhook, ReceiverType::kAlertmanager, ReceiverType::kSlack, ReceiverType::kLog}) {
     if (s == ReceiverTypeName(t)) {
       *out = t;
       return true;
@@ -113,8 +116,8 @@ json SlackMessage(const GroupNotification& n, const std::string& external_url) {
   json blocks = json::array();
   blocks.push_back({{"type", "header"}, {"text", {{"type", "plain_text"}, {"text", title.substr(0, 150)}}}});
   for (const Alert& a : n.alerts) {
-    std::string text = std::string(a.resolved() ? ":white_check_mark: *" : ":rotating_light: *") +
-                       Get(a.labels, "alertname") + "*";
+    std::string text =
+        std::string(a.resolved() ? ":white_check_mark: *" : ":rotating_light: *") + Get(a.labels, "alertname") + "*";
     const std::string sev = Get(a.labels, "severity");
     if (!sev.empty()) text += "  severity: `" + sev + "`";
     const std::string pathology = Get(a.labels, "pathology");
@@ -128,9 +131,10 @@ json SlackMessage(const GroupNotification& n, const std::string& external_url) {
     text += "\nSince " + FormatRfc3339(a.starts_at) + (a.resolved() ? ", resolved " + FormatRfc3339(a.ends_at) : "");
     blocks.push_back({{"type", "section"}, {"text", {{"type", "mrkdwn"}, {"text", text.substr(0, 3000)}}}});
   }
-  blocks.push_back({{"type", "context"},
-                    {"elements", json::array({{{"type", "mrkdwn"},
-                                               {"text", "<" + external_url + "/health/report|Vigil health report>"}}})}});
+  blocks.push_back(
+      {{"type", "context"},
+       {"elements",
+        json::array({{{"type", "mrkdwn"}, {"text", "<" + external_url + "/health/report|Vigil health report>"}}})}});
   return {{"text", title}, {"blocks", blocks}};
 }
 

@@ -25,7 +25,7 @@ struct ReceiverConfig {
   std::string secret;             // read from secret_file: signs the body
   std::map<std::string, std::string> headers;
   double timeout_s = 10;
-  std::string ca_file;            // https: trust these CAs instead of the system's
+  std::string ca_file;  // https: trust these CAs instead of the system's
   bool insecure_skip_verify = false;
 };
 

@@ -107,12 +107,16 @@ json SilenceToJson(const Silence& s, double now) {
 SilenceStore::SilenceStore(const std::string& path) : persistent_(!path.empty()) {
   if (path.empty()) return;
   char* err = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) !=
-          SQLITE_OK ||
+  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK ||
       sqlite3_busy_timeout(db_, 5000) != SQLITE_OK ||
-      sqlite3_exec(db_, "PRAGMA journal_mode=WAL; CREATE TABLE IF NOT EXISTS silences (id TEXT PRIMARY KEY, body TEXT NOT NULL)",
-                   nullptr, nullptr, &err) != SQLITE_OK) {
-    fault_ = "silences: " + path + ": " + (err ? err : db_ ? sqlite3_errmsg(db_) : "cannot open") +
+      sqlite3_exec(
+          db_, "PRAGMA journal_mode=WAL; CREATE TABLE IF NOT EXISTS silences (id TEXT PRIMARY KEY, body TEXT NOT NULL)",
+          nullptr, nullptr, &err) != SQLITE_OK) {
+    fault_ = "silences: " + path + ": " +
+             (err   ? err
+              : db_ ? sqlite3_errmsg(db_)
+                    : "cannot open") +
              "; silences are kept in memory only";
     sqlite3_free(err);
     spdlog::error("{}", fault_);
@@ -129,7 +133,8 @@ SilenceStore::SilenceStore(const std::string& path) : persistent_(!path.empty())
     if (j.is_discarded() || !j.contains("id")) continue;
     s.id = j.value("id", "");
     for (const auto& m : j.value("matchers", json::array()))
-      s.matchers.push_back({m.value("name", ""), m.value("value", ""), m.value("isRegex", false), m.value("isEqual", true)});
+      s.matchers.push_back(
+          {m.value("name", ""), m.value("value", ""), m.value("isRegex", false), m.value("isEqual", true)});
     ParseRfc3339(j.value("startsAt", ""), &s.starts_at);
     ParseRfc3339(j.value("endsAt", ""), &s.ends_at);
     ParseRfc3339(j.value("updatedAt", ""), &s.updated_at);
@@ -160,7 +165,8 @@ Status SilenceStore::Persist(const Silence& s) {
   if (!persistent_) return Status::OK();
   if (!db_) return Status::IOError(fault_.empty() ? "no state directory" : fault_);
   sqlite3_stmt* st = nullptr;
-  if (sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO silences (id, body) VALUES (?, ?)", -1, &st, nullptr) != SQLITE_OK)
+  if (sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO silences (id, body) VALUES (?, ?)", -1, &st, nullptr) !=
+      SQLITE_OK)
     return Status::IOError(std::string("silences: ") + sqlite3_errmsg(db_));
   const std::string body = SilenceToJson(s, s.updated_at).dump();
   sqlite3_bind_text(st, 1, s.id.c_str(), -1, SQLITE_TRANSIENT);

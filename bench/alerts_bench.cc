@@ -74,7 +74,8 @@ std::vector<alerts::Alert> Firing(int n) {
   std::vector<alerts::Alert> out;
   for (int i = 0; i < n; ++i) {
     alerts::Alert a;
-    a.labels = {{"alertname", "Rule" + std::to_string(i % 12)}, {"severity", "critical"}, {"pathology", "kv_thrashing"}};
+    a.labels = {
+        {"alertname", "Rule" + std::to_string(i % 12)}, {"severity", "critical"}, {"pathology", "kv_thrashing"}};
     a.annotations = {{"summary", "something is wrong"}, {"evidence", "kv_cache_usage=0.98"}};
     out.push_back(a);
   }

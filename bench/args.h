@@ -17,8 +17,7 @@ namespace vigil::bench {
 class Args {
  public:
   // `value_flags` take a value; `switches` do not. Anything else is an error.
-  Status Parse(int argc, char** argv, const std::set<std::string>& value_flags,
-               const std::set<std::string>& switches);
+  Status Parse(int argc, char** argv, const std::set<std::string>& value_flags, const std::set<std::string>& switches);
   bool Has(const std::string& flag) const { return values_.count(flag) > 0 || switches_.count(flag) > 0; }
   std::string Get(const std::string& flag, const std::string& def = "") const;
   const std::vector<std::string>& GetAll(const std::string& flag) const;

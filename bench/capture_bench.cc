@@ -143,11 +143,11 @@ int main(int argc, char** argv) {
   nlohmann::json doc;
   if (tr.started && m.Get(tr.id, &doc).ok() && doc.contains("trace")) {
     const double steps = doc["steps"].get<double>();
-    std::printf("\ncapture of %.0f steps (%s): %.0f raw bytes/step, %.0f gzip bytes/step; trigger to file %.2f s "
-                "(the window itself %.2f s)\n",
-                steps, doc["profiler"].get<std::string>().c_str(), doc["trace"]["bytes"].get<double>() / steps,
-                doc["trace"]["compressed_bytes"].get<double>() / steps, to_file,
-                doc["summary"]["wall_time_s"].get<double>());
+    std::printf(
+        "\ncapture of %.0f steps (%s): %.0f raw bytes/step, %.0f gzip bytes/step; trigger to file %.2f s "
+        "(the window itself %.2f s)\n",
+        steps, doc["profiler"].get<std::string>().c_str(), doc["trace"]["bytes"].get<double>() / steps,
+        doc["trace"]["compressed_bytes"].get<double>() / steps, to_file, doc["summary"]["wall_time_s"].get<double>());
     if (doc["summary"]["gpu"].is_object())
       std::printf("GPU: %lld kernels in the trace, %.3f s of kernel time\n",
                   static_cast<long long>(doc["summary"]["gpu"]["kernels"].get<int64_t>()),

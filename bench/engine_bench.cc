@@ -63,9 +63,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   const auto& mi = core->model_info();
-  std::printf("model %s (%s, %ld params) on %s/%s; prompt %ld tokens, %ld output tokens per request\n",
-              mi.name.c_str(), mi.architecture.c_str(), static_cast<long>(mi.num_params), mi.device.c_str(),
-              mi.dtype.c_str(), static_cast<long>(prompt_tokens), static_cast<long>(output_tokens));
+  std::printf("model %s (%s, %ld params) on %s/%s; prompt %ld tokens, %ld output tokens per request\n", mi.name.c_str(),
+              mi.architecture.c_str(), static_cast<long>(mi.num_params), mi.device.c_str(), mi.dtype.c_str(),
+              static_cast<long>(prompt_tokens), static_cast<long>(output_tokens));
   std::printf("%6s %14s %14s %14s %14s %14s %10s\n", "batch", "out tok/s", "e2e tok/s", "decode step", "p50 step",
               "p95 step", "vs batch1");
   nlohmann::json results = nlohmann::json::array();
@@ -83,7 +83,8 @@ int main(int argc, char** argv) {
       const double start = engine::NowSeconds();
       for (int i = 0; i < b; ++i) {
         std::vector<int32_t> prompt(prompt_tokens);
-        for (int64_t t = 0; t < prompt_tokens; ++t) prompt[t] = static_cast<int32_t>((i * 131 + t * 7 + tag) % mi.vocab_size);
+        for (int64_t t = 0; t < prompt_tokens; ++t)
+          prompt[t] = static_cast<int32_t>((i * 131 + t * 7 + tag) % mi.vocab_size);
         (void)core->AddRequest(std::to_string(tag) + "-" + std::to_string(i), prompt, p, nullptr);
       }
       core->Step();  // the prefill step is excluded from the decode figures
@@ -114,8 +115,12 @@ int main(int argc, char** argv) {
     std::printf("%6d %14.1f %14.1f %11.3f ms %11.3f ms %11.3f ms %9.2fx\n", b, tps, e2e, mean * 1e3, p50 * 1e3,
                 p95 * 1e3, tps / base);
     std::fflush(stdout);
-    results.push_back({{"batch", b}, {"output_tokens_per_s", tps}, {"e2e_output_tokens_per_s", e2e},
-                       {"mean_step_ms", mean * 1e3}, {"p50_step_ms", p50 * 1e3}, {"p95_step_ms", p95 * 1e3}});
+    results.push_back({{"batch", b},
+                       {"output_tokens_per_s", tps},
+                       {"e2e_output_tokens_per_s", e2e},
+                       {"mean_step_ms", mean * 1e3},
+                       {"p50_step_ms", p50 * 1e3},
+                       {"p95_step_ms", p95 * 1e3}});
   }
   if (a.Has("json")) std::printf("%s\n", results.dump().c_str());
   return 0;

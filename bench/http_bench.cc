@@ -135,9 +135,11 @@ class Prober {
 
  private:
   void Loop() {
-    const std::vector<std::pair<std::string, std::string>> eps = {
-        {"GET", "/metrics"}, {"GET", "/health"}, {"GET", "/health/report"}, {"GET", "/api/v1/alerts"},
-        {"POST", "/api/v1/rules/reload"}};
+    const std::vector<std::pair<std::string, std::string>> eps = {{"GET", "/metrics"},
+                                                                  {"GET", "/health"},
+                                                                  {"GET", "/health/report"},
+                                                                  {"GET", "/api/v1/alerts"},
+                                                                  {"POST", "/api/v1/rules/reload"}};
     std::map<std::string, std::unique_ptr<httplib::Client>> clients;  // one kept-alive connection each
     for (const auto& [m, p] : eps) {
       auto c = std::make_unique<httplib::Client>("127.0.0.1", port_);
@@ -215,7 +217,7 @@ int main(int argc, char** argv) {
               "http rps", "ratio", "eng TTFT99", "http TTFB99", "ratio", "eng tok/s", "http tok/s", "wall +%",
               "eng cpu/tok", "http cpu/tok", "cpu +%");
   RunEngine(d->engine(), 16, 64, prompt, static_cast<int>(max_tokens));  // warm-up: libtorch's first steps are slow
-  std::map<int, std::map<std::string, std::vector<double>>> probes;  // by concurrency
+  std::map<int, std::map<std::string, std::vector<double>>> probes;      // by concurrency
   const double http_start = UnixNow();
   for (int conc : concs) {
     const int total = static_cast<int>(total_flag > 0 ? total_flag : std::max<int64_t>(64, 2 * conc));
@@ -224,8 +226,9 @@ int main(int argc, char** argv) {
       eng = Best(eng, RunEngine(d->engine(), conc, total, prompt, static_cast<int>(max_tokens)));
       cli::FleetOptions o;
       o.port = cfg.server.port;
-      o.body = nlohmann::json{{"prompt", prompt_text}, {"max_tokens", max_tokens}, {"stream", true},
-                              {"ignore_eos", true}}.dump();
+      o.body =
+          nlohmann::json{{"prompt", prompt_text}, {"max_tokens", max_tokens}, {"stream", true}, {"ignore_eos", true}}
+              .dump();
       o.concurrency = conc;
       o.requests = total;
       o.timeout_s = 900;
@@ -235,8 +238,7 @@ int main(int argc, char** argv) {
       Prober prober(cfg.server.port, token);
       const cli::FleetResult f = cli::RunFleet(o);
       for (auto& [path, v] : prober.Stop()) probes[conc][path].insert(probes[conc][path].end(), v.begin(), v.end());
-      const double server_cpu =
-          CpuSeconds(RUSAGE_SELF) - cpu0 - (CpuSeconds(RUSAGE_THREAD) - client0) - prober.cpu_s();
+      const double server_cpu = CpuSeconds(RUSAGE_SELF) - cpu0 - (CpuSeconds(RUSAGE_THREAD) - client0) - prober.cpu_s();
       if (f.ok != total) {
         std::fprintf(stderr, "http_bench: %ld of %d requests failed: %s\n", static_cast<long>(total - f.ok), total,
                      nlohmann::json(f.errors).dump().c_str());
@@ -245,11 +247,12 @@ int main(int argc, char** argv) {
       h.cpu_us_per_token = server_cpu / static_cast<double>(std::max<int64_t>(1, f.ok * max_tokens)) * 1e6;
       http = Best(http, h);
     }
-    std::printf("%5d %6d | %9.1f %9.1f %5.2fx | %7.1f ms %7.1f ms %5.2fx | %9.0f %9.0f %7.1f%% | %8.0f us %8.0f us %7.1f%%\n",
-                conc, total, eng.rps, http.rps, http.rps / eng.rps, eng.ttft_p99 * 1e3, http.ttft_p99 * 1e3,
-                http.ttft_p99 / eng.ttft_p99, eng.tokens_per_s, http.tokens_per_s,
-                (eng.tokens_per_s / http.tokens_per_s - 1) * 100, eng.cpu_us_per_token, http.cpu_us_per_token,
-                (http.cpu_us_per_token / eng.cpu_us_per_token - 1) * 100);
+    std::printf(
+        "%5d %6d | %9.1f %9.1f %5.2fx | %7.1f ms %7.1f ms %5.2fx | %9.0f %9.0f %7.1f%% | %8.0f us %8.0f us %7.1f%%\n",
+        conc, total, eng.rps, http.rps, http.rps / eng.rps, eng.ttft_p99 * 1e3, http.ttft_p99 * 1e3,
+        http.ttft_p99 / eng.ttft_p99, eng.tokens_per_s, http.tokens_per_s,
+        (eng.tokens_per_s / http.tokens_per_s - 1) * 100, eng.cpu_us_per_token, http.cpu_us_per_token,
+        (http.cpu_us_per_token / eng.cpu_us_per_token - 1) * 100);
     std::fflush(stdout);
   }
   std::printf("\nthe monitor's endpoints during the HTTP runs (every 50 ms, kept-alive connections), ms\n");
@@ -261,18 +264,21 @@ int main(int argc, char** argv) {
   // The monitor's tick: one point per interval, on its grid, load or not.
   httplib::Client c("127.0.0.1", cfg.server.port);
   const double window = UnixNow() - http_start;
-  auto r = c.Get(("/api/v1/series?names=requests_waiting&window=" + std::to_string(static_cast<int>(window) + 1) + "s")
-                     .c_str());
+  auto r = c.Get(
+      ("/api/v1/series?names=requests_waiting&window=" + std::to_string(static_cast<int>(window) + 1) + "s").c_str());
   if (r && r->status == 200) {
     const auto pts = nlohmann::json::parse(r->body)["series"][0]["points"];
     double max_gap = 0, max_off = 0;
-    for (size_t i = 1; i < pts.size(); ++i) max_gap = std::max(max_gap, pts[i][0].get<double>() - pts[i - 1][0].get<double>());
+    for (size_t i = 1; i < pts.size(); ++i)
+      max_gap = std::max(max_gap, pts[i][0].get<double>() - pts[i - 1][0].get<double>());
     for (const auto& p : pts) {
       const double t = p[0].get<double>();
       max_off = std::max(max_off, std::abs(t - std::round(t)));
     }
-    std::printf("\nmonitor ticks over %.0f s of runs: %zu points (interval 1 s), largest gap %.3f s, "
-                "largest offset from the 1 s grid %.3f s\n", window, pts.size(), max_gap, max_off);
+    std::printf(
+        "\nmonitor ticks over %.0f s of runs: %zu points (interval 1 s), largest gap %.3f s, "
+        "largest offset from the 1 s grid %.3f s\n",
+        window, pts.size(), max_gap, max_off);
   }
   d->Stop();
   server.join();

@@ -80,8 +80,9 @@ int main() {
       dets.Observe(1.7e9 + t, values);
       us.push_back(std::chrono::duration<double, std::micro>(Steady::now() - t0).count());
     }
-    std::printf("full tick (%zu signals, default detectors): p50 %.1f us, p99 %.1f us; series memory %.1f MiB for 1 h\n",
-                monitor::Catalogue().size(), Pct(us, 0.5), Pct(us, 0.99), store.MemoryBytes() / 1048576.0);
+    std::printf(
+        "full tick (%zu signals, default detectors): p50 %.1f us, p99 %.1f us; series memory %.1f MiB for 1 h\n",
+        monitor::Catalogue().size(), Pct(us, 0.5), Pct(us, 0.99), store.MemoryBytes() / 1048576.0);
   }
   // 2. Scaling: N synthetic signals, z-score on all, plus the store append.
   std::printf("%10s %14s %14s %16s\n", "signals", "tick p50", "tick p99", "per signal p50");

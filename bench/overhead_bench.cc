@@ -91,9 +91,10 @@ int main(int argc, char** argv) {
   const std::string vigild = a.Get("vigild", VIGILD_PATH);
   char tmpl[] = "/tmp/vigil-overhead-XXXXXX";
   const std::string dir = mkdtemp(tmpl);
-  std::printf("vigild on the built-in model, %lld clients, prompt %lld, %lld output tokens, %.0f s windows, %lld rounds\n",
-              static_cast<long long>(conc), static_cast<long long>(pt), static_cast<long long>(mt), o.duration_s,
-              static_cast<long long>(rounds));
+  std::printf(
+      "vigild on the built-in model, %lld clients, prompt %lld, %lld output tokens, %.0f s windows, %lld rounds\n",
+      static_cast<long long>(conc), static_cast<long long>(pt), static_cast<long long>(mt), o.duration_s,
+      static_cast<long long>(rounds));
   double on_tps = 0, off_tps = 0, on_ttft = 0, off_ttft = 0;
   for (int64_t i = 0; i < rounds; ++i) {
     // Alternate the order so drift favours neither.
@@ -103,7 +104,8 @@ int main(int argc, char** argv) {
     const Run& on = on_first ? first : second;
     const Run& off = on_first ? second : first;
     std::printf("  round %lld: monitor on %.1f tok/s (TTFT p95 %.0f ms), off %.1f tok/s (TTFT p95 %.0f ms)\n",
-                static_cast<long long>(i + 1), on.tokens_per_s, on.ttft_p95 * 1e3, off.tokens_per_s, off.ttft_p95 * 1e3);
+                static_cast<long long>(i + 1), on.tokens_per_s, on.ttft_p95 * 1e3, off.tokens_per_s,
+                off.ttft_p95 * 1e3);
     on_tps += on.tokens_per_s;
     off_tps += off.tokens_per_s;
     on_ttft += on.ttft_p95;

@@ -59,7 +59,8 @@ int main(int argc, char** argv) {
       eng.Evaluate(t, ctx);
       us.push_back(std::chrono::duration<double, std::micro>(Steady::now() - t0).count());
     }
-    std::printf("default pack (%zu rules) per tick: p50 %.1f us, p99 %.1f us\n", eng.size(), Pct(us, 0.5), Pct(us, 0.99));
+    std::printf("default pack (%zu rules) per tick: p50 %.1f us, p99 %.1f us\n", eng.size(), Pct(us, 0.5),
+                Pct(us, 0.99));
   }
   // 2. Scaling: N rules over N signals (catalogue names reused round-robin in expressions).
   {
@@ -75,7 +76,8 @@ int main(int argc, char** argv) {
         r.name = "R" + std::to_string(i);
         std::unique_ptr<rules::Expr> e;
         const std::string a1 = cat[i % cat.size()].name, b1 = cat[(i * 7 + 3) % cat.size()].name;
-        (void)rules::Expr::Parse(a1 + " > 0.9 and avg_over_time(" + b1 + "[1m]) < 0.1 or " + a1 + " / " + b1 + " > 10", &e);
+        (void)rules::Expr::Parse(a1 + " > 0.9 and avg_over_time(" + b1 + "[1m]) < 0.1 or " + a1 + " / " + b1 + " > 10",
+                                 &e);
         r.expr = std::move(e);
         groups[0].rules.push_back(std::move(r));
       }
@@ -94,16 +96,43 @@ int main(int argc, char** argv) {
       }
       const double p50 = Pct(us, 0.5);
       if (base == 0) base = p50 / n;
-      std::printf("%5d rules: p50 %.3f ms, p99 %.3f ms, %.2f us/rule (%.2fx of 100)\n", n, p50 / 1e3, Pct(us, 0.99) / 1e3,
-                  p50 / n, (p50 / n) / base);
+      std::printf("%5d rules: p50 %.3f ms, p99 %.3f ms, %.2f us/rule (%.2fx of 100)\n", n, p50 / 1e3,
+                  Pct(us, 0.99) / 1e3, p50 / n, (p50 / n) / base);
     }
   }
   // 3. Fuzz the expression parser and the rule-file loader.
   {
-    const std::vector<std::string> atoms = {"kv_cache_usage", "ttft_p95", "0.5", "1e3", "(", ")", "and", "or",
-                                            "unless", "not", ">", "<", "==", "+", "-", "*", "/", "rate(",
-                                            "[5m]", ",", "corr(", "quantile_over_time(", "predict_linear(", "x", "$",
-                                            "\"", "]", "[", "1e999", "nan", "ttft_p96"};
+    const std::vector<std::string> atoms = {"kv_cache_usage",
+                                            "ttft_p95",
+                                            "0.5",
+                                            "1e3",
+                                            "(",
+                                            ")",
+                                            "and",
+                                            "or",
+                                            "unless",
+                                            "not",
+                                            ">",
+                                            "<",
+                                            "==",
+                                            "+",
+                                            "-",
+                                            "*",
+                                            "/",
+                                            "rate(",
+                                            "[5m]",
+                                            ",",
+                                            "corr(",
+                                            "quantile_over_time(",
+                                            "predict_linear(",
+                                            "x",
+                                            "$",
+                                            "\"",
+                                            "]",
+                                            "[",
+                                            "1e999",
+                                            "nan",
+                                            "ttft_p96"};
     int accepted = 0, rejected = 0;
     const auto t0 = Steady::now();
     double worst_us = 0;
@@ -131,9 +160,10 @@ int main(int argc, char** argv) {
     std::printf("expression fuzz: %ld cases, %d parsed, %d rejected with a message; slowest %.0f us, total %.1f s\n",
                 static_cast<long>(fuzz), accepted, rejected, worst_us,
                 std::chrono::duration<double>(Steady::now() - t0).count());
-    const std::string base = "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: kv_cache_usage > 0.9\n"
-                             "        for: 30s\n        labels: {severity: critical}\n"
-                             "        annotations: {d: \"{{ $value | humanizePercentage }}\"}\n";
+    const std::string base =
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: kv_cache_usage > 0.9\n"
+        "        for: 30s\n        labels: {severity: critical}\n"
+        "        annotations: {d: \"{{ $value | humanizePercentage }}\"}\n";
     int ok = 0, bad = 0;
     for (int64_t i = 0; i < fuzz; ++i) {
       std::string y = base;
@@ -153,8 +183,8 @@ int main(int argc, char** argv) {
       if (!st.ok() && st.message().find("fuzz.yaml") == std::string::npos)
         std::printf("rejection without the file name: %s\n", st.message().c_str());
     }
-    std::printf("rule-file fuzz: %ld mutated files, %d accepted, %d rejected naming the file\n", static_cast<long>(fuzz), ok,
-                bad);
+    std::printf("rule-file fuzz: %ld mutated files, %d accepted, %d rejected naming the file\n",
+                static_cast<long>(fuzz), ok, bad);
   }
   return 0;
 }

@@ -69,15 +69,19 @@ int main(int argc, char** argv) {
   srv.new_task_queue = [] { return new httplib::ThreadPool(64); };  // as vigild's server.threads
   const std::string ui = VIGIL_SOURCE_UI_DIR, vendor = "/usr/share/javascript/dygraphs";
   const std::vector<std::pair<std::string, std::string>> files = {
-      {"/", ui + "/index.html"}, {"/ui/app.js", ui + "/app.js"}, {"/ui/charts.js", ui + "/charts.js"},
-      {"/ui/app.css", ui + "/app.css"}, {"/ui/vendor/dygraph.min.js", vendor + "/dygraph.min.js"},
+      {"/", ui + "/index.html"},
+      {"/ui/app.js", ui + "/app.js"},
+      {"/ui/charts.js", ui + "/charts.js"},
+      {"/ui/app.css", ui + "/app.css"},
+      {"/ui/vendor/dygraph.min.js", vendor + "/dygraph.min.js"},
       {"/ui/vendor/dygraph.min.css", vendor + "/dygraph.min.css"}};
   for (const auto& [url, path] : files) {
     std::string body;
-    if (!vigil::ReadFileToString(path, &body)) return std::fprintf(stderr, "ui_bench: cannot read %s\n", path.c_str()), 1;
+    if (!vigil::ReadFileToString(path, &body))
+      return std::fprintf(stderr, "ui_bench: cannot read %s\n", path.c_str()), 1;
     const std::string type = url.find(".js") != std::string::npos    ? "text/javascript"
-                                                : url.find(".css") != std::string::npos ? "text/css"
-                                                                                        : "text/html";
+                             : url.find(".css") != std::string::npos ? "text/css"
+                                                                     : "text/html";
     srv.Get(url, [body, type](const httplib::Request&, httplib::Response& r) { r.set_content(body, type); });
   }
   json signals = json::array();
@@ -86,12 +90,16 @@ int main(int argc, char** argv) {
                         "utilization", "memory_used_bytes", "queue_time_p95", "kv_blocks_orphaned"})
     signals.push_back({{"name", s}, {"unit", "requests"}, {"help", s}});
   const double t0 = vigil::UnixNow();
-  const json report = {{"status", "critical"}, {"primary", nullptr}, {"symptoms", json::array()},
+  const json report = {{"status", "critical"},
+                       {"primary", nullptr},
+                       {"symptoms", json::array()},
                        {"instances", {{{"name", "local"}, {"status", "healthy"}}}}};
-  srv.Get("/health/report", [&](const httplib::Request&, httplib::Response& r) { r.set_content(report.dump(), "application/json"); });
+  srv.Get("/health/report",
+          [&](const httplib::Request&, httplib::Response& r) { r.set_content(report.dump(), "application/json"); });
   srv.Get("/api/v1/series", [&](const httplib::Request& q, httplib::Response& r) {
     if (!q.has_param("names"))
-      return r.set_content(json{{"signals", signals}, {"retention_seconds", 3600}, {"interval_seconds", 1}}.dump(), "application/json");
+      return r.set_content(json{{"signals", signals}, {"retention_seconds", 3600}, {"interval_seconds", 1}}.dump(),
+                           "application/json");
     const double step = std::atof(q.get_param_value("step").c_str());
     r.set_content(Series(q.get_param_value("names"), 3600, step).dump(), "application/json");
   });
@@ -101,16 +109,24 @@ int main(int argc, char** argv) {
   srv.Get("/api/v1/alerts/history", [&](const httplib::Request&, httplib::Response& r) {
     json eps = json::array();
     for (int i = 0; i < 5; ++i)
-      eps.push_back({{"alertname", "KVCacheThrashing"}, {"labels", {{"severity", "critical"}}}, {"instance", "local"},
-                     {"summary", "x"}, {"state", "resolved"}, {"startsAt", vigil::FormatRfc3339(t0 - 3000 + i * 600)},
+      eps.push_back({{"alertname", "KVCacheThrashing"},
+                     {"labels", {{"severity", "critical"}}},
+                     {"instance", "local"},
+                     {"summary", "x"},
+                     {"state", "resolved"},
+                     {"startsAt", vigil::FormatRfc3339(t0 - 3000 + i * 600)},
                      {"endsAt", vigil::FormatRfc3339(t0 - 2900 + i * 600)}});
     r.set_content(json{{"episodes", eps}}.dump(), "application/json");
   });
   srv.Get("/api/v1/anomalies", [&](const httplib::Request&, httplib::Response& r) {
     json a = json::array();
     for (int i = 0; i < 50; ++i)
-      a.push_back({{"time", vigil::FormatRfc3339(t0 - 3500 + i * 70)}, {"detector", "zscore"}, {"signals", {"ttft_p95"}},
-                   {"value", 1.0}, {"score", 4.2}, {"message", "z 4.2"}});
+      a.push_back({{"time", vigil::FormatRfc3339(t0 - 3500 + i * 70)},
+                   {"detector", "zscore"},
+                   {"signals", {"ttft_p95"}},
+                   {"value", 1.0},
+                   {"score", 4.2},
+                   {"message", "z 4.2"}});
     r.set_content(json{{"anomalies", a}}.dump(), "application/json");
   });
   const int port = srv.bind_to_any_port("127.0.0.1");  // bound before the browser is sent to it
@@ -118,9 +134,10 @@ int main(int argc, char** argv) {
 
   {  // the server's share of a refresh: the one big response, outside the browser
     httplib::Client c("127.0.0.1", port);
-    std::string names = "ttft_p50,ttft_p95,tbt_p95,e2e_p95,requests_running,requests_waiting,kv_cache_usage,"
-                        "preemptions_per_s,prefix_cache_hit_rate,output_tokens_per_s,utilization,memory_used_bytes,"
-                        "queue_time_p95,kv_blocks_orphaned";
+    std::string names =
+        "ttft_p50,ttft_p95,tbt_p95,e2e_p95,requests_running,requests_waiting,kv_cache_usage,"
+        "preemptions_per_s,prefix_cache_hit_rate,output_tokens_per_s,utilization,memory_used_bytes,"
+        "queue_time_p95,kv_blocks_orphaned";
     for (const char* step : {"1", "3"}) {
       const auto t = std::chrono::steady_clock::now();
       auto r = c.Get(("/api/v1/series?names=" + names + "&window=3600s&step=" + step + "s").c_str());
@@ -133,20 +150,25 @@ int main(int argc, char** argv) {
   std::string why;
   auto browser = vigil::testing::WebDriver::Start(profile, &why);
   if (!browser) return std::fprintf(stderr, "ui_bench: %s\n", why.c_str()), 1;
-  std::printf("12 charts, 15 signals, 3,600 points each at 1 s (1 hour), 50 anomaly markers, 5 bands; %d refreshes\n\n"
-              "| series sent | points per chart | first draw ms | refresh ms p50 / max | of which fetch+parse / draw ms p50 |\n|---|---|---|---|---|\n",
-              refreshes);
+  std::printf(
+      "12 charts, 15 signals, 3,600 points each at 1 s (1 hour), 50 anomaly markers, 5 bands; %d refreshes\n\n"
+      "| series sent | points per chart | first draw ms | refresh ms p50 / max | of which fetch+parse / draw ms p50 "
+      "|\n|---|---|---|---|---|\n",
+      refreshes);
   for (const char* step : {"1", ""}) {  // raw; the page's default (3 s for an hour)
-    const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/?range=3600" + (*step ? "&step=" + std::string(step) : "");
+    const std::string url =
+        "http://127.0.0.1:" + std::to_string(port) + "/?range=3600" + (*step ? "&step=" + std::string(step) : "");
     browser->Navigate(url);
     json ready;
     for (int i = 0; i < 600 && ready != true; ++i) {  // waits on the page's own flag, up to a minute
       ready = browser->Execute("return window.vigil && window.vigil.ready");
       if (ready != true) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    if (ready != true) return std::fprintf(stderr, "ui_bench: the page did not draw: %s\n", browser->BrowserLog().dump().c_str()), 1;
+    if (ready != true)
+      return std::fprintf(stderr, "ui_bench: the page did not draw: %s\n", browser->BrowserLog().dump().c_str()), 1;
     const double first = browser->Execute("return window.vigil.firstDrawMs").get<double>();
-    const int points = std::atoi(browser->Execute("return document.querySelector('.chart').dataset.points").get<std::string>().c_str());
+    const int points = std::atoi(
+        browser->Execute("return document.querySelector('.chart').dataset.points").get<std::string>().c_str());
     browser->Execute("document.getElementById('live').click()");  // manual refreshes only from here
     {  // the floor under "fetch": one small request from the page, nothing else running
       json r = browser->ExecuteAsync(R"(const done = arguments[0]; const out = [];
@@ -160,14 +182,16 @@ int main(int argc, char** argv) {
     std::vector<double> ms, fetch, draw;
     for (int i = 0; i < refreshes; ++i) {
       json r = browser->ExecuteAsync(
-          "const done = arguments[0]; refresh().then(() => done([window.vigil.lastRefreshMs, window.vigil.lastFetchMs, window.vigil.lastDrawMs]))");
+          "const done = arguments[0]; refresh().then(() => done([window.vigil.lastRefreshMs, window.vigil.lastFetchMs, "
+          "window.vigil.lastDrawMs]))");
       if (!r.is_array() || r.size() != 3) continue;
       ms.push_back(r[0].get<double>());
       fetch.push_back(r[1].get<double>());
       draw.push_back(r[2].get<double>());
     }
-    std::printf("| %s | %d | %.0f | %.0f / %.0f | %.0f / %.0f |\n", *step ? "raw (step=1)" : "page default (step=3s)", points,
-                first, Median(ms), ms.empty() ? 0 : *std::max_element(ms.begin(), ms.end()), Median(fetch), Median(draw));
+    std::printf("| %s | %d | %.0f | %.0f / %.0f | %.0f / %.0f |\n", *step ? "raw (step=1)" : "page default (step=3s)",
+                points, first, Median(ms), ms.empty() ? 0 : *std::max_element(ms.begin(), ms.end()), Median(fetch),
+                Median(draw));
   }
   browser.reset();
   srv.stop();

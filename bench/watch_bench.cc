@@ -71,8 +71,8 @@ const std::string kL = "model_name=\"meta-llama/Llama-3.1-8B-Instruct\",engine=\
 
 struct Series {
   std::string labels;
-  double v = 0, rate = 0, phase = 0;  // gauges: rate is the mean
-  std::vector<double> n;              // histograms: observations per bucket (+Inf last)
+  double v = 0, rate = 0, phase = 0;     // gauges: rate is the mean
+  std::vector<double> n;                 // histograms: observations per bucket (+Inf last)
   double count = 0, sum = 0, carry = 0;  // carry: the fraction of an observation not yet made
 };
 struct Family {
@@ -86,10 +86,10 @@ struct Family {
 class Model {
  public:
   Model() {
-    const std::vector<double> lat = {0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0,
+    const std::vector<double> lat = {0.3,  0.5,  0.8,  1.0,  1.5,   2.0,   2.5,   5.0,   10.0,   15.0,  20.0,
                                      30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0};
-    const std::vector<double> tok = {0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5,
-                                     0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0};
+    const std::vector<double> tok = {0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2,  0.3,  0.4, 0.5,
+                                     0.75, 1.0,   2.5,  5.0,   7.5, 10.0, 20.0, 40.0, 80.0};
     std::vector<double> len;  // build_1_2_5_buckets(max_model_len = 131072)
     for (double m = 1; m <= 1e5; m *= 10) len.insert(len.end(), {m, 2 * m, 5 * m});
     const auto one = [](double x) { return Pairs{{kL, x}}; };
@@ -100,37 +100,47 @@ class Model {
     Add("counter", "python_gc_objects_uncollectable", "Uncollectable objects found during GC", gen(0, 0, 0));
     Add("counter", "python_gc_collections", "Number of times this generation was collected", gen(9, 0.8, 0.05));
     Add("gauge", "python_info", "Python platform information",
-        {{"implementation=\"CPython\",major=\"3\",minor=\"12\",patchlevel=\"11\",version=\"3.12.11\"", 1}}).amp = 0;
+        {{"implementation=\"CPython\",major=\"3\",minor=\"12\",patchlevel=\"11\",version=\"3.12.11\"", 1}})
+        .amp = 0;
     Add("gauge", "process_virtual_memory_bytes", "Virtual memory size in bytes.", {{"", 7.3e10}}).amp = 1e-4;
     Add("gauge", "process_resident_memory_bytes", "Resident memory size in bytes.", {{"", 3.1e9}}).amp = 1e-3;
     Add("gauge", "process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
-        {{"", 1754550001.52}}).amp = 0;
-    Add("counter", "process_cpu_seconds", "Total user and system CPU time spent in seconds.", {{"", 0.9}}).integral = false;
+        {{"", 1754550001.52}})
+        .amp = 0;
+    Add("counter", "process_cpu_seconds", "Total user and system CPU time spent in seconds.", {{"", 0.9}}).integral =
+        false;
     Add("gauge", "process_open_fds", "Number of open file descriptors.", {{"", 112}}).amp = 0.05;
     Add("gauge", "process_max_fds", "Maximum number of open file descriptors.", {{"", 1048576}}).amp = 0;
     Add("gauge", "vllm:num_requests_running", "Number of requests in model execution batches.", one(24));
     Add("gauge", "vllm:num_requests_waiting", "Number of requests waiting to be processed.", one(1)).amp = 2;
     Add("gauge", "vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", one(0.45)).integral = false;
-    Add("counter", "vllm:prefix_cache_queries", "Prefix cache queries, in terms of number of queried tokens.", one(4100));
+    Add("counter", "vllm:prefix_cache_queries", "Prefix cache queries, in terms of number of queried tokens.",
+        one(4100));
     Add("counter", "vllm:prefix_cache_hits", "Prefix cache hits, in terms of number of cached tokens.", one(1650));
     Add("counter", "vllm:num_preemptions", "Cumulative number of preemption from the engine.", one(0.02));
     Add("counter", "vllm:prompt_tokens", "Number of prefill tokens processed.", one(4100));
     Add("counter", "vllm:generation_tokens", "Number of generation tokens processed.", one(1400));
     Add("counter", "vllm:request_success", "Count of successfully processed requests.",
-        {{kL + ",finished_reason=\"stop\"", 4.6}, {kL + ",finished_reason=\"length\"", 0.9},
+        {{kL + ",finished_reason=\"stop\"", 4.6},
+         {kL + ",finished_reason=\"length\"", 0.9},
          {kL + ",finished_reason=\"abort\"", 0.05}});
     Add("histogram", "vllm:iteration_tokens_total", "Histogram of number of tokens per engine_step.", one(140),
         {1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384}, 40);
     Add("histogram", "vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", one(5.5),
-        {0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0,
-         2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0}, 0.12);
+        {0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1,  0.25,  0.5,   0.75,
+         1.0,   2.5,   5.0,  7.5,  10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0},
+        0.12);
     Add("histogram", "vllm:time_per_output_token_seconds",
         "Histogram of time per output token in seconds.DEPRECATED: Use vllm:inter_token_latency_seconds instead.",
         one(1400), tok, 0.022);
-    Add("histogram", "vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", one(1400), tok, 0.022);
-    Add("histogram", "vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", one(5.5), lat, 6);
+    Add("histogram", "vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", one(1400), tok,
+        0.022);
+    Add("histogram", "vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", one(5.5), lat,
+        6);
     for (auto [name, phase, median] : {std::tuple<std::string, std::string, double>{"queue", "WAITING", 0.02},
-                                       {"inference", "RUNNING", 6}, {"prefill", "PREFILL", 0.09}, {"decode", "DECODE", 5.8}})
+                                       {"inference", "RUNNING", 6},
+                                       {"prefill", "PREFILL", 0.09},
+                                       {"decode", "DECODE", 5.8}})
       Add("histogram", "vllm:request_" + name + "_time_seconds",
           "Histogram of time spent in " + phase + " phase for request.", one(5.5), lat, median);
     Add("histogram", "vllm:request_prompt_tokens", "Number of prefill tokens processed.", one(5.5), len, 700);
@@ -138,13 +148,16 @@ class Model {
     Add("histogram", "vllm:request_max_num_generation_tokens",
         "Histogram of maximum number of requested generation tokens.", one(5.5), len, 1024);
     Add("histogram", "vllm:request_params_n", "Histogram of the n request parameter.", one(5.5), {1, 2, 5, 10, 20}, 1);
-    Add("histogram", "vllm:request_params_max_tokens", "Histogram of the max_tokens request parameter.", one(5.5), len, 1024);
+    Add("histogram", "vllm:request_params_max_tokens", "Histogram of the max_tokens request parameter.", one(5.5), len,
+        1024);
     Add("gauge", "vllm:cache_config_info", "Information of the LLMEngine CacheConfig",
         {{"block_size=\"16\",cache_dtype=\"auto\",calculate_kv_scales=\"False\",cpu_offload_gb=\"0\","
           "enable_prefix_caching=\"True\",engine=\"0\",gpu_memory_utilization=\"0.9\",is_attention_free=\"False\","
           "num_cpu_blocks=\"None\",num_gpu_blocks=\"27794\",num_gpu_blocks_override=\"None\","
-          "prefix_caching_hash_algo=\"builtin\",sliding_window=\"None\",swap_space=\"4\",swap_space_bytes=\"4294967296\"",
-          1}}).amp = 0;
+          "prefix_caching_hash_algo=\"builtin\",sliding_window=\"None\",swap_space=\"4\",swap_space_bytes="
+          "\"4294967296\"",
+          1}})
+        .amp = 0;
     Pairs req, size, dur;
     for (std::string h : {"/v1/chat/completions", "/v1/completions", "/metrics", "/health", "/v1/models"}) {
       const std::string hm = "handler=\"" + h + "\",method=\"" + (h[4] == 'c' ? "POST" : "GET") + "\"";
@@ -156,8 +169,10 @@ class Model {
     Add("summary", "http_request_size_bytes", "Content length of incoming requests by handler.", size, {}, 2800);
     Add("summary", "http_response_size_bytes", "Content length of outgoing responses by handler.", size, {}, 1900);
     Add("histogram", "http_request_duration_highr_seconds", "Latency with many buckets but no API specific labels.",
-        {{"", 6}}, {0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5, 7.5, 10, 30, 60}, 4);
-    Add("histogram", "http_request_duration_seconds", "Latency with only few buckets by handler.", dur, {0.1, 0.5, 1}, 4);
+        {{"", 6}}, {0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5, 7.5, 10, 30, 60},
+        4);
+    Add("histogram", "http_request_duration_seconds", "Latency with only few buckets by handler.", dur, {0.1, 0.5, 1},
+        4);
   }
 
   // One scrape interval of traffic (k: its number): counters and histograms
@@ -208,7 +223,8 @@ class Model {
     Family f{type, std::move(name), std::move(help), std::move(le), median, 0.4, true, {}};
     if (type == "histogram") f.le.push_back(INFINITY);
     for (auto& [labels, rate] : series) {
-      Series s{labels, type == "counter" ? rate * 86400 : rate, rate, 0.1 * (fams_.size() + f.series.size()), {}, 0, 0, 0};
+      Series s{labels, type == "counter" ? rate * 86400 : rate, rate, 0.1 * (fams_.size() + f.series.size()), {}, 0, 0,
+               0};
       s.n.assign(f.le.size(), 0);
       if (!f.le.empty() || type == "summary") Prefill(f, s, rate * 86400);
       f.series.push_back(std::move(s));
@@ -367,7 +383,11 @@ Result RunOne(const Bench& b, size_t n) {
   // Our own grid, as Loop() keeps it (overrun slots skipped), so that each
   // TickOnce can be timed: wall time, and CPU on this (the pipeline) thread.
   const auto start = Steady::now();
-  const auto served = [&] { uint64_t s = 0; for (size_t i = 0; i < n; ++i) s += b.scrapes[i]; return s; };
+  const auto served = [&] {
+    uint64_t s = 0;
+    for (size_t i = 0; i < n; ++i) s += b.scrapes[i];
+    return s;
+  };
   double cpu0 = 0, tick0 = 0, server0 = 0, served0 = 0;
   for (int slot = 0; slot < b.warmup + b.seconds;) {
     std::this_thread::sleep_until(start + std::chrono::seconds(slot));
@@ -432,8 +452,9 @@ std::string Breakdown(const std::string& body, int port) {
       us([&] { (void)scrape::ParseExposition(body, scrape::Format::kPrometheusText, {}, &fams, nullptr, &keep); });
   const double adapt = us([&] { (void)scrape::Adapt(scrape::DetectEngine(fams), fams, &(out = {})); });
   char b[256];
-  std::snprintf(b, sizeof b, "GET /metrics %.0f us + GET /health %.0f us + parse %.0f us + detect+adapt %.0f us = %.0f us",
-                metrics, health, parse, adapt, metrics + health + parse + adapt);
+  std::snprintf(b, sizeof b,
+                "GET /metrics %.0f us + GET /health %.0f us + parse %.0f us + detect+adapt %.0f us = %.0f us", metrics,
+                health, parse, adapt, metrics + health + parse + adapt);
   return b;
 }
 
@@ -467,13 +488,15 @@ int main(int argc, char** argv) {
   b.server = Serve(bodies, b.scrapes, max_n, &b.port);  // before any thread of ours starts
   const std::string body = bodies[0];
   bodies = {};
-  if (const char* dump = std::getenv("WATCH_BENCH_DUMP")) std::ofstream(dump) << body;  // for profiling the parser alone
+  if (const char* dump = std::getenv("WATCH_BENCH_DUMP"))
+    std::ofstream(dump) << body;  // for profiling the parser alone
   size_t rules = 0;
   for (const auto& g : b.groups) rules += g.rules.size();
-  std::printf("exposition: %zu bytes, %zu lines, %zu variants served in turn\n"
-              "%zu rules; interval 1 s, retention 3600 s; %d s warm-up, %d s measured; %u CPUs\n",
-              body.size(), static_cast<size_t>(std::count(body.begin(), body.end(), '\n')), b.warmup + b.seconds + 10ul,
-              rules, b.warmup, b.seconds, std::thread::hardware_concurrency());
+  std::printf(
+      "exposition: %zu bytes, %zu lines, %zu variants served in turn\n"
+      "%zu rules; interval 1 s, retention 3600 s; %d s warm-up, %d s measured; %u CPUs\n",
+      body.size(), static_cast<size_t>(std::count(body.begin(), body.end(), '\n')), b.warmup + b.seconds + 10ul, rules,
+      b.warmup, b.seconds, std::thread::hardware_concurrency());
   const std::string alone = Breakdown(body, b.port);  // before the runs, on a quiet process
   std::vector<Result> res;
   for (size_t n : sizes) {
@@ -484,16 +507,18 @@ int main(int argc, char** argv) {
   kill(b.server, SIGKILL);
   waitpid(b.server, nullptr, 0);
 
-  std::printf("\n| targets | Vigil CPU %% of one core (pipeline thread + scrape workers) | server CPU %% | ticks (overruns) "
-              "| tick p50 / p99 / max ms | tick CPU p50 / max ms | scrapes done / due | scrape ms | RSS growth MB "
-              "(KB / target) | up / stale | errors |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf(
+      "\n| targets | Vigil CPU %% of one core (pipeline thread + scrape workers) | server CPU %% | ticks (overruns) "
+      "| tick p50 / p99 / max ms | tick CPU p50 / max ms | scrapes done / due | scrape ms | RSS growth MB "
+      "(KB / target) | up / stale | errors |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const Result& r : res)
-    std::printf("| %zu | %.1f%% (%.1f + %.1f) | %.0f%% | %zu (%zu) | %.0f / %.0f / %.0f | %.1f / %.1f | %.3f | %.1f "
-                "| %.1f (%.0f) | %zu / %zu | %llu |\n",
-                r.n, r.cpu * 100, r.tick_cpu * 100, (r.cpu - r.tick_cpu) * 100, r.server_cpu * 100, r.tick_ms.size(),
-                r.overruns, Pct(r.tick_ms, 0.5), Pct(r.tick_ms, 0.99), Pct(r.tick_ms, 1), Pct(r.tick_cpu_ms, 0.5),
-                Pct(r.tick_cpu_ms, 1), r.done, r.scrape_ms, r.rss / 1024, r.rss / r.n, r.up, r.stale,
-                static_cast<unsigned long long>(r.errors));
+    std::printf(
+        "| %zu | %.1f%% (%.1f + %.1f) | %.0f%% | %zu (%zu) | %.0f / %.0f / %.0f | %.1f / %.1f | %.3f | %.1f "
+        "| %.1f (%.0f) | %zu / %zu | %llu |\n",
+        r.n, r.cpu * 100, r.tick_cpu * 100, (r.cpu - r.tick_cpu) * 100, r.server_cpu * 100, r.tick_ms.size(),
+        r.overruns, Pct(r.tick_ms, 0.5), Pct(r.tick_ms, 0.99), Pct(r.tick_ms, 1), Pct(r.tick_cpu_ms, 0.5),
+        Pct(r.tick_cpu_ms, 1), r.done, r.scrape_ms, r.rss / 1024, r.rss / r.n, r.up, r.stale,
+        static_cast<unsigned long long>(r.errors));
   std::printf("\nper-target cost, CPU per scrape done (x1.00 = linear in targets):\n");
   const auto per = [](const Result& r, double cpu) { return cpu / std::max(1e-9, r.done * r.n) * 1e6; };
   for (const Result& r : res)
@@ -503,8 +528,10 @@ int main(int argc, char** argv) {
   std::printf("\nseries stores, %zu signals per instance (measured now; extrapolated to full rings of 3601 points):\n",
               res[0].signals);
   for (const Result& r : res)
-    std::printf("  %4zu targets: %.1f MB now, %.0f MB at full retention (%.0f KB per target); %zu rule transitions,"
-                " %llu evaluation failures\n", r.n, r.store_now / 1048576, r.store_full / 1048576,
-                r.store_full / 1024 / r.n, r.transitions, static_cast<unsigned long long>(r.eval_failures));
+    std::printf(
+        "  %4zu targets: %.1f MB now, %.0f MB at full retention (%.0f KB per target); %zu rule transitions,"
+        " %llu evaluation failures\n",
+        r.n, r.store_now / 1048576, r.store_full / 1048576, r.store_full / 1024 / r.n, r.transitions,
+        static_cast<unsigned long long>(r.eval_failures));
   return 0;
 }

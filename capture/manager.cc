@@ -40,9 +40,13 @@ bool CaptureManager::ValidId(const std::string& id) {
 
 CaptureManager::CaptureManager(CaptureConfig cfg, engine::Engine* engine, std::function<double()> throughput_before,
                                json config_snapshot, Clock* clock, CapturePolicy* policy)
-    : cfg_(std::move(cfg)), engine_(engine), throughput_before_(std::move(throughput_before)),
-      config_snapshot_(std::move(config_snapshot)), clock_(clock),
-      own_policy_(policy ? nullptr : std::make_unique<CapturePolicy>(cfg_.rule_cooldown_s, cfg_.global_cooldown_s, clock)),
+    : cfg_(std::move(cfg)),
+      engine_(engine),
+      throughput_before_(std::move(throughput_before)),
+      config_snapshot_(std::move(config_snapshot)),
+      clock_(clock),
+      own_policy_(policy ? nullptr
+                         : std::make_unique<CapturePolicy>(cfg_.rule_cooldown_s, cfg_.global_cooldown_s, clock)),
       policy_(policy ? policy : own_policy_.get()) {
   writer_ = std::thread([this] { WriterLoop(); });
 }
@@ -71,13 +75,14 @@ std::string CaptureManager::NewId(double unix_now, const std::string& trigger) {
     }
     char id[96];
     std::snprintf(id, sizeof id, "%04d%02d%02dT%02d%02d%02dZ-%06llu-%s", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                  tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<unsigned long long>(seq % 1000000),
-                  trigger.c_str());
+                  tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<unsigned long long>(seq % 1000000), trigger.c_str());
     if (::access(Path(id, kSummary).c_str(), F_OK) != 0 && ::access(Path(id, kTrace).c_str(), F_OK) != 0) return id;
   }
 }
 
-std::string CaptureManager::Path(const std::string& id, const char* suffix) const { return cfg_.dir + "/" + id + suffix; }
+std::string CaptureManager::Path(const std::string& id, const char* suffix) const {
+  return cfg_.dir + "/" + id + suffix;
+}
 
 void CaptureManager::Count(const std::string& trigger, const std::string& result) { ++counts_[{trigger, result}]; }
 
@@ -256,9 +261,12 @@ std::vector<json> CaptureManager::List() const {
     // A copy under mu_; the directory is read outside it.
     MutexLock lock(&mu_);
     if (running_ && !running_->id.empty())
-      out.push_back({{"id", running_->id}, {"status", running_->writing ? "writing" : "running"},
-                     {"trigger", running_->req.trigger}, {"reason", running_->req.reason},
-                     {"rule", running_->req.rule}, {"triggered_at", FormatRfc3339(running_->triggered_at)}});
+      out.push_back({{"id", running_->id},
+                     {"status", running_->writing ? "writing" : "running"},
+                     {"trigger", running_->req.trigger},
+                     {"reason", running_->req.reason},
+                     {"rule", running_->req.rule},
+                     {"triggered_at", FormatRfc3339(running_->triggered_at)}});
     failed = failed_;
   }
   std::vector<std::string> ids;
@@ -281,8 +289,8 @@ std::vector<json> CaptureManager::List() const {
       if (doc.is_discarded()) continue;
     }
     json brief = {{"id", id}};
-    for (const char* k : {"status", "trigger", "reason", "rule", "triggered_at", "started", "ended", "steps",
-                          "stop_reason", "error"})
+    for (const char* k :
+         {"status", "trigger", "reason", "rule", "triggered_at", "started", "ended", "steps", "stop_reason", "error"})
       if (doc.contains(k)) brief[k] = doc[k];
     if (doc.contains("trace")) {
       brief["bytes"] = doc["trace"].value("compressed_bytes", 0);
@@ -304,7 +312,10 @@ Status CaptureManager::Get(const std::string& id, json* out) const {
   {
     MutexLock lock(&mu_);
     if (running_ && running_->id == id) {
-      *out = {{"id", id}, {"status", running_->writing ? "writing" : "running"}, {"trigger", running_->req.trigger}, {"reason", running_->req.reason},
+      *out = {{"id", id},
+              {"status", running_->writing ? "writing" : "running"},
+              {"trigger", running_->req.trigger},
+              {"reason", running_->req.reason},
               {"rule", running_->req.rule}};
       return Status::OK();
     }
@@ -357,8 +368,10 @@ std::vector<MetricFamily> CaptureManager::Collect() const {
   MetricFamily f{"vigil_captures_total",
                  "Capture triggers by trigger (rule, api, manual, profile) and result (ok, busy, cooldown, "
                  "disabled, error)",
-                 MetricType::kCounter, {}};
-  for (const auto& [k, v] : Counts()) f.metrics.push_back(Sample({{"trigger", k.first}, {"result", k.second}}, static_cast<double>(v)));
+                 MetricType::kCounter,
+                 {}};
+  for (const auto& [k, v] : Counts())
+    f.metrics.push_back(Sample({{"trigger", k.first}, {"result", k.second}}, static_cast<double>(v)));
   return {std::move(f)};
 }
 

@@ -27,10 +27,10 @@ struct CaptureConfig {
   std::string dir;  // empty: <state_dir>/captures
   double max_duration_s = 10;
   int64_t max_steps = 200;
-  int64_t max_bytes = 256LL << 20;   // per trace, uncompressed JSON
-  double rule_cooldown_s = 600;      // per rule
-  double global_cooldown_s = 60;     // between any two captures
-  int64_t max_count = 20;            // retention: oldest deleted first
+  int64_t max_bytes = 256LL << 20;  // per trace, uncompressed JSON
+  double rule_cooldown_s = 600;     // per rule
+  double global_cooldown_s = 60;    // between any two captures
+  int64_t max_count = 20;           // retention: oldest deleted first
   int64_t max_total_bytes = 2LL << 30;
   bool record_shapes = false;
   bool with_stack = false;
@@ -39,10 +39,10 @@ struct CaptureConfig {
 struct TriggerRequest {
   std::string trigger = "api";  // rule, api, manual, profile
   std::string reason;
-  std::string rule;             // for trigger "rule": the alert name (per-rule cooldown)
-  nlohmann::json evidence;      // the rule's evidence, stored in the trace
-  double duration_s = 0;        // 0: max_duration; never more than it
-  bool until_stopped = false;   // /start_profile: runs until Stop() or a bound
+  std::string rule;            // for trigger "rule": the alert name (per-rule cooldown)
+  nlohmann::json evidence;     // the rule's evidence, stored in the trace
+  double duration_s = 0;       // 0: max_duration; never more than it
+  bool until_stopped = false;  // /start_profile: runs until Stop() or a bound
 };
 
 enum class CaptureOutcome { kStarted, kBusy, kCooldown, kDisabled, kError };
@@ -117,12 +117,12 @@ class CaptureManager : public Collectable {
   nlohmann::json config_snapshot_;
   Clock* clock_;
   std::unique_ptr<CapturePolicy> own_policy_;  // when none is shared
-  CapturePolicy* policy_;  // claimed and released under mu_, with running_
-  mutable Mutex mu_;  // taken before the engine's (Stop asks it to stop under mu_)
-  CondVar cv_;        // running_ handed over, written or released; stop_
+  CapturePolicy* policy_;                      // claimed and released under mu_, with running_
+  mutable Mutex mu_;                           // taken before the engine's (Stop asks it to stop under mu_)
+  CondVar cv_;                                 // running_ handed over, written or released; stop_
   std::unique_ptr<Job> running_ GUARDED_BY(mu_) PT_GUARDED_BY(mu_);  // triggered, not yet written
-  std::map<std::string, nlohmann::json> failed_ GUARDED_BY(mu_);  // id -> metadata of captures that failed
-  uint64_t seq_ GUARDED_BY(mu_) = 0;                         // ids made so far
+  std::map<std::string, nlohmann::json> failed_ GUARDED_BY(mu_);     // id -> metadata of captures that failed
+  uint64_t seq_ GUARDED_BY(mu_) = 0;                                 // ids made so far
   std::map<std::string, std::string> rule_latest_ GUARDED_BY(mu_);
   std::map<std::pair<std::string, std::string>, uint64_t> counts_ GUARDED_BY(mu_);
   bool stop_ GUARDED_BY(mu_) = false;

@@ -57,7 +57,7 @@ class CapturePolicy {
   Clock* const clock_;
   mutable Mutex mu_;  // taken last: its callers may hold their own
   std::set<InstanceId> in_flight_ GUARDED_BY(mu_);
-  std::map<InstanceId, double> last_start_ GUARDED_BY(mu_);                           // steady seconds
+  std::map<InstanceId, double> last_start_ GUARDED_BY(mu_);                         // steady seconds
   std::map<std::pair<InstanceId, std::string>, double> rule_last_ GUARDED_BY(mu_);  // steady seconds
 };
 

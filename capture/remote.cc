@@ -97,8 +97,14 @@ std::string RemoteCaptures::Trigger(const pipeline::TargetConfig& t, const std::
   const double now = policy_->clock()->UnixNow();
   const std::string id = t.name + "-" + rule + "-" + std::to_string(++seq_);
   ++running_;
-  captures_.push_back({{"id", id}, {"target", t.name}, {"rule", rule}, {"reason", reason}, {"trigger", "rule"},
-                       {"status", "running"}, {"started", Rfc3339(now)}, {"started_unix", now}});
+  captures_.push_back({{"id", id},
+                       {"target", t.name},
+                       {"rule", rule},
+                       {"reason", reason},
+                       {"trigger", "rule"},
+                       {"status", "running"},
+                       {"started", Rfc3339(now)},
+                       {"started_unix", now}});
   // The target's previous capture has finished (its claim was released at
   // its last use of mu_): reap its thread.
   if (std::thread& old = threads_[t.name]; old.joinable()) old.join();
@@ -122,8 +128,9 @@ void RemoteCaptures::Run(std::string id, pipeline::TargetConfig t, std::string t
     c.set_read_timeout(sec, static_cast<time_t>((timeout_s - static_cast<double>(sec)) * 1e6));
     // The answer is read up to 64 KiB within the timeout: a target must not
     // be able to hold this thread or its memory with an endless reply.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                                                 std::chrono::duration<double>(timeout_s));
+    const auto deadline =
+        std::chrono::steady_clock::now() +
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(timeout_s));
     httplib::Request req;
     req.method = "POST";
     req.path = what;
@@ -174,8 +181,11 @@ void RemoteCaptures::Run(std::string id, pipeline::TargetConfig t, std::string t
       else fields["error"] = st.message();
     }
   }
-  if (!fields["error"].get<std::string>().empty()) spdlog::warn("capture {}: {}", id, fields["error"].get<std::string>());
-  else spdlog::info("capture {} of {} done{}", id, t.name, fields.contains("trace") ? ": " + fields["trace"].get<std::string>() : "");
+  if (!fields["error"].get<std::string>().empty())
+    spdlog::warn("capture {}: {}", id, fields["error"].get<std::string>());
+  else
+    spdlog::info("capture {} of {} done{}", id, t.name,
+                 fields.contains("trace") ? ": " + fields["trace"].get<std::string>() : "");
   Finish(id, fields);
   MutexLock lock(&mu_);
   policy_->Release(CapturePolicy::KeyOf(InstanceId::Watched(t.name)));

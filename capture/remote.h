@@ -24,8 +24,8 @@
 namespace vigil::capture {
 
 struct RemoteCaptureConfig {
-  bool enabled = true;           // capture.enabled
-  double request_timeout_s = 10; // POST /start_profile
+  bool enabled = true;            // capture.enabled
+  double request_timeout_s = 10;  // POST /start_profile
 };
 
 class RemoteCaptures {
@@ -60,8 +60,8 @@ class RemoteCaptures {
   mutable Mutex mu_;
   mutable CondVar cv_;  // stopping_, or a capture ended
   bool stopping_ GUARDED_BY(mu_) = false;
-  std::vector<nlohmann::json> captures_ GUARDED_BY(mu_);      // oldest first
-  size_t running_ GUARDED_BY(mu_) = 0;  // captures claimed and not yet released
+  std::vector<nlohmann::json> captures_ GUARDED_BY(mu_);        // oldest first
+  size_t running_ GUARDED_BY(mu_) = 0;                          // captures claimed and not yet released
   std::map<std::string, std::thread> threads_ GUARDED_BY(mu_);  // target -> its last capture
   uint64_t seq_ GUARDED_BY(mu_) = 0;
 };

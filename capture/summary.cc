@@ -11,8 +11,8 @@ using json = nlohmann::json;
 
 namespace {
 
-const char* const kCategories[] = {"attention", "matmul", "normalization", "activation",
-                                   "sampling",  "host_overhead", "other_ops", "idle"};
+const char* const kCategories[] = {"attention", "matmul",        "normalization", "activation",
+                                   "sampling",  "host_overhead", "other_ops",     "idle"};
 
 bool Has(const std::string& s, const char* sub) { return s.find(sub) != std::string::npos; }
 
@@ -75,8 +75,8 @@ std::string Category(const std::string& raw, bool vigil_span) {
       Has(n, "argmax") || Has(n, "argsort") || n == "aten::sort")
     return "sampling";
   if (Has(n, "norm")) return "normalization";
-  if (Has(n, "silu") || Has(n, "gelu") || Has(n, "relu") || Has(n, "tanh") || Has(n, "sigmoid") ||
-      Has(n, "swiglu") || Has(n, "act_and_mul"))
+  if (Has(n, "silu") || Has(n, "gelu") || Has(n, "relu") || Has(n, "tanh") || Has(n, "sigmoid") || Has(n, "swiglu") ||
+      Has(n, "act_and_mul"))
     return "activation";
   if (Has(n, "::mm") || Has(n, "addmm") || Has(n, "bmm") || Has(n, "matmul") || Has(n, "linear") || Has(n, "gemm") ||
       Has(n, "cutlass") || n == "mm")
@@ -120,9 +120,8 @@ json Summarize(const std::vector<Event>& all, double w0, double w1) {
     w1 = all.empty() ? 0 : hi;
   }
   const double window = std::max(w1 - w0, 1e-9);
-  std::sort(ev.begin(), ev.end(), [](const Event* a, const Event* b) {
-    return a->ts != b->ts ? a->ts < b->ts : a->dur > b->dur;
-  });
+  std::sort(ev.begin(), ev.end(),
+            [](const Event* a, const Event* b) { return a->ts != b->ts ? a->ts < b->ts : a->dur > b->dur; });
 
   // Nest by time on the one thread; self time goes to the event's category,
   // or to the claiming category of an ancestor.
@@ -212,7 +211,8 @@ json Summarize(const std::vector<Event>& all, double w0, double w1) {
     for (const auto& [p, v] : phase) total += v.second;
     for (const char* p : {"prefill", "decode", "mixed"}) {
       const auto v = phase[p];
-      split[p] = {{"steps", v.first}, {"seconds", v.second / 1e6}, {"fraction_of_step_time", total > 0 ? v.second / total : 0}};
+      split[p] = {
+          {"steps", v.first}, {"seconds", v.second / 1e6}, {"fraction_of_step_time", total > 0 ? v.second / total : 0}};
     }
   }
   std::vector<std::pair<std::string, std::pair<double, int64_t>>> ops(op_self.begin(), op_self.end());

@@ -69,10 +69,16 @@ std::vector<json> NameEvents(const std::vector<Event>& events) {
   std::set<int64_t> pids;
   for (const auto& [pid, tid] : tracks) {
     if (pids.insert(pid).second) {
-      out.push_back({{"ph", "M"}, {"name", "process_name"}, {"pid", pid}, {"tid", 0},
+      out.push_back({{"ph", "M"},
+                     {"name", "process_name"},
+                     {"pid", pid},
+                     {"tid", 0},
                      {"args", {{"name", pid == 0 ? "vigild" : "GPU " + std::to_string(pid - 1)}}}});
     }
-    out.push_back({{"ph", "M"}, {"name", "thread_name"}, {"pid", pid}, {"tid", tid},
+    out.push_back({{"ph", "M"},
+                   {"name", "thread_name"},
+                   {"pid", pid},
+                   {"tid", tid},
                    {"args", {{"name", pid == 0 ? "thread " + std::to_string(tid) : "stream " + std::to_string(tid)}}}});
   }
   return out;
@@ -136,8 +142,8 @@ Status WriteTrace(const std::string& path, std::vector<Event> events, json metad
   out->truncated = i < events.size();
   metadata["truncated"] = out->truncated;
   metadata["events_dropped"] = out->events_dropped;
-  w.Write("],\n\"displayTimeUnit\":\"ms\",\n\"vigil\":" + metadata.dump(-1, ' ', false, json::error_handler_t::replace) +
-          "}\n");
+  w.Write("],\n\"displayTimeUnit\":\"ms\",\n\"vigil\":" +
+          metadata.dump(-1, ' ', false, json::error_handler_t::replace) + "}\n");
   out->bytes = w.bytes();
   if (!w.Close()) {
     std::remove(path.c_str());
@@ -177,8 +183,7 @@ Status ReadTrace(const std::string& path, std::vector<Event>* events, json* meta
     if (v.is_string()) {
       try {
         return std::stod(v.get<std::string>());
-      } catch (...) {
-      }
+      } catch (...) {}
     }
     return 0;
   };

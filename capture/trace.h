@@ -29,7 +29,7 @@ struct Event {
 Event FromRecord(const engine::TraceRecord& r);
 
 struct WriteResult {
-  int64_t bytes = 0;           // uncompressed JSON
+  int64_t bytes = 0;  // uncompressed JSON
   int64_t compressed_bytes = 0;
   int64_t events_written = 0;
   int64_t events_dropped = 0;

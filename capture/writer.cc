@@ -89,12 +89,13 @@ void CaptureManager::Finish(Job job) {
   const double t1 = RealClock::Steady();
   json summary = Summarize(events, d.start_unix * 1e6, d.end_unix * 1e6);
   const double summarize_s = since(t1);
-  const double tokens = static_cast<double>(d.stats_end.generation_tokens_total - d.stats_start.generation_tokens_total);
+  const double tokens =
+      static_cast<double>(d.stats_end.generation_tokens_total - d.stats_start.generation_tokens_total);
   const double during = tokens / wall;
-  summary["throughput"] = {{"output_tokens_per_s_during", during},
-                           {"output_tokens_per_s_before", job.throughput_before >= 0 ? json(job.throughput_before) : json()},
-                           {"ratio_during_to_before",
-                            job.throughput_before > 0 ? json(during / job.throughput_before) : json()}};
+  summary["throughput"] = {
+      {"output_tokens_per_s_during", during},
+      {"output_tokens_per_s_before", job.throughput_before >= 0 ? json(job.throughput_before) : json()},
+      {"ratio_during_to_before", job.throughput_before > 0 ? json(during / job.throughput_before) : json()}};
   json meta = {{"id", job.id},
                {"trigger", job.req.trigger},
                {"reason", job.req.reason},
@@ -106,10 +107,14 @@ void CaptureManager::Finish(Job job) {
                {"steps", d.steps},
                {"stop_reason", d.stop_reason},
                {"profiler", d.profiler},
-               {"config", {{"capture", {{"max_duration_s", cfg_.max_duration_s}, {"max_steps", cfg_.max_steps},
-                                        {"max_bytes", cfg_.max_bytes}, {"record_shapes", cfg_.record_shapes},
-                                        {"with_stack", cfg_.with_stack}}},
-                           {"vigild", config_snapshot_}}},
+               {"config",
+                {{"capture",
+                  {{"max_duration_s", cfg_.max_duration_s},
+                   {"max_steps", cfg_.max_steps},
+                   {"max_bytes", cfg_.max_bytes},
+                   {"record_shapes", cfg_.record_shapes},
+                   {"with_stack", cfg_.with_stack}}},
+                 {"vigild", config_snapshot_}}},
                {"stats_start", StatsJson(d.stats_start)},
                {"stats_end", StatsJson(d.stats_end)}};
   const std::string trace_path = Path(job.id, kTrace);
@@ -154,9 +159,8 @@ void CaptureManager::Finish(Job job) {
     MutexLock lock(&mu_);
     Count(job.req.trigger, "ok");
   }
-  spdlog::info("capture {} written: {} steps, {} ({} compressed){}, summary {}", job.id, d.steps,
-               FormatSize(wr.bytes), FormatSize(wr.compressed_bytes), wr.truncated ? ", truncated" : "",
-               Path(job.id, kSummary));
+  spdlog::info("capture {} written: {} steps, {} ({} compressed){}, summary {}", job.id, d.steps, FormatSize(wr.bytes),
+               FormatSize(wr.compressed_bytes), wr.truncated ? ", truncated" : "", Path(job.id, kSummary));
   Retain();
 }
 
@@ -175,7 +179,8 @@ void CaptureManager::Retain() {
     items.push_back({id, FileSize(Path(id, kSummary)) + FileSize(Path(id, kTrace))});
   }
   closedir(dir);
-  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.id < b.id; });  // ids start with the time
+  std::sort(items.begin(), items.end(),
+            [](const Item& a, const Item& b) { return a.id < b.id; });  // ids start with the time
   int64_t total = 0;
   for (const auto& i : items) total += i.bytes;
   size_t drop = 0;

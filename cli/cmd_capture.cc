@@ -62,17 +62,17 @@ void PrintSummary(const json& doc, const json& s) {
                 doc.value("rule", "").empty() ? "" : (" (" + doc.value("rule", "") + ")").c_str(),
                 doc.value("reason", "").empty() ? "" : (": " + doc.value("reason", "")).c_str());
   std::printf("window %.3f s, %d steps", s.value("wall_time_s", 0.0), s.value("steps", 0));
-  if (doc.is_object() && doc.contains("stop_reason")) std::printf(", stopped by %s", doc.value("stop_reason", "").c_str());
+  if (doc.is_object() && doc.contains("stop_reason"))
+    std::printf(", stopped by %s", doc.value("stop_reason", "").c_str());
   std::printf("\n");
   if (s.value("steps", 0) > 0)
     std::printf("step time  p50 %.2f ms  p95 %.2f ms\n", s["step_time_ms"].value("p50", 0.0),
                 s["step_time_ms"].value("p95", 0.0));
   std::printf("\ntime by category (fraction of the window):\n");
   const std::pair<const char*, const char*> names[] = {
-      {"attention", "attention"},         {"matmul", "matmul/linear"},
-      {"normalization", "normalization"}, {"activation", "activation"},
-      {"sampling", "sampling"},           {"host_overhead", "scheduler and host overhead"},
-      {"other_ops", "other operators"},   {"idle", "idle between steps"}};
+      {"attention", "attention"},       {"matmul", "matmul/linear"},   {"normalization", "normalization"},
+      {"activation", "activation"},     {"sampling", "sampling"},      {"host_overhead", "scheduler and host overhead"},
+      {"other_ops", "other operators"}, {"idle", "idle between steps"}};
   for (const auto& [k, label] : names) {
     const double f = s["categories"].value(k, 0.0);
     std::printf("  %-28s %6.1f%%  %s\n", label, f * 100, Bar(f).c_str());
@@ -104,7 +104,8 @@ void PrintSummary(const json& doc, const json& s) {
     std::printf("\nthroughput during the capture %.1f tokens/s", t.value("output_tokens_per_s_during", 0.0));
     if (t["output_tokens_per_s_before"].is_number())
       std::printf(", the minute before %.1f tokens/s", t["output_tokens_per_s_before"].get<double>());
-    if (t["ratio_during_to_before"].is_number()) std::printf(" (ratio %.2f)", t["ratio_during_to_before"].get<double>());
+    if (t["ratio_during_to_before"].is_number())
+      std::printf(" (ratio %.2f)", t["ratio_during_to_before"].get<double>());
     std::printf("\n");
   }
 }
@@ -181,7 +182,8 @@ int ShowSummary(const CaptureFlags& f) {
   } else {
     if (int rc = Call(f.admin, "GET", "/api/v1/captures/" + arg, "", &res)) return rc;
     doc = json::parse(res);
-    if (!doc.contains("summary")) return Fail("capture " + arg + " has no summary yet (status " + doc.value("status", "?") + ")");
+    if (!doc.contains("summary"))
+      return Fail("capture " + arg + " has no summary yet (status " + doc.value("status", "?") + ")");
     summary = doc["summary"];
   }
   if (f.json) std::printf("%s\n", summary.dump(2).c_str());
@@ -193,10 +195,12 @@ int ShowSummary(const CaptureFlags& f) {
 
 void AddCapture(CLI::App* app, int* rc) {
   CLI::App* capture = app->add_subcommand(
-      "capture", "Profiling captures over the admin API (--url, --token-file or VIGIL_ADMIN_TOKEN), and trace summaries.");
+      "capture",
+      "Profiling captures over the admin API (--url, --token-file or VIGIL_ADMIN_TOKEN), and trace summaries.");
   capture->require_subcommand(1);
   auto s = std::make_shared<CaptureFlags>();
-  CLI::App* start = AddCommand(capture, "start", "Start a bounded capture now; print its id.", rc, [s] { return Start(*s); });
+  CLI::App* start =
+      AddCommand(capture, "start", "Start a bounded capture now; print its id.", rc, [s] { return Start(*s); });
   s->duration_opt = start->add_option("--duration", s->duration, "how long, e.g. 5s (default: the daemon's)");
   s->reason_opt = start->add_option("--reason", s->reason, "why, kept with the capture");
   AddAdminFlags(start, &s->admin);
@@ -206,15 +210,16 @@ void AddCapture(CLI::App* app, int* rc) {
   list->add_flag("--json", l->json, "print them as JSON");
   AddAdminFlags(list, &l->admin);
   auto g = std::make_shared<CaptureFlags>();
-  CLI::App* get = AddCommand(capture, "get", "Download a capture's Chrome trace (for Perfetto).", rc, [g] { return Get(*g); });
+  CLI::App* get =
+      AddCommand(capture, "get", "Download a capture's Chrome trace (for Perfetto).", rc, [g] { return Get(*g); });
   get->add_option("ID", g->id, "the capture's id")->required();
   get->add_option("--out", g->out, "the file to write (default: ID.pt.trace.json.gz)");
   AddAdminFlags(get, &g->admin);
   auto m = std::make_shared<CaptureFlags>();
-  CLI::App* summary = AddCommand(
-      capture, "summary",
-      "Where the time went; FILE may be any Chrome trace (Vigil's, vLLM's, PyTorch's; gzip or not).", rc,
-      [m] { return ShowSummary(*m); });
+  CLI::App* summary =
+      AddCommand(capture, "summary",
+                 "Where the time went; FILE may be any Chrome trace (Vigil's, vLLM's, PyTorch's; gzip or not).", rc,
+                 [m] { return ShowSummary(*m); });
   summary->add_option("ID|FILE", m->id, "a capture's id, or a trace file read locally")->required();
   summary->add_flag("--json", m->json, "print the summary as JSON");
   AddAdminFlags(summary, &m->admin);

@@ -60,7 +60,8 @@ int Bash(CLI::App* root) {
 }  // namespace
 
 void AddCompletion(CLI::App* app, int* rc) {
-  CLI::App* c = app->add_subcommand("completion", "Print a shell completion script: source <(vigilctl completion bash).");
+  CLI::App* c =
+      app->add_subcommand("completion", "Print a shell completion script: source <(vigilctl completion bash).");
   c->require_subcommand(1);
   AddCommand(c, "bash", "The bash completion script.", rc, [app] { return Bash(app); });
 }

@@ -145,12 +145,14 @@ int DetectOne(const DetectFlags& f) {
 // detector, results mirrored under --results; with --score, NAB's three
 // profiles from corpus/labels and corpus/config.
 int DetectCorpus(const DetectFlags& f) {
-  const fs::path root = fs::is_directory(fs::path(f.corpus) / "data") ? fs::path(f.corpus) / "data" : fs::path(f.corpus);
+  const fs::path root =
+      fs::is_directory(fs::path(f.corpus) / "data") ? fs::path(f.corpus) / "data" : fs::path(f.corpus);
   if (!fs::is_directory(root)) return Fail(f.corpus + ": not a directory");
   if (f.results.empty()) return Fail("--corpus needs --results DIR");
   std::vector<fs::path> files;
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+  for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec))
     if (it->is_regular_file() && it->path().extension() == ".csv") files.push_back(it->path());
   if (ec) return Fail(root.string() + ": " + ec.message());
   std::sort(files.begin(), files.end());
@@ -177,7 +179,8 @@ int DetectCorpus(const DetectFlags& f) {
   NabWindows windows;
   std::map<std::string, NabCost> profiles;
   std::string err;
-  if (!LoadNabLabels(f.corpus, &windows, &profiles, &err)) return Fail(err + " (--score needs NAB's labels/ and config/)");
+  if (!LoadNabLabels(f.corpus, &windows, &profiles, &err))
+    return Fail(err + " (--score needs NAB's labels/ and config/)");
   for (const char* name : {"standard", "reward_low_FP_rate", "reward_low_FN_rate"}) {
     auto it = profiles.find(name);
     if (it == profiles.end()) continue;
@@ -192,8 +195,9 @@ int Detect(const DetectFlags& f, bool zscore_flags_given) {
   if (f.window < 2 || f.min_samples < 2 || f.threshold <= 0)
     return Fail("--window and --min-samples must be >= 2, --threshold > 0");
   if (f.detector == "novelty" && zscore_flags_given)
-    return Fail("--window, --min-samples, --threshold and --direction tune zscore and robust; "
-                "novelty's parameters are fixed (docs/detection.md)");
+    return Fail(
+        "--window, --min-samples, --threshold and --direction tune zscore and robust; "
+        "novelty's parameters are fixed (docs/detection.md)");
   if (f.input.empty() == f.corpus.empty()) return Fail("give either --input FILE or --corpus DIR");
   return f.corpus.empty() ? DetectOne(f) : DetectCorpus(f);
 }
@@ -213,18 +217,22 @@ void AddDetect(CLI::App* app, int* rc) {
   d->add_flag("--score", f->score, "with --corpus: print NAB's scores (needs the corpus' labels/ and config/)");
   d->add_option("--detector", f->detector,
                 "novelty (the default: episodes of shape novelty), robust (median/MAD) or zscore (mean/stddev)")
-      ->check(CLI::IsMember({"novelty", "robust", "zscore"}))->capture_default_str();
+      ->check(CLI::IsMember({"novelty", "robust", "zscore"}))
+      ->capture_default_str();
   CLI::Option* w = d->add_option("--window", f->window, "zscore/robust: points in the rolling window (>= 2)")
-                       ->check(Decimal())->capture_default_str();
+                       ->check(Decimal())
+                       ->capture_default_str();
   CLI::Option* t = d->add_option("--threshold", f->threshold, "zscore/robust: flag points whose |z| exceeds this (> 0)")
                        ->capture_default_str();
-  CLI::Option* m = d->add_option("--min-samples", f->min_samples, "zscore/robust: points seen before scoring starts (>= 2)")
-                       ->check(Decimal())->capture_default_str();
-  CLI::Option* dir = d->add_option("--direction", f->direction, "zscore/robust: which deviations count: high, low or both")
-                         ->check(CLI::IsMember({"high", "low", "both"}))->capture_default_str();
-  d->callback([f, rc, w, t, m, dir] {
-    *rc = Detect(*f, w->count() + t->count() + m->count() + dir->count() > 0);
-  });
+  CLI::Option* m =
+      d->add_option("--min-samples", f->min_samples, "zscore/robust: points seen before scoring starts (>= 2)")
+          ->check(Decimal())
+          ->capture_default_str();
+  CLI::Option* dir =
+      d->add_option("--direction", f->direction, "zscore/robust: which deviations count: high, low or both")
+          ->check(CLI::IsMember({"high", "low", "both"}))
+          ->capture_default_str();
+  d->callback([f, rc, w, t, m, dir] { *rc = Detect(*f, w->count() + t->count() + m->count() + dir->count() > 0); });
 }
 
 }  // namespace vigil::cli

@@ -24,7 +24,8 @@ struct LoadFlags {
   LoadOptions given;  // the flags' values, read only where the flag was given
   std::string scenario, duration;
   double scale = 1;
-  int64_t concurrency = 0, max_tokens = 0, prompt_tokens = 0, shared_prefix = 0, seed = 0, vocab = 0, disconnect_after = 0;
+  int64_t concurrency = 0, max_tokens = 0, prompt_tokens = 0, shared_prefix = 0, seed = 0, vocab = 0,
+          disconnect_after = 0;
   bool json = false, stream = false, no_stream = false;
   std::map<std::string, CLI::Option*> opt;
   bool Has(const std::string& name) const { return opt.at(name)->count() > 0; }
@@ -78,8 +79,9 @@ int Load(const LoadFlags& f) {
   LoadProgress progress;
   if (tty) {
     progress = [&o](const LoadResult& s, double el) {
-      const double frac = o.requests > 0 ? static_cast<double>(s.sent) / static_cast<double>(o.requests)
-                                         : o.duration_s > 0 ? el / o.duration_s : 0;
+      const double frac = o.requests > 0     ? static_cast<double>(s.sent) / static_cast<double>(o.requests)
+                          : o.duration_s > 0 ? el / o.duration_s
+                                             : 0;
       std::string bar(30, ' ');
       for (int i = 0; i < static_cast<int>(std::min(1.0, frac) * 30); ++i) bar[static_cast<size_t>(i)] = '#';
       std::fprintf(stderr, "\r[%s] %5.1fs  %lld done  %.1f tok/s  TTFT p50 %.0f ms  E2E p50 %.0f ms   ", bar.c_str(),
@@ -110,25 +112,39 @@ void AddLoad(CLI::App* app, int* rc) {
   def(o["url"] = l->add_option("--url", g.url, "the server's base URL"), d.url);
   o["model"] = l->add_option("--model", g.model, "the model to ask for (default: the server's first /v1/models)");
   o["api-key"] = l->add_option("--api-key", g.api_key, "sent as Authorization: Bearer");
-  o["scenario"] = l->add_option("--scenario", f->scenario, "a preset: low_load, saturation, long_prompts, long_outputs or burst");
+  o["scenario"] =
+      l->add_option("--scenario", f->scenario, "a preset: low_load, saturation, long_prompts, long_outputs or burst");
   def(o["scale"] = l->add_option("--scale", f->scale, "shrink the preset's token and request counts by this"), "1");
-  def(o["concurrency"] = l->add_option("--concurrency", f->concurrency, "closed loop: this many clients")->check(Decimal()), "8");
+  def(o["concurrency"] =
+          l->add_option("--concurrency", f->concurrency, "closed loop: this many clients")->check(Decimal()),
+      "8");
   o["rate"] = l->add_option("--rate", g.rate, "open loop: Poisson arrivals per second (instead of --concurrency)");
-  def(o["requests"] = l->add_option("--requests", g.requests, "stop after this many (0: no limit)")->check(Decimal()), "100");
-  o["duration"] = l->add_option("--duration", f->duration, "... or after this long, e.g. 60s (alone: no request limit)");
-  def(o["prompt-tokens"] = l->add_option("--prompt-tokens", f->prompt_tokens, "prompt length in tokens")->check(Decimal()),
+  def(o["requests"] = l->add_option("--requests", g.requests, "stop after this many (0: no limit)")->check(Decimal()),
+      "100");
+  o["duration"] =
+      l->add_option("--duration", f->duration, "... or after this long, e.g. 60s (alone: no request limit)");
+  def(o["prompt-tokens"] =
+          l->add_option("--prompt-tokens", f->prompt_tokens, "prompt length in tokens")->check(Decimal()),
       std::to_string(d.prompt_tokens));
-  def(o["prompt-tokens-stddev"] = l->add_option("--prompt-tokens-stddev", g.prompt_tokens_stddev, "spread of the prompt length"), "0");
+  def(o["prompt-tokens-stddev"] =
+          l->add_option("--prompt-tokens-stddev", g.prompt_tokens_stddev, "spread of the prompt length"),
+      "0");
   def(o["max-tokens"] = l->add_option("--max-tokens", f->max_tokens, "output tokens per request")->check(Decimal()),
       std::to_string(d.max_tokens));
-  def(o["shared-prefix-tokens"] = l->add_option("--shared-prefix-tokens", f->shared_prefix, "a prefix common to every prompt")
-                                      ->check(Decimal()),
+  def(o["shared-prefix-tokens"] =
+          l->add_option("--shared-prefix-tokens", f->shared_prefix, "a prefix common to every prompt")
+              ->check(Decimal()),
       "0");
-  def(o["seed"] = l->add_option("--seed", f->seed, "seeds the prompts and arrivals")->check(Decimal()), std::to_string(d.seed));
-  def(o["vocab"] = l->add_option("--vocab", f->vocab, "prompt token ids are drawn below this (> 100)")->check(Decimal()),
+  def(o["seed"] = l->add_option("--seed", f->seed, "seeds the prompts and arrivals")->check(Decimal()),
+      std::to_string(d.seed));
+  def(o["vocab"] =
+          l->add_option("--vocab", f->vocab, "prompt token ids are drawn below this (> 100)")->check(Decimal()),
       std::to_string(d.vocab));
-  def(o["disconnect-fraction"] = l->add_option("--disconnect-fraction", g.disconnect_fraction, "clients that hang up mid-stream"), "0");
-  def(o["disconnect-after"] = l->add_option("--disconnect-after", f->disconnect_after, "... after this many chunks")->check(Decimal()),
+  def(o["disconnect-fraction"] =
+          l->add_option("--disconnect-fraction", g.disconnect_fraction, "clients that hang up mid-stream"),
+      "0");
+  def(o["disconnect-after"] =
+          l->add_option("--disconnect-after", f->disconnect_after, "... after this many chunks")->check(Decimal()),
       std::to_string(d.disconnect_after));
   l->add_flag("--stream", f->stream, "stream the responses (the default)");
   l->add_flag("--no-stream", f->no_stream, "ask for whole responses instead");

@@ -81,8 +81,9 @@ int RulesExport(const ExportFlags& f) {
     return 2;
   }
   if (!tests_out.empty() && (output.empty() || opt.for_scale != 1)) {
-    std::fprintf(stderr, "vigilctl rules export: --tests-out needs --output (the tests name the rule file) and no "
-                         "--for-scale (the tests' times are the rules' own)\n");
+    std::fprintf(stderr,
+                 "vigilctl rules export: --tests-out needs --output (the tests name the rule file) and no "
+                 "--for-scale (the tests' times are the rules' own)\n");
     return 2;
   }
   if (!tests.empty() && tests_out.empty()) {
@@ -156,17 +157,20 @@ void AddRules(CLI::App* app, int* rc) {
   auto check = std::make_shared<std::vector<std::string>>();
   AddCommand(rules, "check", "Parse and type-check rule files; every error as file:line:col; exit 1 on any.", rc,
              [check] { return RulesCheck(*check); })
-      ->add_option("FILE", *check, "rule files")->required();
+      ->add_option("FILE", *check, "rule files")
+      ->required();
   auto test = std::make_shared<std::vector<std::string>>();
   AddCommand(rules, "test", "Run rule unit tests (promtool's format) against synthetic series; exit 1 on a failure.",
              rc, [test] { return RulesTest(*test); })
-      ->add_option("FILE", *test, "rule test files")->required();
+      ->add_option("FILE", *test, "rule test files")
+      ->required();
   auto f = std::make_shared<ExportFlags>();
   CLI::App* ex = AddCommand(rules, "export", "The same rules as Prometheus alerting rules over /metrics names.", rc,
                             [f] { return RulesExport(*f); });
   ex->add_option("FILE", f->args, "rule files, and test files (with tests:) for --tests-out");
   ex->add_option("--format", f->format, "the output format: prometheus")
-      ->required()->check(CLI::IsMember({"prometheus"}));
+      ->required()
+      ->check(CLI::IsMember({"prometheus"}));
   ex->add_option("-o,--output", f->output, "write the rules here (default: stdout)");
   ex->add_option("--tests-out", f->tests_out, "translate the test files to promtool tests here (needs --output)");
   const CLI::Validator positive(
@@ -176,7 +180,9 @@ void AddRules(CLI::App* app, int* rc) {
         return v.empty() || *end || !(x > 0) ? "expected a number > 0, got \"" + v + "\"" : "";
       },
       "");
-  ex->add_option("--for-scale", f->for_scale, "multiply every for: by this (> 0)")->check(positive)->capture_default_str();
+  ex->add_option("--for-scale", f->for_scale, "multiply every for: by this (> 0)")
+      ->check(positive)
+      ->capture_default_str();
   ex->add_option("--engine", f->engine,
                  "whose /metrics names: vigil (vigild), or an engine Prometheus scrapes itself: vllm, sglang, tgi, "
                  "llamacpp, trtllm (trtllm-serve), triton (Triton's TensorRT-LLM backend)")

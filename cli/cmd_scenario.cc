@@ -123,18 +123,24 @@ Status LoadScenario(const std::string& path, Scenario* s) {
     if (l["disconnect_after"]) o.disconnect_after = l["disconnect_after"].as<int>();
     if (l["seed"]) o.seed = l["seed"].as<uint64_t>();
     if (const YAML::Node b = l["burst"]) {
-      VIGIL_RETURN_IF_ERROR(ParseDuration(b["at"].as<std::string>(), &s->burst_at_s).WithContext(path + ": load.burst.at"));
-      VIGIL_RETURN_IF_ERROR(ParseDuration(b["for"].as<std::string>(), &s->burst_for_s).WithContext(path + ": load.burst.for"));
+      VIGIL_RETURN_IF_ERROR(
+          ParseDuration(b["at"].as<std::string>(), &s->burst_at_s).WithContext(path + ": load.burst.at"));
+      VIGIL_RETURN_IF_ERROR(
+          ParseDuration(b["for"].as<std::string>(), &s->burst_for_s).WithContext(path + ": load.burst.for"));
       s->burst_factor = b["factor"].as<double>();
       if (o.rate <= 0 || s->burst_factor <= 1 || s->burst_for_s <= 0)
-        return Status::InvalidArgument(path + ": load.burst needs an open-loop load.rate, a factor above 1 and a for above 0");
+        return Status::InvalidArgument(path +
+                                       ": load.burst needs an open-loop load.rate, a factor above 1 and a for above 0");
     }
     VIGIL_RETURN_IF_ERROR(ValidateLoadOptions(o).WithContext(path + ": load"));
     const YAML::Node e = root["expect"];
     if (e) {
-      if (e["fires"]) for (const auto& x : e["fires"]) s->fires.insert(x.as<std::string>());
-      if (e["allow"]) for (const auto& x : e["allow"]) s->allow.insert(x.as<std::string>());
-      if (e["primary"]) for (const auto& x : e["primary"]) s->primary.insert(x.as<std::string>());
+      if (e["fires"])
+        for (const auto& x : e["fires"]) s->fires.insert(x.as<std::string>());
+      if (e["allow"])
+        for (const auto& x : e["allow"]) s->allow.insert(x.as<std::string>());
+      if (e["primary"])
+        for (const auto& x : e["primary"]) s->primary.insert(x.as<std::string>());
       if (e["within"]) VIGIL_RETURN_IF_ERROR(ParseDuration(e["within"].as<std::string>(), &s->within_s));
       if (e["settle"]) VIGIL_RETURN_IF_ERROR(ParseDuration(e["settle"].as<std::string>(), &s->settle_s));
       if (e["capture"]) s->expect_capture = e["capture"].as<bool>();
@@ -266,18 +272,22 @@ int Run(const ScenarioFlags& flags) {
   const std::string dir = mkdtemp(tmpl);
   ::mkdir((dir + "/rules").c_str(), 0700);
   std::map<std::string, std::string> pathology;  // rule -> its pathology label
-  if (Status ws = WriteRules(EtcDir(flags.rules, "rules"), sc, dir + "/rules", &pathology); !ws.ok()) return Fail(ws.message());
+  if (Status ws = WriteRules(EtcDir(flags.rules, "rules"), sc, dir + "/rules", &pathology); !ws.ok())
+    return Fail(ws.message());
   const int port = FreeLoopbackPort();
   const std::string token = "scenario-admin-token-0123456789";
   std::ofstream(dir + "/token") << token << "\n";
   // HTTP workers for every request an overloaded scenario can have in
   // flight (each streaming request holds one), so the runner's own polls
   // never queue behind them and go blind.
-  std::string cfg = "server:\n  host: 127.0.0.1\n  port: " + std::to_string(port) + "\n  threads: 512\n  state_dir: " + dir +
-                    "/state\n  admin_token_file: " + dir + "/token\n  shutdown_grace: 2s\n"
-                    "engine:\n  model: builtin:tiny-llama\n" + Yaml(sc.engine, "  ") +
-                    "monitor:\n" + (sc.monitor && !sc.monitor.IsNull() ? Yaml(sc.monitor, "  ") : "  enabled: true\n") +
-                    "rules:\n  files: [" + dir + "/rules/*.yaml]\n"
+  std::string cfg = "server:\n  host: 127.0.0.1\n  port: " + std::to_string(port) +
+                    "\n  threads: 512\n  state_dir: " + dir + "/state\n  admin_token_file: " + dir +
+                    "/token\n  shutdown_grace: 2s\n"
+                    "engine:\n  model: builtin:tiny-llama\n" +
+                    Yaml(sc.engine, "  ") + "monitor:\n" +
+                    (sc.monitor && !sc.monitor.IsNull() ? Yaml(sc.monitor, "  ") : "  enabled: true\n") +
+                    "rules:\n  files: [" + dir +
+                    "/rules/*.yaml]\n"
                     "capture:\n  max_duration: 2s\n  max_steps: 50\n  cooldown: {rule: 10m, global: 0s}\n";
   const bool watch = flags.watch;
   if (watch) {
@@ -299,13 +309,17 @@ int Run(const ScenarioFlags& flags) {
   pid_t watcher = -1;
   if (watch) {
     std::string wcfg = "server:\n  host: 127.0.0.1\n  port: " + std::to_string(watch_port) + "\n  state_dir: " + dir +
-                       "/watch-state\n  admin_token_file: " + dir + "/token\n  shutdown_grace: 2s\n"
+                       "/watch-state\n  admin_token_file: " + dir +
+                       "/token\n  shutdown_grace: 2s\n"
                        "engine:\n  model: none\n"
-                       "monitor:\n" + (sc.monitor && !sc.monitor.IsNull() ? Yaml(sc.monitor, "  ") : "  enabled: true\n") +
-                       "rules:\n  files: [" + dir + "/rules/*.yaml]\n"
+                       "monitor:\n" +
+                       (sc.monitor && !sc.monitor.IsNull() ? Yaml(sc.monitor, "  ") : "  enabled: true\n") +
+                       "rules:\n  files: [" + dir +
+                       "/rules/*.yaml]\n"
                        "capture:\n  cooldown: {rule: 10m, global: 0s}\n"
-                       "targets:\n  - name: scenario\n    url: http://127.0.0.1:" + std::to_string(port) +
-                       "\n    bearer_token_file: " + dir + "/token\n    profile: {enabled: true, dir: " + dir +
+                       "targets:\n  - name: scenario\n    url: http://127.0.0.1:" +
+                       std::to_string(port) + "\n    bearer_token_file: " + dir +
+                       "/token\n    profile: {enabled: true, dir: " + dir +
                        "/state/captures, duration: 2s, stop_timeout: 30s}\n";
     std::ofstream(dir + "/watcher.yaml") << wcfg;
     watcher = Spawn(vigild, dir + "/watcher.yaml", watch_log);
@@ -321,7 +335,8 @@ int Run(const ScenarioFlags& flags) {
   c.set_read_timeout(10);
   std::string not_ready;
   if (!WaitReady(target_client, pid)) not_ready = "vigild did not become ready; its log:\n" + ReadAll(log);
-  else if (watch && !WaitReady(c, watcher)) not_ready = "the watching vigild did not become ready; its log:\n" + ReadAll(watch_log);
+  else if (watch && !WaitReady(c, watcher))
+    not_ready = "the watching vigild did not become ready; its log:\n" + ReadAll(watch_log);
   if (!not_ready.empty()) {
     cleanup();
     return Fail(not_ready);
@@ -349,7 +364,7 @@ int Run(const ScenarioFlags& flags) {
   std::atomic<bool> burst_done{false};
   std::thread burst_thread;
   std::map<std::string, Firing> fired;
-  std::map<std::string, double> primaries;  // primary diagnosis -> first seen
+  std::map<std::string, double> primaries;                                    // primary diagnosis -> first seen
   std::map<std::string, std::map<std::string, std::pair<int, int>>> clauses;  // rule -> comparison -> (held, polls)
   bool met_at = false;
   double met_time = 0;
@@ -478,12 +493,14 @@ int Run(const ScenarioFlags& flags) {
       std::string why;
       for (const auto& [text, st] : clauses[f]) {
         char buf[256];
-        std::snprintf(buf, sizeof buf, "%s%s held in %d/%d polls", why.empty() ? "" : "; ", text.c_str(), st.first, st.second);
+        std::snprintf(buf, sizeof buf, "%s%s held in %d/%d polls", why.empty() ? "" : "; ", text.c_str(), st.first,
+                      st.second);
         why += buf;
       }
       problems.push_back(f + " did not fire" + (why.empty() ? "" : " (" + why + ")"));
-    }
-    else if (it->second.at > sc.within_s) problems.push_back(f + " fired after " + std::to_string(static_cast<int>(it->second.at)) + "s (bound " + std::to_string(static_cast<int>(sc.within_s)) + "s)");
+    } else if (it->second.at > sc.within_s)
+      problems.push_back(f + " fired after " + std::to_string(static_cast<int>(it->second.at)) + "s (bound " +
+                         std::to_string(static_cast<int>(sc.within_s)) + "s)");
   }
   // Rules of the expected rules' own pathology (OrphanedKVBlocks and
   // KVBlocksLeaking are one leak) are not false alarms.
@@ -521,7 +538,9 @@ int Run(const ScenarioFlags& flags) {
                  {"burst_load", sc.burst_factor > 1 ? burst_result.ToJson() : json()},
                  {"duration_s", since()}};
   for (const auto& [name, f] : fired)
-    report["fired"][name] = {{"seconds_to_detect", f.at}, {"pathology", pathology[name]}, {"expected", allowed(name)},
+    report["fired"][name] = {{"seconds_to_detect", f.at},
+                             {"pathology", pathology[name]},
+                             {"expected", allowed(name)},
                              {"inhibited_by", std::vector<std::string>(f.inhibited_by.begin(), f.inhibited_by.end())},
                              {"only_inhibited", !f.uninhibited}};
   report["primary"] = json::object();
@@ -529,13 +548,16 @@ int Run(const ScenarioFlags& flags) {
   if (flags.json) {
     std::printf("%s\n", report.dump(2).c_str());
   } else {
-    std::printf("scenario %s%s: %s\n  %s\n", sc.name.c_str(), watch ? " (watched over HTTP)" : "", pass ? "PASS" : "FAIL",
-                sc.description.c_str());
+    std::printf("scenario %s%s: %s\n  %s\n", sc.name.c_str(), watch ? " (watched over HTTP)" : "",
+                pass ? "PASS" : "FAIL", sc.description.c_str());
     for (const auto& [name, f] : fired) {
       std::string by;
       for (const auto& b : f.inhibited_by) by += (by.empty() ? "" : ", ") + b;
       std::printf("  fired %-26s after %5.1f s%s%s\n", name.c_str(), f.at,
-                  sc.fires.count(name) ? "" : allowed(name) ? "  (same pathology or allowed)" : !f.uninhibited ? "" : "  (unexpected)",
+                  sc.fires.count(name) ? ""
+                  : allowed(name)      ? "  (same pathology or allowed)"
+                  : !f.uninhibited     ? ""
+                                       : "  (unexpected)",
                   by.empty() ? "" : ("  inhibited by " + by).c_str());
     }
     std::vector<std::pair<double, std::string>> by_time;
@@ -544,7 +566,8 @@ int Run(const ScenarioFlags& flags) {
     for (const auto& [at, name] : by_time) std::printf("  primary diagnosis %s from %5.1f s\n", name.c_str(), at);
     if (fired.empty()) std::printf("  no pathology rule fired\n");
     for (const auto& cap : captures)
-      std::printf("  capture %s (rule %s)\n", cap["id"].get<std::string>().c_str(), cap["rule"].get<std::string>().c_str());
+      std::printf("  capture %s (rule %s)\n", cap["id"].get<std::string>().c_str(),
+                  cap["rule"].get<std::string>().c_str());
     for (const auto& p : problems) std::printf("  problem: %s\n", p.c_str());
     std::printf("  load: %lld requests ok, %.1f output tokens/s, TTFT p95 %.0f ms\n",
                 static_cast<long long>(load_result.ok), load_result.output_tokens_per_s, load_result.ttft.p95 * 1e3);
@@ -564,12 +587,14 @@ void AddScenario(CLI::App* app, int* rc) {
                              "Start vigild with a pathology scenario, drive its load, and check which rules fire and "
                              "when; exit 0 when the expectation holds, 1 when not, 2 on errors.",
                              rc, [f] { return Run(*f); });
-  run->add_option("NAME|FILE", f->which, "a scenario of --scenarios (e.g. kv_thrashing), or a scenario file")->required();
+  run->add_option("NAME|FILE", f->which, "a scenario of --scenarios (e.g. kv_thrashing), or a scenario file")
+      ->required();
   run->add_flag("--watch", f->watch, "judge from a second, watch-only vigild watching the first over HTTP");
   run->add_flag("--json", f->json, "print the report as JSON");
   run->add_flag("--verbose", f->verbose, "print each rule as it fires");
   run->add_flag("--keep", f->keep, "keep the run's folder (configs, logs) in /tmp");
-  run->add_option("--scenarios", f->scenarios, "the scenarios' folder (default: etc/scenarios, else /etc/vigil/scenarios)");
+  run->add_option("--scenarios", f->scenarios,
+                  "the scenarios' folder (default: etc/scenarios, else /etc/vigil/scenarios)");
   run->add_option("--rules", f->rules, "the rule pack's folder (default: etc/rules, else /etc/vigil/rules)");
   run->add_option("--vigild", f->vigild, "the vigild to start (default: next to vigilctl, else $PATH)");
 }

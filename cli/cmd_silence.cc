@@ -32,9 +32,9 @@ int Call(const AdminFlags& a, const std::string& method, const std::string& path
   c.set_connection_timeout(3);
   c.set_read_timeout(10);
   httplib::Headers h = {{"Authorization", "Bearer " + token}};
-  httplib::Result r = method == "POST"   ? c.Post(path.c_str(), h, body, "application/json")
-                      : method == "GET"  ? c.Get(path.c_str(), h)
-                                         : c.Delete(path.c_str(), h);
+  httplib::Result r = method == "POST"  ? c.Post(path.c_str(), h, body, "application/json")
+                      : method == "GET" ? c.Get(path.c_str(), h)
+                                        : c.Delete(path.c_str(), h);
   if (!r) return Fail("cannot reach " + url + ": " + httplib::to_string(r.error()));
   *out = json::parse(r->body, nullptr, false);
   if (r->status / 100 != 2) {
@@ -77,8 +77,11 @@ int Add(const AddFlags& f) {
   }
   const char* user = std::getenv("USER");
   const std::string author = f.author_opt->count() ? f.author : user ? user : "vigilctl";
-  json body = {{"matchers", matchers}, {"startsAt", FormatRfc3339(start)}, {"endsAt", FormatRfc3339(end)},
-               {"createdBy", author}, {"comment", f.comment}};
+  json body = {{"matchers", matchers},
+               {"startsAt", FormatRfc3339(start)},
+               {"endsAt", FormatRfc3339(end)},
+               {"createdBy", author},
+               {"comment", f.comment}};
   if (int rc = Call(f.admin, "POST", "/api/v1/silences", body.dump(), &out)) return rc;
   if (out.contains("warning")) std::fprintf(stderr, "warning: %s\n", out["warning"].get<std::string>().c_str());
   std::printf("%s\n", out.value("silenceID", "").c_str());
@@ -124,8 +127,8 @@ struct ExpireFlags {
 }  // namespace
 
 void AddSilence(CLI::App* app, int* rc) {
-  CLI::App* silence = app->add_subcommand(
-      "silence", "Silences over the admin API (--url, --token-file or VIGIL_ADMIN_TOKEN).");
+  CLI::App* silence =
+      app->add_subcommand("silence", "Silences over the admin API (--url, --token-file or VIGIL_ADMIN_TOKEN).");
   silence->require_subcommand(1);
   auto a = std::make_shared<AddFlags>();
   CLI::App* add = AddCommand(silence, "add", "Silence the alerts that match every MATCHER; print the silence's id.", rc,

@@ -69,13 +69,22 @@ int ShowStatus(const StatusFlags& f) {
               j.value("model", "").c_str(), j.value("version", "").c_str(), j.value("uptime_seconds", 0.0));
   if (!j.value("reason", "").empty()) std::printf("  %s\n", j["reason"].get<std::string>().c_str());
   const auto& e = j.contains("engine") ? j["engine"] : nlohmann::json::object();
-  if (j.contains("engine")) std::printf("\n%sengine%s  running %s  waiting %s  KV %s%% (%s/%s blocks, %s orphaned)  busy %s%%  preemptions %s\n",
-              s.c("\033[1m"), s.c("\033[0m"), Num(e["requests_running"], "%.0f").c_str(),
-              Num(e["requests_waiting"], "%.0f").c_str(), Num(e["kv_cache_usage"].is_number() ? nlohmann::json(e["kv_cache_usage"].get<double>() * 100) : e["kv_cache_usage"], "%.1f").c_str(),
-              Num(e["kv_blocks_used"], "%.0f").c_str(), Num(e["kv_blocks_total"], "%.0f").c_str(),
-              Num(e["kv_blocks_orphaned"], "%.0f").c_str(),
-              Num(e["busy_fraction"].is_number() ? nlohmann::json(e["busy_fraction"].get<double>() * 100) : e["busy_fraction"], "%.0f").c_str(),
-              Num(e["preemptions_total"], "%.0f").c_str());
+  if (j.contains("engine"))
+    std::printf(
+        "\n%sengine%s  running %s  waiting %s  KV %s%% (%s/%s blocks, %s orphaned)  busy %s%%  preemptions %s\n",
+        s.c("\033[1m"), s.c("\033[0m"), Num(e["requests_running"], "%.0f").c_str(),
+        Num(e["requests_waiting"], "%.0f").c_str(),
+        Num(e["kv_cache_usage"].is_number() ? nlohmann::json(e["kv_cache_usage"].get<double>() * 100)
+                                            : e["kv_cache_usage"],
+            "%.1f")
+            .c_str(),
+        Num(e["kv_blocks_used"], "%.0f").c_str(), Num(e["kv_blocks_total"], "%.0f").c_str(),
+        Num(e["kv_blocks_orphaned"], "%.0f").c_str(),
+        Num(e["busy_fraction"].is_number() ? nlohmann::json(e["busy_fraction"].get<double>() * 100)
+                                           : e["busy_fraction"],
+            "%.0f")
+            .c_str(),
+        Num(e["preemptions_total"], "%.0f").c_str());
   // Watched targets (and the hosted engine, "local"): one line each.
   const auto& instances = j.value("instances", nlohmann::json::array());
   if (instances.size() > 1 || (instances.size() == 1 && instances[0].value("name", "") != "local")) {
@@ -84,15 +93,18 @@ int ShowStatus(const StatusFlags& f) {
       const std::string st = in.value("status", "");
       const auto& p = in.contains("primary") && in["primary"].is_object() ? in["primary"] : nlohmann::json();
       std::printf("  %-28s %s%-9s%s %s%s\n", in.value("name", "").c_str(),
-                  s.c(st == "healthy" ? "\033[32m" : st == "critical" ? "\033[31m" : "\033[33m"), st.c_str(), s.c("\033[0m"),
-                  in.contains("up") && !in["up"].get<bool>() ? "DOWN " : "",
+                  s.c(st == "healthy"    ? "\033[32m"
+                      : st == "critical" ? "\033[31m"
+                                         : "\033[33m"),
+                  st.c_str(), s.c("\033[0m"), in.contains("up") && !in["up"].get<bool>() ? "DOWN " : "",
                   p.is_object() ? p.value("alert", "").c_str() : "");
       const auto cannot = in.value("cannot_diagnose", nlohmann::json::array());
       if (instances.size() <= 3)  // a fleet's list would drown the diagnosis: --instance shows it
         for (const auto& c : cannot)
           std::printf("      cannot diagnose %s: %s\n", c.value("rule", "").c_str(), c.value("why", "").c_str());
       else if (!cannot.empty())
-        std::printf("      cannot diagnose %zu rule(s) here (--instance %s)\n", cannot.size(), in.value("name", "").c_str());
+        std::printf("      cannot diagnose %zu rule(s) here (--instance %s)\n", cannot.size(),
+                    in.value("name", "").c_str());
     }
   }
   // The primary diagnosis first, with its evidence; the rest as symptoms.
@@ -100,20 +112,22 @@ int ShowStatus(const StatusFlags& f) {
   auto show = [&](const nlohmann::json& f, bool detail) {
     const bool crit = f.value("severity", "") == "critical";
     std::string where;
-    const InstanceId id = InstanceId::FromLabels({{"target", f.value("target", InstanceId::kLocal)},
-                                                  {"engine", f.value("engine", "")}});
+    const InstanceId id =
+        InstanceId::FromLabels({{"target", f.value("target", InstanceId::kLocal)}, {"engine", f.value("engine", "")}});
     if (!id.local()) where = " [" + id.Name() + "]";
     std::printf("  %s%-9s%s %s%s  %s\n", s.c(crit ? "\033[31m" : "\033[33m"), f.value("severity", "").c_str(),
                 s.c("\033[0m"), f.value("alert", "").c_str(), where.c_str(), f.value("summary", "").c_str());
     const auto inh = f.value("inhibitedBy", nlohmann::json::array());
     if (!inh.empty()) std::printf("            (inhibited by %s)\n", inh[0].get<std::string>().c_str());
     if (!detail) return;
-    if (!f.value("description", "").empty()) std::printf("            %s\n", f["description"].get<std::string>().c_str());
+    if (!f.value("description", "").empty())
+      std::printf("            %s\n", f["description"].get<std::string>().c_str());
     if (f.contains("evidence") && f["evidence"].is_object())
       for (const auto& [k, v] : f["evidence"].items())
         std::printf("            %s = %s\n", k.c_str(), Num(v, "%.4g").c_str());
     if (!f.value("recommendation", "").empty())
-      std::printf("            %s→ %s%s\n", s.c("\033[36m"), f["recommendation"].get<std::string>().c_str(), s.c("\033[0m"));
+      std::printf("            %s→ %s%s\n", s.c("\033[36m"), f["recommendation"].get<std::string>().c_str(),
+                  s.c("\033[0m"));
   };
   if (primary.is_object()) {
     std::printf("\n%sdiagnosis%s  %s\n", s.c("\033[1m"), s.c("\033[0m"), primary.value("pathology", "").c_str());
@@ -130,14 +144,15 @@ int ShowStatus(const StatusFlags& f) {
     std::printf("\n%srecent anomalies%s\n", s.c("\033[1m"), s.c("\033[0m"));
     const size_t from = anomalies.size() > 5 ? anomalies.size() - 5 : 0;
     for (size_t i = from; i < anomalies.size(); ++i)
-      std::printf("  %s  %-11s %s\n", anomalies[i].value("time", "").c_str(), anomalies[i].value("detector", "").c_str(),
-                  anomalies[i].value("message", "").c_str());
+      std::printf("  %s  %-11s %s\n", anomalies[i].value("time", "").c_str(),
+                  anomalies[i].value("detector", "").c_str(), anomalies[i].value("message", "").c_str());
   }
   const auto& together = j.value("moves_together", nlohmann::json::array());
   if (!together.empty()) {
     std::printf("\n%smoves together%s\n", s.c("\033[1m"), s.c("\033[0m"));
     for (const auto& t : together)
-      std::printf("  %s ~ %s  r = %s\n", t.value("a", "").c_str(), t.value("b", "").c_str(), Num(t["r"], "%+.2f").c_str());
+      std::printf("  %s ~ %s  r = %s\n", t.value("a", "").c_str(), t.value("b", "").c_str(),
+                  Num(t["r"], "%+.2f").c_str());
   }
   return status == "healthy" ? 0 : 1;
 }

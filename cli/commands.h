@@ -12,12 +12,12 @@ namespace vigil::cli {
 void AddGenerate(CLI::App* app, int* rc);  // generate and logits
 void AddTokenize(CLI::App* app, int* rc);
 void AddDetect(CLI::App* app, int* rc);
-void AddRules(CLI::App* app, int* rc);     // rules check|test|export
+void AddRules(CLI::App* app, int* rc);  // rules check|test|export
 void AddStatus(CLI::App* app, int* rc);
-void AddSilence(CLI::App* app, int* rc);   // silence add|list|expire
-void AddCapture(CLI::App* app, int* rc);   // capture start|list|get|summary
+void AddSilence(CLI::App* app, int* rc);  // silence add|list|expire
+void AddCapture(CLI::App* app, int* rc);  // capture start|list|get|summary
 void AddLoad(CLI::App* app, int* rc);
-void AddScenario(CLI::App* app, int* rc);  // scenario run
+void AddScenario(CLI::App* app, int* rc);    // scenario run
 void AddCompletion(CLI::App* app, int* rc);  // completion bash, from the commands added before
 
 }  // namespace vigil::cli

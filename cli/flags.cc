@@ -32,11 +32,10 @@ void AddAdminFlags(CLI::App* app, AdminFlags* f) {
 }
 
 Status AdminToken(const AdminFlags& f, std::string* out) {
-  if (!f.token_file.empty()) {
-    return ReadSecretFile(f.token_file, "admin token file", out);
-  }
+  if (!f.token_file.empty()) { return ReadSecretFile(f.token_file, "admin token file", out); }
   const char* env = std::getenv("VIGIL_ADMIN_TOKEN");
-  if (!env || !*env) return Status::InvalidArgument("the admin token is needed: --token-file FILE or VIGIL_ADMIN_TOKEN");
+  if (!env || !*env)
+    return Status::InvalidArgument("the admin token is needed: --token-file FILE or VIGIL_ADMIN_TOKEN");
   *out = env;
   return Status::OK();
 }

@@ -177,9 +177,10 @@ Status LoadGenerator::Run(LoadResult* out, const LoadProgress& progress) {
     std::vector<int32_t> prompt = prefix;
     while (static_cast<int>(prompt.size()) < len)
       prompt.push_back(static_cast<int32_t>(100 + rng() % static_cast<uint64_t>(o_.vocab - 100)));
-    const bool hang_up = o_.disconnect_fraction > 0 && std::uniform_real_distribution<double>(0, 1)(rng) < o_.disconnect_fraction;
-    json body = {{"model", o_.model}, {"prompt", prompt}, {"max_tokens", o_.max_tokens}, {"temperature", 0},
-                 {"stream", o_.stream}, {"ignore_eos", o_.ignore_eos}};
+    const bool hang_up =
+        o_.disconnect_fraction > 0 && std::uniform_real_distribution<double>(0, 1)(rng) < o_.disconnect_fraction;
+    json body = {{"model", o_.model}, {"prompt", prompt},    {"max_tokens", o_.max_tokens},
+                 {"temperature", 0},  {"stream", o_.stream}, {"ignore_eos", o_.ignore_eos}};
     if (o_.stream) body["stream_options"] = {{"include_usage", true}};
     httplib::Request req;
     req.method = "POST";
@@ -212,8 +213,9 @@ Status LoadGenerator::Run(LoadResult* out, const LoadProgress& progress) {
         if (j.contains("usage") && j["usage"].is_object()) tokens = j["usage"].value("completion_tokens", tokens);
         if (!j.contains("choices") || j["choices"].empty()) continue;
         const json& ch = j["choices"][0];
-        const bool content = (ch.contains("text") && ch["text"].is_string() && !ch["text"].get<std::string>().empty()) ||
-                             (ch.contains("delta") && ch["delta"].is_object() && ch["delta"].contains("content"));
+        const bool content =
+            (ch.contains("text") && ch["text"].is_string() && !ch["text"].get<std::string>().empty()) ||
+            (ch.contains("delta") && ch["delta"].is_object() && ch["delta"].contains("content"));
         if (!content) continue;
         const double t = Since(intended);
         if (first < 0) first = t;
@@ -243,8 +245,9 @@ Status LoadGenerator::Run(LoadResult* out, const LoadProgress& progress) {
       return;
     }
     if (!sent) {
-      const std::string e = err == httplib::Error::Read ? "read_timeout_or_reset"
-                            : err == httplib::Error::Connection ? "connect" : httplib::to_string(err);
+      const std::string e = err == httplib::Error::Read         ? "read_timeout_or_reset"
+                            : err == httplib::Error::Connection ? "connect"
+                                                                : httplib::to_string(err);
       ++res.errors[e];
       return;
     }

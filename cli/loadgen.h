@@ -26,20 +26,20 @@ namespace vigil::cli {
 
 struct LoadOptions {
   std::string url = "http://127.0.0.1:8000";
-  std::string model;          // empty: the server's first /v1/models entry
+  std::string model;  // empty: the server's first /v1/models entry
   std::string api_key;
-  int concurrency = 0;        // closed loop
-  double rate = 0;            // open loop, requests/s (Poisson)
-  int64_t requests = 0;       // stop after this many (0: no limit)
-  double duration_s = 0;      // ... or after this long (0: no limit)
+  int concurrency = 0;    // closed loop
+  double rate = 0;        // open loop, requests/s (Poisson)
+  int64_t requests = 0;   // stop after this many (0: no limit)
+  double duration_s = 0;  // ... or after this long (0: no limit)
   int prompt_tokens = 128;
   double prompt_tokens_stddev = 0;
   int max_tokens = 128;
   int shared_prefix_tokens = 0;  // a prefix common to every prompt
   bool stream = true;
   uint64_t seed = 1;
-  int vocab = 30000;          // prompt token ids are drawn below this
-  bool ignore_eos = true;     // so every request produces max_tokens
+  int vocab = 30000;               // prompt token ids are drawn below this
+  bool ignore_eos = true;          // so every request produces max_tokens
   double disconnect_fraction = 0;  // clients that hang up mid-stream
   int disconnect_after = 4;        // ... after this many chunks
   double request_timeout_s = 600;

@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
   vigil::cli::AddLoad(&app, &rc);
   vigil::cli::AddScenario(&app, &rc);
 #endif
-  vigil::cli::AddCompletion(&app, &rc);  // last: it lists the commands above
+  vigil::cli::AddCompletion(&app, &rc);                                // last: it lists the commands above
   app.footer("Run 'vigilctl COMMAND --help' for a command's flags.");  // after the commands: not theirs
   if (argc < 2) {
     std::fputs(app.help().c_str(), stderr);
@@ -73,9 +73,9 @@ int main(int argc, char** argv) {
       int depth = 0;
       for (char c : path) depth += c == ' ';
       const std::string next = depth + 1 < argc ? argv[depth + 1] : "";
-      msg = next.empty()                ? "expected a command"
+      msg = next.empty()              ? "expected a command"
             : next.rfind("-", 0) == 0 ? "unknown flag " + next
-                                        : "unknown command \"" + next + "\"";
+                                      : "unknown command \"" + next + "\"";
       msg += " (" + SubcommandNames(at) + ")";
     } else if (const auto extra = app.remaining(true); !extra.empty()) {
       // CLI11 checks required flags before unknown ones; the unknown flag is

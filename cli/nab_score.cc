@@ -103,13 +103,13 @@ double NabScore(const NabWindows& windows, const std::map<std::string, NabRun>& 
       if (cur >= 0) {
         weight = ScaledSigmoid(-(static_cast<double>(cur_end - static_cast<long>(i)) + 1) / cur_len) * cost.tp / max_tp;
       } else {
-        const double u = prev_end < 0 ? -1.0
-                                      : ScaledSigmoid(std::fabs(static_cast<double>(prev_end - static_cast<long>(i))) /
-                                                      (prev_len - 1));
+        const double u =
+            prev_end < 0
+                ? -1.0
+                : ScaledSigmoid(std::fabs(static_cast<double>(prev_end - static_cast<long>(i))) / (prev_len - 1));
         weight = u * cost.fp;
       }
-      rows.push_back({i < r.scores.size() ? r.scores[i] : 0.0, weight,
-                      static_cast<double>(i) >= probation ? cur : -2});
+      rows.push_back({i < r.scores.size() ? r.scores[i] : 0.0, weight, static_cast<double>(i) >= probation ? cur : -2});
       if (cur >= 0 && static_cast<long>(i) == cur_end) {
         prev_end = cur_end;
         prev_len = cur_len;

@@ -26,7 +26,7 @@ struct Conn {
   bool connected = false;
   std::string out;  // the request, from `sent` on
   size_t sent = 0;
-  std::string in;   // response bytes not yet parsed
+  std::string in;  // response bytes not yet parsed
   bool have_head = false;
   int status = 0;
   bool chunked = false;

@@ -18,12 +18,12 @@ struct FleetOptions {
   int port = 0;
   std::string method = "POST";
   std::string path = "/v1/completions";
-  std::string body;            // the same for every request (JSON)
-  std::string api_key;         // sent as Authorization: Bearer
+  std::string body;     // the same for every request (JSON)
+  std::string api_key;  // sent as Authorization: Bearer
   int concurrency = 1;
   int64_t requests = 1;
-  double timeout_s = 120;      // the whole run; what is unfinished then counts as "timeout"
-  bool keep_alive = true;      // a slot's next request reuses its connection (unless the server closes it)
+  double timeout_s = 120;  // the whole run; what is unfinished then counts as "timeout"
+  bool keep_alive = true;  // a slot's next request reuses its connection (unless the server closes it)
 };
 
 struct FleetResult {
@@ -36,7 +36,7 @@ struct FleetResult {
   std::vector<double> e2e_s;              // request sent -> complete, per 200
   std::vector<std::string> error_bodies;  // the first few non-200 bodies
   double wall_s = 0;
-  int max_open = 0;                       // most connections open at once
+  int max_open = 0;  // most connections open at once
 };
 
 // Runs the fleet; `tick` (if set) is called about every 100 ms from the

@@ -94,7 +94,7 @@ class ManualClock final : public Clock {
   const double unix_start_;
   std::atomic<int64_t> elapsed_ns_{0};  // read lock-free: readers may hold a subscriber's mutex
   std::atomic<uint64_t> jumps_{0};
-  Mutex subs_mu_;                       // taken before a subscriber's mutex, never after
+  Mutex subs_mu_;  // taken before a subscriber's mutex, never after
   std::map<uint64_t, std::pair<Mutex*, CondVar*>> subs_ GUARDED_BY(subs_mu_);
   uint64_t next_id_ GUARDED_BY(subs_mu_) = 0;
 };
@@ -102,8 +102,7 @@ class ManualClock final : public Clock {
 // Keeps `cv` subscribed to `clock`'s jumps for its own lifetime.
 class ClockWakeup {
  public:
-  ClockWakeup(Clock* clock, Mutex* mu, CondVar* cv) EXCLUDES(mu)
-      : clock_(clock), id_(clock->Subscribe(mu, cv)) {}
+  ClockWakeup(Clock* clock, Mutex* mu, CondVar* cv) EXCLUDES(mu) : clock_(clock), id_(clock->Subscribe(mu, cv)) {}
   ~ClockWakeup() { clock_->Unsubscribe(id_); }
   ClockWakeup(const ClockWakeup&) = delete;
   ClockWakeup& operator=(const ClockWakeup&) = delete;

@@ -28,13 +28,22 @@ Status ParseMatcher(const std::string& text, Matcher* out) {
   if (op == std::string::npos || op == 0) return Status::InvalidArgument(usage);
   Matcher m;
   m.name = Trim(text.substr(0, op));
-  if (!ValidLabelName(m.name)) return Status::InvalidArgument("matcher \"" + text + "\": \"" + m.name + "\" is not a label name");
+  if (!ValidLabelName(m.name))
+    return Status::InvalidArgument("matcher \"" + text + "\": \"" + m.name + "\" is not a label name");
   size_t v;
-  if (text.compare(op, 2, "=~") == 0) { m.is_regex = true; v = op + 2; }
-  else if (text.compare(op, 2, "!~") == 0) { m.is_regex = true; m.is_equal = false; v = op + 2; }
-  else if (text.compare(op, 2, "!=") == 0) { m.is_equal = false; v = op + 2; }
-  else if (text[op] == '=') { v = op + 1; }
-  else return Status::InvalidArgument(usage);
+  if (text.compare(op, 2, "=~") == 0) {
+    m.is_regex = true;
+    v = op + 2;
+  } else if (text.compare(op, 2, "!~") == 0) {
+    m.is_regex = true;
+    m.is_equal = false;
+    v = op + 2;
+  } else if (text.compare(op, 2, "!=") == 0) {
+    m.is_equal = false;
+    v = op + 2;
+  } else if (text[op] == '=') {
+    v = op + 1;
+  } else return Status::InvalidArgument(usage);
   const std::string raw = Trim(text.substr(v));
   if (raw.size() >= 2 && raw.front() == '"' && raw.back() == '"') {
     for (size_t i = 1; i + 1 < raw.size(); ++i) {
@@ -66,7 +75,8 @@ Status CheckRegexLimits(const std::string& p) {
   // The longest run of digits from `j` (advanced past it), capped above kMaxRepeat.
   auto number = [&](size_t& j) {
     long v = 0;
-    for (; j < p.size() && std::isdigit(static_cast<unsigned char>(p[j])); ++j) v = std::min(v * 10 + (p[j] - '0'), kMaxRepeat + 1);
+    for (; j < p.size() && std::isdigit(static_cast<unsigned char>(p[j])); ++j)
+      v = std::min(v * 10 + (p[j] - '0'), kMaxRepeat + 1);
     return v;
   };
   auto too_big = [&](const char* what, size_t from, size_t to) {

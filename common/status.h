@@ -12,14 +12,14 @@ class Status {
  public:
   enum class Code {
     kOk = 0,
-    kInvalidArgument,   // the caller's input is wrong (bad request, bad config)
+    kInvalidArgument,  // the caller's input is wrong (bad request, bad config)
     kNotFound,
-    kCorruption,        // a file is malformed or inconsistent
+    kCorruption,  // a file is malformed or inconsistent
     kIOError,
-    kResourceExhausted, // would never fit (KV cache, max_model_len) or overloaded
-    kUnavailable,       // shutting down, not ready
-    kFailedPrecondition,// conflicts with the current state (a capture still running)
-    kUnimplemented,     // a format or feature Vigil does not support
+    kResourceExhausted,   // would never fit (KV cache, max_model_len) or overloaded
+    kUnavailable,         // shutting down, not ready
+    kFailedPrecondition,  // conflicts with the current state (a capture still running)
+    kUnimplemented,       // a format or feature Vigil does not support
     kInternal,
   };
 
@@ -55,8 +55,8 @@ const char* StatusCodeName(Status::Code code);
 }  // namespace vigil
 
 // Returns early from the enclosing function when `expr` is not OK.
-#define VIGIL_RETURN_IF_ERROR(expr)          \
-  do {                                       \
-    ::vigil::Status _vigil_st = (expr);      \
-    if (!_vigil_st.ok()) return _vigil_st;   \
+#define VIGIL_RETURN_IF_ERROR(expr)        \
+  do {                                     \
+    ::vigil::Status _vigil_st = (expr);    \
+    if (!_vigil_st.ok()) return _vigil_st; \
   } while (0)

@@ -65,7 +65,8 @@ Status AlertingApi::Create(const Config& config, CaptureLinkFn capture_link, std
     auto& r = nc.delivery.receivers[i];
     auto it = a.secret_files.find(r.name);
     if (it != a.secret_files.end())
-      VIGIL_RETURN_IF_ERROR(ReadSecretFile(it->second, "secret file", &r.secret).WithContext("alerts.receivers[" + std::to_string(i) + "].secret_file"));
+      VIGIL_RETURN_IF_ERROR(ReadSecretFile(it->second, "secret file", &r.secret)
+                                .WithContext("alerts.receivers[" + std::to_string(i) + "].secret_file"));
   }
   nc.delivery.retry = a.retry;
   nc.delivery.alertmanager_ttl_s = 4 * a.resend_delay_s;
@@ -78,7 +79,8 @@ Status AlertingApi::Create(const Config& config, CaptureLinkFn capture_link, std
   VIGIL_RETURN_IF_ERROR(alerts::Notifier::Create(nc, DefaultClock(), &api->notifier_).WithContext("alerts"));
   api->notifier_->Start();
   std::string names;
-  for (const auto& r : nc.delivery.receivers) names += (names.empty() ? "" : ", ") + r.name + " (" + alerts::ReceiverTypeName(r.type) + ")";
+  for (const auto& r : nc.delivery.receivers)
+    names += (names.empty() ? "" : ", ") + r.name + " (" + alerts::ReceiverTypeName(r.type) + ")";
   spdlog::info("alerts: receivers {}; outbox {}", names, nc.delivery.outbox_path);
   *out = std::move(api);
   return Status::OK();
@@ -98,7 +100,8 @@ void AlertingApi::ObserveFiring(const std::vector<rules::RuleEngine::View>& view
     if (!evidence.empty()) a.annotations["evidence"] = evidence;
     a.annotations["report"] = url + "/health/report";
     auto target = v.rule.labels.find("target");
-    if (const std::string link = capture_link_(v.rule.name, target == v.rule.labels.end() ? "" : target->second); !link.empty())
+    if (const std::string link = capture_link_(v.rule.name, target == v.rule.labels.end() ? "" : target->second);
+        !link.empty())
       a.annotations["capture"] = link;
     a.starts_at = v.status.fired_at > 0 ? v.status.fired_at : v.status.active_since;
     a.generator_url = url + "/api/v1/rules";
@@ -115,8 +118,8 @@ std::vector<std::string> AlertingApi::SilencedBy(const std::map<std::string, std
 json AlertingApi::Report() const {
   json receivers = json::object();
   for (const auto& [name, rs] : notifier_->deliverer().Stats())
-    receivers[name] = {{"pending", rs.pending}, {"delivered", rs.delivered}, {"failed_attempts", rs.failed},
-                       {"dead", rs.dead}};
+    receivers[name] = {
+        {"pending", rs.pending}, {"delivered", rs.delivered}, {"failed_attempts", rs.failed}, {"dead", rs.dead}};
   return {{"fault", notifier_->fault()}, {"receivers", receivers}};
 }
 

@@ -29,20 +29,27 @@ CaptureApi::CaptureApi(const Config& config, engine::Engine* engine, const std::
   if (cc.dir.empty()) cc.dir = config.server.state_dir + "/captures";
   if (!engine) cc.enabled = false;  // a sidecar has no engine to profile here
   const auto& e = config.engine;
-  json snapshot = {{"model", served_model}, {"device", e.device}, {"dtype", e.dtype}, {"block_size", e.block_size},
-                   {"max_num_seqs", e.max_num_seqs}, {"max_num_batched_tokens", e.max_num_batched_tokens},
-                   {"max_model_len", e.max_model_len}, {"enable_chunked_prefill", e.enable_chunked_prefill},
-                   {"enable_prefix_caching", e.enable_prefix_caching}, {"version", kVersion}};
-  captures_ = std::make_unique<capture::CaptureManager>(cc, engine, std::move(throughput_before), snapshot, clock,
-                                                        &policy_);
+  json snapshot = {{"model", served_model},
+                   {"device", e.device},
+                   {"dtype", e.dtype},
+                   {"block_size", e.block_size},
+                   {"max_num_seqs", e.max_num_seqs},
+                   {"max_num_batched_tokens", e.max_num_batched_tokens},
+                   {"max_model_len", e.max_model_len},
+                   {"enable_chunked_prefill", e.enable_chunked_prefill},
+                   {"enable_prefix_caching", e.enable_prefix_caching},
+                   {"version", kVersion}};
+  captures_ =
+      std::make_unique<capture::CaptureManager>(cc, engine, std::move(throughput_before), snapshot, clock, &policy_);
   if (!config.targets.empty()) {
     capture::RemoteCaptureConfig rc;
     rc.enabled = config.capture.enabled;
     remote_captures_ = std::make_unique<capture::RemoteCaptures>(rc, &policy_);
   }
   if (!engine) {
-    spdlog::info("captures: of watched targets through their /start_profile (cooldown {} per rule, {} global per target)",
-                 FormatDuration(cc.rule_cooldown_s), FormatDuration(cc.global_cooldown_s));
+    spdlog::info(
+        "captures: of watched targets through their /start_profile (cooldown {} per rule, {} global per target)",
+        FormatDuration(cc.rule_cooldown_s), FormatDuration(cc.global_cooldown_s));
     return;
   }
   spdlog::info("captures: {} in {} (up to {} steps or {}, {} per trace; cooldown {} per rule, {} global)",
@@ -114,7 +121,7 @@ void CaptureApi::Routes(httplib::Server& h, AccessCheck check_admin) {
       }
       if (body.contains("duration")) {
         double d = 0;
-        Status st = body["duration"].is_string() ? ParseDuration(body["duration"].get<std::string>(), &d)
+        Status st = body["duration"].is_string()   ? ParseDuration(body["duration"].get<std::string>(), &d)
                     : body["duration"].is_number() ? (d = body["duration"].get<double>(), Status::OK())
                                                    : Status::InvalidArgument("expected a duration such as \"5s\"");
         if (!st.ok() || d <= 0) {
@@ -155,7 +162,8 @@ void CaptureApi::Routes(httplib::Server& h, AccessCheck check_admin) {
     std::string id;
     if (Status st = captures_->Stop(&id); !st.ok()) return SendStatus(r, st);
     captures_->WaitIdle(60);  // vLLM answers once the trace is written
-    r.set_content(json{{"id", id}, {"status", "stopped"}, {"url", "/api/v1/captures/" + id}}.dump(), "application/json");
+    r.set_content(json{{"id", id}, {"status", "stopped"}, {"url", "/api/v1/captures/" + id}}.dump(),
+                  "application/json");
   });
   h.Get("/api/v1/captures", [this, check_admin](const httplib::Request& q, httplib::Response& r) {
     if (!check_admin(q, r)) return;

@@ -58,10 +58,10 @@ class CaptureApi {
 
  private:
   const std::string external_url_;
-  capture::CapturePolicy policy_;  // before the captures: they claim through it until destroyed
+  capture::CapturePolicy policy_;                      // before the captures: they claim through it until destroyed
   std::unique_ptr<capture::CaptureManager> captures_;  // always set; disabled in a sidecar
   std::unique_ptr<capture::RemoteCaptures> remote_captures_;  // with targets: through their /start_profile
-  capture::DueCaptures due_;  // monitor thread only
+  capture::DueCaptures due_;                                  // monitor thread only
 };
 
 }  // namespace vigil::daemon

@@ -29,8 +29,8 @@ void ReadServer(Section s, ServerConfig* c) {
   s.Duration("engine_stall_timeout", &c->engine_stall_timeout_s, 0.1);
   // external_labels, as Prometheus names them; instance_labels is its old
   // name (it suggested the monitored instances), still read with a warning.
-  const std::string labels_key = s.DeprecatedAlias("instance_labels", "external_labels") ? "instance_labels"
-                                                                                       : "external_labels";
+  const std::string labels_key =
+      s.DeprecatedAlias("instance_labels", "external_labels") ? "instance_labels" : "external_labels";
   s.StringMap(labels_key, &c->external_labels);
   s.Bool("ui", &c->ui);
   s.String("ui_dir", &c->ui_dir);
@@ -81,8 +81,9 @@ void ReadZScore(Section& s, detectors::ZScoreConfig* z) {
   s.Double("min_absolute_change", &z->min_absolute_change, 0, 1e18);
   std::string dir = detectors::DirectionName(z->direction);
   s.OneOf("direction", &dir, {"high", "low", "both"});
-  z->direction = dir == "high" ? detectors::Direction::kHigh : dir == "low" ? detectors::Direction::kLow
-                                                                            : detectors::Direction::kBoth;
+  z->direction = dir == "high"  ? detectors::Direction::kHigh
+                 : dir == "low" ? detectors::Direction::kLow
+                                : detectors::Direction::kBoth;
 }
 
 void ReadMonitor(Section s, MonitorConfig* m) {
@@ -91,7 +92,8 @@ void ReadMonitor(Section s, MonitorConfig* m) {
   s.Duration("window", &m->window_s, 0.01);
   s.Duration("retention", &m->retention_s, 0.01);
   s.Duration("request_timeout", &m->request_timeout_s, 0.001);
-  if (m->retention_s / m->interval_s > 10000000) s.Error("retention", "retention / interval exceeds 10 million points per signal");
+  if (m->retention_s / m->interval_s > 10000000)
+    s.Error("retention", "retention / interval exceeds 10 million points per signal");
   Section d = s.Child("detectors");
   detectors::DetectorsConfig& dc = m->detectors;
   d.OneOf("method", &dc.method, {"novelty", "zscore"});
@@ -226,8 +228,9 @@ std::vector<std::string> RestartRequiredChanges(const Config& a, const Config& b
     std::ostringstream s;
     for (const auto& t : c.targets)
       s << t.name << '|' << t.url << '|' << static_cast<int>(t.engine) << '|' << t.scrape_timeout_s << '|'
-        << t.bearer_token_file << '|' << t.health_path << '|' << t.health_interval_s << '|' << t.limits.max_bytes << '|' << t.limits.max_series << '|'
-        << t.profile.enabled << '|' << t.profile.dir << '|' << t.profile.duration_s << '|' << t.profile.stop_timeout_s << ';';
+        << t.bearer_token_file << '|' << t.health_path << '|' << t.health_interval_s << '|' << t.limits.max_bytes << '|'
+        << t.limits.max_series << '|' << t.profile.enabled << '|' << t.profile.dir << '|' << t.profile.duration_s << '|'
+        << t.profile.stop_timeout_s << ';';
     return s.str();
   };
   if (targets_text(a) != targets_text(b)) out.push_back("targets");
@@ -240,7 +243,8 @@ std::vector<std::string> RestartRequiredChanges(const Config& a, const Config& b
   if (x.max_model_len != y.max_model_len) out.push_back("engine.max_model_len");
   if (x.enable_chunked_prefill != y.enable_chunked_prefill) out.push_back("engine.enable_chunked_prefill");
   if (x.enable_prefix_caching != y.enable_prefix_caching) out.push_back("engine.enable_prefix_caching");
-  if (x.faults.leak_blocks_on_abort != y.faults.leak_blocks_on_abort || x.faults.stall_step_ms != y.faults.stall_step_ms)
+  if (x.faults.leak_blocks_on_abort != y.faults.leak_blocks_on_abort ||
+      x.faults.stall_step_ms != y.faults.stall_step_ms)
     out.push_back("engine.faults");
   if (a.serving.tokenizer != b.serving.tokenizer) out.push_back("engine.tokenizer");
   if (a.server.host != b.server.host || a.server.port != b.server.port) out.push_back("server.host/port");

@@ -24,8 +24,8 @@ struct ServerConfig {
   int threads = 64;                 // HTTP workers for every route but the streams (which hold none)
   int max_waiting_requests = 4096;  // requests in the engine's queue; beyond it: 429 with Retry-After
   double shutdown_grace_s = 30;
-  std::string api_keys_file;        // when set, /v1/* needs Authorization: Bearer KEY
-  std::string admin_token_file;     // admin endpoints refuse without it
+  std::string api_keys_file;     // when set, /v1/* needs Authorization: Bearer KEY
+  std::string admin_token_file;  // admin endpoints refuse without it
   std::string state_dir = "/var/lib/vigil";
   int64_t max_request_bytes = 1 << 20;  // larger bodies: 413
   double engine_stall_timeout_s = 10;   // /health 503 and no WATCHDOG=1 past this
@@ -40,8 +40,8 @@ struct ServerConfig {
 };
 
 struct ModelServingConfig {
-  std::string tokenizer;            // empty: <model dir>/tokenizer.json (built-in: bundled GPT-2)
-  std::string served_model_name;    // empty: the model path or builtin name
+  std::string tokenizer;          // empty: <model dir>/tokenizer.json (built-in: bundled GPT-2)
+  std::string served_model_name;  // empty: the model path or builtin name
   // Chat rendering: each message as message_template with {role} and
   // {content}, then generation_prompt.
   std::string chat_message_template = "<|{role}|>\n{content}\n";
@@ -64,13 +64,13 @@ struct RulesConfig {
 };
 
 struct AlertsConfig {
-  alerts::DispatchConfig dispatch;                // group_by, group_wait, ..., default_receiver, routes
-  std::vector<alerts::ReceiverConfig> receivers;  // a "log" receiver is always among them
+  alerts::DispatchConfig dispatch;                  // group_by, group_wait, ..., default_receiver, routes
+  std::vector<alerts::ReceiverConfig> receivers;    // a "log" receiver is always among them
   std::map<std::string, std::string> secret_files;  // receiver -> secret_file (read at start)
-  alerts::RetryPolicy retry;                      // retry_base, retry_cap, max_age
-  std::string external_url;                       // links back to vigild; empty: http://host:port
-  double resend_delay_s = 60;                     // alertmanager receivers, while firing
-  std::vector<rules::InhibitRule> inhibit_rules;  // added to those the rule files ship
+  alerts::RetryPolicy retry;                        // retry_base, retry_cap, max_age
+  std::string external_url;                         // links back to vigild; empty: http://host:port
+  double resend_delay_s = 60;                       // alertmanager receivers, while firing
+  std::vector<rules::InhibitRule> inhibit_rules;    // added to those the rule files ship
 };
 
 struct LoggingConfig {

@@ -71,8 +71,7 @@ void ReadAlerts(Section s, AlertsConfig* a) {
     a->receivers.push_back(log);
     names.insert("log");
   }
-  if (!names.count(d.default_receiver))
-    s.Error("default_receiver", "no receiver named \"" + d.default_receiver + "\"");
+  if (!names.count(d.default_receiver)) s.Error("default_receiver", "no receiver named \"" + d.default_receiver + "\"");
   for (Section& r : s.Items("routes")) {
     alerts::Route route;
     r.StringMap("match", &route.match);

@@ -59,8 +59,9 @@ class Section {
     if (!n.IsScalar() || !YAML::convert<int64_t>::decode(n, v))
       return Error(n, key, std::string("expected ") + what + ", got " + Quote(n));
     if (v < min || v > max)
-      return Error(n, key, std::string("expected ") + what + " in [" + std::to_string(min) + ", " +
-                               std::to_string(max) + "], got " + std::to_string(v));
+      return Error(n, key,
+                   std::string("expected ") + what + " in [" + std::to_string(min) + ", " + std::to_string(max) +
+                       "], got " + std::to_string(v));
     *out = static_cast<T>(v);
   }
   void Double(const std::string& key, double* out, double min, double max) {
@@ -96,7 +97,8 @@ class Section {
     if (!n) return;
     std::string list;
     for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-    if (!n.IsScalar() || !allowed.count(n.Scalar())) return Error(n, key, "expected one of " + list + ", got " + Quote(n));
+    if (!n.IsScalar() || !allowed.count(n.Scalar()))
+      return Error(n, key, "expected one of " + list + ", got " + Quote(n));
     *out = n.Scalar();
   }
 
@@ -127,7 +129,8 @@ class Section {
       return out;
     }
     const YAML::Node& cn = n;  // const: the elements keep their marks (line:col)
-    for (size_t i = 0; i < cn.size(); ++i) out.emplace_back(cn[i], Path(key) + "[" + std::to_string(i) + "]", file_, errors_);
+    for (size_t i = 0; i < cn.size(); ++i)
+      out.emplace_back(cn[i], Path(key) + "[" + std::to_string(i) + "]", file_, errors_);
     return out;
   }
   bool IsMapping(const std::string& key) const {

@@ -49,8 +49,10 @@ void ReadTargets(Section& top, std::vector<pipeline::TargetConfig>* out) {
     }
     if (t.name.empty()) t.name = DefaultTargetName(t.url);
     if (!ValidName(t.name)) s.Error("name", "\"" + t.name + "\": use letters, digits, '-', '_', '.' and ':'");
-    else if (!names.insert(t.name).second) s.Error("name", "\"" + t.name + "\" is used twice (\"local\" is the hosted engine)");
-    if (!t.health_path.empty() && t.health_path[0] != '/') s.Error("health_path", "must start with / (or be \"\" to not probe)");
+    else if (!names.insert(t.name).second)
+      s.Error("name", "\"" + t.name + "\" is used twice (\"local\" is the hosted engine)");
+    if (!t.health_path.empty() && t.health_path[0] != '/')
+      s.Error("health_path", "must start with / (or be \"\" to not probe)");
     s.Finish();
     out->push_back(std::move(t));
   }

@@ -132,7 +132,8 @@ Status Daemon::Create(const Config& config, std::unique_ptr<Daemon>* out) {
   if (!config.targets.empty() && !config.monitor.enabled)
     return Status::InvalidArgument("targets: watching targets needs the monitor (monitor.enabled: true)");
   if (!config.engine_enabled && config.targets.empty())
-    return Status::InvalidArgument("engine.model: none needs targets: to watch (a vigild with neither has nothing to do)");
+    return Status::InvalidArgument(
+        "engine.model: none needs targets: to watch (a vigild with neither has nothing to do)");
   std::vector<rules::RuleGroup> groups;
   std::vector<rules::InhibitRule> inhibits;
   VIGIL_RETURN_IF_ERROR(d->LoadRuleSet(config, &groups, &inhibits).WithContext("rules.files"));
@@ -149,7 +150,8 @@ Status Daemon::Create(const Config& config, std::unique_ptr<Daemon>* out) {
                                      " tokens but the model's vocabulary is " + std::to_string(mi.vocab_size) +
                                      "; they do not belong together");
     }
-    d->served_model_ = config.serving.served_model_name.empty() ? config.engine.model : config.serving.served_model_name;
+    d->served_model_ =
+        config.serving.served_model_name.empty() ? config.engine.model : config.serving.served_model_name;
   }
   d->chat_.message_template = config.serving.chat_message_template;
   d->chat_.generation_prompt = config.serving.chat_generation_prompt;
@@ -200,8 +202,7 @@ Status Daemon::Create(const Config& config, std::unique_ptr<Daemon>* out) {
   }
   if (d->engine_)
     spdlog::info("tokenizer {} ({} tokens); serving model \"{}\"", tok_path, d->tok_->vocab_size(), d->served_model_);
-  else
-    spdlog::info("no engine of its own (a sidecar): watching {} target(s)", config.targets.size());
+  else spdlog::info("no engine of its own (a sidecar): watching {} target(s)", config.targets.size());
   *out = std::move(d);
   return Status::OK();
 }
@@ -252,7 +253,8 @@ Status Daemon::StartMonitor(std::vector<rules::RuleGroup> groups, std::vector<ru
   spdlog::info("monitor: every {}s, window {}s, retention {}s ({} points per signal); {} rules; {} target(s)",
                m.interval_s, m.window_s, m.retention_s, points, pipeline_->rule_count(), config_.targets.size());
   for (const auto& t : config_.targets)
-    spdlog::info("monitor: watching {} at {} (engine {})", t.name, t.url, t.engine == scrape::EngineKind::kUnknown ? "auto" : scrape::EngineKindName(t.engine));
+    spdlog::info("monitor: watching {} at {} (engine {})", t.name, t.url,
+                 t.engine == scrape::EngineKind::kUnknown ? "auto" : scrape::EngineKindName(t.engine));
   return Status::OK();
 }
 
@@ -318,7 +320,7 @@ void Daemon::Stop() {
   // Stopped, not destroyed: HTTP handlers may still be reading them. The
   // destructor frees them, after Serve has joined the HTTP workers.
   captures_->Shutdown();
-  if (engine_) engine_->Stop();  // aborts the rest; their streams end
+  if (engine_) engine_->Stop();                                 // aborts the rest; their streams end
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let streams flush their final chunks
   front_->Stop();
   spdlog::info("stopped");
@@ -377,7 +379,8 @@ std::string Daemon::HealthProblem() const {
   const auto s = engine_->GetLoad();
   const int64_t now = RealClock::SteadyNs();  // the engine's heartbeat clock
   const double age = static_cast<double>(now - s.heartbeat_ns) / 1e9;
-  if (age > config_.server.engine_stall_timeout_s) return "engine loop stuck: no heartbeat for " + std::to_string(static_cast<int>(age)) + "s";
+  if (age > config_.server.engine_stall_timeout_s)
+    return "engine loop stuck: no heartbeat for " + std::to_string(static_cast<int>(age)) + "s";
   return "";
 }
 
@@ -396,7 +399,8 @@ std::string Daemon::StatusLine() const {
   char buf[256];
   std::snprintf(buf, sizeof buf, "%s; %ld running, %ld waiting, KV %.0f%%, %ld tokens out",
                 stopping_ ? "stopping" : "serving", static_cast<long>(s.requests_running),
-                static_cast<long>(s.requests_waiting), s.kv_cache_usage * 100, static_cast<long>(s.generation_tokens_total));
+                static_cast<long>(s.requests_waiting), s.kv_cache_usage * 100,
+                static_cast<long>(s.generation_tokens_total));
   return buf;
 }
 
@@ -540,9 +544,7 @@ void Daemon::Routes() {
     std::string what = "internal error";
     try {
       if (ep) std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
+    } catch (const std::exception& e) { what = e.what(); } catch (...) {
     }
     spdlog::error("HTTP handler failed: {}", what);
     ApiError e;

@@ -103,9 +103,9 @@ class Daemon {
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<tokenizer::Tokenizer> tok_;
   std::unique_ptr<Metrics> metrics_;
-  std::unique_ptr<monitor::GpuProbe> gpu_;  // NVML, when the engine runs on CUDA and NVML loads
-  GpuIdentity gpu_id_;                      // set with gpu_, before the monitor starts
-  mutable Mutex gpu_mu_;                    // a leaf
+  std::unique_ptr<monitor::GpuProbe> gpu_;         // NVML, when the engine runs on CUDA and NVML loads
+  GpuIdentity gpu_id_;                             // set with gpu_, before the monitor starts
+  mutable Mutex gpu_mu_;                           // a leaf
   engine::GpuStats gpu_last_ GUARDED_BY(gpu_mu_);  // the monitor thread's last read, for /metrics and the report
   // The monitor: every monitored instance's series, detectors and rules
   // (absent with monitor.enabled: false).

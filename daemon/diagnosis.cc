@@ -34,8 +34,10 @@ json ActionNames(const rules::Rule& r) {
 }
 
 json Alert(const rules::RuleEngine::View& v) {
-  return {{"labels", v.rule.labels}, {"annotations", v.status.annotations},
-          {"state", rules::RuleStateName(v.status.state)}, {"activeAt", FormatTime(v.status.active_since)},
+  return {{"labels", v.rule.labels},
+          {"annotations", v.status.annotations},
+          {"state", rules::RuleStateName(v.status.state)},
+          {"activeAt", FormatTime(v.status.active_since)},
           {"value", v.status.value ? json(*v.status.value) : json()}};
 }
 
@@ -116,12 +118,17 @@ json Diagnosis(const std::vector<rules::RuleEngine::View>& views) {
       auto it = v.status.annotations.find(k);
       return it == v.status.annotations.end() ? std::string() : it->second;
     };
-    json f = {{"alert", v.rule.name}, {"severity", severity},
+    json f = {{"alert", v.rule.name},
+              {"severity", severity},
               {"pathology", v.rule.labels.count("pathology") ? v.rule.labels.at("pathology") : ""},
-              {"since", FormatTime(v.status.fired_at)}, {"value", v.status.value ? json(*v.status.value) : json()},
-              {"summary", ann("summary")}, {"description", ann("description")},
-              {"recommendation", ann("recommendation")}, {"evidence", Evidence(v.status)},
-              {"inhibitedBy", v.status.inhibited_by}, {"firedAt", v.status.fired_at}};
+              {"since", FormatTime(v.status.fired_at)},
+              {"value", v.status.value ? json(*v.status.value) : json()},
+              {"summary", ann("summary")},
+              {"description", ann("description")},
+              {"recommendation", ann("recommendation")},
+              {"evidence", Evidence(v.status)},
+              {"inhibitedBy", v.status.inhibited_by},
+              {"firedAt", v.status.fired_at}};
     // Which monitored instance: the watched target (and engine) it is about.
     for (const char* l : {"target", "engine"})
       if (auto it = v.rule.labels.find(l); it != v.rule.labels.end()) f[l] = it->second;
@@ -136,7 +143,9 @@ json Diagnosis(const std::vector<rules::RuleEngine::View>& views) {
     firing[i].erase("firedAt");
     if (i != primary) symptoms.push_back(firing[i]);
   }
-  return {{"status", status}, {"primary", primary < 0 ? json() : firing[primary]}, {"symptoms", symptoms},
+  return {{"status", status},
+          {"primary", primary < 0 ? json() : firing[primary]},
+          {"symptoms", symptoms},
           {"firing", firing}};
 }
 

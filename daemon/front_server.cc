@@ -36,8 +36,7 @@ void FrontServer::Impl::Accept() {
     if (ec) {
       // Out of descriptors (or buffers): the pending connections stay in the
       // backlog; try again shortly rather than spin.
-      if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
-          ec == asio::error::no_memory) {
+      if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space || ec == asio::error::no_memory) {
         if (!accept_warned_) spdlog::warn("HTTP: cannot accept ({}); retrying every 100 ms", ec.message());
         accept_warned_ = true;
         accept_retry_.expires_after(std::chrono::milliseconds(100));

@@ -52,11 +52,11 @@ class Exchange {
 };
 
 struct FrontServerOptions {
-  int worker_threads = 64;            // run the RouteTable's handlers
-  int io_threads = 2;                 // run every socket
+  int worker_threads = 64;              // run the RouteTable's handlers
+  int io_threads = 2;                   // run every socket
   int64_t max_request_bytes = 1 << 20;  // larger bodies: 413
-  double idle_timeout_s = 60;         // a kept-alive connection with no request is closed after this
-  double write_timeout_s = 30;        // a client that reads nothing for this long is dropped
+  double idle_timeout_s = 60;           // a kept-alive connection with no request is closed after this
+  double write_timeout_s = 30;          // a client that reads nothing for this long is dropped
   // The JSON error body for a status the front server answers itself
   // (413, 400 for malformed HTTP, 503 while stopping).
   std::function<std::string(int status, const std::string& message)> error_body;
@@ -85,9 +85,9 @@ class FrontServer {
   void Stop();
 
   struct Counts {
-    int64_t connections_open = 0;      // accepted and not yet closed
+    int64_t connections_open = 0;  // accepted and not yet closed
     int64_t connections_total = 0;
-    int64_t streams_open = 0;          // exchanges in flight
+    int64_t streams_open = 0;  // exchanges in flight
   };
   Counts counts() const;
 

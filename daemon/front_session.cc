@@ -120,7 +120,8 @@ class ExchangeImpl : public Exchange {
   // The generation writes from the strand already (its drain): dispatch
   // runs these inline there, one handler fewer per token; from elsewhere it posts.
   void Write(std::string data) override {
-    asio::dispatch(s_->executor(), [s = s_, q = seq_, data = std::move(data)]() mutable { s->ExWrite(q, std::move(data)); });
+    asio::dispatch(s_->executor(),
+                   [s = s_, q = seq_, data = std::move(data)]() mutable { s->ExWrite(q, std::move(data)); });
   }
   void End() override {
     asio::dispatch(s_->executor(), [s = s_, q = seq_] { s->ExEnd(q); });
@@ -130,9 +131,8 @@ class ExchangeImpl : public Exchange {
     asio::post(s_->executor(), [s = s_, q = seq_, fn = std::move(fn)]() mutable { s->ExOnGone(q, std::move(fn)); });
   }
   void Every(std::chrono::milliseconds period, std::function<bool()> fn) override {
-    asio::post(s_->executor(), [s = s_, q = seq_, period, fn = std::move(fn)]() mutable {
-      s->ExEvery(q, period, std::move(fn));
-    });
+    asio::post(s_->executor(),
+               [s = s_, q = seq_, period, fn = std::move(fn)]() mutable { s->ExEvery(q, period, std::move(fn)); });
   }
 
  private:
@@ -143,12 +143,7 @@ class ExchangeImpl : public Exchange {
 }  // namespace
 
 Session::Session(FrontServer::Impl* srv, tcp::socket sock)
-    : srv_(srv),
-      sock_(std::move(sock)),
-      ex_(sock_.get_executor()),
-      read_timer_(ex_),
-      write_timer_(ex_),
-      tick_(ex_) {
+    : srv_(srv), sock_(std::move(sock)), ex_(sock_.get_executor()), read_timer_(ex_), write_timer_(ex_), tick_(ex_) {
   error_code ec;
   const auto ep = sock_.remote_endpoint(ec);
   if (!ec) {
@@ -168,7 +163,8 @@ void Session::Start() {
 
 void Session::ArmReadTimer(double seconds) {
   const uint64_t gen = ++read_timer_gen_;
-  read_timer_.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds)));
+  read_timer_.expires_after(
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds)));
   read_timer_.async_wait([self = shared_from_this(), gen](const error_code& ec) {
     if (ec || gen != self->read_timer_gen_) return;
     if (self->phase_ == Phase::kReading || self->phase_ == Phase::kDraining) self->Close();
@@ -184,7 +180,8 @@ void Session::ReadRequest() {
   parser_->header_limit(kHeaderLimit);
   // No body limit yet: Beast would refuse a large Content-Length at the
   // header, before the body could be read away (OnHeader sets it).
-  parser_->body_limit(std::numeric_limits<std::uint64_t>::max());  // not boost::none: Beast 1.74 compares len > none as true
+  parser_->body_limit(
+      std::numeric_limits<std::uint64_t>::max());  // not boost::none: Beast 1.74 compares len > none as true
   ArmReadTimer(srv_->opt_.idle_timeout_s);
   http::async_read_header(sock_, buf_, *parser_,
                           [self = shared_from_this()](const error_code& ec, size_t) { self->OnHeader(ec); });
@@ -218,7 +215,8 @@ void Session::OnHeader(const error_code& ec) {
     DoWrite();
   }
   if (parser_->is_done()) return OnBody({});  // no body
-  http::async_read(sock_, buf_, *parser_, [self = shared_from_this()](const error_code& e, size_t) { self->OnBody(e); });
+  http::async_read(sock_, buf_, *parser_,
+                   [self = shared_from_this()](const error_code& e, size_t) { self->OnBody(e); });
 }
 
 void Session::Drain() {

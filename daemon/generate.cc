@@ -57,7 +57,6 @@ json Usage(int64_t prompt, int64_t completion) {
   return {{"prompt_tokens", prompt}, {"completion_tokens", completion}, {"total_tokens", prompt + completion}};
 }
 
-
 // One generation in flight. The engine thread queues its outputs; the
 // connection's strand drains them (Drain), so decoding and JSON happen off
 // the engine thread and in order.
@@ -137,8 +136,11 @@ struct Generation : std::enable_shared_from_this<Generation> {
       choice["text"] = delta;
       choice["logprobs"] = nullptr;
     }
-    Event({{"id", id}, {"object", chat ? "chat.completion.chunk" : "text_completion"},
-           {"created", created}, {"model", model}, {"choices", json::array({choice})}});
+    Event({{"id", id},
+           {"object", chat ? "chat.completion.chunk" : "text_completion"},
+           {"created", created},
+           {"model", model},
+           {"choices", json::array({choice})}});
   }
 
   void OnStreamOutput(const engine::RequestOutput& o) {
@@ -152,8 +154,12 @@ struct Generation : std::enable_shared_from_this<Generation> {
     done = true;
     Chunk("", FinishReasonForApi(reason), false);
     if (include_usage)
-      Event({{"id", id}, {"object", chat ? "chat.completion.chunk" : "text_completion"}, {"created", created},
-             {"model", model}, {"choices", json::array()}, {"usage", Usage(prompt_tokens, completion)}});
+      Event({{"id", id},
+             {"object", chat ? "chat.completion.chunk" : "text_completion"},
+             {"created", created},
+             {"model", model},
+             {"choices", json::array()},
+             {"usage", Usage(prompt_tokens, completion)}});
     Write("data: [DONE]\n\n");
     ex->End();
   }
@@ -180,8 +186,12 @@ struct Generation : std::enable_shared_from_this<Generation> {
       choice["text"] = out;
       choice["logprobs"] = nullptr;
     }
-    json body = {{"id", id}, {"object", chat ? "chat.completion" : "text_completion"}, {"created", created},
-                 {"model", model}, {"choices", json::array({choice})}, {"usage", Usage(prompt_tokens, completion)}};
+    json body = {{"id", id},
+                 {"object", chat ? "chat.completion" : "text_completion"},
+                 {"created", created},
+                 {"model", model},
+                 {"choices", json::array({choice})},
+                 {"usage", Usage(prompt_tokens, completion)}};
     if (!error.empty()) body["error"] = {{"message", error}, {"type", "internal_error"}};
     Write(body.dump(-1, ' ', false, json::error_handler_t::replace));
     ex->End();
@@ -238,8 +248,8 @@ void Daemon::HandleGenerate(const httplib::Request& req, std::shared_ptr<Exchang
   gen->include_usage = g->include_usage;
   gen->created = static_cast<int64_t>(UnixNow());
   gen->prompt_tokens = static_cast<int64_t>(g->prompt_ids.size());
-  Status st = engine_->AddRequest(gen->id, g->prompt_ids, g->params,
-                                  [gen](const engine::RequestOutput& o) { gen->Push(o); });
+  Status st =
+      engine_->AddRequest(gen->id, g->prompt_ids, g->params, [gen](const engine::RequestOutput& o) { gen->Push(o); });
   admit.Unlock();
   if (!st.ok()) {
     ApiError e = ErrorFromStatus(st);
@@ -264,7 +274,8 @@ void Daemon::HandleGenerate(const httplib::Request& req, std::shared_ptr<Exchang
   // connection and a vanished client is noticed even without a read.
   ex->Every(std::chrono::milliseconds(1000), [gen] {
     if (gen->done) return false;
-    if (Clock::now() - gen->last_write >= std::chrono::milliseconds(900)) gen->Write(gen->stream ? ": keep-alive\n\n" : " ");
+    if (Clock::now() - gen->last_write >= std::chrono::milliseconds(900))
+      gen->Write(gen->stream ? ": keep-alive\n\n" : " ");
     return true;
   });
   gen->Start();

@@ -15,9 +15,9 @@
 namespace vigil::daemon {
 
 struct GpuIdentity {
-  int nvml_index = -1;   // the `gpu` label; -1 (no label) when NVML did not say
-  std::string uuid;      // the `UUID` label, when NVML gave one
-  std::string device;    // how the probe found it ("nvml index 0" or a UUID)
+  int nvml_index = -1;  // the `gpu` label; -1 (no label) when NVML did not say
+  std::string uuid;     // the `UUID` label, when NVML gave one
+  std::string device;   // how the probe found it ("nvml index 0" or a UUID)
 };
 
 std::vector<prometheus::MetricFamily> GpuFamilies(const engine::GpuStats& g, const GpuIdentity& id);

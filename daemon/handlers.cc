@@ -15,7 +15,7 @@ using json = nlohmann::json;
 void Daemon::HandleModels(const httplib::Request&, httplib::Response& res) {
   const auto& mi = engine_->model_info();
   json m = {{"id", served_model_}, {"object", "model"}, {"created", static_cast<int64_t>(start_time_)},
-            {"owned_by", "vigil"}, {"root", mi.name}, {"max_model_len", mi.max_model_len}};
+            {"owned_by", "vigil"}, {"root", mi.name},   {"max_model_len", mi.max_model_len}};
   res.set_content(json{{"object", "list"}, {"data", json::array({m})}}.dump(), "application/json");
 }
 
@@ -28,8 +28,11 @@ void Daemon::HandleTokenize(const httplib::Request& req, httplib::Response& res)
   } else if (j.contains("messages") && j["messages"].is_array()) {
     GenerationRequest g;
     if (auto e = ParseGenerationRequest(req.body, true, served_model_, *tok_, chat_, &g)) return SendError(res, *e);
-    res.set_content(json{{"count", g.prompt_ids.size()}, {"max_model_len", engine_->model_info().max_model_len},
-                         {"tokens", g.prompt_ids}}.dump(), "application/json");
+    res.set_content(json{{"count", g.prompt_ids.size()},
+                         {"max_model_len", engine_->model_info().max_model_len},
+                         {"tokens", g.prompt_ids}}
+                        .dump(),
+                    "application/json");
     return;
   } else {
     ApiError e;
@@ -45,8 +48,9 @@ void Daemon::HandleTokenize(const httplib::Request& req, httplib::Response& res)
     e.message = st.message();
     return SendError(res, e);
   }
-  res.set_content(json{{"count", ids.size()}, {"max_model_len", engine_->model_info().max_model_len}, {"tokens", ids}}.dump(),
-                  "application/json");
+  res.set_content(
+      json{{"count", ids.size()}, {"max_model_len", engine_->model_info().max_model_len}, {"tokens", ids}}.dump(),
+      "application/json");
 }
 
 void Daemon::HandleDetokenize(const httplib::Request& req, httplib::Response& res) {
@@ -58,7 +62,8 @@ void Daemon::HandleDetokenize(const httplib::Request& req, httplib::Response& re
   if (!j.contains("tokens") || !j["tokens"].is_array()) return SendError(res, bad);
   std::vector<int32_t> ids;
   for (const json& t : j["tokens"]) {
-    if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() >= tok_->vocab_size()) return SendError(res, bad);
+    if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() >= tok_->vocab_size())
+      return SendError(res, bad);
     ids.push_back(static_cast<int32_t>(t.get<int64_t>()));
   }
   res.set_content(json{{"prompt", tok_->Decode(ids)}}.dump(), "application/json");

@@ -14,8 +14,8 @@ namespace vigil::daemon {
 using json = nlohmann::json;
 
 json AnomalyJson(const detectors::AnomalyEvent& e) {
-  json j = {{"time", FormatTime(e.time)}, {"detector", e.detector}, {"signals", e.signals}, {"value", e.value},
-            {"score", e.score}, {"direction", e.direction}, {"message", e.message}};
+  json j = {{"time", FormatTime(e.time)}, {"detector", e.detector},   {"signals", e.signals}, {"value", e.value},
+            {"score", e.score},           {"direction", e.direction}, {"message", e.message}};
   if (e.detector == "zscore") {
     j["mean"] = e.mean;
     j["stddev"] = e.stddev;
@@ -45,11 +45,26 @@ ApiError ErrorFromStatus(const Status& st) {
   switch (st.code()) {
     case Status::Code::kInvalidArgument:
     case Status::Code::kResourceExhausted: break;  // 400 invalid_request_error
-    case Status::Code::kNotFound: e.status = 404; e.type = "NotFoundError"; break;
-    case Status::Code::kFailedPrecondition: e.status = 409; e.type = "conflict"; break;
-    case Status::Code::kUnavailable: e.status = 503; e.type = "service_unavailable"; break;
-    case Status::Code::kUnimplemented: e.status = 501; e.type = "not_implemented"; break;
-    default: e.status = 500; e.type = "internal_error"; break;
+    case Status::Code::kNotFound:
+      e.status = 404;
+      e.type = "NotFoundError";
+      break;
+    case Status::Code::kFailedPrecondition:
+      e.status = 409;
+      e.type = "conflict";
+      break;
+    case Status::Code::kUnavailable:
+      e.status = 503;
+      e.type = "service_unavailable";
+      break;
+    case Status::Code::kUnimplemented:
+      e.status = 501;
+      e.type = "not_implemented";
+      break;
+    default:
+      e.status = 500;
+      e.type = "internal_error";
+      break;
   }
   return e;
 }

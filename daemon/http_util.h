@@ -15,7 +15,7 @@
 namespace httplib {
 struct Request;
 struct Response;
-}
+}  // namespace httplib
 
 namespace vigil::daemon {
 

@@ -40,7 +40,7 @@ void Usage(FILE* to) {
 }
 
 std::string g_config_path = "/etc/vigil/vigil.yaml";
-std::string g_state_dir;  // --state-dir: survives reloads
+std::string g_state_dir;           // --state-dir: survives reloads
 std::vector<std::string> g_watch;  // --watch URLs: survive reloads
 int g_port = 0;                    // --port
 
@@ -56,7 +56,8 @@ Status ApplyFlags(daemon::Config* c) {
     if (Status st = pipeline::SplitTargetUrl(url, &base, &path); !st.ok()) return st.WithContext("--watch");
     if (t.name == "local") return Status::InvalidArgument("--watch " + url + ": \"local\" is the hosted engine's name");
     for (const auto& other : c->targets)
-      if (other.name == t.name) return Status::InvalidArgument("--watch " + url + ": target " + t.name + " is already watched");
+      if (other.name == t.name)
+        return Status::InvalidArgument("--watch " + url + ": target " + t.name + " is already watched");
     c->targets.push_back(t);
   }
   daemon::FinalizeEngine(c);

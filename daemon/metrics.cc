@@ -11,9 +11,9 @@ prometheus::MetricFamily ToPrometheus(const MetricFamily& f) {
   prometheus::MetricFamily out;
   out.name = f.name;
   out.help = f.help;
-  out.type = f.type == MetricType::kCounter   ? prometheus::MetricType::Counter
-             : f.type == MetricType::kGauge   ? prometheus::MetricType::Gauge
-                                              : prometheus::MetricType::Histogram;
+  out.type = f.type == MetricType::kCounter ? prometheus::MetricType::Counter
+             : f.type == MetricType::kGauge ? prometheus::MetricType::Gauge
+                                            : prometheus::MetricType::Histogram;
   for (const Metric& m : f.metrics) {
     prometheus::ClientMetric c;
     for (const auto& [k, v] : m.labels) c.label.push_back({k, v});
@@ -137,11 +137,13 @@ void AddEngine(Builder& b, const engine::EngineStats& s) {
   b.Gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.", double(s.requests_waiting));
   b.Gauge("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", s.kv_cache_usage);
   b.Gauge("vllm:gpu_cache_usage_perc", "GPU KV-cache usage. 1 means 100 percent usage (older name).", s.kv_cache_usage);
-  b.Counter("vllm:num_preemptions_total", "Cumulative number of preemptions from the engine.", double(s.preemptions_total));
+  b.Counter("vllm:num_preemptions_total", "Cumulative number of preemptions from the engine.",
+            double(s.preemptions_total));
   b.Counter("vllm:prompt_tokens_total", "Number of prefill tokens processed.", double(s.prompt_tokens_total));
-  b.Counter("vllm:generation_tokens_total", "Number of generation tokens processed.", double(s.generation_tokens_total));
-  for (engine::FinishReason r : {engine::FinishReason::kStop, engine::FinishReason::kLength, engine::FinishReason::kAbort,
-                                 engine::FinishReason::kError}) {
+  b.Counter("vllm:generation_tokens_total", "Number of generation tokens processed.",
+            double(s.generation_tokens_total));
+  for (engine::FinishReason r : {engine::FinishReason::kStop, engine::FinishReason::kLength,
+                                 engine::FinishReason::kAbort, engine::FinishReason::kError}) {
     b.Counter("vllm:request_success_total", "Count of finished requests by finish reason.",
               double(s.requests_finished_by_reason[static_cast<int>(r)]),
               {{"finished_reason", engine::FinishReasonName(r)}});
@@ -151,11 +153,13 @@ void AddEngine(Builder& b, const engine::EngineStats& s) {
   b.Counter("vllm:prefix_cache_hits_total", "Prefix cache hits, in terms of number of cached tokens.",
             double(s.prefix_cache_hits_total));
   b.Histogram("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", s.ttft_seconds);
-  b.Histogram("vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", s.inter_token_seconds);
+  b.Histogram("vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.",
+              s.inter_token_seconds);
   b.Histogram("vllm:time_per_output_token_seconds", "Histogram of time per output token in seconds (older name).",
               s.inter_token_seconds);
   b.Histogram("vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", s.e2e_seconds);
-  b.Histogram("vllm:request_queue_time_seconds", "Histogram of time spent in WAITING phase for request.", s.queue_seconds);
+  b.Histogram("vllm:request_queue_time_seconds", "Histogram of time spent in WAITING phase for request.",
+              s.queue_seconds);
   b.Histogram("vllm:request_prefill_time_seconds", "Histogram of time spent in PREFILL phase for request.",
               s.prefill_seconds);
   b.Histogram("vllm:request_decode_time_seconds", "Histogram of time spent in DECODE phase for request.",
@@ -171,7 +175,8 @@ void AddEngine(Builder& b, const engine::EngineStats& s) {
   b.Histogram("vllm_decode_batch_size", "Requests decoded together per step.", s.guide_decode_batch_size);
   b.Counter("vllm_output_tokens_total", "Output tokens generated.", double(s.generation_tokens_total));
   const auto& f = s.requests_finished_by_reason;
-  const double ok = double(f[static_cast<int>(engine::FinishReason::kStop)] + f[static_cast<int>(engine::FinishReason::kLength)]);
+  const double ok =
+      double(f[static_cast<int>(engine::FinishReason::kStop)] + f[static_cast<int>(engine::FinishReason::kLength)]);
   b.Counter("vllm_requests_completed_total", "Completed requests by status.", ok, {{"status", "success"}});
   b.Counter("vllm_requests_completed_total", "Completed requests by status.",
             double(f[static_cast<int>(engine::FinishReason::kAbort)]), {{"status", "aborted"}});
@@ -181,8 +186,9 @@ void AddEngine(Builder& b, const engine::EngineStats& s) {
   b.Gauge("vllm_kv_cache_utilization", "KV-cache utilization, 0..1.", s.kv_cache_usage);
   b.Counter("vllm_kv_cache_evictions_total", "KV blocks evicted (preemption and prefix-cache reclaim).",
             double(s.kv_evictions_preemption_total + s.kv_evictions_cache_total));
-  b.Gauge("vllm_prefix_cache_hit_rate", "Prefix-cache hits over queries, lifetime.",
-          s.prefix_cache_queries_total > 0 ? double(s.prefix_cache_hits_total) / double(s.prefix_cache_queries_total) : 0);
+  b.Gauge(
+      "vllm_prefix_cache_hit_rate", "Prefix-cache hits over queries, lifetime.",
+      s.prefix_cache_queries_total > 0 ? double(s.prefix_cache_hits_total) / double(s.prefix_cache_queries_total) : 0);
 
   // Vigil's own engine view.
   b.Histogram("vigil_engine_step_seconds", "Wall time of one engine step.", s.step_seconds);
@@ -192,7 +198,8 @@ void AddEngine(Builder& b, const engine::EngineStats& s) {
   b.Counter("vigil_engine_steps_total", "Engine iterations that ran a model step.", double(s.steps_total));
   b.Gauge("vigil_kv_blocks_capacity", "KV-cache blocks in the pool.", double(s.kv_blocks_total));
   b.Gauge("vigil_kv_blocks_used", "KV-cache blocks held by requests.", double(s.kv_blocks_used));
-  b.Gauge("vigil_kv_blocks_orphaned", "KV-cache blocks held by no live request (a leak).", double(s.kv_blocks_orphaned));
+  b.Gauge("vigil_kv_blocks_orphaned", "KV-cache blocks held by no live request (a leak).",
+          double(s.kv_blocks_orphaned));
   b.Gauge("vigil_memory_used_bytes", "Process RSS, or CUDA allocator bytes on GPU.", double(s.memory_used_bytes));
   b.Counter("vigil_requests_rejected_total", "Requests refused at submission, by reason.",
             double(s.requests_rejected_total), {{"reason", "invalid"}});
@@ -206,7 +213,6 @@ void AddEngine(Builder& b, const engine::EngineStats& s) {
           s.prefix_caching_enabled ? 1 : 0);
   b.Gauge("vigil_engine_chunked_prefill_enabled", "Setting: chunked prefill on (1) or off (0).",
           s.chunked_prefill_enabled ? 1 : 0);
-
 }
 
 std::string Metrics::Render(const engine::EngineStats* stats,

@@ -27,8 +27,7 @@ class Metrics {
   // `external_labels` (server.external_labels), when set, become
   // vigil_instance_info{...} 1: an info metric to join on where the scrape
   // config does not attach them (docs/fleet.md).
-  Metrics(std::string model_name, std::string version,
-          const std::map<std::string, std::string>& external_labels = {});
+  Metrics(std::string model_name, std::string version, const std::map<std::string, std::string>& external_labels = {});
 
   // Counts an HTTP request by endpoint and status code.
   void CountRequest(const std::string& endpoint, int status);

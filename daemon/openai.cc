@@ -7,7 +7,9 @@ namespace vigil::daemon {
 using json = nlohmann::json;
 
 json ApiError::ToJson() const {
-  json e = {{"message", message}, {"type", type}, {"param", param.empty() ? json() : json(param)},
+  json e = {{"message", message},
+            {"type", type},
+            {"param", param.empty() ? json() : json(param)},
             {"code", code.empty() ? json() : json(code)}};
   return {{"error", e}};
 }
@@ -32,7 +34,8 @@ std::optional<ApiError> GetInt(const json& j, const char* key, int64_t min, int6
   else return Bad(key, std::string("'") + key + "' must be an integer");
   if (!std::isfinite(d) || d != std::floor(d)) return Bad(key, std::string("'") + key + "' must be an integer");
   if (d < static_cast<double>(min) || d > static_cast<double>(max))
-    return Bad(key, std::string("'") + key + "' must be between " + std::to_string(min) + " and " + std::to_string(max));
+    return Bad(key,
+               std::string("'") + key + "' must be between " + std::to_string(min) + " and " + std::to_string(max));
   *out = static_cast<int64_t>(d);
   return std::nullopt;
 }
@@ -42,7 +45,8 @@ std::optional<ApiError> GetNumber(const json& j, const char* key, double min, do
   if (!j[key].is_number()) return Bad(key, std::string("'") + key + "' must be a number");
   double d = j[key].get<double>();
   if (!std::isfinite(d) || d < min || d > max)
-    return Bad(key, std::string("'") + key + "' must be between " + std::to_string(min) + " and " + std::to_string(max));
+    return Bad(key,
+               std::string("'") + key + "' must be between " + std::to_string(min) + " and " + std::to_string(max));
   *out = d;
   return std::nullopt;
 }
@@ -85,9 +89,7 @@ std::optional<ApiError> ParseJsonObject(const std::string& body, json* out) {
     });
   } catch (const TooDeep&) {
     return Bad("", "the body nests deeper than " + std::to_string(kMaxDepth) + " levels");
-  } catch (const json::exception& e) {
-    return Bad("", std::string("the body is not valid JSON: ") + e.what());
-  }
+  } catch (const json::exception& e) { return Bad("", std::string("the body is not valid JSON: ") + e.what()); }
   if (!out->is_object()) return Bad("", "the body must be a JSON object");
   return std::nullopt;
 }
@@ -103,7 +105,8 @@ std::optional<ApiError> ParseGenerationRequest(const std::string& body, bool cha
     if (!j["model"].is_string()) return Bad("model", "'model' must be a string");
     r.model = j["model"].get<std::string>();
     if (r.model != served_model) {
-      ApiError e = Bad("model", "The model '" + r.model + "' does not exist. This server serves '" + served_model + "'.");
+      ApiError e =
+          Bad("model", "The model '" + r.model + "' does not exist. This server serves '" + served_model + "'.");
       e.status = 404;
       e.type = "NotFoundError";
       e.code = "model_not_found";
@@ -116,7 +119,8 @@ std::optional<ApiError> ParseGenerationRequest(const std::string& body, bool cha
   if (auto e = GetInt(j, "n", 1, 128, &n)) return e;
   if (n != 1) return Bad("n", "only n=1 is supported");
   for (const char* unsupported : {"best_of", "logprobs", "top_logprobs", "echo", "suffix", "tools", "functions"}) {
-    if (j.contains(unsupported) && !j[unsupported].is_null() && !(j[unsupported].is_boolean() && !j[unsupported].get<bool>()) &&
+    if (j.contains(unsupported) && !j[unsupported].is_null() &&
+        !(j[unsupported].is_boolean() && !j[unsupported].get<bool>()) &&
         !(std::string(unsupported) == "best_of" && j[unsupported] == 1)) {
       return Bad(unsupported, std::string("'") + unsupported + "' is not supported");
     }
@@ -138,7 +142,8 @@ std::optional<ApiError> ParseGenerationRequest(const std::string& body, bool cha
         content = m["content"].get<std::string>();
       } else if (m.contains("content") && m["content"].is_array()) {
         for (const json& part : m["content"]) {
-          if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") || !part["text"].is_string())
+          if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") ||
+              !part["text"].is_string())
             return Bad("messages", "only text content parts are supported");
           content += part["text"].get<std::string>();
         }

@@ -106,8 +106,8 @@ void Daemon::HandleHealthReport(const httplib::Request& req, httplib::Response& 
   const auto views = only ? only->Views() : pipeline_ ? pipeline_->Views() : std::vector<rules::RuleEngine::View>{};
   const json diagnosis = Diagnosis(views);
   std::string status = problem.empty() ? diagnosis["status"].get<std::string>() : "critical";
-  json report = {{"status", status}, {"reason", problem}, {"version", kVersion},
-                 {"uptime_seconds", UnixNow() - start_time_}};
+  json report = {
+      {"status", status}, {"reason", problem}, {"version", kVersion}, {"uptime_seconds", UnixNow() - start_time_}};
   if (engine_ && (!only || only->id().local())) {
     const auto s = engine_->GetStats();
     const auto& mi = engine_->model_info();
@@ -137,9 +137,15 @@ void Daemon::HandleHealthReport(const httplib::Request& req, httplib::Response& 
       report["gpu"] = GpuJson(g, gpu_id_);
     }
     const auto& e = engine_->config();
-    report["config"] = {{"model", mi.name}, {"architecture", mi.architecture}, {"device", mi.device}, {"dtype", mi.dtype},
-                        {"block_size", e.block_size}, {"num_blocks", mi.kv_blocks}, {"max_num_seqs", e.max_num_seqs},
-                        {"max_num_batched_tokens", e.max_num_batched_tokens}, {"max_model_len", mi.max_model_len},
+    report["config"] = {{"model", mi.name},
+                        {"architecture", mi.architecture},
+                        {"device", mi.device},
+                        {"dtype", mi.dtype},
+                        {"block_size", e.block_size},
+                        {"num_blocks", mi.kv_blocks},
+                        {"max_num_seqs", e.max_num_seqs},
+                        {"max_num_batched_tokens", e.max_num_batched_tokens},
+                        {"max_model_len", mi.max_model_len},
                         {"enable_chunked_prefill", e.enable_chunked_prefill},
                         {"enable_prefix_caching", e.enable_prefix_caching}};
   }
@@ -209,9 +215,13 @@ void Daemon::HandleSeries(const httplib::Request& req, httplib::Response& res) {
       }
       list.push_back(item);
     }
-    res.set_content(json{{"instance", inst->name()}, {"signals", list}, {"interval_seconds", config_.monitor.interval_s},
+    res.set_content(json{{"instance", inst->name()},
+                         {"signals", list},
+                         {"interval_seconds", config_.monitor.interval_s},
                          {"retention_seconds", config_.monitor.retention_s},
-                         {"memory_bytes", series.MemoryBytes()}}.dump(), "application/json");
+                         {"memory_bytes", series.MemoryBytes()}}
+                        .dump(),
+                    "application/json");
     return;
   }
   if (req.has_param("names")) return SeriesSet(*inst, config_.monitor, req, res);
@@ -260,7 +270,8 @@ void Daemon::HandleTargets(const httplib::Request&, httplib::Response& res) {
       for (const auto& [reason, n] : t.errors) errors[reason] = n;
       // Families left out of the last scrape, whose rest was used.
       json dropped = json::array();
-      for (const auto& d : t.dropped) dropped.push_back({{"family", d.family}, {"reason", d.reason}, {"error", d.detail}});
+      for (const auto& d : t.dropped)
+        dropped.push_back({{"family", d.family}, {"reason", d.reason}, {"error", d.detail}});
       data.push_back({{"name", t.name},
                       {"url", t.url},
                       {"kind", t.kind},

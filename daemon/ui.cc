@@ -40,8 +40,8 @@ bool IsDir(const std::string& p) {
 // source tree's (a build run from its checkout).
 std::string UiDir(const std::string& configured) {
   if (!configured.empty()) return configured;
-  for (const std::string& d : {vigil::daemon::ExeRelativeDataDir() + "/ui", std::string(VIGIL_INSTALLED_DATA_DIR) + "/ui",
-                               std::string(VIGIL_SOURCE_UI_DIR)})
+  for (const std::string& d : {vigil::daemon::ExeRelativeDataDir() + "/ui",
+                               std::string(VIGIL_INSTALLED_DATA_DIR) + "/ui", std::string(VIGIL_SOURCE_UI_DIR)})
     if (IsDir(d)) return d;
   return std::string(VIGIL_INSTALLED_DATA_DIR) + "/ui";
 }
@@ -83,8 +83,7 @@ void UiApi::Routes(httplib::Server& h) {
   if (!missing.empty())
     spdlog::warn("dashboard: cannot read {} (server.ui_dir; the charts need Debian's libjs-dygraphs); / answers 503",
                  missing);
-  else
-    spdlog::info("dashboard: http://{}:{}/ (page from {}, charts from {})", server_.host, server_.port, dir, vendor);
+  else spdlog::info("dashboard: http://{}:{}/ (page from {}, charts from {})", server_.host, server_.port, dir, vendor);
   auto serve = [assets, missing](const std::string& url, httplib::Response& r) {
     r.set_header("Content-Security-Policy", kCsp);
     r.set_header("X-Content-Type-Options", "nosniff");
@@ -101,7 +100,8 @@ void UiApi::Routes(httplib::Server& h) {
   h.Get("/", [serve](const httplib::Request&, httplib::Response& r) { serve("/ui/index.html", r); });
   h.Get("/ui/", [serve](const httplib::Request&, httplib::Response& r) { serve("/ui/index.html", r); });
   h.Get(R"(/ui/([a-z./]+))", [serve](const httplib::Request& q, httplib::Response& r) { serve(q.path, r); });
-  h.Get("/api/v1/alerts/history", [this](const httplib::Request& q, httplib::Response& r) { HandleAlertHistory(q, r); });
+  h.Get("/api/v1/alerts/history",
+        [this](const httplib::Request& q, httplib::Response& r) { HandleAlertHistory(q, r); });
 }
 
 void UiApi::RecordHistory(const std::vector<rules::RuleEngine::View>& views) {
@@ -209,9 +209,10 @@ void SeriesSet(const pipeline::Instance& inst, const MonitorConfig& monitor, con
     flush();
     series.push_back({{"name", n}, {"unit", monitor::FindSignal(n)->unit}, {"points", std::move(pts)}});
   }
-  res.set_content(json{{"instance", inst.name()}, {"window_seconds", window}, {"step_seconds", step}, {"series", series}}
-                      .dump(-1, ' ', false, json::error_handler_t::replace),
-                  "application/json");
+  res.set_content(
+      json{{"instance", inst.name()}, {"window_seconds", window}, {"step_seconds", step}, {"series", series}}.dump(
+          -1, ' ', false, json::error_handler_t::replace),
+      "application/json");
 }
 
 }  // namespace vigil::daemon

@@ -96,16 +96,17 @@ std::string Fmt(const char* fmt, double a, double b = 0, double c = 0) {
 
 DetectorSet::DetectorSet(DetectorsConfig cfg, const monitor::SeriesStore* store) : cfg_(std::move(cfg)), store_(store) {
   if (cfg_.zscore_signals.empty()) {
-    static const std::set<std::string> settings = {"max_num_seqs", "max_num_batched_tokens", "block_size",
-                                                   "prefix_caching_enabled", "chunked_prefill_enabled",
-                                                   "kv_blocks_total", "gpu_memory_total_bytes"};
+    static const std::set<std::string> settings = {
+        "max_num_seqs",    "max_num_batched_tokens", "block_size", "prefix_caching_enabled", "chunked_prefill_enabled",
+        "kv_blocks_total", "gpu_memory_total_bytes"};
     for (const auto& s : monitor::Catalogue())
       if (s.kind != monitor::SignalKind::kCounter && !settings.count(s.name)) cfg_.zscore_signals.push_back(s.name);
   }
   for (const std::string& s : cfg_.zscore_signals) {
     auto it = cfg_.zscore_overrides.find(s);
     zscore_[s] = std::make_unique<ZScoreDetector>(it != cfg_.zscore_overrides.end() ? it->second : cfg_.zscore);
-    if (cfg_.method == "novelty") novelty_[s] = std::make_unique<NoveltyState>(NoveltyState{NoveltyDetector(cfg_.novelty), 0, false, 0});
+    if (cfg_.method == "novelty")
+      novelty_[s] = std::make_unique<NoveltyState>(NoveltyState{NoveltyDetector(cfg_.novelty), 0, false, 0});
   }
   for (const auto& p : cfg_.pairs) pearson_.emplace(std::make_pair(p.a, p.b), RollingPearson(p.window));
   if (!cfg_.trend.capacity_value.count("memory_used_bytes")) {
@@ -125,9 +126,8 @@ void DetectorSet::Record(AnomalyEvent e, std::vector<AnomalyEvent>* out) {
 double MinAbsoluteChange(const std::string& unit) {
   // What an operator would call a change at all, per unit.
   static const std::map<std::string, double> floors = {
-      {"seconds", 0.01},   {"ratio", 0.02},     {"requests", 1},    {"blocks", 1},  {"tokens", 1},
-      {"tokens/s", 1},     {"requests/s", 0.1}, {"1/s", 0.1},       {"blocks/s", 1}, {"bool", 0.5},
-      {"bytes", 1 << 20}, {"preemptions", 1}};
+      {"seconds", 0.01},   {"ratio", 0.02}, {"requests", 1}, {"blocks", 1}, {"tokens", 1},      {"tokens/s", 1},
+      {"requests/s", 0.1}, {"1/s", 0.1},    {"blocks/s", 1}, {"bool", 0.5}, {"bytes", 1 << 20}, {"preemptions", 1}};
   auto it = floors.find(unit);
   return it == floors.end() ? 0 : it->second;
 }
@@ -148,8 +148,10 @@ std::vector<AnomalyEvent> DetectorSet::Observe(double now, const std::vector<std
     last_z_[name] = *z;
     if (cfg_.method != "zscore" || !det->Flags(*z)) continue;
     const monitor::SignalInfo* info = monitor::FindSignal(name);  // only for flagged values: rare
-    const double floor = zc.min_absolute_change >= 0 ? zc.min_absolute_change : MinAbsoluteChange(info ? info->unit : "");
-    if (std::fabs(value - mean) < std::max(zc.min_relative_change * std::fabs(mean), floor)) continue;  // too small to matter
+    const double floor =
+        zc.min_absolute_change >= 0 ? zc.min_absolute_change : MinAbsoluteChange(info ? info->unit : "");
+    if (std::fabs(value - mean) < std::max(zc.min_relative_change * std::fabs(mean), floor))
+      continue;  // too small to matter
     AnomalyEvent e;
     e.time = now;
     e.detector = "zscore";
@@ -159,8 +161,8 @@ std::vector<AnomalyEvent> DetectorSet::Observe(double now, const std::vector<std
     e.mean = mean;
     e.stddev = sd;
     e.direction = *z > 0 ? "high" : "low";
-    e.message = name + Fmt(" is %.3g, %.1f standard deviations ", value, std::fabs(*z)) +
-                (*z > 0 ? "above" : "below") + Fmt(" its recent mean %.3g", mean);
+    e.message = name + Fmt(" is %.3g, %.1f standard deviations ", value, std::fabs(*z)) + (*z > 0 ? "above" : "below") +
+                Fmt(" its recent mean %.3g", mean);
     Record(std::move(e), &out);
   }
   std::unordered_map<std::string, double> v;
@@ -169,8 +171,8 @@ std::vector<AnomalyEvent> DetectorSet::Observe(double now, const std::vector<std
   // (a climb under growing load is just load).
   auto rps = v.find("requests_per_s");
   auto failed = v.find("requests_failed_total");
-  const bool finishing_normally = rps != v.end() && rps->second > 0 &&
-                                  (failed == v.end() || failed->second == last_failed_);
+  const bool finishing_normally =
+      rps != v.end() && rps->second > 0 && (failed == v.end() || failed->second == last_failed_);
   if (failed != v.end()) last_failed_ = failed->second;
   for (const auto& p : cfg_.pairs) {
     auto a = v.find(p.a), b = v.find(p.b);
@@ -204,10 +206,11 @@ std::vector<AnomalyEvent> DetectorSet::Observe(double now, const std::vector<std
     monitor::Point cur;
     double tte = -1;
     if (capacity > 0 && fit.slope > 0 && store_->Latest(s, &cur)) tte = std::max(0.0, (capacity - cur.v) / fit.slope);
-    if (tte >= 0) tte_[s] = tte; else tte_.erase(s);
+    if (tte >= 0) tte_[s] = tte;
+    else tte_.erase(s);
     // A steady climb: rising, well explained by a line, over enough history.
-    const bool climbing = fit.slope > 0 && fit.r2 >= cfg_.trend.min_r2 && fit.span_s >= cfg_.trend.min_span_s &&
-                          finishing_normally;
+    const bool climbing =
+        fit.slope > 0 && fit.r2 >= cfg_.trend.min_r2 && fit.span_s >= cfg_.trend.min_span_s && finishing_normally;
     if (climbing && !trend_flagged_[s]) {
       AnomalyEvent e;
       e.time = now;

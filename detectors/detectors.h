@@ -24,12 +24,12 @@ enum class Direction { kHigh, kLow, kBoth };
 const char* DirectionName(Direction d);
 
 struct AnomalyEvent {
-  double time = 0;  // unix seconds; for novelty, when the episode opened
+  double time = 0;       // unix seconds; for novelty, when the episode opened
   std::string detector;  // novelty, zscore, correlation, trend
   std::vector<std::string> signals;
-  double value = 0;  // the observation (zscore), r (correlation), slope (trend)
-  double score = 0;  // |z|, r, or R^2
-  double mean = 0, stddev = 0;  // zscore's window
+  double value = 0;                                     // the observation (zscore), r (correlation), slope (trend)
+  double score = 0;                                     // |z|, r, or R^2
+  double mean = 0, stddev = 0;                          // zscore's window
   double slope = 0, r2 = 0, time_to_exhaustion_s = -1;  // trend
   // novelty: an episode, open until `end` is set; `score` is its likelihood
   // when it opened, `peak` the highest since, `expected` what the nearest
@@ -109,12 +109,11 @@ struct DetectorsConfig {
   ZScoreConfig zscore;
   std::map<std::string, ZScoreConfig> zscore_overrides;
   std::vector<std::string> zscore_signals;  // empty: every gauge and derived signal but settings
-  std::vector<CorrelationPair> pairs = {
-      {"kv_cache_usage", "ttft_p95", 0.8, 20,
-       "KV cache pressure is increasing TTFT; reduce max_num_seqs or add capacity"}};
-  std::vector<std::string> matrix_signals = {"kv_cache_usage", "ttft_p95", "tbt_p95", "requests_waiting",
-                                             "requests_running", "busy_fraction", "output_tokens_per_s",
-                                             "preemptions_per_s", "memory_used_bytes"};
+  std::vector<CorrelationPair> pairs = {{"kv_cache_usage", "ttft_p95", 0.8, 20,
+                                         "KV cache pressure is increasing TTFT; reduce max_num_seqs or add capacity"}};
+  std::vector<std::string> matrix_signals = {"kv_cache_usage",      "ttft_p95",          "tbt_p95",
+                                             "requests_waiting",    "requests_running",  "busy_fraction",
+                                             "output_tokens_per_s", "preemptions_per_s", "memory_used_bytes"};
   TrendConfig trend;
   size_t max_events = 1000;
 };

@@ -27,32 +27,32 @@
 namespace vigil::detectors {
 
 struct NoveltyConfig {
-  int warmup = 300;        // observations seen before any score
+  int warmup = 300;  // observations seen before any score
   // Chunk lengths of a shape, newest first (sum: the shape's window).
   std::array<int, 8> chunks = {1, 1, 1, 2, 2, 4, 4, 8};
-  int memory = 900;        // past shapes searched for the nearest neighbour
-  int exclude = 60;        // newest shapes left out of the search (they overlap the current one)
-  int unlearned = 23;      // shapes not remembered after an episode opens (a repeat stays novel)
-  int long_window = 1000;  // raw scores' distribution: exponential memory of this many
+  int memory = 900;          // past shapes searched for the nearest neighbour
+  int exclude = 60;          // newest shapes left out of the search (they overlap the current one)
+  int unlearned = 23;        // shapes not remembered after an episode opens (a repeat stays novel)
+  int long_window = 1000;    // raw scores' distribution: exponential memory of this many
   double min_spread = 0.03;  // floor of the raw scores' spread, in ranges
-  double open = 0.15;      // likelihood that opens an episode (NAB's best threshold: alarms are cheap there)
-  double report = 0.5;     // live: an episode is reported once its likelihood reaches this (a 1e-5 tail)
-  double close = 0.1;      // ... below which it starts to settle
-  int settle = 10;         // observations below `close` that close it
-  int refractory = 150;    // observations after an opening before another may open
+  double open = 0.15;        // likelihood that opens an episode (NAB's best threshold: alarms are cheap there)
+  double report = 0.5;       // live: an episode is reported once its likelihood reaches this (a 1e-5 tail)
+  double close = 0.1;        // ... below which it starts to settle
+  int settle = 10;           // observations below `close` that close it
+  int refractory = 150;      // observations after an opening before another may open
 };
 
 struct NoveltyResult {
-  bool scored = false;    // past the warm-up
-  double raw = 0;         // shape novelty, in units of the range so far
-  double likelihood = 0;  // calibrated score in [0,1]
-  bool opened = false;    // an episode opened at this observation
-  bool closed = false;    // the open episode settled at this observation
-  bool active = false;    // inside an episode (after this observation)
-  double peak = 0;        // highest likelihood of the current (or just closed) episode
-  int direction = 0;      // +1: the value is above what the nearest past shape had, -1 below
+  bool scored = false;        // past the warm-up
+  double raw = 0;             // shape novelty, in units of the range so far
+  double likelihood = 0;      // calibrated score in [0,1]
+  bool opened = false;        // an episode opened at this observation
+  bool closed = false;        // the open episode settled at this observation
+  bool active = false;        // inside an episode (after this observation)
+  double peak = 0;            // highest likelihood of the current (or just closed) episode
+  int direction = 0;          // +1: the value is above what the nearest past shape had, -1 below
   int episode_direction = 0;  // `direction` when the current episode opened
-  double expected = 0;    // the newest value of the nearest past shape
+  double expected = 0;        // the newest value of the nearest past shape
 };
 
 class NoveltyDetector {
@@ -80,12 +80,12 @@ class NoveltyDetector {
   NoveltyConfig cfg_;
   size_t window_ = 0;
   uint64_t n_ = 0;
-  double lo_ = 0, hi_ = 0;      // range so far
-  std::vector<double> recent_;  // ring of the last window_ values
+  double lo_ = 0, hi_ = 0;       // range so far
+  std::vector<double> recent_;   // ring of the last window_ values
   std::vector<int16_t> shapes_;  // ring of past shapes, kDims values each
   size_t head_ = 0, count_ = 0;
   double anchor_ = 0, unit_ = 0;
-  double mu_ = 0, var_ = 0;     // raw scores' long-term mean and variance
+  double mu_ = 0, var_ = 0;  // raw scores' long-term mean and variance
   uint64_t raw_n_ = 0;
   bool active_ = false;
   int below_ = 0;

@@ -29,8 +29,10 @@ uint64_t BlockManager::HashBlock(uint64_t parent, const int32_t* tokens, int n) 
 
 void BlockManager::FreeQueueRemove(int32_t id) {
   Block& b = blocks_[id];
-  if (b.prev >= 0) blocks_[b.prev].next = b.next; else head_ = b.next;
-  if (b.next >= 0) blocks_[b.next].prev = b.prev; else tail_ = b.prev;
+  if (b.prev >= 0) blocks_[b.prev].next = b.next;
+  else head_ = b.next;
+  if (b.next >= 0) blocks_[b.next].prev = b.prev;
+  else tail_ = b.prev;
   b.prev = b.next = -1;
   b.in_free_queue = false;
   --free_len_;
@@ -41,7 +43,8 @@ void BlockManager::FreeQueuePushBack(int32_t id) {
   Block& b = blocks_[id];
   b.prev = tail_;
   b.next = -1;
-  if (tail_ >= 0) blocks_[tail_].next = id; else head_ = id;
+  if (tail_ >= 0) blocks_[tail_].next = id;
+  else head_ = id;
   tail_ = id;
   b.in_free_queue = true;
   ++free_len_;
@@ -69,8 +72,8 @@ std::vector<int32_t> BlockManager::FindCachedPrefix(const std::vector<int32_t>& 
   return hit;
 }
 
-bool BlockManager::AllocateSlots(const std::string& request_id, int64_t num_computed_tokens,
-                                 int64_t num_new_tokens, const std::vector<int32_t>& cached_prefix) {
+bool BlockManager::AllocateSlots(const std::string& request_id, int64_t num_computed_tokens, int64_t num_new_tokens,
+                                 const std::vector<int32_t>& cached_prefix) {
   auto it = req_blocks_.find(request_id);
   const int64_t held = it == req_blocks_.end() ? 0 : static_cast<int64_t>(it->second.blocks.size());
   const int64_t total_tokens =
@@ -181,7 +184,8 @@ void BlockManager::ResetPrefixCache() {
   for (Block& b : blocks_)
     if (b.ref_cnt == 0) b.hash = kNoHash;
   for (auto it = cached_.begin(); it != cached_.end();) {
-    if (blocks_[it->second].ref_cnt == 0) it = cached_.erase(it); else ++it;
+    if (blocks_[it->second].ref_cnt == 0) it = cached_.erase(it);
+    else ++it;
   }
   cached_free_ = 0;
 }

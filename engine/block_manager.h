@@ -40,13 +40,12 @@ class BlockManager {
   // `num_computed_tokens` computed so far (not counting `cached_prefix`,
   // blocks from FindCachedPrefix to claim first). Returns false, changing
   // nothing, when there are not enough free blocks.
-  bool AllocateSlots(const std::string& request_id, int64_t num_computed_tokens,
-                     int64_t num_new_tokens, const std::vector<int32_t>& cached_prefix = {});
+  bool AllocateSlots(const std::string& request_id, int64_t num_computed_tokens, int64_t num_new_tokens,
+                     const std::vector<int32_t>& cached_prefix = {});
 
   // Registers the request's full blocks in the prefix cache; `tokens` are its
   // token ids and the first `num_computed_tokens` have KV in the cache.
-  void CacheFullBlocks(const std::string& request_id, const std::vector<int32_t>& tokens,
-                       int64_t num_computed_tokens);
+  void CacheFullBlocks(const std::string& request_id, const std::vector<int32_t>& tokens, int64_t num_computed_tokens);
 
   // Releases the request's blocks (tail first, so the end of a chain is
   // evicted before its prefix). Returns how many blocks it held.
@@ -82,8 +81,8 @@ class BlockManager {
   };
   struct ReqState {
     std::vector<int32_t> blocks;
-    int64_t num_hashed = 0;       // leading blocks already hashed
-    uint64_t last_hash = 0;       // chain hash of block num_hashed-1
+    int64_t num_hashed = 0;  // leading blocks already hashed
+    uint64_t last_hash = 0;  // chain hash of block num_hashed-1
   };
 
   static uint64_t HashBlock(uint64_t parent, const int32_t* tokens, int n);
@@ -94,6 +93,7 @@ class BlockManager {
 
   int block_size_;
   bool prefix_caching_;
+
  public:
   bool prefix_caching() const { return prefix_caching_; }
 
@@ -101,7 +101,7 @@ class BlockManager {
   std::vector<Block> blocks_;
   int32_t head_ = -1, tail_ = -1;
   int64_t free_len_ = 0;
-  int64_t cached_free_ = 0;  // blocks in the free queue that hold a cache entry
+  int64_t cached_free_ = 0;                       // blocks in the free queue that hold a cache entry
   std::unordered_map<uint64_t, int32_t> cached_;  // chain hash -> block
   std::unordered_map<std::string, ReqState> req_blocks_;
   int64_t prefix_queries_ = 0, prefix_hits_ = 0, cache_evictions_ = 0;

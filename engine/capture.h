@@ -28,11 +28,11 @@ struct CaptureOptions {
 // One complete event on a timeline, times in unix microseconds.
 struct TraceRecord {
   std::string name;
-  std::string cat;      // "vigil" spans; "cpu_op", "kernel", "gpu_memcpy", ... from the profiler
+  std::string cat;  // "vigil" spans; "cpu_op", "kernel", "gpu_memcpy", ... from the profiler
   double ts_us = 0;
   double dur_us = 0;
-  int64_t pid = 0;      // 0: the host process; device index + 1 for GPU streams
-  int64_t tid = 0;      // engine thread, or a GPU stream
+  int64_t pid = 0;  // 0: the host process; device index + 1 for GPU streams
+  int64_t tid = 0;  // engine thread, or a GPU stream
   std::map<std::string, double> num_args;
   std::map<std::string, std::string> str_args;
 };
@@ -40,8 +40,8 @@ struct TraceRecord {
 struct CaptureData {
   double start_unix = 0, end_unix = 0;
   int64_t steps = 0;
-  std::string stop_reason;  // max_steps, max_duration, stopped, engine_stopped, error
-  std::string profiler;     // "torch-kineto (cpu+cuda)", "torch (cpu)", "off", or why it failed
+  std::string stop_reason;         // max_steps, max_duration, stopped, engine_stopped, error
+  std::string profiler;            // "torch-kineto (cpu+cuda)", "torch (cpu)", "off", or why it failed
   std::vector<TraceRecord> spans;  // Vigil's, on the engine thread
   std::vector<TraceRecord> ops;    // the profiler's, filled by Materialize()
   EngineStats stats_start, stats_end;

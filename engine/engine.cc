@@ -332,7 +332,7 @@ class ThreadedEngine final : public Engine {
   Tracer tracer_;
   OpProfiler profiler_;
   int64_t capture_steps_base_ = 0;
-  int64_t capture_t0_ = 0;  // steady ns
+  int64_t capture_t0_ = 0;                // steady ns
   int64_t last_publish_ = INT64_MIN / 2;  // steady ns
   mutable Mutex stats_mu_;
   EngineStats published_ GUARDED_BY(stats_mu_);

@@ -35,17 +35,17 @@ struct RequestOutput {
   std::vector<int32_t> new_token_ids;
   bool finished = false;
   FinishReason finish_reason = FinishReason::kNone;
-  std::string error;               // set when finish_reason == kError
+  std::string error;  // set when finish_reason == kError
   int64_t num_prompt_tokens = 0;
-  int64_t num_output_tokens = 0;   // so far
-  int64_t num_cached_tokens = 0;   // prompt tokens served from the prefix cache
+  int64_t num_output_tokens = 0;     // so far
+  int64_t num_cached_tokens = 0;     // prompt tokens served from the prefix cache
   std::vector<float> prompt_logits;  // [num_prompt_tokens * vocab] when asked
 };
 using OutputCallback = std::function<void(const RequestOutput&)>;
 
 struct ModelInfo {
-  std::string name;           // "builtin:tiny-llama" or the checkpoint path
-  std::string architecture;   // llama, qwen2, opt, gpt2
+  std::string name;          // "builtin:tiny-llama" or the checkpoint path
+  std::string architecture;  // llama, qwen2, opt, gpt2
   int64_t vocab_size = 0;
   int64_t max_model_len = 0;
   int64_t num_layers = 0;

@@ -35,7 +35,8 @@ Status EngineCore::Create(const EngineConfig& config, std::unique_ptr<EngineCore
   if (config.block_size <= 0 || config.block_size > 1024)
     return Status::InvalidArgument("engine.block_size must be in [1, 1024]");
   if (config.max_num_seqs <= 0) return Status::InvalidArgument("engine.max_num_seqs must be positive");
-  if (config.max_num_batched_tokens <= 0) return Status::InvalidArgument("engine.max_num_batched_tokens must be positive");
+  if (config.max_num_batched_tokens <= 0)
+    return Status::InvalidArgument("engine.max_num_batched_tokens must be positive");
   if (config.faults.leak_blocks_on_abort < 0 || config.faults.leak_blocks_on_abort > 1)
     return Status::InvalidArgument("engine.faults.leak_blocks_on_abort must be a probability in [0, 1]");
 
@@ -48,8 +49,8 @@ Status EngineCore::Create(const EngineConfig& config, std::unique_ptr<EngineCore
     VIGIL_RETURN_IF_ERROR(LoadModelConfig(config.model, &s.mcfg));
   }
   torch::Dtype dtype;
-  VIGIL_RETURN_IF_ERROR(ResolveDtype(config.dtype, s.mcfg.torch_dtype, s.device.is_cuda(), &dtype)
-                            .WithContext("engine.dtype"));
+  VIGIL_RETURN_IF_ERROR(
+      ResolveDtype(config.dtype, s.mcfg.torch_dtype, s.device.is_cuda(), &dtype).WithContext("engine.dtype"));
 
   int64_t max_len = config.max_model_len > 0 ? config.max_model_len : s.mcfg.max_position_embeddings;
   if (max_len > s.mcfg.max_position_embeddings) {
@@ -58,10 +59,9 @@ Status EngineCore::Create(const EngineConfig& config, std::unique_ptr<EngineCore
                                    std::to_string(s.mcfg.max_position_embeddings));
   }
   if (!config.enable_chunked_prefill && config.max_num_batched_tokens < max_len) {
-    return Status::InvalidArgument(
-        "engine.max_num_batched_tokens (" + std::to_string(config.max_num_batched_tokens) +
-        ") must be >= max_model_len (" + std::to_string(max_len) +
-        ") when chunked prefill is disabled, or long prompts could never be scheduled");
+    return Status::InvalidArgument("engine.max_num_batched_tokens (" + std::to_string(config.max_num_batched_tokens) +
+                                   ") must be >= max_model_len (" + std::to_string(max_len) +
+                                   ") when chunked prefill is disabled, or long prompts could never be scheduled");
   }
 
   const int64_t per_block = KVCache::BytesPerBlock(s.mcfg, config.block_size, dtype);
@@ -73,8 +73,10 @@ Status EngineCore::Create(const EngineConfig& config, std::unique_ptr<EngineCore
   }
   const int64_t blocks_for_max_len = (max_len + config.block_size - 1) / config.block_size;
   if (num_blocks < blocks_for_max_len) {
-    spdlog::warn("KV cache of {} blocks cannot hold one sequence of max_model_len {} ({} blocks); "
-                 "longer requests will be rejected", num_blocks, max_len, blocks_for_max_len);
+    spdlog::warn(
+        "KV cache of {} blocks cannot hold one sequence of max_model_len {} ({} blocks); "
+        "longer requests will be rejected",
+        num_blocks, max_len, blocks_for_max_len);
   }
 
   try {
@@ -130,14 +132,17 @@ Status EngineCore::Create(const EngineConfig& config, std::unique_ptr<EngineCore
   s.RefreshCheap(NowSeconds());
   s.RefreshSlow(NowSeconds(), true);
 
-  spdlog::info("engine: {} ({}, {} params) on {} in {}; KV cache {} blocks x {} tokens ({:.1f} MiB); "
-               "max_model_len {}, max_num_seqs {}, max_num_batched_tokens {}, chunked prefill {}, prefix caching {}",
-               mi.name, mi.architecture, mi.num_params, mi.device, mi.dtype, num_blocks, config.block_size,
-               mi.kv_cache_bytes / 1048576.0, max_len, config.max_num_seqs, config.max_num_batched_tokens,
-               config.enable_chunked_prefill ? "on" : "off", config.enable_prefix_caching ? "on" : "off");
+  spdlog::info(
+      "engine: {} ({}, {} params) on {} in {}; KV cache {} blocks x {} tokens ({:.1f} MiB); "
+      "max_model_len {}, max_num_seqs {}, max_num_batched_tokens {}, chunked prefill {}, prefix caching {}",
+      mi.name, mi.architecture, mi.num_params, mi.device, mi.dtype, num_blocks, config.block_size,
+      mi.kv_cache_bytes / 1048576.0, max_len, config.max_num_seqs, config.max_num_batched_tokens,
+      config.enable_chunked_prefill ? "on" : "off", config.enable_prefix_caching ? "on" : "off");
   if (config.faults.leak_blocks_on_abort > 0) {
-    spdlog::warn("FAULT INJECTION ON: engine.faults.leak_blocks_on_abort={} — aborted requests will leak KV "
-                 "blocks on purpose. Never use this in production.", config.faults.leak_blocks_on_abort);
+    spdlog::warn(
+        "FAULT INJECTION ON: engine.faults.leak_blocks_on_abort={} — aborted requests will leak KV "
+        "blocks on purpose. Never use this in production.",
+        config.faults.leak_blocks_on_abort);
   }
   if (config.faults.stall_step_ms > 0) {
     spdlog::warn("FAULT INJECTION ON: engine.faults.stall_step_ms={} — every engine iteration stalls.",

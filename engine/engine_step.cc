@@ -21,14 +21,13 @@ torch::Tensor Int64Tensor(const std::vector<int64_t>& v, torch::Device device) {
 
 struct BuiltBatch {
   ForwardBatch batch;
-  std::vector<int64_t> sample_row;                  // per scheduled: logits row, or -1
+  std::vector<int64_t> sample_row;                       // per scheduled: logits row, or -1
   std::vector<std::pair<int64_t, int64_t>> prompt_rows;  // per scheduled: first logits row, count
 };
 
 // Positions [start, start+n) of each request become rows of the step; decodes
 // share one attention group, each prefill chunk gets its own.
-BuiltBatch BuildBatch(const SchedulerOutput& so, const BlockManager& blocks, torch::Device device,
-                      torch::Dtype dtype) {
+BuiltBatch BuildBatch(const SchedulerOutput& so, const BlockManager& blocks, torch::Device device, torch::Dtype dtype) {
   BuiltBatch out;
   const int bs = blocks.block_size();
   std::vector<int64_t> ids, pos, slots, logit_rows;
@@ -51,7 +50,8 @@ BuiltBatch BuildBatch(const SchedulerOutput& so, const BlockManager& blocks, tor
       const int64_t end = std::min(s.start_pos + s.num_new_tokens, r->num_prompt_tokens);
       for (int64_t p = s.start_pos; p < end; ++p) logit_rows.push_back(row_start[i] + (p - s.start_pos));
       out.prompt_rows[i] = {first, end - s.start_pos};
-      if (s.samples && end == s.start_pos + s.num_new_tokens) out.sample_row[i] = static_cast<int64_t>(logit_rows.size()) - 1;
+      if (s.samples && end == s.start_pos + s.num_new_tokens)
+        out.sample_row[i] = static_cast<int64_t>(logit_rows.size()) - 1;
     }
     if (s.samples && out.sample_row[i] < 0) {
       logit_rows.push_back(row_start[i] + s.num_new_tokens - 1);

@@ -53,8 +53,8 @@ int64_t Model::num_params() const {
   int64_t total = n(embed_) + n(pos_embed_) + n(final_w_) + n(final_b_) + n(project_in_) + n(project_out_);
   if (!config_.tie_word_embeddings) total += n(lm_head_);
   for (const Layer& l : layers_) {
-    for (const torch::Tensor* t : {&l.ln1_w, &l.ln1_b, &l.ln2_w, &l.ln2_b, &l.qkv_w, &l.qkv_b, &l.o_w, &l.o_b,
-                                   &l.up_w, &l.up_b, &l.down_w, &l.down_b})
+    for (const torch::Tensor* t : {&l.ln1_w, &l.ln1_b, &l.ln2_w, &l.ln2_b, &l.qkv_w, &l.qkv_b, &l.o_w, &l.o_b, &l.up_w,
+                                   &l.up_b, &l.down_w, &l.down_b})
       total += n(*t);
   }
   return total;
@@ -77,8 +77,8 @@ void Model::BuildRope() {
       if (wl > low_wl) {
         f = f / s.factor;
       } else if (wl >= high_wl) {
-        double smooth = (s.original_max_position_embeddings / wl - s.low_freq_factor) /
-                        (s.high_freq_factor - s.low_freq_factor);
+        double smooth =
+            (s.original_max_position_embeddings / wl - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
         f = (1 - smooth) * f / s.factor + smooth * f;
       }
     }
@@ -95,9 +95,7 @@ void Model::BuildRope() {
 // x and the norm weights are float32 (see Forward and KeepNormsInFloat32).
 torch::Tensor Model::Norm(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) const {
   TraceScope span("norm");
-  if (config_.norm == NormKind::kLayerNorm) {
-    return torch::layer_norm(x, {x.size(-1)}, w, b, config_.norm_eps);
-  }
+  if (config_.norm == NormKind::kLayerNorm) { return torch::layer_norm(x, {x.size(-1)}, w, b, config_.norm_eps); }
   auto var = x.pow(2).mean(-1, /*keepdim=*/true);
   return w * (x * torch::rsqrt(var + config_.norm_eps));
 }
@@ -155,7 +153,8 @@ torch::Tensor Model::Attention(const torch::Tensor& q, const torch::Tensor& kc, 
       // each, which also swamps a profiler capture).
       auto scores = (qg * kg).sum(-1).unsqueeze(-2) * scale + g.mask;  // [b, H, 1, ctx]
       auto probs = torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type());
-      og = (probs.transpose(-1, -2) * vg).sum(-2)  // [b, H, D]
+      og = (probs.transpose(-1, -2) * vg)
+               .sum(-2)  // [b, H, D]
                .reshape({g.batch, H * D});
     } else {
       auto scores = torch::matmul(qg, kg.transpose(-1, -2)) * scale + g.mask;

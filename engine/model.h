@@ -84,8 +84,7 @@ class Model {
 
 // "float32"/"bfloat16"/"float16" (and "auto", resolved against the checkpoint
 // and device) to a torch dtype.
-Status ResolveDtype(const std::string& requested, const std::string& checkpoint_dtype, bool is_cuda,
-                    torch::Dtype* out);
+Status ResolveDtype(const std::string& requested, const std::string& checkpoint_dtype, bool is_cuda, torch::Dtype* out);
 std::string DtypeName(torch::Dtype dtype);
 
 }  // namespace vigil::engine

@@ -97,9 +97,7 @@ Status ParseModelConfig(const std::string& text, const std::string& source, Mode
   json j;
   try {
     j = json::parse(text);
-  } catch (const std::exception& e) {
-    return Status::InvalidArgument(source + ": not valid JSON: " + e.what());
-  }
+  } catch (const std::exception& e) { return Status::InvalidArgument(source + ": not valid JSON: " + e.what()); }
   if (!j.is_object()) return Status::InvalidArgument(source + ": not a JSON object");
   ModelConfig c;
   Reader r(j, source);

@@ -43,9 +43,9 @@ struct ModelConfig {
   bool out_bias = false;
   bool mlp_bias = false;
   bool tie_word_embeddings = false;
-  bool pre_norm = true;             // OPT-350m uses post-norm
-  bool scale_attn_by_layer = false; // GPT-2's scale_attn_by_inverse_layer_idx
-  int64_t word_embed_proj_dim = 0;  // OPT: != hidden_size means project_in/out
+  bool pre_norm = true;              // OPT-350m uses post-norm
+  bool scale_attn_by_layer = false;  // GPT-2's scale_attn_by_inverse_layer_idx
+  int64_t word_embed_proj_dim = 0;   // OPT: != hidden_size means project_in/out
   std::vector<int32_t> eos_token_ids;
   int32_t bos_token_id = -1;
   std::string torch_dtype = "float32";  // the checkpoint's dtype

@@ -85,9 +85,7 @@ std::function<void(CaptureData*)> OpProfiler::Stop(int64_t os_tid) {
   std::shared_ptr<prof::ProfilerResult> result;
   try {
     result = prof::disableProfiler();
-  } catch (const std::exception&) {
-    return nullptr;
-  }
+  } catch (const std::exception&) { return nullptr; }
   // Clock anchors taken now, to place the profiler's times on unix time:
   // depending on the version they are steady-clock or unix nanoseconds.
   const double steady_ns = static_cast<double>(RealClock::SteadyNs());

@@ -65,9 +65,7 @@ Status SafetensorsFile::Open(const std::string& path, std::unique_ptr<Safetensor
   json header;
   try {
     header = json::parse(reinterpret_cast<const char*>(base + 8), reinterpret_cast<const char*>(base + 8 + header_len));
-  } catch (const std::exception& e) {
-    return Status::Corruption(path + ": header is not valid JSON: " + e.what());
-  }
+  } catch (const std::exception& e) { return Status::Corruption(path + ": header is not valid JSON: " + e.what()); }
   if (!header.is_object()) return Status::Corruption(path + ": header is not a JSON object");
 
   const size_t data_size = size - 8 - header_len;

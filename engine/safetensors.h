@@ -15,9 +15,9 @@
 namespace vigil::engine {
 
 struct TensorView {
-  std::string dtype;            // "F32", "F16", "BF16", "I64", ...
+  std::string dtype;  // "F32", "F16", "BF16", "I64", ...
   std::vector<int64_t> shape;
-  const void* data = nullptr;   // points into the mapping
+  const void* data = nullptr;  // points into the mapping
   size_t nbytes = 0;
   int64_t numel() const;
 };

@@ -30,7 +30,8 @@ int32_t SampleFromLogits(const float* logits, int64_t vocab, const SamplingParam
     idx.reserve(vocab);
     for (int64_t i = 0; i < vocab; ++i)
       if (prob[i] > 0) idx.push_back(static_cast<int32_t>(i));
-    std::sort(idx.begin(), idx.end(), [&](int32_t a, int32_t b) { return prob[a] > prob[b] || (prob[a] == prob[b] && a < b); });
+    std::sort(idx.begin(), idx.end(),
+              [&](int32_t a, int32_t b) { return prob[a] > prob[b] || (prob[a] == prob[b] && a < b); });
     double acc = 0, kept = 0;
     size_t keep = 0;
     for (; keep < idx.size(); ++keep) {
@@ -68,9 +69,7 @@ std::vector<int32_t> SampleTokens(const torch::Tensor& logits, const std::vector
       random_pos.push_back(static_cast<int64_t>(i));
     }
   }
-  auto index = [&](const std::vector<int64_t>& r) {
-    return torch::tensor(r, torch::kInt64).to(logits.device());
-  };
+  auto index = [&](const std::vector<int64_t>& r) { return torch::tensor(r, torch::kInt64).to(logits.device()); };
   if (!greedy_rows.empty()) {
     auto ids = logits.index_select(0, index(greedy_rows)).argmax(-1).to(torch::kCPU).contiguous();
     const int64_t* p = ids.data_ptr<int64_t>();

@@ -26,7 +26,8 @@ std::unique_ptr<Request> Scheduler::Remove(const std::string& id, bool leak) {
   requests_.erase(it);
   waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), r.get()), waiting_.end());
   running_.erase(std::remove(running_.begin(), running_.end(), r.get()), running_.end());
-  if (leak) blocks_->Leak(id); else blocks_->Free(id);
+  if (leak) blocks_->Leak(id);
+  else blocks_->Free(id);
   return r;
 }
 

@@ -48,16 +48,16 @@ const char* FinishReasonName(FinishReason r);
 // no value (not supported on this board, no permission, a failed read):
 // never a made-up 0.
 struct GpuStats {
-  std::optional<double> utilization;          // 0..1, share of the last sample period with a kernel running
-  std::optional<double> memory_used_bytes;    // device memory in use (any process)
+  std::optional<double> utilization;        // 0..1, share of the last sample period with a kernel running
+  std::optional<double> memory_used_bytes;  // device memory in use (any process)
   std::optional<double> memory_total_bytes;
   std::optional<double> power_watts;
   std::optional<double> temperature_celsius;  // the GPU die
   std::optional<double> sm_clock_hz;
-  std::optional<uint64_t> throttle_reasons;   // NVML's clocks-throttle-reasons bitmask, as read
-  std::optional<bool> throttled;              // a harmful reason is set (heat, power; not idle)
-  std::optional<double> xid_errors_total;     // XID critical-error events seen since the probe opened
-  std::optional<double> ecc_errors_total;     // uncorrected ECC errors, volatile counter (since driver load)
+  std::optional<uint64_t> throttle_reasons;  // NVML's clocks-throttle-reasons bitmask, as read
+  std::optional<bool> throttled;             // a harmful reason is set (heat, power; not idle)
+  std::optional<double> xid_errors_total;    // XID critical-error events seen since the probe opened
+  std::optional<double> ecc_errors_total;    // uncorrected ECC errors, volatile counter (since driver load)
 };
 
 struct EngineStats {
@@ -71,21 +71,21 @@ struct EngineStats {
   int64_t kv_blocks_used = 0;         // ref count > 0
   int64_t kv_blocks_cached_free = 0;  // free but still holding a prefix-cache entry
   int64_t kv_blocks_free = 0;
-  int64_t kv_blocks_orphaned = 0;     // used by no live request (a leak)
-  double kv_cache_usage = 0;          // used / total, 0..1
+  int64_t kv_blocks_orphaned = 0;  // used by no live request (a leak)
+  double kv_cache_usage = 0;       // used / total, 0..1
 
   // Counters (monotonic over the engine's life).
   int64_t preemptions_total = 0;
-  int64_t prefix_cache_queries_total = 0;  // tokens looked up
-  int64_t prefix_cache_hits_total = 0;     // tokens found
+  int64_t prefix_cache_queries_total = 0;     // tokens looked up
+  int64_t prefix_cache_hits_total = 0;        // tokens found
   int64_t kv_evictions_preemption_total = 0;  // blocks released by preemption
   int64_t kv_evictions_cache_total = 0;       // cached blocks reclaimed for reuse
-  int64_t prompt_tokens_total = 0;         // prompt tokens computed (excluding cache hits)
+  int64_t prompt_tokens_total = 0;            // prompt tokens computed (excluding cache hits)
   int64_t generation_tokens_total = 0;
   std::array<int64_t, kNumFinishReasons> requests_finished_by_reason{};  // indexed by FinishReason
-  int64_t requests_rejected_total = 0;     // refused at submission
+  int64_t requests_rejected_total = 0;                                   // refused at submission
   int64_t steps_total = 0;
-  double busy_seconds_total = 0;           // wall time inside model steps
+  double busy_seconds_total = 0;  // wall time inside model steps
   // CPU time of the engine thread (its per-thread CPU clock): work done, not
   // wall time, so a step descheduled by a busy host does not count as busy.
   double engine_thread_cpu_seconds_total = 0;
@@ -96,7 +96,7 @@ struct EngineStats {
   int64_t last_step_batch_size = 0;
   int64_t last_step_tokens = 0;
   double last_step_seconds = 0;
-  int64_t requests_stuck = 0;      // running longer than the stuck threshold
+  int64_t requests_stuck = 0;  // running longer than the stuck threshold
 
   // Memory in use: CPU RSS, or the CUDA allocator's bytes on GPU.
   int64_t memory_used_bytes = 0;

@@ -50,16 +50,16 @@ class WeightLoader {
       nlohmann::json j;
       try {
         in >> j;
-      } catch (const std::exception& e) {
-        return Status::Corruption(index + ": not valid JSON: " + e.what());
-      }
+      } catch (const std::exception& e) { return Status::Corruption(index + ": not valid JSON: " + e.what()); }
       if (!j.contains("weight_map") || !j["weight_map"].is_object())
         return Status::Corruption(index + ": missing \"weight_map\" object");
       std::map<std::string, size_t> file_index;
       for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
-        if (!it->is_string()) return Status::Corruption(index + ": weight_map[\"" + it.key() + "\"] is not a file name");
+        if (!it->is_string())
+          return Status::Corruption(index + ": weight_map[\"" + it.key() + "\"] is not a file name");
         const std::string file = it->get<std::string>();
-        if (file.find('/') != std::string::npos) return Status::Corruption(index + ": shard name \"" + file + "\" has a path");
+        if (file.find('/') != std::string::npos)
+          return Status::Corruption(index + ": shard name \"" + file + "\" has a path");
         if (!file_index.count(file)) {
           std::unique_ptr<SafetensorsFile> f;
           VIGIL_RETURN_IF_ERROR(SafetensorsFile::Open(dir + "/" + file, &f));
@@ -279,9 +279,7 @@ Status Model::Load(const std::string& dir, const ModelConfig& config, torch::Dev
     } else {
       VIGIL_RETURN_IF_ERROR(loader.LoadLlama(m.get()));
     }
-  } catch (const std::exception& e) {
-    return Status::Internal(dir + ": loading weights failed: " + e.what());
-  }
+  } catch (const std::exception& e) { return Status::Internal(dir + ": loading weights failed: " + e.what()); }
   for (const std::string& name : loader.Unused()) {
     // Rotary caches and the like are harmless; say so at debug level only.
     spdlog::debug("{}: tensor \"{}\" is not used by the {} model", dir, name, config.architecture);

@@ -28,12 +28,12 @@ struct NvmlEventData {  // nvmlEventData_t (the _v2 wait's; the v1 wait fills a 
   unsigned int gpuInstanceId;
   unsigned int computeInstanceId;
 };
-constexpr int kTemperatureGpu = 0;          // NVML_TEMPERATURE_GPU
-constexpr int kClockSm = 1;                 // NVML_CLOCK_SM
-constexpr int kMemoryErrorUncorrected = 1;  // NVML_MEMORY_ERROR_TYPE_UNCORRECTED
-constexpr int kVolatileEcc = 0;             // NVML_VOLATILE_ECC: since the driver loaded
+constexpr int kTemperatureGpu = 0;                     // NVML_TEMPERATURE_GPU
+constexpr int kClockSm = 1;                            // NVML_CLOCK_SM
+constexpr int kMemoryErrorUncorrected = 1;             // NVML_MEMORY_ERROR_TYPE_UNCORRECTED
+constexpr int kVolatileEcc = 0;                        // NVML_VOLATILE_ECC: since the driver loaded
 constexpr unsigned long long kEventXidCritical = 0x8;  // nvmlEventTypeXidCriticalError
-constexpr int kMaxEventsPerRead = 256;      // bounds a Read during an event storm
+constexpr int kMaxEventsPerRead = 256;                 // bounds a Read during an event storm
 
 using InitFn = int (*)();
 using ShutdownFn = int (*)();
@@ -41,8 +41,8 @@ using ByIndexFn = int (*)(unsigned int, void**);
 using ByUuidFn = int (*)(const char*, void**);
 using UtilFn = int (*)(void*, NvmlUtilization*);
 using MemoryFn = int (*)(void*, NvmlMemory*);
-using UintFn = int (*)(void*, unsigned int*);           // power (mW), index
-using SensorFn = int (*)(void*, int, unsigned int*);    // temperature, clock
+using UintFn = int (*)(void*, unsigned int*);         // power (mW), index
+using SensorFn = int (*)(void*, int, unsigned int*);  // temperature, clock
 using ReasonsFn = int (*)(void*, unsigned long long*);
 using EccFn = int (*)(void*, int, int, unsigned long long*);
 using UuidFn = int (*)(void*, char*, unsigned int);
@@ -199,8 +199,7 @@ bool GpuProbe::Read(Reading* out) {
     r.throttle_reasons = bits;
     r.throttled = (bits & kHarmfulThrottleReasons) != 0;
   }
-  if (unsigned long long n = 0;
-      a.ecc && a.ecc(handle_, kMemoryErrorUncorrected, kVolatileEcc, &n) == 0)
+  if (unsigned long long n = 0; a.ecc && a.ecc(handle_, kMemoryErrorUncorrected, kVolatileEcc, &n) == 0)
     r.ecc_errors_total = double(n);
   if (events_) {
     // Timeout 0: take what is pending, never wait (NVML_ERROR_TIMEOUT ends it).
@@ -213,8 +212,8 @@ bool GpuProbe::Read(Reading* out) {
     }
     r.xid_errors_total = xid_total_;
   }
-  const bool any = r.utilization || r.memory_used_bytes || r.power_watts || r.temperature_celsius ||
-                   r.sm_clock_hz || r.throttle_reasons || r.ecc_errors_total || r.xid_errors_total;
+  const bool any = r.utilization || r.memory_used_bytes || r.power_watts || r.temperature_celsius || r.sm_clock_hz ||
+                   r.throttle_reasons || r.ecc_errors_total || r.xid_errors_total;
   if (any) *out = r;
   return any;
 }

@@ -53,7 +53,7 @@ class GpuProbe {
   void* handle_ = nullptr;  // nvmlDevice_t
   void* events_ = nullptr;  // nvmlEventSet_t with XID critical errors registered; null: XIDs absent
   double xid_total_ = 0;
-  std::string device_;      // how it was found: "nvml index 2" or a UUID
+  std::string device_;  // how it was found: "nvml index 2" or a UUID
   int nvml_index_ = -1;
   std::string uuid_;
 };

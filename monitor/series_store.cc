@@ -41,7 +41,8 @@ std::vector<Point> SeriesStore::Range(const std::string& name, double since) con
   size_t lo = 0, hi = r.size;
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
-    if (r.Get(mid, capacity_).t < since) lo = mid + 1; else hi = mid;
+    if (r.Get(mid, capacity_).t < since) lo = mid + 1;
+    else hi = mid;
   }
   out.reserve(r.size - lo);
   for (size_t i = lo; i < r.size; ++i) out.push_back(r.Get(i, capacity_));
@@ -56,7 +57,8 @@ bool SeriesStore::At(const std::string& name, double at, Point* out) const {
   size_t lo = 0, hi = r.size;  // first index with t > at
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
-    if (r.Get(mid, capacity_).t <= at) lo = mid + 1; else hi = mid;
+    if (r.Get(mid, capacity_).t <= at) lo = mid + 1;
+    else hi = mid;
   }
   if (lo == 0) return false;
   *out = r.Get(lo - 1, capacity_);

@@ -15,16 +15,21 @@ const std::vector<SignalInfo>& Catalogue() {
       {"kv_blocks_orphaned", SignalKind::kGauge, "blocks", "KV blocks held by no live request (a leak)"},
       {"busy_fraction", SignalKind::kGauge, "ratio", "Share of the last interval spent in model steps (wall time)"},
       {"engine_cpu_utilization", SignalKind::kGauge, "ratio", "Engine thread CPU time over the interval (work done)"},
-      {"gpu_utilization", SignalKind::kGauge, "ratio", "NVML utilization of the engine's GPU (device-wide); absent without NVML"},
-      {"utilization", SignalKind::kGauge, "ratio", "The device's: gpu_utilization on CUDA, engine_cpu_utilization on CPU"},
+      {"gpu_utilization", SignalKind::kGauge, "ratio",
+       "NVML utilization of the engine's GPU (device-wide); absent without NVML"},
+      {"utilization", SignalKind::kGauge, "ratio",
+       "The device's: gpu_utilization on CUDA, engine_cpu_utilization on CPU"},
       // The engine's GPU as NVML reports it: each absent where NVML has no value.
-      {"gpu_memory_used_bytes", SignalKind::kGauge, "bytes", "Device memory in use on the engine's GPU (any process; NVML)"},
+      {"gpu_memory_used_bytes", SignalKind::kGauge, "bytes",
+       "Device memory in use on the engine's GPU (any process; NVML)"},
       {"gpu_memory_total_bytes", SignalKind::kGauge, "bytes", "Device memory of the engine's GPU (NVML)"},
       {"gpu_power_watts", SignalKind::kGauge, "watts", "Power draw of the engine's GPU (NVML)"},
       {"gpu_temperature_celsius", SignalKind::kGauge, "celsius", "Temperature of the engine's GPU die (NVML)"},
       {"gpu_sm_clock_hz", SignalKind::kGauge, "hertz", "SM clock of the engine's GPU (NVML)"},
-      {"gpu_throttled", SignalKind::kGauge, "bool", "1 while NVML reports a heat or power throttle reason, else 0 (idle is not throttled)"},
-      {"engine_stalled_seconds", SignalKind::kGauge, "seconds", "Time the engine has made no step with requests in flight"},
+      {"gpu_throttled", SignalKind::kGauge, "bool",
+       "1 while NVML reports a heat or power throttle reason, else 0 (idle is not throttled)"},
+      {"engine_stalled_seconds", SignalKind::kGauge, "seconds",
+       "Time the engine has made no step with requests in flight"},
       {"engine_stall_timeout_seconds", SignalKind::kGauge, "seconds", "Setting: server.engine_stall_timeout"},
       {"memory_used_bytes", SignalKind::kGauge, "bytes", "Process RSS, or CUDA allocator bytes"},
       {"avg_sequence_length", SignalKind::kGauge, "tokens", "Mean prompt+output length of running requests"},
@@ -42,8 +47,10 @@ const std::vector<SignalInfo>& Catalogue() {
       {"requests_finished_total", SignalKind::kCounter, "requests", "Requests finished (stop or length)"},
       {"requests_aborted_total", SignalKind::kCounter, "requests", "Requests aborted (client gone, shutdown)"},
       {"requests_failed_total", SignalKind::kCounter, "requests", "Requests failed in the engine"},
-      {"gpu_xid_errors_total", SignalKind::kCounter, "errors", "XID critical errors NVML reported for the engine's GPU while watched"},
-      {"gpu_ecc_errors_total", SignalKind::kCounter, "errors", "Uncorrected ECC errors of the engine's GPU (NVML's volatile counter)"},
+      {"gpu_xid_errors_total", SignalKind::kCounter, "errors",
+       "XID critical errors NVML reported for the engine's GPU while watched"},
+      {"gpu_ecc_errors_total", SignalKind::kCounter, "errors",
+       "Uncorrected ECC errors of the engine's GPU (NVML's volatile counter)"},
       {"ttft_p50", SignalKind::kDerived, "seconds", "Time to first token, median over the window"},
       {"ttft_p95", SignalKind::kDerived, "seconds", "Time to first token, P95 over the window"},
       {"ttft_p99", SignalKind::kDerived, "seconds", "Time to first token, P99 over the window"},
@@ -62,14 +69,18 @@ const std::vector<SignalInfo>& Catalogue() {
       {"kv_evictions_per_s", SignalKind::kDerived, "blocks/s", "KV evictions per second over the window"},
       {"requests_stuck", SignalKind::kDerived, "requests", "Running longer than monitor.request_timeout"},
       // Watched engines only, where they expose them (docs/watch.md).
-      {"requests_deferred", SignalKind::kGauge, "requests", "Requests the scheduler defers (LoRA slots, structured output), not queued for capacity"},
-      {"spec_accept_rate", SignalKind::kDerived, "ratio", "Speculative decoding: accepted over drafted tokens in the window"},
+      {"requests_deferred", SignalKind::kGauge, "requests",
+       "Requests the scheduler defers (LoRA slots, structured output), not queued for capacity"},
+      {"spec_accept_rate", SignalKind::kDerived, "ratio",
+       "Speculative decoding: accepted over drafted tokens in the window"},
       {"lora_adapters_running", SignalKind::kGauge, "adapters", "Distinct LoRA adapters in the running batch"},
-      {"lora_adapters_waiting", SignalKind::kGauge, "adapters", "Distinct LoRA adapters only waiting requests need (not loaded)"},
+      {"lora_adapters_waiting", SignalKind::kGauge, "adapters",
+       "Distinct LoRA adapters only waiting requests need (not loaded)"},
       {"lora_max", SignalKind::kGauge, "adapters", "Setting: LoRA adapters that fit in one batch (max_loras)"},
       // Watched targets only (absent for the hosted engine): the scrape itself.
       {"target_up", SignalKind::kGauge, "bool", "1 when the last scrape of the target succeeded, 0 when it failed"},
-      {"target_health_up", SignalKind::kGauge, "bool", "1 when the target's health endpoint answered 200 (scraped with the metrics)"},
+      {"target_health_up", SignalKind::kGauge, "bool",
+       "1 when the target's health endpoint answered 200 (scraped with the metrics)"},
   };
   return k;
 }
@@ -180,8 +191,7 @@ std::vector<std::pair<std::string, double>> SignalDeriver::Tick(double now, cons
   const double queries = queries_.Update(double(s.prefix_cache_queries_total));
   const double hits = hits_.Update(double(s.prefix_cache_hits_total));
   const double gen = gen_.Update(double(s.generation_tokens_total));
-  const double finished =
-      finished_.Update(double(f[int(FinishReason::kStop)] + f[int(FinishReason::kLength)]));
+  const double finished = finished_.Update(double(f[int(FinishReason::kStop)] + f[int(FinishReason::kLength)]));
   put("preemptions_total", preempt);
   put("kv_evictions_total", evict);
   put("prefix_cache_queries_total", queries);

@@ -28,8 +28,8 @@ const std::vector<SignalInfo>& Catalogue();
 const SignalInfo* FindSignal(const std::string& name);
 
 struct DeriverConfig {
-  double window_s = 60;            // monitor.window
-  double request_timeout_s = 300;  // monitor.request_timeout (engine reports stuck requests)
+  double window_s = 60;                // monitor.window
+  double request_timeout_s = 300;      // monitor.request_timeout (engine reports stuck requests)
   double engine_stall_timeout_s = 10;  // server.engine_stall_timeout, published for EngineStalled
 };
 
@@ -61,7 +61,8 @@ class SignalDeriver {
   };
 
   DeriverConfig cfg_;
-  Counter preemptions_, evictions_, queries_, hits_, prompt_, gen_, finished_, aborted_, failed_, busy_, cpu_, xid_, ecc_;
+  Counter preemptions_, evictions_, queries_, hits_, prompt_, gen_, finished_, aborted_, failed_, busy_, cpu_, xid_,
+      ecc_;
   Window ttft_, tbt_, e2e_, queue_, prefill_, batch_;
   Rate out_rate_, req_rate_, preempt_rate_, evict_rate_, query_rate_, hit_rate_;
   bool have_prev_ = false;

@@ -20,8 +20,9 @@ std::vector<rules::Transition> Instance::Tick(double now, const std::vector<std:
   auto transitions = rules_.Evaluate(now, ctx);
   for (const auto& t : transitions) {
     const bool resolved = t.to == rules::RuleState::kInactive && t.from == rules::RuleState::kFiring;
-    spdlog::log(t.to == rules::RuleState::kFiring ? spdlog::level::warn : spdlog::level::info, "rule [{}] {}/{}: {} -> {}",
-                name_, t.group, t.name, rules::RuleStateName(t.from), resolved ? "resolved" : rules::RuleStateName(t.to));
+    spdlog::log(t.to == rules::RuleState::kFiring ? spdlog::level::warn : spdlog::level::info,
+                "rule [{}] {}/{}: {} -> {}", name_, t.group, t.name, rules::RuleStateName(t.from),
+                resolved ? "resolved" : rules::RuleStateName(t.to));
   }
   return transitions;
 }
@@ -29,7 +30,8 @@ std::vector<rules::Transition> Instance::Tick(double now, const std::vector<std:
 void Instance::SetRules(std::vector<rules::RuleGroup> groups, std::vector<rules::InhibitRule> inhibits) {
   for (auto& g : groups)
     for (auto& r : g.rules)
-      for (const auto& [k, v] : labels_) r.labels[k] = v;  // the instance's identity wins: alerts of two engines never merge
+      for (const auto& [k, v] : labels_)
+        r.labels[k] = v;  // the instance's identity wins: alerts of two engines never merge
   rules_.Swap(std::move(groups), std::move(inhibits));
 }
 

@@ -25,8 +25,7 @@ void RuleFamilies(const std::vector<rules::RuleEngine::View>& views, size_t load
                   std::vector<MetricFamily>* out) {
   out->push_back({"vigil_rules_loaded", "Alerting rules loaded", MetricType::kGauge, {Sample({}, double(loaded))}});
   MetricFamily state{"vigil_rule_state", "Rule state: 0 inactive, 1 pending, 2 firing", MetricType::kGauge, {}};
-  MetricFamily secs{"vigil_rule_evaluation_seconds", "Duration of the rule's last evaluation", MetricType::kGauge,
-                    {}};
+  MetricFamily secs{"vigil_rule_evaluation_seconds", "Duration of the rule's last evaluation", MetricType::kGauge, {}};
   for (const auto& v : views) {
     Metric m;
     m.labels = {{"alert", v.rule.name}, {"group", v.rule.group}};
@@ -38,7 +37,9 @@ void RuleFamilies(const std::vector<rules::RuleEngine::View>& views, size_t load
   }
   if (!state.metrics.empty()) out->push_back(std::move(state));
   if (!secs.metrics.empty()) out->push_back(std::move(secs));
-  out->push_back({"vigil_rule_evaluation_failures_total", "Rule evaluations with an error", MetricType::kCounter,
+  out->push_back({"vigil_rule_evaluation_failures_total",
+                  "Rule evaluations with an error",
+                  MetricType::kCounter,
                   {Sample({}, double(failures))}});
 }
 
@@ -54,7 +55,8 @@ std::vector<MetricFamily> Pipeline::Collect() const {
   for (const auto& v : views) list.push_back(&v.rule);
   const auto refs = rules::DetectorRefs(list);
   const std::map<std::string, std::string> help = {
-      {"zscore", "Z-score of the signal's latest value against its recent mean and standard deviation (the rules' zscore())"},
+      {"zscore",
+       "Z-score of the signal's latest value against its recent mean and standard deviation (the rules' zscore())"},
       {"trend_slope", "Slope per second of the signal's linear trend over the window (trend_slope())"},
       {"trend_r2", "R squared of the signal's linear trend over the window (trend_r2())"},
       {"time_to_exhaustion", "Seconds until the signal's trend reaches its capacity (time_to_exhaustion())"},
@@ -65,9 +67,9 @@ std::vector<MetricFamily> Pipeline::Collect() const {
     if (!inst || inst->retired()) continue;
     for (const auto& r : refs) {
       // The rules' own reading of the detector, so /metrics shows what they see.
-      const rules::Value got = rules::DetectorFunction(&inst->detectors(), r.fn,
-                                                       r.fn == "corr" ? std::vector<std::string>{r.a, r.b}
-                                                                      : std::vector<std::string>{r.a});
+      const rules::Value got =
+          rules::DetectorFunction(&inst->detectors(), r.fn,
+                                  r.fn == "corr" ? std::vector<std::string>{r.a, r.b} : std::vector<std::string>{r.a});
       if (!got || !std::isfinite(*got)) continue;  // no value yet: absent, as the rules see it
       const double v = *got;
       auto& f = fams[r.fn];
@@ -87,20 +89,24 @@ std::vector<MetricFamily> Pipeline::Collect() const {
   if (const Instance* local = Find("local"); local && !local->retired()) {
     monitor::Point p;
     if (local->series().Latest("engine_stalled_seconds", &p))
-      out.push_back({"vigil_engine_stalled_seconds", "Seconds the engine has made no step with requests in flight",
-                     MetricType::kGauge, {Sample({}, p.v)}});
+      out.push_back({"vigil_engine_stalled_seconds",
+                     "Seconds the engine has made no step with requests in flight",
+                     MetricType::kGauge,
+                     {Sample({}, p.v)}});
     if (local->series().Latest("engine_stall_timeout_seconds", &p))
-      out.push_back({"vigil_engine_stall_timeout_seconds", "Setting: server.engine_stall_timeout", MetricType::kGauge,
+      out.push_back({"vigil_engine_stall_timeout_seconds",
+                     "Setting: server.engine_stall_timeout",
+                     MetricType::kGauge,
                      {Sample({}, p.v)}});
   }
 
   if (cfg_.targets.empty()) return out;
   MetricFamily up{"vigil_target_up", "1 when the last scrape of the target succeeded", MetricType::kGauge, {}};
-  MetricFamily dur{"vigil_target_scrape_duration_seconds", "Duration of the target's last scrape", MetricType::kGauge,
-                   {}};
+  MetricFamily dur{
+      "vigil_target_scrape_duration_seconds", "Duration of the target's last scrape", MetricType::kGauge, {}};
   MetricFamily samples{"vigil_target_samples", "Samples in the target's last good scrape", MetricType::kGauge, {}};
-  MetricFamily errors{"vigil_target_scrape_errors_total", "Failed scrapes by target and reason", MetricType::kCounter,
-                      {}};
+  MetricFamily errors{
+      "vigil_target_scrape_errors_total", "Failed scrapes by target and reason", MetricType::kCounter, {}};
   for (const auto& t : Targets()) {
     const std::vector<std::pair<std::string, std::string>> l = {{"target", t.name}};
     up.metrics.push_back(Sample(l, t.up ? 1.0 : 0.0));

@@ -11,9 +11,7 @@
 
 namespace vigil::pipeline {
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 Pipeline::Pipeline(PipelineConfig cfg)
     : cfg_(std::move(cfg)),
@@ -29,8 +27,9 @@ Status Pipeline::Create(PipelineConfig cfg, StatsSource hosted, std::unique_ptr<
     auto t = std::make_unique<Target>();
     t->cfg = p->cfg_.targets[i];
     if (!t->cfg.bearer_token_file.empty())
-      VIGIL_RETURN_IF_ERROR(ReadSecretFile(t->cfg.bearer_token_file, "bearer token file", &t->token)
-                                .WithContext("targets[" + std::to_string(i) + "] (" + t->cfg.name + ").bearer_token_file"));
+      VIGIL_RETURN_IF_ERROR(
+          ReadSecretFile(t->cfg.bearer_token_file, "bearer token file", &t->token)
+              .WithContext("targets[" + std::to_string(i) + "] (" + t->cfg.name + ").bearer_token_file"));
     TargetState& st = states.emplace_back();
     st.status.name = t->cfg.name;
     st.status.url = t->cfg.url;
@@ -42,7 +41,7 @@ Status Pipeline::Create(PipelineConfig cfg, StatsSource hosted, std::unique_ptr<
     p->target_states_ = std::move(states);
   }
   const size_t n = p->cfg_.scrape_workers > 0 ? static_cast<size_t>(p->cfg_.scrape_workers)
-                                               : std::min<size_t>(16, p->targets_.size());
+                                              : std::min<size_t>(16, p->targets_.size());
   for (size_t i = 0; i < n; ++i) p->workers_.emplace_back([q = p.get()] { q->Worker(); });
   *out = std::move(p);
   return Status::OK();

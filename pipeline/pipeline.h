@@ -58,7 +58,7 @@ struct TargetStatus {
   int health = -1;
   std::string health_error;
   std::vector<std::string> instances;
-  std::map<std::string, uint64_t> errors;  // reason -> scrapes failed, or families dropped from good ones
+  std::map<std::string, uint64_t> errors;      // reason -> scrapes failed, or families dropped from good ones
   std::vector<scrape::DroppedFamily> dropped;  // left out of the last scrape
 };
 
@@ -142,10 +142,10 @@ class Pipeline : public Collectable {
   TickHook hook_;
 
   mutable Mutex mu_;
-  CondVar cv_;       // the tick's: the last of its own scrapes is done, or stop
-  ClockWakeup wakeup_{cfg_.clock, &mu_, &cv_};  // the loop's wait sees a ManualClock move
-  CondVar jobs_cv_;  // the workers': jobs_ grew, or stop_workers_
-  std::vector<std::unique_ptr<Target>> targets_;  // set in Create, then fixed
+  CondVar cv_;                                              // the tick's: the last of its own scrapes is done, or stop
+  ClockWakeup wakeup_{cfg_.clock, &mu_, &cv_};              // the loop's wait sees a ManualClock move
+  CondVar jobs_cv_;                                         // the workers': jobs_ grew, or stop_workers_
+  std::vector<std::unique_ptr<Target>> targets_;            // set in Create, then fixed
   std::vector<TargetState> target_states_ GUARDED_BY(mu_);  // targets_[i]'s
   std::vector<std::unique_ptr<Instance>> instances_ GUARDED_BY(mu_);  // never removed
   std::map<std::string, Instance*> by_name_ GUARDED_BY(mu_);
@@ -153,8 +153,8 @@ class Pipeline : public Collectable {
   std::vector<rules::InhibitRule> inhibits_ GUARDED_BY(mu_);
   std::deque<Job> jobs_ GUARDED_BY(mu_);
   std::vector<Done> done_ GUARDED_BY(mu_);
-  uint64_t tick_seq_ GUARDED_BY(mu_) = 0;      // the current tick
-  size_t tick_pending_ GUARDED_BY(mu_) = 0;    // its scrapes not yet done
+  uint64_t tick_seq_ GUARDED_BY(mu_) = 0;    // the current tick
+  size_t tick_pending_ GUARDED_BY(mu_) = 0;  // its scrapes not yet done
   bool stop_ GUARDED_BY(mu_) = false;
   bool stop_workers_ GUARDED_BY(mu_) = false;
   uint64_t ticks_ GUARDED_BY(mu_) = 0;

@@ -74,7 +74,8 @@ ScrapeResult ScrapeSession::Fetch(const TargetConfig& t, const std::string& toke
   ScrapeResult r;
   r.started = now;
   const auto t0 = Clock::now();
-  const auto deadline = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(t.scrape_timeout_s));
+  const auto deadline =
+      t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(t.scrape_timeout_s));
   auto finish = [&](std::string reason, std::string error) {
     r.reason = std::move(reason);
     r.error = std::move(error);
@@ -85,34 +86,36 @@ ScrapeResult ScrapeSession::Fetch(const TargetConfig& t, const std::string& toke
   if (Status st = SplitTargetUrl(t.url, &base, &path); !st.ok()) return finish("config", st.message());
   bool reused = conn_ && conn_->base == base && conn_->timeout_s == t.scrape_timeout_s;
   if (!reused) conn_ = std::make_unique<Conn>(base, t.scrape_timeout_s);
-  httplib::Headers headers = {{"Accept", "text/plain;version=0.0.4;q=0.9,application/openmetrics-text;version=1.0.0;q=0.5"}};
+  httplib::Headers headers = {
+      {"Accept", "text/plain;version=0.0.4;q=0.9,application/openmetrics-text;version=1.0.0;q=0.5"}};
   if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
   int status = 0;
   std::string content_type, body;
   bool too_large = false, too_slow = false;
   auto get = [&] {
     return conn_->client.Get(
-      path, headers,
-      [&](const httplib::Response& resp) {
-        status = resp.status;
-        content_type = resp.get_header_value("Content-Type");
-        // Grown once to the announced size (within the limit), not by doubling.
-        const uint64_t length = resp.get_header_value<uint64_t>("Content-Length");
-        if (resp.status == 200 && length > 0) body.reserve(std::min<uint64_t>(length, t.limits.max_bytes));
-        return resp.status == 200;  // an error page is not read
-      },
-      [&](const char* data, size_t n) {
-        if (body.size() + n > t.limits.max_bytes) return !(too_large = true);
-        if (Clock::now() > deadline) return !(too_slow = true);
-        body.append(data, n);
-        return true;
-      });
+        path, headers,
+        [&](const httplib::Response& resp) {
+          status = resp.status;
+          content_type = resp.get_header_value("Content-Type");
+          // Grown once to the announced size (within the limit), not by doubling.
+          const uint64_t length = resp.get_header_value<uint64_t>("Content-Length");
+          if (resp.status == 200 && length > 0) body.reserve(std::min<uint64_t>(length, t.limits.max_bytes));
+          return resp.status == 200;  // an error page is not read
+        },
+        [&](const char* data, size_t n) {
+          if (body.size() + n > t.limits.max_bytes) return !(too_large = true);
+          if (Clock::now() > deadline) return !(too_slow = true);
+          body.append(data, n);
+          return true;
+        });
   };
   auto res = get();
   // The target may have closed the kept-alive connection just as it was
   // reused (servers cap a connection's requests or idle time): once more,
   // on a new one.
-  if (!res && reused && status == 0 && !too_large && !too_slow && Clock::now() + std::chrono::milliseconds(50) < deadline) {
+  if (!res && reused && status == 0 && !too_large && !too_slow &&
+      Clock::now() + std::chrono::milliseconds(50) < deadline) {
     conn_ = std::make_unique<Conn>(base, t.scrape_timeout_s);
     body.clear();
     res = get();
@@ -122,7 +125,8 @@ ScrapeResult ScrapeSession::Fetch(const TargetConfig& t, const std::string& toke
   if (too_large)
     return finish("too_large", "the body is over the " + std::to_string(t.limits.max_bytes) + "-byte limit");
   if (too_slow) return finish("timeout", "the body took longer than scrape_timeout");
-  if (status != 0 && status != 200) return finish("http_status", "GET " + path + " answered HTTP " + std::to_string(status));
+  if (status != 0 && status != 200)
+    return finish("http_status", "GET " + path + " answered HTTP " + std::to_string(status));
   if (!res) {
     const std::string reason = ErrorReason(res.error());
     return finish(reason, "GET " + base + path + ": " + httplib::to_string(res.error()));
@@ -134,7 +138,7 @@ ScrapeResult ScrapeSession::Fetch(const TargetConfig& t, const std::string& toke
   // Every line is checked; only the families an adapter reads are kept.
   static const scrape::FamilyFilter keep = [](std::string_view f) { return scrape::AdaptersRead(f); };
   if (Status st = scrape::ParseExposition(body, scrape::FormatFromContentType(content_type), t.limits, &families, &why,
-                                         &keep, &r.dropped);
+                                          &keep, &r.dropped);
       !st.ok())
     return finish(scrape::ScrapeErrorName(why), st.message());
   for (const auto& f : families) r.samples += f.sample_count;
@@ -146,7 +150,8 @@ ScrapeResult ScrapeSession::Fetch(const TargetConfig& t, const std::string& toke
   if (r.readings.size() > kMaxEnginesPerTarget) {
     const size_t n = r.readings.size();
     r.readings.clear();
-    return finish("too_many_engines", std::to_string(n) + " engines (engine/model_name label values) in one exposition; at most " +
+    return finish("too_many_engines", std::to_string(n) +
+                                          " engines (engine/model_name label values) in one exposition; at most " +
                                           std::to_string(kMaxEnginesPerTarget) + " are monitored per target");
   }
   r.ok = true;
@@ -155,8 +160,8 @@ ScrapeResult ScrapeSession::Fetch(const TargetConfig& t, const std::string& toke
   if (!t.health_path.empty() && (last_probe_ < 0 || now - last_probe_ >= t.health_interval_s || now < last_probe_)) {
     last_probe_ = now;
     // Its body is not needed: read at most 64 KiB, within scrape_timeout.
-    const auto probe_deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                                   std::chrono::duration<double>(t.scrape_timeout_s));
+    const auto probe_deadline =
+        Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(t.scrape_timeout_s));
     size_t got = 0;
     auto probe = [&](httplib::Client& client) {
       got = 0;

@@ -17,15 +17,15 @@
 namespace vigil::pipeline {
 
 struct ProfileConfig {
-  bool enabled = false;   // the target serves /start_profile and /stop_profile (vLLM with its profiler on)
-  std::string dir;        // where it writes traces (VLLM_TORCH_PROFILER_DIR), when readable from here
-  double duration_s = 5;  // how long a capture profiles
+  bool enabled = false;         // the target serves /start_profile and /stop_profile (vLLM with its profiler on)
+  std::string dir;              // where it writes traces (VLLM_TORCH_PROFILER_DIR), when readable from here
+  double duration_s = 5;        // how long a capture profiles
   double stop_timeout_s = 120;  // /stop_profile returns once the trace is written: it can take long
 };
 
 struct TargetConfig {
   std::string name;
-  std::string url;          // http(s)://host:port[/metrics path]; no path: /metrics
+  std::string url;                                           // http(s)://host:port[/metrics path]; no path: /metrics
   scrape::EngineKind engine = scrape::EngineKind::kUnknown;  // kUnknown: auto
   double scrape_timeout_s = 2;
   std::string bearer_token_file;
@@ -41,11 +41,12 @@ struct TargetConfig {
 Status SplitTargetUrl(const std::string& url, std::string* base, std::string* path);
 
 struct ScrapeResult {
-  double started = 0;     // unix seconds
+  double started = 0;  // unix seconds
   double duration_s = 0;
   bool ok = false;
-  std::string error;      // why not ok, for /api/v1/targets and the log
-  std::string reason;     // vigil_target_scrape_errors_total's reason: connect, timeout, http_status, too_large, syntax, ...
+  std::string error;  // why not ok, for /api/v1/targets and the log
+  std::string
+      reason;  // vigil_target_scrape_errors_total's reason: connect, timeout, http_status, too_large, syntax, ...
   scrape::EngineKind kind = scrape::EngineKind::kUnknown;  // detected (or configured)
   std::vector<scrape::InstanceReading> readings;
   std::vector<std::string> missing;
@@ -53,7 +54,7 @@ struct ScrapeResult {
   // malformed histogram), each counted under its reason.
   std::vector<scrape::DroppedFamily> dropped;
   size_t samples = 0;
-  int health = -1;        // -1 not probed this time; 1 answered 200; 0 did not
+  int health = -1;  // -1 not probed this time; 1 answered 200; 0 did not
   std::string health_error;
 };
 

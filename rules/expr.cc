@@ -19,14 +19,20 @@ struct FunctionSpec {
 };
 const std::map<std::string, FunctionSpec>& Functions() {
   static const std::map<std::string, FunctionSpec> f = {
-      {"rate", {{Arg::kRange}, false}},           {"increase", {{Arg::kRange}, false}},
-      {"delta", {{Arg::kRange}, false}},          {"deriv", {{Arg::kRange}, false}},
-      {"avg_over_time", {{Arg::kRange}, false}},  {"min_over_time", {{Arg::kRange}, false}},
-      {"max_over_time", {{Arg::kRange}, false}},  {"stddev_over_time", {{Arg::kRange}, false}},
+      {"rate", {{Arg::kRange}, false}},
+      {"increase", {{Arg::kRange}, false}},
+      {"delta", {{Arg::kRange}, false}},
+      {"deriv", {{Arg::kRange}, false}},
+      {"avg_over_time", {{Arg::kRange}, false}},
+      {"min_over_time", {{Arg::kRange}, false}},
+      {"max_over_time", {{Arg::kRange}, false}},
+      {"stddev_over_time", {{Arg::kRange}, false}},
       {"quantile_over_time", {{Arg::kScalar, Arg::kRange}, false}},
       {"predict_linear", {{Arg::kRange, Arg::kScalar}, false}},
-      {"zscore", {{Arg::kSignal}, true}},          {"corr", {{Arg::kSignal, Arg::kSignal}, true}},
-      {"trend_slope", {{Arg::kSignal}, true}},     {"trend_r2", {{Arg::kSignal}, true}},
+      {"zscore", {{Arg::kSignal}, true}},
+      {"corr", {{Arg::kSignal, Arg::kSignal}, true}},
+      {"trend_slope", {{Arg::kSignal}, true}},
+      {"trend_r2", {{Arg::kSignal}, true}},
       {"time_to_exhaustion", {{Arg::kSignal}, true}},
   };
   return f;
@@ -81,7 +87,8 @@ class Parser {
       }
       Token t;
       t.pos = i;
-      if (std::isdigit(static_cast<unsigned char>(c)) || (c == '.' && i + 1 < s_.size() && std::isdigit(static_cast<unsigned char>(s_[i + 1])))) {
+      if (std::isdigit(static_cast<unsigned char>(c)) ||
+          (c == '.' && i + 1 < s_.size() && std::isdigit(static_cast<unsigned char>(s_[i + 1])))) {
         size_t j = i;
         while (j < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[j])) || s_[j] == '.' ||
                                  ((s_[j] == '+' || s_[j] == '-') && (s_[j - 1] == 'e' || s_[j - 1] == 'E'))))
@@ -145,9 +152,10 @@ class Parser {
     return n;
   }
   void Finish(Node* n, size_t start) {
-    const size_t end = p_ > 0 ? toks_[p_ - 1].pos + (toks_[p_ - 1].type == Token::kDuration ? toks_[p_ - 1].text.size() + 2
-                                                                                               : toks_[p_ - 1].text.size())
-                              : start;
+    const size_t end = p_ > 0
+                           ? toks_[p_ - 1].pos + (toks_[p_ - 1].type == Token::kDuration ? toks_[p_ - 1].text.size() + 2
+                                                                                         : toks_[p_ - 1].text.size())
+                           : start;
     n->text = s_.substr(start, end - start);
   }
 
@@ -187,7 +195,8 @@ class Parser {
   };
   Status Enter(Nest* n) {
     n->depth = &depth_;
-    if (++depth_ > kMaxDepth) return Err(Peek().pos, "expression nests deeper than " + std::to_string(kMaxDepth) + " levels");
+    if (++depth_ > kMaxDepth)
+      return Err(Peek().pos, "expression nests deeper than " + std::to_string(kMaxDepth) + " levels");
     return Status::OK();
   }
   Status ParseOr(NodePtr* out) {
@@ -284,7 +293,8 @@ class Parser {
         continue;
       }
       const Token s = Peek();
-      if (s.type != Token::kIdent) return Err(s.pos, t.text + "() argument " + std::to_string(i + 1) + " must be a signal");
+      if (s.type != Token::kIdent)
+        return Err(s.pos, t.text + "() argument " + std::to_string(i + 1) + " must be a signal");
       VIGIL_RETURN_IF_ERROR(SignalName(s));
       ++p_;
       NodePtr a = Make(Node::Kind::kSignal, s.pos);
@@ -317,8 +327,8 @@ class Parser {
   int depth_ = 0;
 };
 
-Value RangeFunction(const std::string& f, const std::vector<std::pair<double, double>>& pts, double range_s,
-                    double now, Value scalar) {
+Value RangeFunction(const std::string& f, const std::vector<std::pair<double, double>>& pts, double range_s, double now,
+                    Value scalar) {
   const size_t n = pts.size();
   if (n == 0) return std::nullopt;
   auto fit = [&](double* slope, double* intercept) {
@@ -386,11 +396,8 @@ Value RangeFunction(const std::string& f, const std::vector<std::pair<double, do
 Value Evaluate(const Node& n, const EvalContext& ctx, std::vector<std::pair<std::string, Value>>* ev) {
   Value out;
   switch (n.kind) {
-    case Node::Kind::kNumber:
-      return n.number;  // numbers are not evidence
-    case Node::Kind::kSignal:
-      out = ctx.Latest(n.name);
-      break;
+    case Node::Kind::kNumber: return n.number;  // numbers are not evidence
+    case Node::Kind::kSignal: out = ctx.Latest(n.name); break;
     case Node::Kind::kUnary: {
       Value a = Evaluate(*n.args[0], ctx, ev);
       if (n.name == "-") out = a ? Value(-*a) : std::nullopt;
@@ -448,7 +455,8 @@ Value Evaluate(const Node& n, const EvalContext& ctx, std::vector<std::pair<std:
 }
 
 void CollectSignals(const Node& n, std::vector<std::string>* out) {
-  if (n.kind == Node::Kind::kSignal && std::find(out->begin(), out->end(), n.name) == out->end()) out->push_back(n.name);
+  if (n.kind == Node::Kind::kSignal && std::find(out->begin(), out->end(), n.name) == out->end())
+    out->push_back(n.name);
   for (const auto& a : n.args) CollectSignals(*a, out);
 }
 

@@ -33,12 +33,12 @@ using NodePtr = std::unique_ptr<Node>;
 struct Node {
   enum class Kind { kNumber, kSignal, kUnary, kBinary, kCall };
   Kind kind;
-  int column = 0;        // 1-based position in the expression, for errors
+  int column = 0;  // 1-based position in the expression, for errors
   double number = 0;
-  std::string name;      // signal, operator or function
-  double range_s = 0;    // for s[d] arguments
+  std::string name;    // signal, operator or function
+  double range_s = 0;  // for s[d] arguments
   std::vector<NodePtr> args;
-  std::string text;      // the source of this sub-expression, for evidence
+  std::string text;  // the source of this sub-expression, for evidence
 };
 
 class Expr {

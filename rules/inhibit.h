@@ -36,9 +36,9 @@ Status MakeInhibitRule(const InhibitRuleSpec& spec, InhibitRule* out, std::strin
 
 struct InhibitInput {
   const Labels* labels;
-  bool firing;         // else pending
-  double firing_for_s; // a firing alert: seconds since it fired
-  double hold_s;       // a pending source: how long it may hold a target's capture (its `for`)
+  bool firing;          // else pending
+  double firing_for_s;  // a firing alert: seconds since it fired
+  double hold_s;        // a pending source: how long it may hold a target's capture (its `for`)
 };
 struct Inhibition {
   std::vector<std::string> inhibited_by;  // alertnames of firing sources

@@ -56,7 +56,8 @@ const std::map<std::string, Source>& SignalMap() {
       // NVML's figure where vigild exports one (a CUDA engine), else the CPU
       // engine's thread time, as vigild's own `utilization` chooses.
       {"gpu_utilization", gpu("vigil_gpu_utilization")},
-      {"utilization", d("(" + Gpu("vigil_gpu_utilization") + " or " + Rate("vigil_engine_thread_cpu_seconds_total") + ")")},
+      {"utilization",
+       d("(" + Gpu("vigil_gpu_utilization") + " or " + Rate("vigil_engine_thread_cpu_seconds_total") + ")")},
       {"gpu_memory_used_bytes", gpu("vigil_gpu_memory_used_bytes")},
       {"gpu_memory_total_bytes", gpu("vigil_gpu_memory_total_bytes")},
       {"gpu_power_watts", gpu("vigil_gpu_power_watts")},
@@ -95,8 +96,8 @@ const std::map<std::string, Source>& SignalMap() {
       {"batch_size_p95", d(Quantile("0.95", "vllm_decode_batch_size"))},
       {"output_tokens_per_s", d(Rate("vllm:generation_tokens_total"))},
       {"requests_per_s", d(Rate("vllm:request_success_total", "{finished_reason=~\"stop|length\"}"))},
-      {"prefix_cache_hit_rate", d("(" + Rate("vllm:prefix_cache_hits_total") + " / " +
-                                  Rate("vllm:prefix_cache_queries_total") + ")")},
+      {"prefix_cache_hit_rate",
+       d("(" + Rate("vllm:prefix_cache_hits_total") + " / " + Rate("vllm:prefix_cache_queries_total") + ")")},
       {"preemptions_per_s", d(Rate("vllm:num_preemptions_total"))},
       {"kv_evictions_per_s", d(Rate("vllm_kv_cache_evictions_total"))},
       // The monitor's stall clock for the hosted engine (pipeline/metrics.cc).
@@ -116,14 +117,18 @@ using SignalTable = std::map<std::string, Source>;
 SignalTable EngineTable(const std::string& engine) {
   std::string own;
   SignalTable t;
-  auto agg = [&own](const char* op, const std::string& inner) { return std::string(op) + " without (" + own + ") (" + inner + ")"; };
+  auto agg = [&own](const char* op, const std::string& inner) {
+    return std::string(op) + " without (" + own + ") (" + inner + ")";
+  };
   auto g = [&](const std::string& m) { return Source{agg("max", m), ""}; };
   auto c = [&](const std::string& m) { return Source{agg("sum", m), ""}; };
   auto r = [&](const std::string& m) { return Source{agg("sum", "rate(" + m + "[1m])"), ""}; };
   auto q = [&](const char* quantile, const std::string& m) {
-    return Source{std::string("histogram_quantile(") + quantile + ", " + agg("sum", "rate(" + m + "_bucket[1m])") + ")", ""};
+    return Source{std::string("histogram_quantile(") + quantile + ", " + agg("sum", "rate(" + m + "_bucket[1m])") + ")",
+                  ""};
   };
-  auto hist = [&](const char* signal, const std::string& m, std::initializer_list<std::pair<const char*, const char*>> qs) {
+  auto hist = [&](const char* signal, const std::string& m,
+                  std::initializer_list<std::pair<const char*, const char*>> qs) {
     for (const auto& [name, quantile] : qs) t[std::string(signal) + name] = q(quantile, m);
   };
   auto p50_95_99 = {std::make_pair("_p50", "0.5"), std::make_pair("_p95", "0.95"), std::make_pair("_p99", "0.99")};
@@ -141,14 +146,17 @@ SignalTable EngineTable(const std::string& engine) {
     t["generation_tokens_total"] = c("vllm:generation_tokens_total");
     t["output_tokens_per_s"] = r("vllm:generation_tokens_total");
     t["requests_per_s"] = Source{
-        "sum without (model_name, finished_reason) (rate(vllm:request_success_total{finished_reason=~\"stop|length\"}[1m]))", ""};
-    t["prefix_cache_hit_rate"] =
-        Source{"(" + r("vllm:prefix_cache_hits_total").promql + " / " + r("vllm:prefix_cache_queries_total").promql + ")", ""};
+        "sum without (model_name, finished_reason) "
+        "(rate(vllm:request_success_total{finished_reason=~\"stop|length\"}[1m]))",
+        ""};
+    t["prefix_cache_hit_rate"] = Source{
+        "(" + r("vllm:prefix_cache_hits_total").promql + " / " + r("vllm:prefix_cache_queries_total").promql + ")", ""};
     t["prefix_cache_queries_total"] = c("vllm:prefix_cache_queries_total");
-    t["requests_deferred"] = Source{
-        "max without (model_name, reason) (vllm:num_requests_waiting_by_reason{reason=\"deferred\"})", ""};
+    t["requests_deferred"] =
+        Source{"max without (model_name, reason) (vllm:num_requests_waiting_by_reason{reason=\"deferred\"})", ""};
     t["spec_accept_rate"] = Source{"(" + r("vllm:spec_decode_num_accepted_tokens_total").promql + " / " +
-                                       r("vllm:spec_decode_num_draft_tokens_total").promql + ")", ""};
+                                       r("vllm:spec_decode_num_draft_tokens_total").promql + ")",
+                                   ""};
     t["prefix_cache_hits_total"] = c("vllm:prefix_cache_hits_total");
     hist("ttft", "vllm:time_to_first_token_seconds", p50_95_99);
     hist("tbt", "vllm:inter_token_latency_seconds", p50_95);
@@ -243,13 +251,18 @@ bool StallPromQL(const std::string& engine, double window_s, std::string* out) {
   } else if (engine == "trtllm") {
     // No per-step counter: blocks allocated as decodes grow, and completions.
     progress = flat("model_name, engine_type", "trtllm_kv_cache_gen_alloc_blocks_total");
-    also_flat = "(sum without (model_name, engine_type) (increase(trtllm_num_requests_completed_total[" + w + "s])) > 0)";
+    also_flat =
+        "(sum without (model_name, engine_type) (increase(trtllm_num_requests_completed_total[" + w + "s])) > 0)";
     busy = running("model_name, engine_type", "trtllm_num_requests_running", "trtllm_num_requests_waiting");
   } else if (engine == "triton") {
     // The batch manager's iteration count, a gauge that only grows.
-    progress = "(max without (model, version, general_type) (changes(nv_trt_llm_general_metrics{general_type=\"iteration_counter\"}[" +
-               w + "s])) == 0)";
-    busy = "(sum without (model, version, request_type) (nv_trt_llm_request_metrics{request_type=~\"active|waiting\"}) > 0)";
+    progress =
+        "(max without (model, version, general_type) "
+        "(changes(nv_trt_llm_general_metrics{general_type=\"iteration_counter\"}[" +
+        w + "s])) == 0)";
+    busy =
+        "(sum without (model, version, request_type) (nv_trt_llm_request_metrics{request_type=~\"active|waiting\"}) > "
+        "0)";
   } else {
     return false;
   }
@@ -265,9 +278,7 @@ std::string Number(double v) {
 
 Status Translate(const Node& n, std::string* out, const SignalTable& table, const std::string& engine) {
   switch (n.kind) {
-    case Node::Kind::kNumber:
-      *out = Number(n.number);
-      return Status::OK();
+    case Node::Kind::kNumber: *out = Number(n.number); return Status::OK();
     case Node::Kind::kSignal: {
       auto it = table.find(n.name);
       if (it == table.end())
@@ -295,12 +306,14 @@ Status Translate(const Node& n, std::string* out, const SignalTable& table, cons
       return Status::OK();
     }
     case Node::Kind::kCall: {
-      static const std::map<std::string, std::string> detectors = {
-          {"zscore", "the z-score detector"}, {"corr", "the correlation detector"},
-          {"trend_slope", "the trend detector"}, {"trend_r2", "the trend detector"},
-          {"time_to_exhaustion", "the trend detector"}};
+      static const std::map<std::string, std::string> detectors = {{"zscore", "the z-score detector"},
+                                                                   {"corr", "the correlation detector"},
+                                                                   {"trend_slope", "the trend detector"},
+                                                                   {"trend_r2", "the trend detector"},
+                                                                   {"time_to_exhaustion", "the trend detector"}};
       if (detectors.count(n.name)) {
-        if (engine != "vigil") return Status::Unimplemented(n.name + "() reads " + detectors.at(n.name) + " inside vigild");
+        if (engine != "vigil")
+          return Status::Unimplemented(n.name + "() reads " + detectors.at(n.name) + " inside vigild");
         // vigild exposes the detector's output (vigil_signal_*), per signal.
         if (n.args.empty() || n.args[0]->kind != Node::Kind::kSignal ||
             (n.name == "corr" && (n.args.size() < 2 || n.args[1]->kind != Node::Kind::kSignal)))
@@ -309,7 +322,8 @@ Status Translate(const Node& n, std::string* out, const SignalTable& table, cons
         *out = std::string("max without (") + (pair ? "signal_a, signal_b" : "signal") + ") (" +
                DetectorMetric(n.name) + "{" +
                (pair ? "signal_a=\"" + n.args[0]->name + "\",signal_b=\"" + n.args[1]->name + "\""
-                     : "signal=\"" + n.args[0]->name + "\"") + "})";
+                     : "signal=\"" + n.args[0]->name + "\"") +
+               "})";
         return Status::OK();
       }
       std::string range, scalar;
@@ -479,10 +493,12 @@ std::string ExportPrometheus(const std::vector<RuleGroup>& groups, const ExportO
     y << "# Signals map onto vigild's /metrics names; rules that need Vigil's own\n"
          "# detectors or settings are skipped with the reason.\n";
   else
-    y << "# --engine " << engine << ": signals map onto that engine's own /metrics names\n"
+    y << "# --engine " << engine
+      << ": signals map onto that engine's own /metrics names\n"
          "# (docs/watch.md); rules that need what it does not expose are skipped\n"
          "# with the reason. EngineStalled: requests running while its progress\n"
-         "# counters stay flat for " << std::llround(options.stall_window_s) << "s.\n";
+         "# counters stay flat for "
+      << std::llround(options.stall_window_s) << "s.\n";
   y << "groups:\n";
   for (const auto& g : groups) {
     y << "  - name: " << Quote(g.name) << "\n    rules:\n";
@@ -493,9 +509,9 @@ std::string ExportPrometheus(const std::vector<RuleGroup>& groups, const ExportO
       // A hung engine from the engine's own figures: its progress counter
       // and running gauge (vigild serves its stall clock instead).
       const Node& root = r.expr->root();
-      if (!vigil && root.kind == Node::Kind::kBinary && root.name == ">" &&
-          root.args[0]->kind == Node::Kind::kSignal && root.args[0]->name == "engine_stalled_seconds" &&
-          root.args[1]->kind == Node::Kind::kSignal && root.args[1]->name == "engine_stall_timeout_seconds") {
+      if (!vigil && root.kind == Node::Kind::kBinary && root.name == ">" && root.args[0]->kind == Node::Kind::kSignal &&
+          root.args[0]->name == "engine_stalled_seconds" && root.args[1]->kind == Node::Kind::kSignal &&
+          root.args[1]->name == "engine_stall_timeout_seconds") {
         st = StallPromQL(engine, options.stall_window_s, &promql)
                  ? Status::OK()
                  : Status::Unimplemented("no progress counter on " + engine);

@@ -36,7 +36,8 @@ Status ExpandSeries(const std::string& notation, std::vector<double>* out) {
     const std::string head = tok.substr(0, x), count = tok.substr(x + 1);
     char* end = nullptr;
     const long n = std::strtol(count.c_str(), &end, 10);
-    if (count.empty() || *end != '\0' || n < 0 || n > 1000000) return Status::InvalidArgument("bad repeat in \"" + tok + "\"");
+    if (count.empty() || *end != '\0' || n < 0 || n > 1000000)
+      return Status::InvalidArgument("bad repeat in \"" + tok + "\"");
     // Find the step's sign after the first character (the start may be negative).
     size_t op = head.find_first_of("+-", 1);
     double start, step = 0;
@@ -74,9 +75,7 @@ Status RunRuleTestFile(const std::string& path, RuleTestResult* result, RuleTest
   YAML::Node root;
   try {
     root = YAML::LoadFile(path);
-  } catch (const std::exception& e) {
-    return Status::InvalidArgument(path + ": " + e.what());
-  }
+  } catch (const std::exception& e) { return Status::InvalidArgument(path + ": " + e.what()); }
   try {
     const size_t slash = path.rfind('/');
     const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
@@ -114,7 +113,8 @@ Status RunRuleTestFile(const std::string& path, RuleTestResult* result, RuleTest
       }
       for (const YAML::Node& s : t["input_series"]) {
         std::vector<double> v;
-        VIGIL_RETURN_IF_ERROR(ExpandSeries(s["values"].Scalar(), &v).WithContext(path + ": test " + std::to_string(index)));
+        VIGIL_RETURN_IF_ERROR(
+            ExpandSeries(s["values"].Scalar(), &v).WithContext(path + ": test " + std::to_string(index)));
         series[s["series"].Scalar()] = v;
         if (rec) rec->input_series.emplace_back(s["series"].Scalar(), s["values"].Scalar());
       }
@@ -173,26 +173,28 @@ Status RunRuleTestFile(const std::string& path, RuleTestResult* result, RuleTest
             const YAML::Node labels = c["exp_alerts"][0]["exp_labels"];
             const YAML::Node annotations = c["exp_alerts"][0]["exp_annotations"];
             if (labels && labels.IsMap())
-            for (auto l = labels.begin(); l != labels.end(); ++l) {
-              auto g = got.rule.labels.find(l->first.Scalar());
-              if (g == got.rule.labels.end() || g->second != l->second.Scalar())
-                why += " label " + l->first.Scalar() + "=\"" + (g == got.rule.labels.end() ? "" : g->second) +
-                       "\", want \"" + l->second.Scalar() + "\";";
-            }
+              for (auto l = labels.begin(); l != labels.end(); ++l) {
+                auto g = got.rule.labels.find(l->first.Scalar());
+                if (g == got.rule.labels.end() || g->second != l->second.Scalar())
+                  why += " label " + l->first.Scalar() + "=\"" + (g == got.rule.labels.end() ? "" : g->second) +
+                         "\", want \"" + l->second.Scalar() + "\";";
+              }
             if (annotations && annotations.IsMap())
-            for (auto a = annotations.begin(); a != annotations.end(); ++a) {
-              auto g = got.status.annotations.find(a->first.Scalar());
-              if (g == got.status.annotations.end() || g->second != a->second.Scalar())
-                why += " annotation " + a->first.Scalar() + "=\"" +
-                       (g == got.status.annotations.end() ? "" : g->second) + "\", want \"" + a->second.Scalar() + "\";";
-            }
+              for (auto a = annotations.begin(); a != annotations.end(); ++a) {
+                auto g = got.status.annotations.find(a->first.Scalar());
+                if (g == got.status.annotations.end() || g->second != a->second.Scalar())
+                  why += " annotation " + a->first.Scalar() + "=\"" +
+                         (g == got.status.annotations.end() ? "" : g->second) + "\", want \"" + a->second.Scalar() +
+                         "\";";
+              }
           }
           // `exp_inhibited_by: [Source]`: the firing alert is inhibited by
           // exactly these; `[]`: it fires uninhibited.
           if (why.empty() && c["exp_inhibited_by"]) {
             std::vector<std::string> want_by;
             for (const auto& x : c["exp_inhibited_by"]) want_by.push_back(x.Scalar());
-            std::vector<std::string> got_by = firing.empty() ? std::vector<std::string>{} : firing[0]->status.inhibited_by;
+            std::vector<std::string> got_by =
+                firing.empty() ? std::vector<std::string>{} : firing[0]->status.inhibited_by;
             std::sort(want_by.begin(), want_by.end());
             std::sort(got_by.begin(), got_by.end());
             if (firing.empty()) why = "exp_inhibited_by needs the alert firing";
@@ -213,9 +215,7 @@ Status RunRuleTestFile(const std::string& path, RuleTestResult* result, RuleTest
         }
       }
     }
-  } catch (const std::exception& e) {
-    return Status::InvalidArgument(path + ": " + e.what());
-  }
+  } catch (const std::exception& e) { return Status::InvalidArgument(path + ": " + e.what()); }
   return Status::OK();
 }
 

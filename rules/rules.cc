@@ -42,8 +42,8 @@ Status ParseRules(const std::string& text, const std::string& src, std::vector<R
   try {
     return ParseRulesImpl(text, src, out, inhibits);
   } catch (const YAML::Exception& e) {
-    return Status::InvalidArgument(src + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
-                                   ": " + e.msg);
+    return Status::InvalidArgument(src + ":" + std::to_string(e.mark.line + 1) + ":" +
+                                   std::to_string(e.mark.column + 1) + ": " + e.msg);
   }
 }
 
@@ -67,25 +67,43 @@ void ParseInhibits(const YAML::Node& list, const std::string& src, std::vector<s
     for (auto it = r.begin(); it != r.end(); ++it) {
       const std::string k = it->first.Scalar();
       const YAML::Node v = it->second;
-      std::vector<std::string>* strings = k == "source_matchers" ? &spec.source_matchers
+      std::vector<std::string>* strings = k == "source_matchers"   ? &spec.source_matchers
                                           : k == "target_matchers" ? &spec.target_matchers
-                                          : k == "equal" ? &spec.equal : nullptr;
-      std::map<std::string, std::string>* map = k == "source_match" ? &spec.source_match
-                                                : k == "target_match" ? &spec.target_match
+                                          : k == "equal"           ? &spec.equal
+                                                                   : nullptr;
+      std::map<std::string, std::string>* map = k == "source_match"      ? &spec.source_match
+                                                : k == "target_match"    ? &spec.target_match
                                                 : k == "source_match_re" ? &spec.source_match_re
-                                                : k == "target_match_re" ? &spec.target_match_re : nullptr;
+                                                : k == "target_match_re" ? &spec.target_match_re
+                                                                         : nullptr;
       if (strings) {
-        if (!v.IsSequence()) { err(v, path + "." + k + ": expected a list of strings"); ok = false; continue; }
+        if (!v.IsSequence()) {
+          err(v, path + "." + k + ": expected a list of strings");
+          ok = false;
+          continue;
+        }
         for (const YAML::Node& e : v) {
-          if (!e.IsScalar()) { err(e, path + "." + k + ": expected a string"); ok = false; continue; }
+          if (!e.IsScalar()) {
+            err(e, path + "." + k + ": expected a string");
+            ok = false;
+            continue;
+          }
           nodes[k + "[" + std::to_string(strings->size()) + "]"] = e;
           strings->push_back(e.Scalar());
         }
         nodes[k] = v;
       } else if (map) {
-        if (!v.IsMap()) { err(v, path + "." + k + ": expected a mapping of label to value"); ok = false; continue; }
+        if (!v.IsMap()) {
+          err(v, path + "." + k + ": expected a mapping of label to value");
+          ok = false;
+          continue;
+        }
         for (auto m = v.begin(); m != v.end(); ++m) {
-          if (!m->second.IsScalar()) { err(m->second, path + "." + k + ": expected a string"); ok = false; continue; }
+          if (!m->second.IsScalar()) {
+            err(m->second, path + "." + k + ": expected a string");
+            ok = false;
+            continue;
+          }
           nodes[k + "." + m->first.Scalar()] = m->second;
           (*map)[m->first.Scalar()] = m->second.Scalar();
         }
@@ -114,8 +132,8 @@ Status ParseRulesImpl(const std::string& text, const std::string& src, std::vect
   try {
     root = YAML::Load(text);
   } catch (const YAML::ParserException& e) {
-    return Status::InvalidArgument(src + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
-                                   ": " + e.msg);
+    return Status::InvalidArgument(src + ":" + std::to_string(e.mark.line + 1) + ":" +
+                                   std::to_string(e.mark.column + 1) + ": " + e.msg);
   }
   std::vector<std::string> errs;
   auto err = [&](const YAML::Node& n, const std::string& m) { errs.push_back(Where(src, n) + ": " + m); };
@@ -160,8 +178,8 @@ Status ParseRulesImpl(const std::string& text, const std::string& src, std::vect
       rule.group = group.name;
       rule.file = src;
       rule.line = static_cast<int>(r.Mark().line + 1);
-      static const std::set<std::string> keys = {"alert", "expr", "for", "keep_firing_for", "labels", "annotations",
-                                                 "actions"};
+      static const std::set<std::string> keys = {"alert",  "expr",        "for",    "keep_firing_for",
+                                                 "labels", "annotations", "actions"};
       for (auto it = r.begin(); it != r.end(); ++it)
         if (!keys.count(it->first.Scalar())) err(it->first, "unknown rule key \"" + it->first.Scalar() + "\"");
       if (!r["alert"] || !r["alert"].IsScalar() || r["alert"].Scalar().empty()) {
@@ -181,7 +199,8 @@ Status ParseRulesImpl(const std::string& text, const std::string& src, std::vect
         // Point at the column inside the expression when we can.
         const YAML::Mark m = r["expr"].Mark();
         const bool plain = r["expr"].Tag() != "!" && m.column >= 0;
-        errs.push_back(src + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + (plain ? where.col : 1)) +
+        errs.push_back(src + ":" + std::to_string(m.line + 1) + ":" +
+                       std::to_string(m.column + (plain ? where.col : 1)) +
                        ": expr: " + (where.message.empty() ? st.message() : where.message));
       } else {
         rule.expr = std::move(e);
@@ -189,7 +208,8 @@ Status ParseRulesImpl(const std::string& text, const std::string& src, std::vect
       for (const char* key : {"for", "keep_firing_for"}) {
         if (!r[key]) continue;
         double s = 0;
-        Status ds = r[key].IsScalar() ? ParseDuration(r[key].Scalar(), &s) : Status::InvalidArgument("expected a duration");
+        Status ds =
+            r[key].IsScalar() ? ParseDuration(r[key].Scalar(), &s) : Status::InvalidArgument("expected a duration");
         if (!ds.ok()) err(r[key], std::string(key) + ": " + ds.message());
         (std::string(key) == "for" ? rule.for_s : rule.keep_firing_for_s) = s;
       }
@@ -245,8 +265,8 @@ Status ParseInhibitRulesOnly(const std::string& text, const std::string& src, st
     const YAML::Node root = YAML::Load(text);
     if (root.IsMap() && root["inhibit_rules"]) ParseInhibits(root["inhibit_rules"], src, &errs, out);
   } catch (const YAML::Exception& e) {
-    return Status::InvalidArgument(src + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
-                                   ": " + e.msg);
+    return Status::InvalidArgument(src + ":" + std::to_string(e.mark.line + 1) + ":" +
+                                   std::to_string(e.mark.column + 1) + ": " + e.msg);
   }
   std::string all;
   for (const auto& e : errs) all += (all.empty() ? "" : "\n") + e;

@@ -138,7 +138,8 @@ Status ParseAction(const std::string& text, Action* a) {
   } else {
     char* end = nullptr;
     double v = std::strtod(h.c_str(), &end);
-    if (*end != '\0') return Status::InvalidArgument("unknown value \"" + h + "\" (use $value, $labels.NAME, query \"expr\")");
+    if (*end != '\0')
+      return Status::InvalidArgument("unknown value \"" + h + "\" (use $value, $labels.NAME, query \"expr\")");
     a->head.kind = "number";
     a->head.num = v;
   }
@@ -179,10 +180,12 @@ Status ForEachAction(const std::string& t, const std::function<void(const std::s
 }  // namespace
 
 Status CheckTemplate(const std::string& tmpl) {
-  return ForEachAction(tmpl, [](const std::string&) {}, [](const std::string& text) {
-    Action a;
-    return ParseAction(text, &a);
-  });
+  return ForEachAction(
+      tmpl, [](const std::string&) {},
+      [](const std::string& text) {
+        Action a;
+        return ParseAction(text, &a);
+      });
 }
 
 std::string RenderTemplate(const std::string& tmpl, const TemplateData& data, std::string* error) {

@@ -351,7 +351,8 @@ class Mapper {
     if (!std::is_sorted(v.begin(), v.end(), less)) std::sort(v.begin(), v.end(), less);
     size_t n = 0;
     for (size_t k = 0; k < v.size(); ++k) {
-      if (n > 0 && v[n - 1].breakdown == v[k].breakdown && v[n - 1].le == v[k].le) v[n - 1].v = std::max(v[n - 1].v, v[k].v);
+      if (n > 0 && v[n - 1].breakdown == v[k].breakdown && v[n - 1].le == v[k].le)
+        v[n - 1].v = std::max(v[n - 1].v, v[k].v);
       else if (n++ != k) v[n - 1] = std::move(v[k]);
     }
     v.resize(n);
@@ -416,7 +417,7 @@ class Mapper {
   std::vector<bool> present_;
   // Series by name (form number), then by instance: one lookup per instance and rule.
   std::unordered_map<size_t, Series> by_form_;
-  mutable std::string key_;        // Spell's buffer
+  mutable std::string key_;          // Spell's buffer
   mutable std::vector<Part> parts_;  // Scalar's and Sum's, reused
 };
 

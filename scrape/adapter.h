@@ -23,9 +23,9 @@ namespace vigil::scrape {
 // kTrtllm: trtllm-serve (unprefixed names, or trtllm_); kDynamo: NVIDIA
 // Dynamo's HTTP frontend (dynamo_frontend_*).
 enum class EngineKind { kVllm, kSglang, kTgi, kLlamaCpp, kVigil, kTriton, kTrtllm, kDynamo, kUnknown };
-inline constexpr EngineKind kAllEngineKinds[] = {EngineKind::kVllm,    EngineKind::kSglang, EngineKind::kTgi,
-                                                EngineKind::kLlamaCpp, EngineKind::kVigil,  EngineKind::kTriton,
-                                                EngineKind::kTrtllm,   EngineKind::kDynamo};
+inline constexpr EngineKind kAllEngineKinds[] = {EngineKind::kVllm,     EngineKind::kSglang, EngineKind::kTgi,
+                                                 EngineKind::kLlamaCpp, EngineKind::kVigil,  EngineKind::kTriton,
+                                                 EngineKind::kTrtllm,   EngineKind::kDynamo};
 
 // "vllm", "sglang", "tgi", "llamacpp", "vigil", "triton", "trtllm",
 // "dynamo"; "unknown" for kUnknown.

@@ -158,9 +158,9 @@ std::vector<std::pair<std::string, double>> ScrapeDeriver::Tick(double now, cons
     counters = &with_recent;
   }
   std::map<std::string, double> totals;
-  for (const char* c : {"preemptions_total", "kv_evictions_total", "prefix_cache_queries_total",
-                        "prefix_cache_hits_total", "prompt_tokens_total", "generation_tokens_total",
-                        "requests_finished_total", "requests_aborted_total"}) {
+  for (const char* c :
+       {"preemptions_total", "kv_evictions_total", "prefix_cache_queries_total", "prefix_cache_hits_total",
+        "prompt_tokens_total", "generation_tokens_total", "requests_finished_total", "requests_aborted_total"}) {
     if (const double* v = Find(*counters, c)) {
       totals[c] = counters_[c].Update(*v);
       put(c, totals[c]);

@@ -51,10 +51,10 @@ Status ParseEngineKind(std::string_view name, EngineKind* kind) {
 
 EngineKind DetectEngine(const std::vector<MetricFamily>& families) {
   static const std::pair<const char*, EngineKind> kPrefixes[] = {
-      {"vllm:", EngineKind::kVllm},           {"sglang:", EngineKind::kSglang},
-      {"tgi_", EngineKind::kTgi},             {"llamacpp:", EngineKind::kLlamaCpp},
-      {"nv_trt_llm_", EngineKind::kTriton},   {"nv_inference_", EngineKind::kTriton},
-      {"trtllm_", EngineKind::kTrtllm},       {"dynamo_frontend_", EngineKind::kDynamo}};
+      {"vllm:", EngineKind::kVllm},         {"sglang:", EngineKind::kSglang},
+      {"tgi_", EngineKind::kTgi},           {"llamacpp:", EngineKind::kLlamaCpp},
+      {"nv_trt_llm_", EngineKind::kTriton}, {"nv_inference_", EngineKind::kTriton},
+      {"trtllm_", EngineKind::kTrtllm},     {"dynamo_frontend_", EngineKind::kDynamo}};
   constexpr size_t n = std::size(kPrefixes);
   size_t counts[n] = {};
   bool bare_trtllm = false;
@@ -63,8 +63,7 @@ EngineKind DetectEngine(const std::vector<MetricFamily>& families) {
     for (size_t i = 0; i < n; ++i) counts[i] += StartsWith(f.name, kPrefixes[i].first);
     // trtllm-serve 1.0/1.1: vLLM's request metrics without a prefix, labelled engine_type.
     if (f.name == "time_to_first_token_seconds" || f.name == "request_success_total" || f.name == "request_success")
-      for (const Sample& s : f.samples)
-        bare_trtllm = bare_trtllm || HasLabel(s, "engine_type");
+      for (const Sample& s : f.samples) bare_trtllm = bare_trtllm || HasLabel(s, "engine_type");
   }
   const size_t best = std::max_element(counts, counts + n) - counts;  // first on ties
   if (counts[best] > 0) return kPrefixes[best].second;

@@ -64,19 +64,17 @@ std::vector<Rule> Vllm(bool vigil) {
   };
   if (vigil) {
     // vigild's own view of its engine: what vLLM does not expose.
-    for (Rule g : {Gauge("kv_blocks_total", {"vigil_kv_blocks_capacity"}),
-                   Gauge("kv_blocks_used", {"vigil_kv_blocks_used"}),
-                   Gauge("kv_blocks_orphaned", {"vigil_kv_blocks_orphaned"}),
-                   Gauge("memory_used_bytes", {"vigil_memory_used_bytes"}),
-                   // Quoted by the pack's recommendations (how far to lower max_num_seqs).
-                   Gauge("avg_sequence_length", {"vigil_avg_sequence_length"}),
-                   Gauge("max_num_seqs", {"vigil_engine_max_num_seqs"}),
-                   Gauge("block_size", {"vigil_engine_block_size"}),
-                   Gauge("requests_stuck", {"vigil_requests_stuck"}),
-                   Ratio("busy_fraction", {"vigil_engine_busy_fraction"}),
-                   Gauge("prefix_caching_enabled", {"vigil_engine_prefix_caching_enabled"}),
-                   // Served with an underscore (vigild's guide names), not `vllm:`.
-                   Counter("kv_evictions_total", {"vllm_kv_cache_evictions"})})
+    for (Rule g :
+         {Gauge("kv_blocks_total", {"vigil_kv_blocks_capacity"}), Gauge("kv_blocks_used", {"vigil_kv_blocks_used"}),
+          Gauge("kv_blocks_orphaned", {"vigil_kv_blocks_orphaned"}),
+          Gauge("memory_used_bytes", {"vigil_memory_used_bytes"}),
+          // Quoted by the pack's recommendations (how far to lower max_num_seqs).
+          Gauge("avg_sequence_length", {"vigil_avg_sequence_length"}),
+          Gauge("max_num_seqs", {"vigil_engine_max_num_seqs"}), Gauge("block_size", {"vigil_engine_block_size"}),
+          Gauge("requests_stuck", {"vigil_requests_stuck"}), Ratio("busy_fraction", {"vigil_engine_busy_fraction"}),
+          Gauge("prefix_caching_enabled", {"vigil_engine_prefix_caching_enabled"}),
+          // Served with an underscore (vigild's guide names), not `vllm:`.
+          Counter("kv_evictions_total", {"vllm_kv_cache_evictions"})})
       r.push_back(std::move(g));
   }
   // KV evictions where vigild's own block counter is not served: a vLLM
@@ -100,11 +98,11 @@ std::vector<Rule> Vllm(bool vigil) {
   if (vigil) r.push_back(Counter("progress_total", {"vigil_engine_steps"}));
   r.push_back(Make("progress_total", From::kHistCount, {"vllm:iteration_tokens_total"}));
   r.push_back(CounterSum("progress_total", {"vllm:prompt_tokens", "vllm:generation_tokens"}));
-  for (Rule h : {Hist("ttft", {"vllm:time_to_first_token_seconds"}),
-                 Hist("tbt", {"vllm:inter_token_latency_seconds", "vllm:time_per_output_token_seconds"}),
-                 Hist("e2e", {"vllm:e2e_request_latency_seconds"}),
-                 Hist("queue_time", {"vllm:request_queue_time_seconds"}),
-                 Hist("prefill_time", {"vllm:request_prefill_time_seconds"})})
+  for (Rule h :
+       {Hist("ttft", {"vllm:time_to_first_token_seconds"}),
+        Hist("tbt", {"vllm:inter_token_latency_seconds", "vllm:time_per_output_token_seconds"}),
+        Hist("e2e", {"vllm:e2e_request_latency_seconds"}), Hist("queue_time", {"vllm:request_queue_time_seconds"}),
+        Hist("prefill_time", {"vllm:request_prefill_time_seconds"})})
     r.push_back(std::move(h));
   return r;
 }
@@ -267,8 +265,7 @@ std::vector<Rule> Dynamo() {
 
 const std::vector<Rule>& RulesFor(EngineKind kind) {
   static const std::vector<Rule> vllm = Vllm(false), vigil = Vllm(true), sglang = Sglang(), tgi = Tgi(),
-                                 llamacpp = LlamaCpp(), triton = Triton(), trtllm = Trtllm(), dynamo = Dynamo(),
-                                 none;
+                                 llamacpp = LlamaCpp(), triton = Triton(), trtllm = Trtllm(), dynamo = Dynamo(), none;
   switch (kind) {
     case EngineKind::kVllm: return vllm;
     case EngineKind::kVigil: return vigil;

@@ -35,14 +35,14 @@ enum class Agg {
 };
 
 struct Rule {
-  std::string key;                 // canonical input (adapter.h)
+  std::string key;  // canonical input (adapter.h)
   From from = From::kGauge;
   std::vector<std::string> names;  // alternatives: the first the scrape exposes wins
   Agg agg = Agg::kSum;
-  bool sum_names = false;          // add all names up instead (every one must be exposed)
-  std::string label;               // if set, only series whose `label` is one of `values`
+  bool sum_names = false;           // add all names up instead (every one must be exposed)
+  std::string label;                // if set, only series whose `label` is one of `values`
   std::vector<std::string> values;  // (kInfoBool: `label` is the one read, `values` unused)
-  double scale = 1;                // histograms: bounds and sum times this (Triton's are in ms)
+  double scale = 1;                 // histograms: bounds and sum times this (Triton's are in ms)
   // Where any anchor rule is exposed, only the instances its series name are
   // engines: Triton's nv_inference_* count every model of an ensemble
   // (preprocessing, postprocessing), the nv_trt_llm_* ones only the engine.

@@ -19,8 +19,18 @@ using E = ScrapeError;
 constexpr size_t kNone = static_cast<size_t>(-1);
 
 // Family types, compared as numbers: a sample's family is checked per line.
-enum class Type : uint8_t { kCounter, kGauge, kHistogram, kSummary, kUntyped, kGaugeHistogram, kStateset, kInfo, kUnknown };
-constexpr std::string_view kTypeNames[] = {"counter", "gauge",          "histogram", "summary", "untyped",
+enum class Type : uint8_t {
+  kCounter,
+  kGauge,
+  kHistogram,
+  kSummary,
+  kUntyped,
+  kGaugeHistogram,
+  kStateset,
+  kInfo,
+  kUnknown
+};
+constexpr std::string_view kTypeNames[] = {"counter",        "gauge",    "histogram", "summary", "untyped",
                                            "gaugehistogram", "stateset", "info",      "unknown"};
 std::string_view TypeName(Type t) { return kTypeNames[static_cast<size_t>(t)]; }
 
@@ -66,7 +76,8 @@ const auto kNameChars = [] {
 // A label name order that decides on the first byte when it can (names
 // rarely share one), as std::string_view's does.
 bool NameLess(std::string_view a, std::string_view b) {
-  if (!a.empty() && !b.empty() && a[0] != b[0]) return static_cast<unsigned char>(a[0]) < static_cast<unsigned char>(b[0]);
+  if (!a.empty() && !b.empty() && a[0] != b[0])
+    return static_cast<unsigned char>(a[0]) < static_cast<unsigned char>(b[0]);
   return a < b;
 }
 
@@ -127,7 +138,7 @@ class Parser {
   struct Info {
     uint8_t state = 0;  // kType|kHelp|kUnit|kHasSamples
     Type type;
-    uint8_t keep = 2;   // 0 drop, 1 keep, 2 not decided yet
+    uint8_t keep = 2;    // 0 drop, 1 keep, 2 not decided yet
     size_t samples = 0;  // used of its samples' objects
   };
   struct Scratch {  // the current sample line
@@ -136,11 +147,19 @@ class Parser {
     double value = 0;
   };
 
-  bool Fail(ScrapeError r, std::string msg) { reason = r; error = std::move(msg); return false; }
+  bool Fail(ScrapeError r, std::string msg) {
+    reason = r;
+    error = std::move(msg);
+    return false;
+  }
   bool Syntax(std::string msg) { return Fail(E::kSyntax, std::move(msg)); }
   bool Done() const { return i_ >= s_.size(); }
   bool At(char c) const { return i_ < s_.size() && s_[i_] == c; }
-  bool Eat(char c) { if (!At(c)) return false; ++i_; return true; }
+  bool Eat(char c) {
+    if (!At(c)) return false;
+    ++i_;
+    return true;
+  }
   // The first position from `i` whose byte fails `ok`. On locals: a member
   // index would be stored back on every byte, as a char may alias it.
   template <typename Ok>
@@ -151,7 +170,9 @@ class Parser {
     return i;
   }
   void SkipBlanks() { i_ = Skip(i_, IsBlank); }
-  void OptionalBlanks() { if (!om_) SkipBlanks(); }  // 0.0.4 allows them around label tokens
+  void OptionalBlanks() {
+    if (!om_) SkipBlanks();
+  }  // 0.0.4 allows them around label tokens
   // The token separator: exactly one space in OpenMetrics, blanks and tabs in 0.0.4.
   bool Sep() {
     if (om_ ? !At(' ') : (Done() || !IsBlank(s_[i_]))) return false;
@@ -168,7 +189,9 @@ class Parser {
   std::string_view Name(bool metric) {
     const size_t b = i_;
     const uint8_t first = metric ? kMetricFirst : kLabelFirst, rest = metric ? kMetricRest : kLabelRest;
-    auto is = [](uint8_t kind) { return [kind](char c) { return (kNameChars[static_cast<unsigned char>(c)] & kind) != 0; }; };
+    auto is = [](uint8_t kind) {
+      return [kind](char c) { return (kNameChars[static_cast<unsigned char>(c)] & kind) != 0; };
+    };
     if (!Done() && is(first)(s_[i_])) i_ = Skip(i_ + 1, is(rest));
     return s_.substr(b, i_ - b);
   }
@@ -180,8 +203,8 @@ class Parser {
   // OpenMetrics \" works in HELP too, and by its ABNF a backslash before any
   // other character stands for itself.
   bool Escaped(char quote, size_t max_bytes, std::string* buf, std::string_view* out) {
-    const size_t j = quote ? Skip(i_, [quote](char c) { return c != '\\' && c != quote; })
-                           : std::min(s_.find('\\', i_), s_.size());
+    const size_t j =
+        quote ? Skip(i_, [quote](char c) { return c != '\\' && c != quote; }) : std::min(s_.find('\\', i_), s_.size());
     if ((quote ? j < s_.size() && s_[j] == quote : j == s_.size()) && j - i_ <= max_bytes) {
       *out = s_.substr(i_, j - i_);
       i_ = j + (quote != 0);  // past the closing quote
@@ -211,7 +234,8 @@ class Parser {
         if (c == 'n') {
           c = '\n';
         } else if (c != '\\' && !(c == '"' && (quote || om_))) {
-          if (!om_) return Syntax("invalid escape sequence \\" + (c > ' ' && c < 0x7f ? std::string(1, c) : Quote({&c, 1})));
+          if (!om_)
+            return Syntax("invalid escape sequence \\" + (c > ' ' && c < 0x7f ? std::string(1, c) : Quote({&c, 1})));
           out->push_back('\\');
         }
       }
@@ -288,7 +312,8 @@ class Parser {
     auto what = [&sample] { return std::string(sample.name); };  // built only for an error
     if (!Sep()) return Syntax("expected a space and a value after " + what());
     const std::string_view value = Token();
-    if (!ParseNumber(value, !om_, true, &sample.value)) return Syntax("invalid value " + Quote(value) + " for " + what());
+    if (!ParseNumber(value, !om_, true, &sample.value))
+      return Syntax("invalid value " + Quote(value) + " for " + what());
     if (!Done() && (!Sep() || Done())) return Syntax("expected one space and a timestamp after the value of " + what());
     if (!Done() && !At('#')) {  // checked, then dropped
       const std::string_view ts = Token();
@@ -388,10 +413,9 @@ class Parser {
     std::sort(series_.begin(), series_.end());
     for (size_t k = 1; k < series_.size(); ++k)
       if (series_[k].h1 == series_[k - 1].h1 && series_[k].h2 == series_[k - 1].h2)
-        out.emplace(series_[k].fam,
-                    "line " + std::to_string(std::max(series_[k].line, series_[k - 1].line) + 1) +
-                        ": duplicate series (the same name and labels as line " +
-                        std::to_string(std::min(series_[k].line, series_[k - 1].line) + 1) + ")");
+        out.emplace(series_[k].fam, "line " + std::to_string(std::max(series_[k].line, series_[k - 1].line) + 1) +
+                                        ": duplicate series (the same name and labels as line " +
+                                        std::to_string(std::min(series_[k].line, series_[k - 1].line) + 1) + ")");
     return out;
   }
   void SetLine(size_t line) { line_ = line; }
@@ -454,7 +478,7 @@ class Parser {
   // `type` is the TYPE's, `help` the HELP's text.
   bool Meta(uint8_t kind, std::string_view name, Type type = Type::kUnknown, std::string_view help = {}) {
     const std::string what = kind == kType ? "TYPE" : kind == kHelp ? "HELP" : "UNIT";  // short: no allocation
-    auto n = [name] { return std::string(name); };  // built only for an error
+    auto n = [name] { return std::string(name); };                                      // built only for an error
     auto hint = index_.end();
     size_t idx = Lookup(name, &hint);
     const bool known = idx != kNone;
@@ -476,7 +500,10 @@ class Parser {
   // unit" and "# EOF", spaced exactly; 0.0.4 ignores other comments,
   // OpenMetrics forbids them.
   bool Comment() {
-    if (om_ && s_ == "# EOF") { eof = true; return true; }
+    if (om_ && s_ == "# EOF") {
+      eof = true;
+      return true;
+    }
     ++i_;
     const bool spaced = Sep() || !om_;
     const std::string_view kw = Token();
@@ -491,8 +518,10 @@ class Parser {
     if (kw == "HELP") return Escaped(0, kNone, &help_buf_, &text) && Meta(kHelp, name, Type::kUnknown, text);
     text = s_.substr(i_);
     Type type;
-    if (kw == "TYPE") return ParseType(om_, text, &type) ? Meta(kType, name, type) : Syntax("invalid TYPE " + Quote(text));
-    if (!text.empty() && !(EndsWith(name, text) && name.size() > text.size() && name[name.size() - text.size() - 1] == '_'))
+    if (kw == "TYPE")
+      return ParseType(om_, text, &type) ? Meta(kType, name, type) : Syntax("invalid TYPE " + Quote(text));
+    if (!text.empty() &&
+        !(EndsWith(name, text) && name.size() > text.size() && name[name.size() - text.size() - 1] == '_'))
       return Syntax("UNIT " + Quote(text) + " is not a suffix of " + std::string(name));  // metric name characters
     return Meta(kUnit, name);
   }
@@ -501,11 +530,11 @@ class Parser {
   const ParseLimits& limits_;
   std::string_view s_;
   size_t i_ = 0;
-  size_t used_ = 0;           // of `families`' objects: the families found so far
-  size_t cur_ = kNone;        // the family of the last sample or metadata line
-  std::vector<Info> info_;    // per family
+  size_t used_ = 0;         // of `families`' objects: the families found so far
+  size_t cur_ = kNone;      // the family of the last sample or metadata line
+  std::vector<Info> info_;  // per family
   Index index_;
-  std::vector<Key> series_;   // every sample's key, checked by FindDuplicate
+  std::vector<Key> series_;  // every sample's key, checked by FindDuplicate
   Scratch scratch_;
   Buffers bufs_, exemplar_bufs_;  // unescaped label values: the sample's, its exemplar's
   LabelViews exemplar_;
@@ -517,14 +546,14 @@ class Parser {
 }  // namespace
 
 const char* ScrapeErrorName(ScrapeError e) {
-  static const char* const kNames[] = {"too_large", "too_many_series", "syntax", "bad_utf8", "duplicate_series", "missing_eof"};
+  static const char* const kNames[] = {"too_large", "too_many_series",  "syntax",
+                                       "bad_utf8",  "duplicate_series", "missing_eof"};
   const auto i = static_cast<size_t>(e);
   return i < std::size(kNames) ? kNames[i] : "unknown";
 }
 
-Status ParseExposition(std::string_view body, Format format, const ParseLimits& limits,
-                       std::vector<MetricFamily>* out, ScrapeError* reason, const FamilyFilter* keep,
-                       std::vector<DroppedFamily>* dropped) {
+Status ParseExposition(std::string_view body, Format format, const ParseLimits& limits, std::vector<MetricFamily>* out,
+                       ScrapeError* reason, const FamilyFilter* keep, std::vector<DroppedFamily>* dropped) {
   if (dropped) dropped->clear();
   auto fail = [reason, out](ScrapeError r, const std::string& msg) {
     out->clear();

@@ -34,7 +34,7 @@ struct MetricFamily {
   // counter, gauge, histogram, summary, untyped (0.0.4); counter, gauge,
   // histogram, gaugehistogram, summary, stateset, info, unknown (OpenMetrics).
   std::string type;
-  std::string help;  // unescaped
+  std::string help;             // unescaped
   std::vector<Sample> samples;  // empty for a family the caller's filter does not keep
   size_t sample_count = 0;      // every sample parsed, kept or not
 };
@@ -77,9 +77,9 @@ struct DroppedFamily {
 // text parser and promtool read such a body; its scrape keeps the rest):
 // each family holding one is left out of `out` and listed here, the rest
 // is returned. Without it a duplicate fails the whole scrape.
-Status ParseExposition(std::string_view body, Format format, const ParseLimits& limits,
-                       std::vector<MetricFamily>* out, ScrapeError* reason = nullptr,
-                       const FamilyFilter* keep = nullptr, std::vector<DroppedFamily>* dropped = nullptr);
+Status ParseExposition(std::string_view body, Format format, const ParseLimits& limits, std::vector<MetricFamily>* out,
+                       ScrapeError* reason = nullptr, const FamilyFilter* keep = nullptr,
+                       std::vector<DroppedFamily>* dropped = nullptr);
 
 // "application/openmetrics-text; version=1.0.0" -> kOpenMetrics; anything
 // else (text/plain; version=0.0.4, missing, unknown) -> kPrometheusText.

@@ -24,9 +24,9 @@ TEST(AlertHistoryTest, EpisodesOpenAndCloseWithTheFiringSet) {
   auto all = h.Since(0);
   ASSERT_EQ(all.size(), 2u);
   EXPECT_EQ(all[0].alertname, "A");
-  EXPECT_EQ(all[0].starts_at, 95);  // the rule's own fired_at wins
-  EXPECT_EQ(all[0].ends_at, 0);     // still firing
-  EXPECT_EQ(all[1].starts_at, 101);  // none given: when first seen
+  EXPECT_EQ(all[0].starts_at, 95);    // the rule's own fired_at wins
+  EXPECT_EQ(all[0].ends_at, 0);       // still firing
+  EXPECT_EQ(all[1].starts_at, 101);   // none given: when first seen
   h.Observe(110, {E("local", "B")});  // A resolved (or its rule was removed)
   all = h.Since(0);
   ASSERT_EQ(all.size(), 2u);

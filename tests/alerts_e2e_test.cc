@@ -42,7 +42,8 @@ std::string Rules(const std::vector<std::string>& rules) {
 }
 std::string Engine(const std::string& rules_file, const std::string& alerts) {
   return "engine:\n  model: builtin:tiny-llama\n  num_blocks: 64\n  max_model_len: 512\nmonitor:\n  interval: 100ms\n"
-         "rules:\n  files: [" + rules_file + "]\nalerts:\n" + alerts;
+         "rules:\n  files: [" +
+         rules_file + "]\nalerts:\n" + alerts;
 }
 
 json Get(httplib::Client& c, const std::string& path, const std::string& token = "") {
@@ -77,11 +78,12 @@ TEST(AlertsE2ETest, FiresToAWebhookResolvesAndHonoursSilences) {
   WriteFile(dir.File("token"), std::string(kToken) + "\n");
   WriteFile(dir.File("secret"), "hook-secret\n");
   WriteFile(dir.File("rules.yaml"), Rules({Rule("AlwaysCritical", "critical")}));
-  DaemonProcess d(Engine(dir.File("rules.yaml"),
-                         "  group_wait: 0s\n  group_interval: 200ms\n  default_receiver: hook\n"
-                         "  receivers:\n    - {name: hook, type: webhook, url: \"" + rx.Url() +
-                             "\", secret_file: " + dir.File("secret") + ", headers: {X-Team: sre}}\n"),
-                  "  admin_token_file: " + dir.File("token") + "\n  external_labels: {cluster: prod-us, severity: never}\n");
+  DaemonProcess d(
+      Engine(dir.File("rules.yaml"),
+             "  group_wait: 0s\n  group_interval: 200ms\n  default_receiver: hook\n"
+             "  receivers:\n    - {name: hook, type: webhook, url: \"" +
+                 rx.Url() + "\", secret_file: " + dir.File("secret") + ", headers: {X-Team: sre}}\n"),
+      "  admin_token_file: " + dir.File("token") + "\n  external_labels: {cluster: prod-us, severity: never}\n");
   ASSERT_TRUE(d.WaitReady()) << d.Log();
   auto c = d.Client();
   ASSERT_TRUE(WaitFor([&] { return rx.AcceptedKeys().size() >= 1; })) << d.Log();
@@ -93,8 +95,8 @@ TEST(AlertsE2ETest, FiresToAWebhookResolvesAndHonoursSilences) {
   EXPECT_EQ(first["externalURL"], "http://127.0.0.1:" + std::to_string(d.port()));
   const json& a = first["alerts"][0];
   EXPECT_EQ(a["labels"]["alertname"], "AlwaysCritical");
-  EXPECT_EQ(a["labels"]["severity"], "critical");      // the rule's own label wins over external_labels
-  EXPECT_EQ(a["labels"]["cluster"], "prod-us");       // server.external_labels on every alert
+  EXPECT_EQ(a["labels"]["severity"], "critical");  // the rule's own label wins over external_labels
+  EXPECT_EQ(a["labels"]["cluster"], "prod-us");    // server.external_labels on every alert
   // ... and once on /metrics, as an info metric to join on.
   EXPECT_NE(c.Get("/metrics")->body.find("vigil_instance_info{cluster=\"prod-us\",severity=\"never\"} 1"),
             std::string::npos);
@@ -137,9 +139,7 @@ TEST(AlertsE2ETest, FiresToAWebhookResolvesAndHonoursSilences) {
   for (const auto& x : alerts["data"]["alerts"]) {
     const bool info = x["labels"]["alertname"] == "AlwaysInfo";
     EXPECT_EQ(x["silenced"], info);
-    if (info) {
-      EXPECT_EQ(x["silencedBy"][0], silence_id);
-    }
+    if (info) { EXPECT_EQ(x["silencedBy"][0], silence_id); }
   }
   // The critical rule goes away: its resolve is sent; nothing about AlwaysInfo ever is.
   WriteFile(dir.File("rules.yaml"), Rules({Rule("AlwaysInfo", "info")}));
@@ -153,8 +153,10 @@ TEST(AlertsE2ETest, FiresToAWebhookResolvesAndHonoursSilences) {
     for (const auto& x : b["alerts"]) EXPECT_NE(x["labels"]["alertname"], "AlwaysInfo") << b.dump();
   }
   ASSERT_EQ(Shell(ctl("expire " + silence_id), &out), 0) << out;
-  EXPECT_EQ(c.Delete("/api/v1/silences/no-such-silence", {{"Authorization", std::string("Bearer ") + kToken}})->status, 404);
-  EXPECT_EQ(c.Delete("/api/v1/silences/..%2F..%2Fetc", {{"Authorization", std::string("Bearer ") + kToken}})->status, 404);
+  EXPECT_EQ(c.Delete("/api/v1/silences/no-such-silence", {{"Authorization", std::string("Bearer ") + kToken}})->status,
+            404);
+  EXPECT_EQ(c.Delete("/api/v1/silences/..%2F..%2Fetc", {{"Authorization", std::string("Bearer ") + kToken}})->status,
+            404);
   EXPECT_EQ(c.Delete("/api/v1/silences/bad;id", {{"Authorization", std::string("Bearer ") + kToken}})->status, 400);
   // Once the silence is expired the still-firing AlwaysInfo goes out.
   ASSERT_TRUE(WaitFor([&] {
@@ -182,16 +184,22 @@ TEST(AlertsE2ETest, InhibitedAlertsAreListedAndSendNothing) {
   TempDir dir;
   WriteFile(dir.File("token"), std::string(kToken) + "\n");
   const std::string symptom =
-      "      - alert: Symptom\n        expr: kv_blocks_total > 0\n        labels: {severity: critical, pathology: symptom}\n"
+      "      - alert: Symptom\n        expr: kv_blocks_total > 0\n        labels: {severity: critical, pathology: "
+      "symptom}\n"
       "        annotations: {summary: Symptom is firing}\n        actions: [alert, capture]\n";
-  const std::string inhibit = "inhibit_rules:\n  - source_matchers: ['alertname=\"Root\"']\n"
-                              "    target_matchers: ['alertname=\"Symptom\"']\n    equal: [target]\n";
+  const std::string inhibit =
+      "inhibit_rules:\n  - source_matchers: ['alertname=\"Root\"']\n"
+      "    target_matchers: ['alertname=\"Symptom\"']\n    equal: [target]\n";
   WriteFile(dir.File("rules.yaml"), Rules({Rule("Root", "warning"), symptom, Rule("Other", "info")}) + inhibit);
-  DaemonProcess d(Engine(dir.File("rules.yaml"),
-                         "  group_by: [alertname]\n  group_wait: 0s\n  group_interval: 200ms\n  default_receiver: hook\n"
-                         "  receivers:\n    - {name: hook, type: webhook, url: \"" + rx.Url() + "\"}\n"
-                         "  inhibit_rules:\n    - {source_match: {alertname: Root}, target_match_re: {alertname: \"Oth.*\"}}\n"),
-                  "  admin_token_file: " + dir.File("token") + "\n");
+  DaemonProcess d(
+      Engine(
+          dir.File("rules.yaml"),
+          "  group_by: [alertname]\n  group_wait: 0s\n  group_interval: 200ms\n  default_receiver: hook\n"
+          "  receivers:\n    - {name: hook, type: webhook, url: \"" +
+              rx.Url() +
+              "\"}\n"
+              "  inhibit_rules:\n    - {source_match: {alertname: Root}, target_match_re: {alertname: \"Oth.*\"}}\n"),
+      "  admin_token_file: " + dir.File("token") + "\n");
   ASSERT_TRUE(d.WaitReady()) << d.Log();
   auto c = d.Client();
   auto sent = [&](const std::string& name) {
@@ -218,8 +226,9 @@ TEST(AlertsE2ETest, InhibitedAlertsAreListedAndSendNothing) {
   EXPECT_FALSE(sent("Symptom"));
   EXPECT_FALSE(sent("Other"));
   // Its capture was dropped, not merely not yet written.
-  EXPECT_TRUE(WaitFor([&] { return d.Log().find("capture for Symptom skipped: inhibited by Root") != std::string::npos; }))
-      << d.Log();
+  EXPECT_TRUE(WaitFor([&] {
+    return d.Log().find("capture for Symptom skipped: inhibited by Root") != std::string::npos;
+  })) << d.Log();
   const json caps = Get(c, "/api/v1/captures", kToken);
   for (const auto& cap : caps["data"]) EXPECT_NE(cap["rule"], "Symptom") << caps.dump();
 
@@ -239,8 +248,10 @@ TEST(AlertsE2ETest, ADaemonKilledMidDeliveryDeliversAfterRestart) {
   rx.Down();
   TempDir dir, state;
   WriteFile(dir.File("rules.yaml"), Rules({Rule("A1", "critical"), Rule("A2", "warning"), Rule("A3", "info")}));
-  const std::string alerts = "  group_wait: 0s\n  retry_base: 50ms\n  retry_cap: 200ms\n  default_receiver: hook\n"
-                             "  receivers:\n    - {name: hook, type: webhook, url: \"" + rx.Url() + "\", timeout: 500ms}\n";
+  const std::string alerts =
+      "  group_wait: 0s\n  retry_base: 50ms\n  retry_cap: 200ms\n  default_receiver: hook\n"
+      "  receivers:\n    - {name: hook, type: webhook, url: \"" +
+      rx.Url() + "\", timeout: 500ms}\n";
   std::set<std::string> keys;
   {
     DaemonProcess d(Engine(dir.File("rules.yaml"), alerts), "", {}, {"--state-dir", state.path()});
@@ -269,8 +280,10 @@ TEST(AlertsE2ETest, AFullOrUnwritableDiskLosesNothing) {
   TestReceiver rx;
   TempDir dir;
   WriteFile(dir.File("rules.yaml"), Rules({Rule("B1", "critical")}));
-  const std::string alerts = "  group_wait: 0s\n  group_interval: 100ms\n  default_receiver: hook\n"
-                             "  receivers:\n    - {name: hook, type: webhook, url: \"" + rx.Url() + "\"}\n";
+  const std::string alerts =
+      "  group_wait: 0s\n  group_interval: 100ms\n  default_receiver: hook\n"
+      "  receivers:\n    - {name: hook, type: webhook, url: \"" +
+      rx.Url() + "\"}\n";
   {
     // The state directory cannot be created at all (as root too).
     DaemonProcess d(Engine(dir.File("rules.yaml"), alerts), "", {}, {"--state-dir", "/proc/vigil-no-such-dir"});
@@ -287,8 +300,10 @@ TEST(AlertsE2ETest, AFullOrUnwritableDiskLosesNothing) {
   rx2.Down();
   WriteFile(dir.File("rules.yaml"), Rules({}));
   TempDir state;
-  const std::string alerts2 = "  group_wait: 0s\n  retry_base: 50ms\n  retry_cap: 100ms\n  default_receiver: hook\n"
-                              "  receivers:\n    - {name: hook, type: webhook, url: \"" + rx2.Url() + "\", timeout: 300ms}\n";
+  const std::string alerts2 =
+      "  group_wait: 0s\n  retry_base: 50ms\n  retry_cap: 100ms\n  default_receiver: hook\n"
+      "  receivers:\n    - {name: hook, type: webhook, url: \"" +
+      rx2.Url() + "\", timeout: 300ms}\n";
   DaemonProcess d(Engine(dir.File("rules.yaml"), alerts2), "  admin_token_file: " + dir.File("token") + "\n", {},
                   {"--state-dir", state.path()});
   WriteFile(dir.File("token"), std::string(kToken) + "\n");
@@ -320,14 +335,18 @@ TEST(AlertsE2ETest, ARealAlertmanagerReceivesAndResolves) {
   WriteFile(dir.File("rules.yaml"), Rules({Rule("KVCacheThrashingTest", "critical")}));
   DaemonProcess d(Engine(dir.File("rules.yaml"),
                          "  default_receiver: am\n  resend_delay: 1s\n"
-                         "  receivers:\n    - {name: am, type: alertmanager, urls: [\"" + am.Url() + "\"]}\n"),
+                         "  receivers:\n    - {name: am, type: alertmanager, urls: [\"" +
+                             am.Url() + "\"]}\n"),
                   "  admin_token_file: " + dir.File("token") + "\n");
   ASSERT_TRUE(d.WaitReady()) << d.Log();
   json alerts;
   ASSERT_TRUE(WaitFor([&] {
     alerts = am.Alerts();
     return alerts.is_array() && alerts.size() == 1;
-  })) << alerts.dump() << "\n" << d.Log() << "\n" << am.Log();
+  })) << alerts.dump()
+      << "\n"
+      << d.Log() << "\n"
+      << am.Log();
   EXPECT_EQ(alerts[0]["labels"]["alertname"], "KVCacheThrashingTest");
   EXPECT_EQ(alerts[0]["labels"]["severity"], "critical");
   EXPECT_EQ(alerts[0]["labels"]["pathology"], "test");
@@ -341,7 +360,9 @@ TEST(AlertsE2ETest, ARealAlertmanagerReceivesAndResolves) {
   ASSERT_TRUE(WaitFor([&] {
     alerts = am.Alerts();
     return alerts.is_array() && alerts.empty();
-  })) << alerts.dump() << "\n" << d.Log();
+  })) << alerts.dump()
+      << "\n"
+      << d.Log();
 }
 
 }  // namespace

@@ -55,7 +55,8 @@ TEST(CaptureDueTest, DueOnceWhenACaptureRuleTurnsFiring) {
   v.status.evidence = {{"kv_cache_usage", 0.97}, {"preemptions_per_s", std::nullopt}};
   const Views views = {v, View(kHosted, "AlertOnly", RuleState::kFiring, /*capture=*/false)};
   // Pending is not due; firing is.
-  EXPECT_TRUE(due.Tick({{kHosted.Name(), {"g", "KVThrash", RuleState::kInactive, RuleState::kPending, 0}}}, views).empty());
+  EXPECT_TRUE(
+      due.Tick({{kHosted.Name(), {"g", "KVThrash", RuleState::kInactive, RuleState::kPending, 0}}}, views).empty());
   const auto out = due.Tick({Fired(kHosted, "KVThrash"), Fired(kHosted, "AlertOnly")}, views);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_TRUE(out[0].instance.local());
@@ -67,7 +68,8 @@ TEST(CaptureDueTest, DueOnceWhenACaptureRuleTurnsFiring) {
   EXPECT_TRUE(due.Tick({}, views).empty());
   EXPECT_EQ(due.waiting(), 0u);
   // No summary: the rule's name.
-  const auto again = due.Tick({Fired(kHosted, "KVThrash", RuleState::kInactive)}, {View(kHosted, "KVThrash", RuleState::kFiring)});
+  const auto again =
+      due.Tick({Fired(kHosted, "KVThrash", RuleState::kInactive)}, {View(kHosted, "KVThrash", RuleState::kFiring)});
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(again[0].reason, "KVThrash fired");
 }
@@ -81,7 +83,8 @@ TEST(CaptureDueTest, HeldWhileAPendingRootCauseIsPending) {
   EXPECT_TRUE(due.Tick({}, {held}).empty());  // still held
   EXPECT_EQ(due.waiting(), 1u);
   // The root cause resolved without firing: the symptom's capture is taken.
-  EXPECT_EQ(Names(due.Tick({}, {View(kHosted, "Symptom", RuleState::kFiring)})), std::vector<std::string>{"local:Symptom"});
+  EXPECT_EQ(Names(due.Tick({}, {View(kHosted, "Symptom", RuleState::kFiring)})),
+            std::vector<std::string>{"local:Symptom"});
   EXPECT_EQ(due.waiting(), 0u);
 }
 
@@ -133,9 +136,8 @@ TEST(CaptureDueTest, RoutedByInstance) {
   // held, a's no longer fires.
   const Views views = {View(kHosted, "KVThrash", RuleState::kFiring), View(a, "KVThrash", RuleState::kInactive),
                        View(b70, "KVThrash", RuleState::kFiring), held_b8};
-  const auto out = due.Tick({Fired(kHosted, "KVThrash"), Fired(a, "KVThrash"), Fired(b70, "KVThrash"),
-                             Fired(b8, "KVThrash")},
-                            views);
+  const auto out = due.Tick(
+      {Fired(kHosted, "KVThrash"), Fired(a, "KVThrash"), Fired(b70, "KVThrash"), Fired(b8, "KVThrash")}, views);
   ASSERT_EQ(Names(out), (std::vector<std::string>{"b/meta/llama-70b:KVThrash", "local:KVThrash"}));
   EXPECT_FALSE(out[0].instance.local());  // to RemoteCaptures, target b
   EXPECT_EQ(out[0].instance.target, "b");

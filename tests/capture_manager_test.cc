@@ -42,7 +42,8 @@ class CaptureManagerTest : public ::testing::Test {
   }
   CaptureManager& M() {
     if (!manager_)
-      manager_ = std::make_unique<CaptureManager>(cfg_, engine_.get(), [] { return 100.0; }, json{{"k", 1}}, clock_);
+      manager_ = std::make_unique<CaptureManager>(
+          cfg_, engine_.get(), [] { return 100.0; }, json{{"k", 1}}, clock_);
     return *manager_;
   }
   void Load(int n, int tokens) {

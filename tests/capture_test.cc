@@ -93,12 +93,19 @@ TEST(CaptureSummaryTest, TheByteBudgetCutsCleanly) {
 
 TEST(CaptureSummaryTest, ReadsPyTorchStyleTracesGzipOrPlain) {
   // JSON object form with B/E pairs and Kineto categories, and string pids.
-  json t = {{"traceEvents",
-             {{{"ph", "X"}, {"cat", "cpu_op"}, {"name", "aten::addmm"}, {"pid", "host"}, {"tid", 3}, {"ts", 100}, {"dur", 50}},
-              {{"ph", "B"}, {"cat", "cpu_op"}, {"name", "aten::softmax"}, {"pid", "host"}, {"tid", 3}, {"ts", 160}},
-              {{"ph", "E"}, {"pid", "host"}, {"tid", 3}, {"ts", 180}},
-              {{"ph", "X"}, {"cat", "kernel"}, {"name", "ampere_sgemm"}, {"pid", 0}, {"tid", 7}, {"ts", 110}, {"dur", 30}},
-              {{"ph", "M"}, {"name", "process_name"}, {"pid", 0}}}}};
+  json t = {
+      {"traceEvents",
+       {{{"ph", "X"},
+         {"cat", "cpu_op"},
+         {"name", "aten::addmm"},
+         {"pid", "host"},
+         {"tid", 3},
+         {"ts", 100},
+         {"dur", 50}},
+        {{"ph", "B"}, {"cat", "cpu_op"}, {"name", "aten::softmax"}, {"pid", "host"}, {"tid", 3}, {"ts", 160}},
+        {{"ph", "E"}, {"pid", "host"}, {"tid", 3}, {"ts", 180}},
+        {{"ph", "X"}, {"cat", "kernel"}, {"name", "ampere_sgemm"}, {"pid", 0}, {"tid", 7}, {"ts", 110}, {"dur", 30}},
+        {{"ph", "M"}, {"name", "process_name"}, {"pid", 0}}}}};
   TempDir dir;
   WriteFile(dir.File("plain.json"), t.dump());
   gzFile gz = gzopen(dir.File("t.json.gz").c_str(), "wb");
@@ -139,8 +146,9 @@ TEST(CaptureSummaryTest, ANonStringNameIsNoName) {
 // double) was cast to int64, which is undefined; such ids read as 0.
 TEST(CaptureSummaryTest, IdsBeyondInt64ReadAsZero) {
   TempDir dir;
-  WriteFile(dir.File("ids.json"),
-            R"([{"ph":"X","name":"a","tid":92233720368547758087,"pid":-1e300},{"ph":"X","name":"b","pid":2.5,"tid":7}])");
+  WriteFile(
+      dir.File("ids.json"),
+      R"([{"ph":"X","name":"a","tid":92233720368547758087,"pid":-1e300},{"ph":"X","name":"b","pid":2.5,"tid":7}])");
   std::vector<Event> ev;
   ASSERT_TRUE(ReadTrace(dir.File("ids.json"), &ev, nullptr).ok());
   ASSERT_EQ(ev.size(), 2u);

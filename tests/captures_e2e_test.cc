@@ -54,19 +54,25 @@ TEST(CapturesE2ETest, ARuleTakesACaptureAndItsAlertLinksToIt) {
         annotations: {summary: capture on purpose}
         actions: [alert, capture]
 )");
-  DaemonProcess d("engine:\n  model: builtin:tiny-llama\n  num_blocks: 64\n  max_model_len: 512\nmonitor:\n  interval: 100ms\n"
-                  "rules:\n  files: [" + dir.File("rules.yaml") + "]\n"
-                  "alerts:\n  group_wait: 1s\n  default_receiver: hook\n  receivers:\n"
-                  "    - {name: hook, type: webhook, url: \"" + rx.Url() + "\"}\n"
-                  "capture:\n  max_duration: 500ms\n  max_steps: 20\n",
-                  "  admin_token_file: " + dir.File("token") + "\n");
+  DaemonProcess d(
+      "engine:\n  model: builtin:tiny-llama\n  num_blocks: 64\n  max_model_len: 512\nmonitor:\n  interval: 100ms\n"
+      "rules:\n  files: [" +
+          dir.File("rules.yaml") +
+          "]\n"
+          "alerts:\n  group_wait: 1s\n  default_receiver: hook\n  receivers:\n"
+          "    - {name: hook, type: webhook, url: \"" +
+          rx.Url() +
+          "\"}\n"
+          "capture:\n  max_duration: 500ms\n  max_steps: 20\n",
+      "  admin_token_file: " + dir.File("token") + "\n");
   ASSERT_TRUE(d.WaitReady()) << d.Log();
   auto c = d.Client();
   json list;
   ASSERT_TRUE(WaitFor([&] {
     list = GetJson(c, "/api/v1/captures");
     return list["data"].size() == 1 && list["data"][0]["status"] == "complete";
-  })) << list.dump() << d.Log();
+  })) << list.dump()
+      << d.Log();
   const json& cap = list["data"][0];
   EXPECT_EQ(cap["trigger"], "rule");
   EXPECT_EQ(cap["rule"], "CaptureMe");
@@ -88,9 +94,10 @@ TEST(CapturesE2ETest, ARuleTakesACaptureAndItsAlertLinksToIt) {
 TEST(CapturesE2ETest, TheAdminApiVllmProfilerEndpointsAndVigilctl) {
   TempDir dir;
   WriteFile(dir.File("token"), kToken + "\n");
-  DaemonProcess d("engine:\n  model: builtin:tiny-llama\n  num_blocks: 128\n  max_model_len: 512\n"
-                  "capture:\n  max_duration: 2s\n  max_steps: 100000\n  cooldown: {rule: 10m, global: 0s}\n",
-                  "  admin_token_file: " + dir.File("token") + "\n");
+  DaemonProcess d(
+      "engine:\n  model: builtin:tiny-llama\n  num_blocks: 128\n  max_model_len: 512\n"
+      "capture:\n  max_duration: 2s\n  max_steps: 100000\n  cooldown: {rule: 10m, global: 0s}\n",
+      "  admin_token_file: " + dir.File("token") + "\n");
   ASSERT_TRUE(d.WaitReady()) << d.Log();
   auto c = d.Client();
   EXPECT_EQ(c.Post("/api/v1/captures", "{}", "application/json")->status, 401);
@@ -119,7 +126,10 @@ TEST(CapturesE2ETest, TheAdminApiVllmProfilerEndpointsAndVigilctl) {
   EXPECT_EQ(static_cast<unsigned char>(trace->body[1]), 0x8b);
   WriteFile(dir.File("t.pt.trace.json.gz"), trace->body);
   const std::string out = dir.File("summary.txt");
-  ASSERT_EQ(std::system((std::string(VIGILCTL_PATH) + " capture summary " + dir.File("t.pt.trace.json.gz") + " > " + out).c_str()), 0);
+  ASSERT_EQ(
+      std::system(
+          (std::string(VIGILCTL_PATH) + " capture summary " + dir.File("t.pt.trace.json.gz") + " > " + out).c_str()),
+      0);
   const std::string text = ReadFile(out);
   for (const char* want : {"matmul/linear", "attention", "idle between steps", "top operators", id.c_str()})
     EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text;

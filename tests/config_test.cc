@@ -56,14 +56,16 @@ struct Bad {
 
 TEST(ConfigTest, ErrorsNameFileLineColumnAndKeyPath) {
   std::vector<Bad> cases = {
-      {"engine:\n  max_num_seqs: abc\n", "vigil.yaml:2:17: engine.max_num_seqs: expected a positive integer, got \"abc\""},
+      {"engine:\n  max_num_seqs: abc\n",
+       "vigil.yaml:2:17: engine.max_num_seqs: expected a positive integer, got \"abc\""},
       {"engine:\n  max_num_seqs: 0\n", "engine.max_num_seqs: expected a positive integer in [1,"},
       {"server:\n  port: 70000\n", "server.port: expected a port number in [1, 65535], got 70000"},
       {"server:\n  shutdown_grace: soon\n", "server.shutdown_grace: expected a duration"},
       {"engine:\n  kv_cache_memory: lots\n", "engine.kv_cache_memory: expected a size"},
       {"engine:\n  dtype: float8\n", "engine.dtype: expected one of"},
       {"engine:\n  enable_prefix_caching: maybe\n", "engine.enable_prefix_caching: expected true or false"},
-      {"engine:\n  faults:\n    leak_blocks_on_abort: 1.5\n", "engine.faults.leak_blocks_on_abort: expected a number in [0, 1]"},
+      {"engine:\n  faults:\n    leak_blocks_on_abort: 1.5\n",
+       "engine.faults.leak_blocks_on_abort: expected a number in [0, 1]"},
       {"engine:\n  modle: x\n", "vigil.yaml:2:3: engine.modle: unknown key"},
       {"servre:\n  port: 1\n", "vigil.yaml:1:1: servre: unknown key"},
       {"server: 5\n", "server: expected a mapping"},
@@ -107,7 +109,8 @@ TEST(ConfigTest, AlertsSectionFromTheIssue) {
   routes:
     - {match: {severity: critical}, receiver: pager, continue: true}
     - {match_re: {pathology: "kv_.*"}, receiver: chat}
-)", "vigil.yaml", &c);
+)",
+                          "vigil.yaml", &c);
   ASSERT_TRUE(st.ok()) << st.ToString();
   const AlertsConfig& a = c.alerts;
   EXPECT_EQ(a.dispatch.group_wait_s, 10);
@@ -135,14 +138,16 @@ TEST(ConfigTest, AlertsErrorsNameTheField) {
     - {name: b, type: webhook, url: "ftp://x"}
   routes:
     - {match_re: {x: "("}, receiver: ghost}
-)", "vigil.yaml", &c);
+)",
+                          "vigil.yaml", &c);
   ASSERT_FALSE(st.ok());
   const std::string m = st.message();
-  for (const char* want : {"vigil.yaml:2:21: alerts.default_receiver: no receiver named \"nobody\"",
-                           "alerts.receivers[0].type: expected one of", "alerts.receivers[1].url: a webhook receiver needs a url",
-                           "alerts.receivers[2].name: receiver \"b\" is defined twice", "is not an http:// or https:// URL",
-                           "alerts.routes[0].match_re: x: \"(\" is not a valid regex",
-                           "alerts.routes[0].receiver: no receiver named \"ghost\""})
+  for (const char* want :
+       {"vigil.yaml:2:21: alerts.default_receiver: no receiver named \"nobody\"",
+        "alerts.receivers[0].type: expected one of", "alerts.receivers[1].url: a webhook receiver needs a url",
+        "alerts.receivers[2].name: receiver \"b\" is defined twice", "is not an http:// or https:// URL",
+        "alerts.routes[0].match_re: x: \"(\" is not a valid regex",
+        "alerts.routes[0].receiver: no receiver named \"ghost\""})
     EXPECT_NE(m.find(want), std::string::npos) << want << "\n" << m;
 }
 
@@ -157,7 +162,8 @@ TEST(ConfigTest, CaptureSection) {
   cooldown: {rule: 10m, global: 1m}
   retention: {max_count: 5, max_total_bytes: 1GiB}
   record_shapes: true
-)", "vigil.yaml", &c);
+)",
+                          "vigil.yaml", &c);
   ASSERT_TRUE(st.ok()) << st.ToString();
   EXPECT_EQ(c.capture.max_duration_s, 5);
   EXPECT_EQ(c.capture.max_steps, 100);
@@ -184,7 +190,8 @@ TEST(ConfigTest, TargetsAndTheSidecar) {
     max_bytes: 4MiB
     profile: {enabled: true, dir: /var/tmp/vllm-traces, duration: 3s, stop_timeout: 2m}
   - url: http://10.0.0.6:30000/metrics
-)", "v.yaml", &c);
+)",
+                          "v.yaml", &c);
   ASSERT_TRUE(st.ok()) << st.message();
   ASSERT_EQ(c.targets.size(), 2u);
   const auto& a = c.targets[0];
@@ -195,7 +202,7 @@ TEST(ConfigTest, TargetsAndTheSidecar) {
   EXPECT_EQ(a.limits.max_bytes, 4u << 20);
   EXPECT_TRUE(a.profile.enabled);
   EXPECT_DOUBLE_EQ(a.profile.stop_timeout_s, 120);
-  EXPECT_EQ(c.targets[1].name, "10.0.0.6:30000");  // host:port when unnamed
+  EXPECT_EQ(c.targets[1].name, "10.0.0.6:30000");                // host:port when unnamed
   EXPECT_EQ(c.targets[1].engine, scrape::EngineKind::kUnknown);  // auto
   EXPECT_DOUBLE_EQ(c.targets[1].scrape_timeout_s, 2);
   // targets: without an engine: section is a sidecar; with one it hosts too.
@@ -216,7 +223,8 @@ TEST(ConfigTest, ExternalLabels) {
   Status st = ParseConfig("server:\n  external_labels: {\"no-dash\": x}\n", "v.yaml", &c);
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("v.yaml:2:20: server.external_labels: \"no-dash\" is not a Prometheus label name"),
-            std::string::npos) << st.message();
+            std::string::npos)
+      << st.message();
 }
 
 TEST(ConfigTest, InstanceLabelsIsTheOldNameOfExternalLabels) {
@@ -229,7 +237,8 @@ TEST(ConfigTest, InstanceLabelsIsTheOldNameOfExternalLabels) {
   st = ParseConfig("server:\n  external_labels: {a: b}\n  instance_labels: {a: c}\n", "v.yaml", &c);
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("v.yaml:3:20: server.instance_labels: the old name of server.external_labels"),
-            std::string::npos) << st.message();
+            std::string::npos)
+      << st.message();
 }
 
 TEST(ConfigTest, TargetErrorsNameTheField) {

@@ -20,8 +20,8 @@ using vigil::testing::Golden;
 using vigil::testing::WaitFor;
 
 std::string FixtureEngine(const std::string& extra = "") {
-  return "engine:\n  model: " + DataPath("models/llama") + "\n  tokenizer: " +
-         DataPath("tokenizers/tiny512.tokenizer.json") +
+  return "engine:\n  model: " + DataPath("models/llama") +
+         "\n  tokenizer: " + DataPath("tokenizers/tiny512.tokenizer.json") +
          "\n  served_model_name: llama-fixture\n  num_blocks: 128\n  max_model_len: 256\n" + extra;
 }
 
@@ -31,9 +31,7 @@ json PostJson(httplib::Client& c, const std::string& path, const json& body, int
   if (status) *status = r->status;
   try {
     return json::parse(r->body);
-  } catch (...) {
-    return json(r->body);
-  }
+  } catch (...) { return json(r->body); }
 }
 
 json HealthReport(httplib::Client& c) {
@@ -85,8 +83,12 @@ TEST_F(DaemonE2ETest, GreedyCompletionsEqualTheEngineAndHF) {
     const std::string n = std::to_string(i);
     int status = 0;
     json r = PostJson(c, "/v1/completions",
-                      {{"model", "llama-fixture"}, {"prompt", g.Ids("greedy_prompt." + n)}, {"max_tokens", 16},
-                       {"temperature", 0}, {"ignore_eos", true}}, &status);
+                      {{"model", "llama-fixture"},
+                       {"prompt", g.Ids("greedy_prompt." + n)},
+                       {"max_tokens", 16},
+                       {"temperature", 0},
+                       {"ignore_eos", true}},
+                      &status);
     ASSERT_EQ(status, 200) << r.dump();
     EXPECT_EQ(r["choices"][0]["text"], tok->Decode(g.Ids("greedy_output." + n), true));
     EXPECT_EQ(r["usage"]["completion_tokens"], 16);
@@ -133,7 +135,8 @@ TEST_F(DaemonE2ETest, StopStringsCutTheTextInBothModes) {
 TEST(DaemonE2E, AnAbortedStreamFreesItsBlocks) {
   // The built-in model is slow enough (ms per token) that the client hangs
   // up long before 1000 tokens are done.
-  DaemonProcess d("engine:\n  model: builtin:tiny-llama\n  served_model_name: tiny\n  max_model_len: 2048\n  num_blocks: 256\n");
+  DaemonProcess d(
+      "engine:\n  model: builtin:tiny-llama\n  served_model_name: tiny\n  max_model_len: 2048\n  num_blocks: 256\n");
   ASSERT_TRUE(d.WaitReady()) << d.Log();
   auto c = d.Client();
   httplib::Request req;
@@ -147,16 +150,19 @@ TEST(DaemonE2E, AnAbortedStreamFreesItsBlocks) {
   httplib::Error err;
   c.send(req, res, err);  // the client hangs up after 3 chunks
   json report;
-  EXPECT_TRUE(WaitFor([&] {
-    report = HealthReport(c);
-    return report["engine"]["requests_running"] == 0 && report["engine"]["kv_blocks_used"] == 0;
-  }, 5000));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        report = HealthReport(c);
+        return report["engine"]["requests_running"] == 0 && report["engine"]["kv_blocks_used"] == 0;
+      },
+      5000));
   EXPECT_EQ(report["engine"]["requests_running"], 0) << report.dump();
   EXPECT_EQ(report["engine"]["kv_blocks_used"], 0) << report.dump();
   auto m = c.Get("/metrics");
   ASSERT_TRUE(m);
   EXPECT_NE(m->body.find("vllm:request_success_total{model_name=\"tiny\",finished_reason=\"abort\"} 1"),
-            std::string::npos) << m->body.substr(m->body.find("vllm:request_success_total"), 600);
+            std::string::npos)
+      << m->body.substr(m->body.find("vllm:request_success_total"), 600);
 }
 
 TEST_F(DaemonE2ETest, ModelsTokenizeAndHealth) {
@@ -181,8 +187,9 @@ TEST_F(DaemonE2ETest, MetricsPassPromtoolButForVllmNames) {
   PostJson(c, "/v1/completions", {{"prompt", "hi"}, {"max_tokens", 3}});
   auto m = c.Get("/metrics");
   ASSERT_TRUE(m);
-  for (const char* name : {"vllm:num_requests_running", "vllm:kv_cache_usage_perc", "vllm:time_to_first_token_seconds_bucket",
-                           "vllm_ttft_seconds_bucket", "vllm_decode_batch_size_bucket", "vigil_build_info"}) {
+  for (const char* name :
+       {"vllm:num_requests_running", "vllm:kv_cache_usage_perc", "vllm:time_to_first_token_seconds_bucket",
+        "vllm_ttft_seconds_bucket", "vllm_decode_batch_size_bucket", "vigil_build_info"}) {
     EXPECT_NE(m->body.find(name), std::string::npos) << name;
   }
   EXPECT_EQ(m->body.find("vigil_gpu_"), std::string::npos) << "no NVML: no GPU series, not zeros";
@@ -209,13 +216,15 @@ TEST(DaemonE2E, NotifiesSystemdAndDrainsOnSigterm) {
   DaemonProcess d("engine:\n  model: builtin:tiny-llama\n  max_model_len: 1024\n  num_blocks: 256\n");
   ASSERT_TRUE(d.WaitReady()) << d.Log();
   bool ready = false, status = false;
-  EXPECT_TRUE(WaitFor([&] {
-    for (const auto& n : d.NotifyMessages()) {
-      ready |= n.find("READY=1") != std::string::npos;
-      status |= n.find("STATUS=") != std::string::npos;
-    }
-    return ready && status;
-  }, 5000));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        for (const auto& n : d.NotifyMessages()) {
+          ready |= n.find("READY=1") != std::string::npos;
+          status |= n.find("STATUS=") != std::string::npos;
+        }
+        return ready && status;
+      },
+      5000));
   EXPECT_TRUE(ready);
   EXPECT_TRUE(status);
   // A long request in flight when SIGTERM arrives still completes.
@@ -229,15 +238,18 @@ TEST(DaemonE2E, NotifiesSystemdAndDrainsOnSigterm) {
   });
   {
     auto c = d.Client();  // the request is running before the signal
-    EXPECT_TRUE(WaitFor([&] { return HealthReport(c)["engine"]["requests_running"] == 1; }, 10000));  // not ASSERT: t runs
+    EXPECT_TRUE(
+        WaitFor([&] { return HealthReport(c)["engine"]["requests_running"] == 1; }, 10000));  // not ASSERT: t runs
   }
   d.Signal(SIGTERM);
   {
     auto c = d.Client();  // draining: /health says so (or the listener is already closed)
-    EXPECT_TRUE(WaitFor([&] {
-      auto h = c.Get("/health");
-      return !h || h->status == 503;
-    }, 5000));
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          auto h = c.Get("/health");
+          return !h || h->status == 503;
+        },
+        5000));
     auto r = c.Post("/v1/completions", R"({"prompt":"late","max_tokens":2})", "application/json");
     if (r) {
       EXPECT_EQ(r->status, 503);  // refused while draining (or already closed)
@@ -259,10 +271,12 @@ TEST(DaemonE2E, SighupWithABadFileKeepsServing) {
   d.Signal(SIGHUP);
   auto c = d.Client();
   std::string metrics;
-  EXPECT_TRUE(WaitFor([&] {
-    metrics = c.Get("/metrics")->body;
-    return metrics.find("vigil_config_last_reload_success 0") != std::string::npos;
-  }, 5000));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        metrics = c.Get("/metrics")->body;
+        return metrics.find("vigil_config_last_reload_success 0") != std::string::npos;
+      },
+      5000));
   EXPECT_NE(metrics.find("vigil_config_last_reload_success 0"), std::string::npos);
   int st = 0;
   PostJson(c, "/v1/completions", {{"prompt", "still here"}, {"max_tokens", 2}}, &st);
@@ -271,10 +285,12 @@ TEST(DaemonE2E, SighupWithABadFileKeepsServing) {
   // A good file again: the reload succeeds.
   d.WriteConfig(FixtureEngine());
   d.Signal(SIGHUP);
-  EXPECT_TRUE(WaitFor([&] {
-    metrics = c.Get("/metrics")->body;
-    return metrics.find("vigil_config_last_reload_success 1") != std::string::npos;
-  }, 5000));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        metrics = c.Get("/metrics")->body;
+        return metrics.find("vigil_config_last_reload_success 1") != std::string::npos;
+      },
+      5000));
   EXPECT_NE(metrics.find("vigil_config_last_reload_success 1"), std::string::npos);
 }
 
@@ -283,12 +299,14 @@ TEST(DaemonE2E, HealthTurns503WhenTheEngineStalls) {
   ASSERT_TRUE(d.WaitReady()) << d.Log();
   auto c = d.Client();
   std::string reason;
-  const bool saw_503 = WaitFor([&] {
-    auto r = c.Get("/health");
-    if (!r || r->status != 503) return false;
-    reason = json::parse(r->body)["reason"];
-    return true;
-  }, 5000);
+  const bool saw_503 = WaitFor(
+      [&] {
+        auto r = c.Get("/health");
+        if (!r || r->status != 503) return false;
+        reason = json::parse(r->body)["reason"];
+        return true;
+      },
+      5000);
   EXPECT_TRUE(saw_503);
   EXPECT_NE(reason.find("engine loop stuck"), std::string::npos) << reason;
 }
@@ -312,7 +330,8 @@ TEST(DaemonE2E, ApiKeysGuardV1) {
 TEST(DaemonE2E, BadConfigExitsTwoNamingTheField) {
   DaemonProcess d("engine:\n  max_num_seqs: abc\n");
   EXPECT_EQ(d.WaitExit(), 2);
-  EXPECT_NE(d.Log().find("engine.max_num_seqs: expected a positive integer, got \"abc\""), std::string::npos) << d.Log();
+  EXPECT_NE(d.Log().find("engine.max_num_seqs: expected a positive integer, got \"abc\""), std::string::npos)
+      << d.Log();
 }
 
 TEST(DaemonE2E, WatchdogIsFedOnlyWhileTheEngineIsAlive) {
@@ -320,11 +339,14 @@ TEST(DaemonE2E, WatchdogIsFedOnlyWhileTheEngineIsAlive) {
     DaemonProcess d(FixtureEngine(), "", {{"WATCHDOG_USEC", "300000"}});
     ASSERT_TRUE(d.WaitReady()) << d.Log();
     int pings = 0;
-    EXPECT_TRUE(WaitFor([&] {
-      pings = 0;
-      for (const auto& n : d.NotifyMessages()) pings += n.find("WATCHDOG=1") != std::string::npos;
-      return pings >= 2;
-    }, 5000)) << pings;
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          pings = 0;
+          for (const auto& n : d.NotifyMessages()) pings += n.find("WATCHDOG=1") != std::string::npos;
+          return pings >= 2;
+        },
+        5000))
+        << pings;
   }
   // A stalled engine loop: the heartbeat goes stale and the pings stop.
   DaemonProcess d(FixtureEngine("  faults:\n    stall_step: 3s\n"), "  engine_stall_timeout: 200ms\n",
@@ -332,10 +354,12 @@ TEST(DaemonE2E, WatchdogIsFedOnlyWhileTheEngineIsAlive) {
   ASSERT_TRUE(d.WaitReady()) << d.Log();
   auto c = d.Client();
   // Into a stall: the heartbeat is stale (a 3 s stall, stale after 200 ms).
-  ASSERT_TRUE(WaitFor([&] {
-    auto h = c.Get("/health");
-    return h && h->status == 503;
-  }, 5000));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto h = c.Get("/health");
+        return h && h->status == 503;
+      },
+      5000));
   d.NotifyMessages();
   const size_t before = d.NotifyMessages().size();
   // That nothing is sent needs a window: 1.5 s, well inside the stall's
@@ -348,8 +372,8 @@ TEST(DaemonE2E, WatchdogIsFedOnlyWhileTheEngineIsAlive) {
 }
 
 TEST(DaemonE2E, ATokenizerLargerThanTheModelIsRefusedAtStart) {
-  DaemonProcess d("engine:\n  model: " + DataPath("models/llama") + "\n  tokenizer: " +
-                  DataPath("tokenizers/gpt2.tokenizer.json") + "\n");
+  DaemonProcess d("engine:\n  model: " + DataPath("models/llama") +
+                  "\n  tokenizer: " + DataPath("tokenizers/gpt2.tokenizer.json") + "\n");
   EXPECT_EQ(d.WaitExit(), 2);
   EXPECT_NE(d.Log().find("50257 tokens but the model's vocabulary is 512"), std::string::npos) << d.Log();
 }
@@ -382,8 +406,9 @@ TEST(DaemonE2E, PastMaxWaitingRequestsGets429WithRetryAfter) {
 TEST(DaemonE2E, StreamsBeyondTheWorkersAreServedAndMetricsAnswer) {
   // 8 HTTP workers and twelve long streams: a stream holds no worker, so all
   // twelve run (none refused) and /metrics and /health answer meanwhile.
-  DaemonProcess d("engine:\n  model: builtin:tiny-llama\n  max_num_seqs: 16\n  max_model_len: 4096\n  num_blocks: 512\n",
-                  "  threads: 8\n");
+  DaemonProcess d(
+      "engine:\n  model: builtin:tiny-llama\n  max_num_seqs: 16\n  max_model_len: 4096\n  num_blocks: 512\n",
+      "  threads: 8\n");
   ASSERT_TRUE(d.WaitReady()) << d.Log();
   std::atomic<bool> stop{false};
   std::atomic<int> refused{0}, streaming{0};

@@ -31,8 +31,8 @@ class DaemonProcess {
   // `args` are added to vigild's command line (e.g. --state-dir DIR).
   // `port` 0: a free one (a restart passes the port it had).
   explicit DaemonProcess(const std::string& engine_yaml, const std::string& server_extra = "",
-                         std::vector<std::pair<std::string, std::string>> env = {},
-                         std::vector<std::string> args = {}, int port = 0) {
+                         std::vector<std::pair<std::string, std::string>> env = {}, std::vector<std::string> args = {},
+                         int port = 0) {
     port_ = port > 0 ? port : FreePort();
     config_ = dir_.File("vigil.yaml");
     WriteConfig(engine_yaml, server_extra);
@@ -68,8 +68,8 @@ class DaemonProcess {
   }
 
   void WriteConfig(const std::string& engine_yaml, const std::string& server_extra = "") {
-    WriteFile(config_, "server:\n  host: 127.0.0.1\n  port: " + std::to_string(port_) + "\n  state_dir: " + dir_.path() +
-                           "\n  shutdown_grace: 10s\n" + server_extra + engine_yaml);
+    WriteFile(config_, "server:\n  host: 127.0.0.1\n  port: " + std::to_string(port_) +
+                           "\n  state_dir: " + dir_.path() + "\n  shutdown_grace: 10s\n" + server_extra + engine_yaml);
   }
 
   // Waits until /ready answers 200; false (with the log) on timeout or exit.

@@ -98,23 +98,21 @@ std::vector<Case> Cases() {
 }
 
 TEST(DaemonHostileTest, EveryBadRequestGetsItsErrorAndNothingLeaks) {
-  DaemonProcess d("engine:\n  model: " + DataPath("models/llama") + "\n  tokenizer: " +
-                  DataPath("tokenizers/tiny512.tokenizer.json") +
+  DaemonProcess d("engine:\n  model: " + DataPath("models/llama") +
+                  "\n  tokenizer: " + DataPath("tokenizers/tiny512.tokenizer.json") +
                   "\n  served_model_name: llama-fixture\n  num_blocks: 64\n  max_model_len: 256\n");
   ASSERT_TRUE(d.WaitReady()) << d.Log();
   auto cases = Cases();
   ASSERT_GE(cases.size(), 50u);
   for (const Case& k : cases) {
     auto c = d.Client();
-    httplib::Result r = k.method == "GET" ? c.Get(k.path.c_str())
-                                          : c.Post(k.path.c_str(), k.body, "application/json");
+    httplib::Result r = k.method == "GET" ? c.Get(k.path.c_str()) : c.Post(k.path.c_str(), k.body, "application/json");
     ASSERT_TRUE(r) << k.name << ": no response (" << httplib::to_string(r.error()) << ")\n" << d.Log();
     EXPECT_EQ(r->status, k.status) << k.name << ": " << r->body.substr(0, 300);
     json body;
     try {
       body = json::parse(r->body);
-    } catch (...) {
-    }
+    } catch (...) {}
     EXPECT_TRUE(body.contains("error") && body["error"].contains("message") && body["error"].contains("type"))
         << k.name << ": not an OpenAI error body: " << r->body.substr(0, 200);
   }

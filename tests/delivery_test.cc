@@ -129,7 +129,7 @@ TEST(DeliveryTest, ChaosLosesNothing) {
   rx.FailNext(12, 500);
   submit(10);
   ASSERT_TRUE(reached(5, 20)) << current().failed;  // the new ten got 500s; the old ten wait for their retry
-  clock.Advance(1);  // past every backoff: 20 retries, 2 more 500s
+  clock.Advance(1);                                 // past every backoff: 20 retries, 2 more 500s
   ASSERT_TRUE(reached(23, 22)) << current().delivered << " " << current().failed;
   rx.FailNext(3, 200, 600);  // answers after the client's 0.3 s timeout
   submit(5);

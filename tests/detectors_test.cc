@@ -38,9 +38,7 @@ TEST(ZScoreTest, ReproducesTheReferenceExactly) {
     auto want = ReferenceZ(w, x, cfg.min_samples);
     auto got = det.Observe(x);
     ASSERT_EQ(want.has_value(), got.has_value()) << i;
-    if (want) {
-      ASSERT_NEAR(*got, *want, 1e-9 * std::max(1.0, std::fabs(*want))) << i;
-    }
+    if (want) { ASSERT_NEAR(*got, *want, 1e-9 * std::max(1.0, std::fabs(*want))) << i; }
     w.push_back(x);
     if (w.size() > cfg.window) w.pop_front();
   }
@@ -52,7 +50,7 @@ TEST(ZScoreTest, StableOverDaysOfLargeValues) {
   std::mt19937 rng(9);
   std::normal_distribution<double> noise(0, 1);
   double worst = 0;
-  for (int i = 0; i < 1000000; ++i) {  // 11.6 days at 1 s
+  for (int i = 0; i < 1000000; ++i) {         // 11.6 days at 1 s
     const double x = 8e9 + 1e3 * noise(rng);  // e.g. memory bytes
     auto got = det.Observe(x);
     if (i % 100000 == 99999) {
@@ -73,9 +71,7 @@ TEST(ZScoreTest, StepChangeFlaggedAtTheStepNotBeforeMinSamples) {
   for (int i = 0; i < 60; ++i) {
     const double x = (i < 40 ? 1.0 : 5.0) + noise(rng);
     auto z = det.Observe(x);
-    if (i < 20) {
-      EXPECT_FALSE(z.has_value()) << "scored before min_samples at " << i;
-    }
+    if (i < 20) { EXPECT_FALSE(z.has_value()) << "scored before min_samples at " << i; }
     if (z && det.Flags(*z) && first_flag < 0) first_flag = i;
   }
   EXPECT_EQ(first_flag, 40);
@@ -195,7 +191,7 @@ TEST(DetectorSetTest, SmallChangesOnSteadySignalsAreNotAnomalies) {
   EXPECT_TRUE(e.empty());
   double z = 0;
   ASSERT_TRUE(d.ZScore("e2e_p95", &z));
-  EXPECT_LT(z, -3);  // the raw z is unchanged for rules
+  EXPECT_LT(z, -3);                                                 // the raw z is unchanged for rules
   e = d.Observe(t++, {{"e2e_p95", 2.4}, {"requests_running", 8}});  // +44%
   ASSERT_EQ(e.size(), 1u);
   EXPECT_EQ(e[0].signals[0], "e2e_p95");
@@ -211,7 +207,8 @@ TEST(DetectorSetTest, SmallChangesOnSteadySignalsAreNotAnomalies) {
 
 TEST(DetectorSetTest, CorrelationMatrixFromTheStore) {
   monitor::SeriesStore store(100);
-  for (int i = 0; i < 50; ++i) store.AppendTick(i, {{"a", double(i)}, {"b", double(2 * i)}, {"c", double(-i)}, {"f", 1}});
+  for (int i = 0; i < 50; ++i)
+    store.AppendTick(i, {{"a", double(i)}, {"b", double(2 * i)}, {"c", double(-i)}, {"f", 1}});
   DetectorsConfig cfg;
   DetectorSet d(cfg, &store);
   auto m = d.CorrelationMatrix({"a", "b", "c", "f"}, 49, 100);
@@ -219,7 +216,6 @@ TEST(DetectorSetTest, CorrelationMatrixFromTheStore) {
   EXPECT_NEAR(m[0][2], -1, 1e-12);
   EXPECT_TRUE(std::isnan(m[0][3]));  // a flat signal correlates with nothing
 }
-
 
 // ---- The default detector (novelty): tests/data/detection/, labelled ----
 
@@ -281,7 +277,9 @@ TEST(NoveltyTest, SilentOnHealthySignals) {
 TEST(NoveltyTest, InjectedFaultsAreReportedWithinAFewIntervals) {
   // How soon each kind must be reported after it starts (rows = intervals).
   const std::map<std::string, int> within = {
-      {"spike.csv", 3}, {"level_shift.csv", 3}, {"stall.csv", 3},
+      {"spike.csv", 3},
+      {"level_shift.csv", 3},
+      {"stall.csv", 3},
       {"drift.csv", 90},  // +0.2 % of the level a second: reported once it is off by ~10 noise sd
       {"load_step.csv", 90}};
   const auto labels = Labels();

@@ -48,8 +48,8 @@ TEST(DiagnosisTest, RootCauseFirstThenSeverityThenEarliest) {
 }
 
 TEST(DiagnosisTest, InhibitedRulesAreSymptoms) {
-  auto d = Diagnosis({View("Starve", "critical", "prefill_starvation", 1, {"Thrash"}),
-                      View("Thrash", "critical", "kv_thrashing", 5)});
+  auto d = Diagnosis(
+      {View("Starve", "critical", "prefill_starvation", 1, {"Thrash"}), View("Thrash", "critical", "kv_thrashing", 5)});
   EXPECT_EQ(d["primary"]["alert"], "Thrash") << "though the symptom fired first";
   ASSERT_EQ(d["symptoms"].size(), 1u);
   EXPECT_EQ(d["symptoms"][0]["inhibitedBy"][0], "Thrash");

@@ -25,7 +25,8 @@ std::unique_ptr<Dispatcher> Make(DispatchConfig cfg) {
 
 TEST(DispatcherTest, RoutesInOrderWithContinueAndDefault) {
   DispatchConfig cfg;
-  cfg.routes = {{{{"severity", "critical"}}, {}, "pager", true}, {{}, {{"pathology", "kv_.*"}}, "chat", false},
+  cfg.routes = {{{{"severity", "critical"}}, {}, "pager", true},
+                {{}, {{"pathology", "kv_.*"}}, "chat", false},
                 {{}, {}, "catchall", false}};
   cfg.default_receiver = "log";
   auto d = Make(cfg);
@@ -42,7 +43,9 @@ TEST(DispatcherTest, RoutesInOrderWithContinueAndDefault) {
   // A repetition count std::regex would overflow on (common/matcher.h).
   cfg.routes = {{{}, {{"x", "a{99999999999999999999}"}}, "r", false}};
   const std::string m = Dispatcher::Create(cfg, &bad).message();
-  EXPECT_NE(m.find("alerts.routes[0].match_re.x: repetition count 99999999999999999999 is more than 1000"), std::string::npos) << m;
+  EXPECT_NE(m.find("alerts.routes[0].match_re.x: repetition count 99999999999999999999 is more than 1000"),
+            std::string::npos)
+      << m;
 }
 
 TEST(DispatcherTest, GroupWaitBatchesThenGroupIntervalThenRepeat) {

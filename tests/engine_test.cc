@@ -84,10 +84,12 @@ TEST(EngineTest, ServesConcurrentSubmitters) {
   EXPECT_EQ(w.Tokens("3-9"), 8);
   EngineStats s;
   // The snapshot is published after the step that finished the last request.
-  EXPECT_TRUE(vigil::testing::WaitFor([&] {
-    s = engine->GetStats();
-    return s.requests_finished_by_reason[static_cast<int>(FinishReason::kLength)] >= 40;
-  }, 5000));
+  EXPECT_TRUE(vigil::testing::WaitFor(
+      [&] {
+        s = engine->GetStats();
+        return s.requests_finished_by_reason[static_cast<int>(FinishReason::kLength)] >= 40;
+      },
+      5000));
   EXPECT_EQ(s.requests_finished_by_reason[static_cast<int>(FinishReason::kLength)], 40);
   EXPECT_EQ(s.generation_tokens_total, 320);
   EXPECT_EQ(s.kv_blocks_used, 0);

@@ -86,8 +86,8 @@ TEST(ExprTest, RangeFunctions) {
 
 TEST(ExprTest, DetectorFunctions) {
   FakeContext c;
-  c.detector = {{"corr:kv_cache_usage:ttft_p95", 0.9}, {"zscore:ttft_p95", 4.2},
-                {"time_to_exhaustion:kv_blocks_used", 1200}};
+  c.detector = {
+      {"corr:kv_cache_usage:ttft_p95", 0.9}, {"zscore:ttft_p95", 4.2}, {"time_to_exhaustion:kv_blocks_used", 1200}};
   EXPECT_EQ(Eval("corr(kv_cache_usage, ttft_p95) > 0.8", c), 0.9);
   EXPECT_EQ(Eval("zscore(ttft_p95) > 3", c), 4.2);
   EXPECT_EQ(Eval("time_to_exhaustion(kv_blocks_used) < 3600", c), 1200);

@@ -91,11 +91,13 @@ int Notified(TestReceiver& hook, const std::string& alertname, const std::string
 // more times since `before`: its pipeline ran for the groups since, so a
 // duplicate it would send has been sent.
 bool ReplicasCaughtUp(const std::vector<AlertmanagerProcess*>& ams, const std::vector<double>& before, int times) {
-  return WaitFor([&] {
-    for (size_t i = 0; i < ams.size(); ++i)
-      if (ams[i]->NflogQueries() < before[i] + times) return false;
-    return true;
-  }, 60000);
+  return WaitFor(
+      [&] {
+        for (size_t i = 0; i < ams.size(); ++i)
+          if (ams[i]->NflogQueries() < before[i] + times) return false;
+        return true;
+      },
+      60000);
 }
 
 std::vector<double> NflogQueries(const std::vector<AlertmanagerProcess*>& ams) {
@@ -129,8 +131,8 @@ std::vector<std::unique_ptr<DaemonProcess>> Fleet(const std::string& rules, cons
   for (int i = 0; i < 3; ++i)
     fleet.push_back(std::make_unique<DaemonProcess>(
         "engine:\n  model: builtin:tiny-llama\n  max_model_len: 1024\n  num_blocks: 256\n"
-        "  faults:\n    leak_blocks_on_abort: 1.0\nmonitor:\n  interval: 200ms\nrules:\n  files: [" + rules + "]\n" +
-            alerting,
+        "  faults:\n    leak_blocks_on_abort: 1.0\nmonitor:\n  interval: 200ms\nrules:\n  files: [" +
+            rules + "]\n" + alerting,
         "  external_labels: {cluster: test, node: " + Node(i) + "}\n"));
   return fleet;
 }
@@ -170,7 +172,8 @@ TEST(FleetE2ETest, PrometheusEvaluatesTheExportedRulesAndTheClusterPagesOnce) {
   const auto t0 = Clock::now();
   InduceLeak(*fleet[1]);
   ASSERT_TRUE(WaitFor([&] { return Notified(hook, "OrphanedKVBlocks", "gpu-2") >= 1; }, 90000))
-      << prom.Alerts().dump() << "\n" << am.Logs();
+      << prom.Alerts().dump() << "\n"
+      << am.Logs();
   const double latency = Seconds(t0, Clock::now());
   json firing = json::array();
   for (const json& a : prom.Alerts())
@@ -226,7 +229,8 @@ TEST(FleetE2ETest, EachVigildPagesThroughBothReplicasAndTheClusterPagesOnce) {
   const auto t0 = Clock::now();
   InduceLeak(*fleet[1]);
   ASSERT_TRUE(WaitFor([&] { return Notified(hook, "OrphanedKVBlocks", "gpu-2") >= 1; }, 90000))
-      << fleet[1]->Log() << "\n" << am.Logs();
+      << fleet[1]->Log() << "\n"
+      << am.Logs();
   const double latency = Seconds(t0, Clock::now());
   // vigild posted to both replicas; the cluster sent one notification.
   EXPECT_TRUE(WaitFor([&] { return am.a->Alerts().size() == 1 && am.b->Alerts().size() == 1; })) << am.Logs();
@@ -244,7 +248,8 @@ TEST(FleetE2ETest, EachVigildPagesThroughBothReplicasAndTheClusterPagesOnce) {
   const auto t1 = Clock::now();
   InduceLeak(*fleet[2]);
   ASSERT_TRUE(WaitFor([&] { return Notified(hook, "OrphanedKVBlocks", "gpu-3") >= 1; }, 90000))
-      << fleet[2]->Log() << "\n" << am.b->Log();
+      << fleet[2]->Log() << "\n"
+      << am.b->Log();
   std::printf("FIGURE fault->webhook from vigild, one Alertmanager down: %.1f s\n", Seconds(t1, Clock::now()));
   std::vector<AlertmanagerProcess*> left = {am.b.get()};
   ASSERT_TRUE(ReplicasCaughtUp(left, NflogQueries(left), 2)) << am.b->Log();
@@ -271,9 +276,10 @@ TEST(FleetE2ETest, EachVigildPagesThroughBothReplicasAndTheClusterPagesOnce) {
 TEST(FleetE2ETest, AHungEngineFiresTheExportedEngineStalled) {
   if (!Installed()) GTEST_FAIL() << "prometheus and prometheus-alertmanager are needed (scripts/deps.sh --test)";
   TempDir dir;
-  DaemonProcess node("engine:\n  model: builtin:tiny-llama\n  max_model_len: 512\n  num_blocks: 64\n"
-                     "  faults:\n    stall_step: 40s\nmonitor:\n  interval: 200ms\n",
-                     "  engine_stall_timeout: 2s\n");
+  DaemonProcess node(
+      "engine:\n  model: builtin:tiny-llama\n  max_model_len: 512\n  num_blocks: 64\n"
+      "  faults:\n    stall_step: 40s\nmonitor:\n  interval: 200ms\n",
+      "  engine_stall_timeout: 2s\n");
   ASSERT_TRUE(node.WaitReady()) << node.Log();
   const std::string vigil_cmd = std::string(VIGILCTL_PATH) + " rules export --format prometheus -o " +
                                 dir.File("vigil.rules.yml") + " " + kEtc + "/rules/pathologies.yaml";
@@ -287,10 +293,11 @@ TEST(FleetE2ETest, AHungEngineFiresTheExportedEngineStalled) {
   for (size_t at = 0; (at = vllm_rules.find("alert: \"", at)) != std::string::npos; at += 13)
     vllm_rules.replace(at, 8, "alert: \"vllm_");
   WriteFile(dir.File("vllm.rules.yml"), vllm_rules);
-  PrometheusProcess prom("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: ['" +
-                         dir.File("vigil.rules.yml") + "', '" + dir.File("vllm.rules.yml") +
-                         "']\nscrape_configs:\n  - job_name: vigil\n    static_configs:\n      - targets: ['127.0.0.1:" +
-                         std::to_string(node.port()) + "']\n");
+  PrometheusProcess prom(
+      "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: ['" + dir.File("vigil.rules.yml") +
+      "', '" + dir.File("vllm.rules.yml") +
+      "']\nscrape_configs:\n  - job_name: vigil\n    static_configs:\n      - targets: ['127.0.0.1:" +
+      std::to_string(node.port()) + "']\n");
   ASSERT_TRUE(prom.WaitReady()) << prom.Log();
   ASSERT_TRUE(WaitFor([&] { return prom.Query("up{job=\"vigil\"} == 1").size() == 1; }, 60000)) << prom.Log();
   // Idle: no request in flight, so no stall, whatever the step counter does.
@@ -317,8 +324,10 @@ TEST(FleetE2ETest, AHungEngineFiresTheExportedEngineStalled) {
   for (const json& a : prom.Alerts())
     if (a["labels"].value("alertname", "").find("EngineStalled") != std::string::npos)
       EXPECT_EQ(a["labels"]["instance"], "127.0.0.1:" + std::to_string(node.port())) << a.dump();
-  std::printf("FIGURE hung engine -> EngineStalled firing in Prometheus: vigild's export (timeout 2s) %.1f s, "
-              "--engine vllm (window 4s) %.1f s\n", latency, vllm_latency);
+  std::printf(
+      "FIGURE hung engine -> EngineStalled firing in Prometheus: vigild's export (timeout 2s) %.1f s, "
+      "--engine vllm (window 4s) %.1f s\n",
+      latency, vllm_latency);
   node.Signal(SIGKILL);  // ends the hung request
   req.join();
 }

@@ -77,8 +77,9 @@ void CheckPrefillLogits(const std::string& model, EngineConfig cfg) {
       max_ref = std::max(max_ref, std::fabs(double(want[j])));
     }
     EXPECT_LE(max_err, Tolerance(max_ref)) << model << " sequence " << i << " (" << want.size() / vocab << " tokens)";
-    if (i == n - 1) std::printf("[ %s ] %s: max abs logit error %.3g (|logits| up to %.3g)\n", model.c_str(),
-                                cfg.max_num_batched_tokens < 100 ? "chunked" : "whole", max_err, max_ref);
+    if (i == n - 1)
+      std::printf("[ %s ] %s: max abs logit error %.3g (|logits| up to %.3g)\n", model.c_str(),
+                  cfg.max_num_batched_tokens < 100 ? "chunked" : "whole", max_err, max_ref);
   }
   EXPECT_EQ(core->block_counts().used, 0);
 }

@@ -36,17 +36,17 @@ engine::GpuStats Full() {
 
 TEST(GpuReportTest, EveryFigureIsASeriesLabelledWithTheDevice) {
   const std::string t = Text(GpuFamilies(Full(), {3, "GPU-abc", "nvml index 3"}));
-  for (const char* line : {"vigil_gpu_utilization{gpu=\"3\",UUID=\"GPU-abc\"} 0.87",
-                           "vigil_gpu_memory_used_bytes{gpu=\"3\",UUID=\"GPU-abc\"} 30000000000",
-                           "vigil_gpu_memory_total_bytes{gpu=\"3\",UUID=\"GPU-abc\"} 150000000000",
-                           "vigil_gpu_power_watts{gpu=\"3\",UUID=\"GPU-abc\"} 412.5",
-                           "vigil_gpu_temperature_celsius{gpu=\"3\",UUID=\"GPU-abc\"} 63",
-                           "vigil_gpu_sm_clock_hz{gpu=\"3\",UUID=\"GPU-abc\"} 1980000000",
-                           "vigil_gpu_throttled{gpu=\"3\",UUID=\"GPU-abc\"} 1",
-                           "vigil_gpu_throttle_reasons{gpu=\"3\",UUID=\"GPU-abc\"} 68",
-                           "# TYPE vigil_gpu_xid_errors_total counter",
-                           "vigil_gpu_xid_errors_total{gpu=\"3\",UUID=\"GPU-abc\"} 1",
-                           "vigil_gpu_ecc_errors_total{gpu=\"3\",UUID=\"GPU-abc\"} 0"})
+  for (const char* line :
+       {"vigil_gpu_utilization{gpu=\"3\",UUID=\"GPU-abc\"} 0.87",
+        "vigil_gpu_memory_used_bytes{gpu=\"3\",UUID=\"GPU-abc\"} 30000000000",
+        "vigil_gpu_memory_total_bytes{gpu=\"3\",UUID=\"GPU-abc\"} 150000000000",
+        "vigil_gpu_power_watts{gpu=\"3\",UUID=\"GPU-abc\"} 412.5",
+        "vigil_gpu_temperature_celsius{gpu=\"3\",UUID=\"GPU-abc\"} 63",
+        "vigil_gpu_sm_clock_hz{gpu=\"3\",UUID=\"GPU-abc\"} 1980000000",
+        "vigil_gpu_throttled{gpu=\"3\",UUID=\"GPU-abc\"} 1",
+        "vigil_gpu_throttle_reasons{gpu=\"3\",UUID=\"GPU-abc\"} 68", "# TYPE vigil_gpu_xid_errors_total counter",
+        "vigil_gpu_xid_errors_total{gpu=\"3\",UUID=\"GPU-abc\"} 1",
+        "vigil_gpu_ecc_errors_total{gpu=\"3\",UUID=\"GPU-abc\"} 0"})
     EXPECT_NE(t.find(line), std::string::npos) << line << "\n" << t;
 
   // Names, types and help pass Prometheus' own lint.

@@ -29,8 +29,8 @@ TEST(InhibitTest, FiringSourceMutesMatchingTargetsWithEqualLabels) {
   Labels starve_a = {{"alertname", "Starve"}, {"target", "a"}};
   Labels starve_b = {{"alertname", "Starve"}, {"target", "b"}};
   Labels other = {{"alertname", "Other"}, {"target", "a"}};
-  const auto res = Inhibit({rule}, {{&thrash_a, true, 5, 0}, {&starve_a, true, 9, 0}, {&starve_b, true, 9, 0},
-                                    {&other, true, 1, 0}});
+  const auto res = Inhibit(
+      {rule}, {{&thrash_a, true, 5, 0}, {&starve_a, true, 9, 0}, {&starve_b, true, 9, 0}, {&other, true, 1, 0}});
   EXPECT_TRUE(res[0].inhibited_by.empty());
   EXPECT_EQ(res[1].inhibited_by, std::vector<std::string>{"Thrash"});
   EXPECT_TRUE(res[2].inhibited_by.empty()) << "another engine's thrashing explains nothing here";
@@ -165,14 +165,16 @@ TEST(InhibitTest, RuleEngineAppliesRuleFileInhibitions) {
 TEST(InhibitTest, RuleFileErrorsHaveFileLineAndField) {
   std::vector<RuleGroup> groups;
   std::vector<InhibitRule> inhibits;
-  Status st = ParseRules("inhibit_rules:\n  - source_matchers: ['alertname=A']\n    target_matchers: ['=x']\n", "i.yaml",
-                         &groups, &inhibits);
+  Status st = ParseRules("inhibit_rules:\n  - source_matchers: ['alertname=A']\n    target_matchers: ['=x']\n",
+                         "i.yaml", &groups, &inhibits);
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("i.yaml:3:23: inhibit_rules[0].target_matchers[0]: matcher \"=x\""), std::string::npos)
       << st.message();
-  st = ParseRules("inhibit_rules:\n  - source_matchers: ['alertname=A']\n    target: x\n", "i.yaml", &groups, &inhibits);
+  st =
+      ParseRules("inhibit_rules:\n  - source_matchers: ['alertname=A']\n    target: x\n", "i.yaml", &groups, &inhibits);
   ASSERT_FALSE(st.ok());
-  EXPECT_NE(st.message().find("i.yaml:3:5: inhibit_rules[0]: unknown key \"target\""), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("i.yaml:3:5: inhibit_rules[0]: unknown key \"target\""), std::string::npos)
+      << st.message();
   ASSERT_TRUE(ParseRules("inhibit_rules: []\n", "only.yaml", &groups, &inhibits).ok()) << "a file of inhibitions only";
 }
 

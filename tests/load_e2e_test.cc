@@ -45,10 +45,12 @@ TEST(LoadE2ETest, ClientFiguresAgreeWithTheServersHistograms) {
   // The engine publishes its stats after the step that emitted the last
   // token, so /metrics may trail the client by a moment.
   std::string m;
-  EXPECT_TRUE(vigil::testing::WaitFor([&] {
-    m = c.Get("/metrics")->body;
-    return Metric(m, Model("vllm:e2e_request_latency_seconds_count")) >= 24;
-  }, 5000));
+  EXPECT_TRUE(vigil::testing::WaitFor(
+      [&] {
+        m = c.Get("/metrics")->body;
+        return Metric(m, Model("vllm:e2e_request_latency_seconds_count")) >= 24;
+      },
+      5000));
   EXPECT_EQ(Metric(m, Model("vllm:generation_tokens_total")), r.output_tokens);
   EXPECT_EQ(Metric(m, Model("vllm:prompt_tokens_total")), r.prompt_tokens);
   EXPECT_EQ(Metric(m, Model("vllm:e2e_request_latency_seconds_count")), 24);
@@ -58,12 +60,12 @@ TEST(LoadE2ETest, ClientFiguresAgreeWithTheServersHistograms) {
   // worker, the engine and back to the connection's strand took 60 ms more
   // than the server's own figure. A client that timed another interval (the
   // whole stream as its TTFT, 15 token gaps later) is still caught.
-  const double server_ttft =
-      Metric(m, Model("vllm:time_to_first_token_seconds_sum")) / Metric(m, Model("vllm:time_to_first_token_seconds_count"));
-  const double server_e2e =
-      Metric(m, Model("vllm:e2e_request_latency_seconds_sum")) / Metric(m, Model("vllm:e2e_request_latency_seconds_count"));
-  const double server_tbt =
-      Metric(m, Model("vllm:inter_token_latency_seconds_sum")) / Metric(m, Model("vllm:inter_token_latency_seconds_count"));
+  const double server_ttft = Metric(m, Model("vllm:time_to_first_token_seconds_sum")) /
+                             Metric(m, Model("vllm:time_to_first_token_seconds_count"));
+  const double server_e2e = Metric(m, Model("vllm:e2e_request_latency_seconds_sum")) /
+                            Metric(m, Model("vllm:e2e_request_latency_seconds_count"));
+  const double server_tbt = Metric(m, Model("vllm:inter_token_latency_seconds_sum")) /
+                            Metric(m, Model("vllm:inter_token_latency_seconds_count"));
   EXPECT_GE(r.ttft.mean, server_ttft * 0.95) << server_ttft;
   EXPECT_LE(r.ttft.mean, server_ttft + 0.25) << server_ttft;
   EXPECT_GE(r.e2e.mean, server_e2e * 0.95) << server_e2e;

@@ -31,7 +31,8 @@ TEST(ModelConfigTest, OlderTopLevelRopeTheta) {
   Status st = ParseModelConfig(R"({"model_type":"llama","vocab_size":10,"hidden_size":8,"num_hidden_layers":1,
     "num_attention_heads":2,"intermediate_size":16,"rope_theta":500000.0,
     "rope_scaling":{"rope_type":"llama3","factor":8.0,"low_freq_factor":1.0,"high_freq_factor":4.0,
-    "original_max_position_embeddings":8192}})", "cfg", &c);
+    "original_max_position_embeddings":8192}})",
+                               "cfg", &c);
   ASSERT_TRUE(st.ok()) << st.ToString();
   EXPECT_DOUBLE_EQ(c.rope_theta, 500000.0);
   EXPECT_EQ(c.rope_scaling.type, "llama3");
@@ -41,14 +42,21 @@ TEST(ModelConfigTest, OlderTopLevelRopeTheta) {
 TEST(ModelConfigTest, ClearErrors) {
   ModelConfig c;
   EXPECT_NE(ParseModelConfig(R"({"model_type":"mamba","vocab_size":3})", "x/config.json", &c)
-                .message().find("model_type \"mamba\" is not supported"), std::string::npos);
+                .message()
+                .find("model_type \"mamba\" is not supported"),
+            std::string::npos);
   EXPECT_NE(ParseModelConfig(R"({"model_type":"llama","vocab_size":"big"})", "x/config.json", &c)
-                .message().find("\"vocab_size\" must be an integer"), std::string::npos);
+                .message()
+                .find("\"vocab_size\" must be an integer"),
+            std::string::npos);
   EXPECT_NE(ParseModelConfig("{", "x/config.json", &c).message().find("x/config.json: not valid JSON"),
             std::string::npos);
   EXPECT_NE(ParseModelConfig(R"({"model_type":"llama","vocab_size":10,"hidden_size":8,"num_hidden_layers":1,
-    "num_attention_heads":2,"intermediate_size":16,"rope_scaling":{"rope_type":"yarn","factor":2}})", "c", &c)
-                .message().find("rope type \"yarn\""), std::string::npos);
+    "num_attention_heads":2,"intermediate_size":16,"rope_scaling":{"rope_type":"yarn","factor":2}})",
+                             "c", &c)
+                .message()
+                .find("rope type \"yarn\""),
+            std::string::npos);
   EXPECT_EQ(LoadModelConfig("/nonexistent", &c).code(), Status::Code::kNotFound);
 }
 

@@ -14,8 +14,9 @@ using vigil::testing::DaemonProcess;
 using vigil::testing::DataPath;
 
 std::string Engine() {
-  return "engine:\n  model: " + DataPath("models/llama") + "\n  tokenizer: " +
-         DataPath("tokenizers/tiny512.tokenizer.json") + "\n  served_model_name: m\n  num_blocks: 64\n";
+  return "engine:\n  model: " + DataPath("models/llama") +
+         "\n  tokenizer: " + DataPath("tokenizers/tiny512.tokenizer.json") +
+         "\n  served_model_name: m\n  num_blocks: 64\n";
 }
 
 TEST(MonitorE2ETest, SeriesAndAnomaliesFromLiveTraffic) {
@@ -25,21 +26,26 @@ TEST(MonitorE2ETest, SeriesAndAnomaliesFromLiveTraffic) {
   for (int i = 0; i < 10; ++i)
     ASSERT_EQ(c.Post("/v1/completions", R"({"prompt":"hello there","max_tokens":5})", "application/json")->status, 200);
   json latest;
-  vigil::testing::WaitFor([&] {  // a few ticks
-    latest = json::parse(c.Get("/api/v1/series?name=ttft_p95&window=5s")->body);
-    return !latest["points"].empty();
-  }, 5000);
+  vigil::testing::WaitFor(
+      [&] {  // a few ticks
+        latest = json::parse(c.Get("/api/v1/series?name=ttft_p95&window=5s")->body);
+        return !latest["points"].empty();
+      },
+      5000);
   ASSERT_FALSE(latest["points"].empty()) << latest.dump();
   EXPECT_GT(latest["points"].back()[1].get<double>(), 0);
   // The catalogue's latest value reaches all 50 tokens at the first tick
   // after the last response (the points above may all predate it).
   json value;
-  EXPECT_TRUE(vigil::testing::WaitFor([&] {
-    json cat = json::parse(c.Get("/api/v1/series")->body);
-    for (const json& s : cat["signals"])
-      if (s["name"] == "generation_tokens_total") value = s["value"];
-    return value == 50;
-  }, 10000)) << value;
+  EXPECT_TRUE(vigil::testing::WaitFor(
+      [&] {
+        json cat = json::parse(c.Get("/api/v1/series")->body);
+        for (const json& s : cat["signals"])
+          if (s["name"] == "generation_tokens_total") value = s["value"];
+        return value == 50;
+      },
+      10000))
+      << value;
   EXPECT_EQ(c.Get("/api/v1/series?name=nope")->status, 404);
   EXPECT_EQ(c.Get("/api/v1/series?name=ttft_p95&window=forever")->status, 400);
   auto a = c.Get("/api/v1/anomalies?since=2026-01-01T00:00:00Z");

@@ -116,17 +116,13 @@ TEST_F(NotifierTest, GroupsWaitsRepeatsAndResolves) {
       if (f.name == "vigil_notifications_total" && m.labels.size() == 2 && m.labels[1].second == "success") {
         EXPECT_EQ(m.value, 1);
       }
-      if (f.name == "vigil_outbox_pending") {
-        EXPECT_EQ(m.value, 0);
-      }
+      if (f.name == "vigil_outbox_pending") { EXPECT_EQ(m.value, 0); }
       if (f.name == "vigil_notification_delivery_seconds") {
         EXPECT_EQ(m.count, 1u);
         EXPECT_EQ(m.buckets.back().second, 1u);  // +Inf holds every attempt
       }
     }
-    if (f.name == "vigil_outbox_writable") {
-      EXPECT_EQ(f.metrics.at(0).value, 1);
-    }
+    if (f.name == "vigil_outbox_writable") { EXPECT_EQ(f.metrics.at(0).value, 1); }
   }
   // One resolves: the change waits for group_interval after the last send.
   n_->Observe({A("KVCacheThrashing", "a")});

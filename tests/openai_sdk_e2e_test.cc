@@ -22,8 +22,8 @@ TEST(OpenAiSdkE2E, TheNodeSdkStreamsAndCompletesAgainstVigild) {
       << "the OpenAI Node SDK is not installed: run scripts/deps.sh --test (npm ci in tests/node)";
   DaemonProcess d("engine:\n  model: builtin:tiny-llama\n  num_blocks: 512\n  max_model_len: 1024\n");
   ASSERT_TRUE(d.WaitReady()) << d.Log();
-  const std::string cmd = "VIGIL_URL=http://127.0.0.1:" + std::to_string(d.port()) + " node " + dir +
-                          "/openai_sdk_test.mjs 2>&1";
+  const std::string cmd =
+      "VIGIL_URL=http://127.0.0.1:" + std::to_string(d.port()) + " node " + dir + "/openai_sdk_test.mjs 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   ASSERT_NE(p, nullptr);
   std::string out;

@@ -82,8 +82,8 @@ class AlertmanagerProcess {
  public:
   struct Options {
     std::string config = "route:\n  receiver: blackhole\n  group_wait: 1s\nreceivers:\n  - name: blackhole\n";
-    bool cluster = false;           // listen for peers on cluster_port()
-    std::vector<int> peer_ports;    // other replicas' cluster ports
+    bool cluster = false;         // listen for peers on cluster_port()
+    std::vector<int> peer_ports;  // other replicas' cluster ports
     std::string peer_timeout = "15s";
   };
   AlertmanagerProcess() : AlertmanagerProcess(Options{}) {}
@@ -105,19 +105,23 @@ class AlertmanagerProcess {
     proc_.Start("/usr/bin/prometheus-alertmanager", args, dir_.File("am.log"));
   }
   bool WaitReady() {
-    return WaitFor([&] {
-      httplib::Client c("127.0.0.1", port_);
-      auto r = c.Get("/-/ready");
-      return r && r->status == 200;
-    }, 30000);
+    return WaitFor(
+        [&] {
+          httplib::Client c("127.0.0.1", port_);
+          auto r = c.Get("/-/ready");
+          return r && r->status == 200;
+        },
+        30000);
   }
   // Ready, and (in a cluster) seeing `members` members.
   bool WaitClustered(size_t members) {
-    return WaitFor([&] {
-      const nlohmann::json s = GetJson(port_, "/api/v2/status");
-      return s.is_object() && s["cluster"]["peers"].is_array() && s["cluster"]["peers"].size() == members &&
-             s["cluster"]["status"] == "ready";
-    }, 60000);
+    return WaitFor(
+        [&] {
+          const nlohmann::json s = GetJson(port_, "/api/v2/status");
+          return s.is_object() && s["cluster"]["peers"].is_array() && s["cluster"]["peers"].size() == members &&
+                 s["cluster"]["status"] == "ready";
+        },
+        60000);
   }
   nlohmann::json Alerts() { return GetJson(port_, "/api/v2/alerts"); }
   // Times this replica's notification pipeline asked the shared log whether a
@@ -151,11 +155,13 @@ class PrometheusProcess {
     proc_.Start("/usr/bin/prometheus", args, dir_.File("prometheus.log"));
   }
   bool WaitReady() {
-    return WaitFor([&] {
-      httplib::Client c("127.0.0.1", port_);
-      auto r = c.Get("/-/ready");
-      return r && r->status == 200;
-    }, 60000);
+    return WaitFor(
+        [&] {
+          httplib::Client c("127.0.0.1", port_);
+          auto r = c.Get("/-/ready");
+          return r && r->status == 200;
+        },
+        60000);
   }
   // The result vector of an instant query (empty on error).
   nlohmann::json Query(const std::string& promql) {

@@ -80,9 +80,9 @@ class FakeServer {
   }
 
   std::mutex mu;
-  std::string body = VllmBody(1, 10);        // guarded by mu
+  std::string body = VllmBody(1, 10);  // guarded by mu
   std::atomic<int> metrics_status{200};
-  std::string token;                         // guarded by mu
+  std::string token;  // guarded by mu
   std::atomic<int> health_status{200};
   bool held = false;  // guarded by mu
   std::condition_variable held_cv;
@@ -248,9 +248,7 @@ TEST(PipelineTest, TargetDownFiresWhileScrapesFailAndResolvesWhenTheyWork) {
   p->TickOnce(now += 1, 5);
   // A failed scrape leaves its last figures stale: Busy no longer matches.
   for (const auto& v : p->Views())
-    if (v.rule.name == "Busy") {
-      EXPECT_EQ(v.status.state, rules::RuleState::kInactive);
-    }
+    if (v.rule.name == "Busy") { EXPECT_EQ(v.status.state, rules::RuleState::kInactive); }
   for (int i = 0; i < 4; ++i) p->TickOnce(now += 1, 5);
   // Both engine instances saw the failure and waited out `for: 3s`.
   EXPECT_EQ(fired, (std::vector<std::string>{"t/0:TargetDown", "t/1:TargetDown"}));
@@ -268,9 +266,9 @@ TEST(PipelineTest, TargetDownFiresWhileScrapesFailAndResolvesWhenTheyWork) {
   EXPECT_EQ(value("vigil_target_scrape_errors_total", {{"target", "t"}, {"reason", "http_status"}}), 5);
   EXPECT_EQ(value("vigil_rules_loaded", {}), 2);
   for (const char* engine : {"0", "1"})
-    EXPECT_EQ(value("vigil_rule_state",
-                    {{"alert", "TargetDown"}, {"group", "watch"}, {"target", "t"}, {"engine", engine}}),
-              2)
+    EXPECT_EQ(
+        value("vigil_rule_state", {{"alert", "TargetDown"}, {"group", "watch"}, {"target", "t"}, {"engine", engine}}),
+        2)
         << engine;
   server->metrics_status = 200;
   p->TickOnce(now += 1, 5);
@@ -310,7 +308,7 @@ TEST(PipelineTest, TheStandInOfATargetNeverReachedGivesWayToItsEngines) {
   EXPECT_EQ(p->Views()[0].status.state, rules::RuleState::kFiring);
   s.metrics_status = 200;  // it answers: two engines
   p->TickOnce(1005, 5);
-  EXPECT_EQ(resolved, std::vector<std::string>{"t"});  // the stand-in's alert resolves...
+  EXPECT_EQ(resolved, std::vector<std::string>{"t"});                       // the stand-in's alert resolves...
   EXPECT_EQ(p->InstanceNames(), (std::vector<std::string>{"t/0", "t/1"}));  // ...and it is gone
   EXPECT_EQ(p->Find("t"), nullptr);
   EXPECT_EQ(p->Targets()[0].instances, (std::vector<std::string>{"t/0", "t/1"}));
@@ -351,12 +349,16 @@ TEST(PipelineTest, TheHostedEngineIsInstanceLocal) {
   PipelineConfig cfg;
   std::unique_ptr<Pipeline> p;
   int64_t steps = 0;
-  ASSERT_TRUE(Pipeline::Create(cfg, [&] {
-    engine::EngineStats s;
-    s.requests_running = 3;
-    s.steps_total = ++steps;
-    return s;
-  }, &p).ok());
+  ASSERT_TRUE(Pipeline::Create(
+                  cfg,
+                  [&] {
+                    engine::EngineStats s;
+                    s.requests_running = 3;
+                    s.steps_total = ++steps;
+                    return s;
+                  },
+                  &p)
+                  .ok());
   p->TickOnce(1000, 0);
   EXPECT_EQ(p->InstanceNames(), std::vector<std::string>{"local"});
   monitor::Point pt;
@@ -370,14 +372,18 @@ TEST(PipelineTest, TicksOnAGridAndStopInterruptsALongInterval) {
   PipelineConfig cfg;
   cfg.interval_s = 0.02;
   std::unique_ptr<Pipeline> p;
-  ASSERT_TRUE(Pipeline::Create(cfg, [] { return engine::EngineStats(); }, &p).ok());
+  ASSERT_TRUE(Pipeline::Create(
+                  cfg, [] { return engine::EngineStats(); }, &p)
+                  .ok());
   p->Start();
   EXPECT_TRUE(WaitFor([&] { return p->ticks() >= 5; }));
   p->Stop();
   PipelineConfig slow;
   slow.interval_s = 3600;
   std::unique_ptr<Pipeline> q;
-  ASSERT_TRUE(Pipeline::Create(slow, [] { return engine::EngineStats(); }, &q).ok());
+  ASSERT_TRUE(Pipeline::Create(
+                  slow, [] { return engine::EngineStats(); }, &q)
+                  .ok());
   q->Start();
   EXPECT_TRUE(WaitFor([&] { return q->ticks() >= 1; }));
   q->Stop();  // returns without waiting out the hour
@@ -390,7 +396,9 @@ TEST(PipelineTest, TicksOnTheClocksGridAndSkipsOverrunSlots) {
   cfg.interval_s = 1;
   cfg.clock = &clock;
   std::unique_ptr<Pipeline> p;
-  ASSERT_TRUE(Pipeline::Create(cfg, [] { return engine::EngineStats(); }, &p).ok());
+  ASSERT_TRUE(Pipeline::Create(
+                  cfg, [] { return engine::EngineStats(); }, &p)
+                  .ok());
   p->Start();
   ASSERT_TRUE(WaitFor([&] { return p->ticks() == 1; }));  // at once, at the clock's time
   monitor::Point pt;

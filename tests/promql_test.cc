@@ -17,14 +17,14 @@ std::string PromQL(const std::string& text) {
 }
 
 TEST(PromQLTest, DetectorFunctionsReadTheSignalGauges) {
-  EXPECT_EQ(PromQL("zscore(ttft_p95) > 3"),
-            "(max without (signal) (vigil_signal_zscore{signal=\"ttft_p95\"}) > 3)");
+  EXPECT_EQ(PromQL("zscore(ttft_p95) > 3"), "(max without (signal) (vigil_signal_zscore{signal=\"ttft_p95\"}) > 3)");
   EXPECT_EQ(PromQL("trend_r2(kv_blocks_used)"),
             "max without (signal) (vigil_signal_trend_r2{signal=\"kv_blocks_used\"})");
   EXPECT_EQ(PromQL("time_to_exhaustion(kv_blocks_used)"),
             "max without (signal) (vigil_signal_time_to_exhaustion_seconds{signal=\"kv_blocks_used\"})");
-  EXPECT_EQ(PromQL("corr(kv_cache_usage, ttft_p95)"),
-            "max without (signal_a, signal_b) (vigil_signal_correlation{signal_a=\"kv_cache_usage\",signal_b=\"ttft_p95\"})");
+  EXPECT_EQ(
+      PromQL("corr(kv_cache_usage, ttft_p95)"),
+      "max without (signal_a, signal_b) (vigil_signal_correlation{signal_a=\"kv_cache_usage\",signal_b=\"ttft_p95\"})");
 }
 
 // Aggregations drop only vigild's own labels, so the target's (instance,
@@ -34,7 +34,8 @@ TEST(PromQLTest, FiguresKeepTheTargetsLabels) {
   EXPECT_EQ(PromQL("preemptions_total"), "sum without (model_name) (vllm:num_preemptions_total)");
   EXPECT_EQ(PromQL("preemptions_per_s"), "sum without (model_name) (rate(vllm:num_preemptions_total[1m]))");
   EXPECT_EQ(PromQL("requests_per_s"),
-            "sum without (model_name, finished_reason) (rate(vllm:request_success_total{finished_reason=~\"stop|length\"}[1m]))");
+            "sum without (model_name, finished_reason) "
+            "(rate(vllm:request_success_total{finished_reason=~\"stop|length\"}[1m]))");
   EXPECT_EQ(PromQL("ttft_p95"),
             "histogram_quantile(0.95, sum without (model_name) (rate(vllm:time_to_first_token_seconds_bucket[1m])))");
 }
@@ -54,7 +55,8 @@ TEST(PromQLTest, ExactOnlyForPlainSignalsWithoutFunctions) {
   EXPECT_EQ(PlainSeries("ttft_p95"), "");
   EXPECT_EQ(PlainSeries("preemptions_per_s"), "");
   EXPECT_TRUE(ExactInPrometheus(rule("kv_blocks_orphaned > 0 and requests_waiting > 2 * max_num_seqs")));
-  EXPECT_TRUE(ExactInPrometheus(rule("kv_blocks_orphaned > 0", "{{ query \"kv_blocks_orphaned / kv_blocks_total\" }}")));
+  EXPECT_TRUE(
+      ExactInPrometheus(rule("kv_blocks_orphaned > 0", "{{ query \"kv_blocks_orphaned / kv_blocks_total\" }}")));
   EXPECT_FALSE(ExactInPrometheus(rule("ttft_p95 > 2")));
   EXPECT_FALSE(ExactInPrometheus(rule("max_over_time(kv_cache_usage[5m]) > 0.9")));
   EXPECT_FALSE(ExactInPrometheus(rule("zscore(requests_waiting) > 3")));
@@ -94,8 +96,7 @@ TEST(PromQLTest, GpuSignalsReadTheNvmlSeries) {
 
 // PromQL's set operators take no scalars: a number beside one is a vector.
 TEST(PromQLTest, ANumberBesideASetOperatorIsAVector) {
-  EXPECT_EQ(PromQL("gpu_ecc_errors_total or 0"),
-            "(sum without (gpu, UUID) (vigil_gpu_ecc_errors_total) or vector(0))");
+  EXPECT_EQ(PromQL("gpu_ecc_errors_total or 0"), "(sum without (gpu, UUID) (vigil_gpu_ecc_errors_total) or vector(0))");
   EXPECT_EQ(PromQL("1 and requests_waiting"), "(vector(1) and max without (model_name) (vllm:num_requests_waiting))");
   EXPECT_EQ(PromQL("requests_waiting + 1"), "(max without (model_name) (vllm:num_requests_waiting) + 1)")
       << "arithmetic keeps scalars";

@@ -29,14 +29,14 @@ struct ReplayPhase {
 };
 
 struct ReplaySeries {
-  std::string name, type, labels;  // labels: `a="x",b="y"` (sorted as written)
+  std::string name, type, labels;   // labels: `a="x",b="y"` (sorted as written)
   std::vector<ReplayPhase> phases;  // if set, in place of value/rate/observe
-  double value = 0;                // gauge
-  std::vector<double> values;      // gauge published once a second, in turn
-  double rate = 0;                 // counter per second; histogram observations per second
-  std::vector<double> buckets;     // histogram upper bounds, ascending (+Inf added)
-  double observe = 0;              // histogram: every observation's value
-  bool no_inf = false;             // histogram: leave its +Inf bucket out (a malformed family)
+  double value = 0;                 // gauge
+  std::vector<double> values;       // gauge published once a second, in turn
+  double rate = 0;                  // counter per second; histogram observations per second
+  std::vector<double> buckets;      // histogram upper bounds, ascending (+Inf added)
+  double observe = 0;               // histogram: every observation's value
+  bool no_inf = false;              // histogram: leave its +Inf bucket out (a malformed family)
 };
 
 struct Replay {
@@ -125,7 +125,8 @@ inline std::string RenderReplay(const Replay& r, double t) {
         for (size_t b = 0; b < s.buckets.size(); ++b) in[b] += ph.observe <= s.buckets[b] ? k : 0;
       }
       const std::string sep = s.labels.empty() ? "" : s.labels + ",";
-      for (size_t b = 0; b < s.buckets.size(); ++b) line(s.name + "_bucket", sep + "le=\"" + Num(s.buckets[b]) + "\"", in[b]);
+      for (size_t b = 0; b < s.buckets.size(); ++b)
+        line(s.name + "_bucket", sep + "le=\"" + Num(s.buckets[b]) + "\"", in[b]);
       if (!s.no_inf) line(s.name + "_bucket", sep + "le=\"+Inf\"", n);
       line(s.name + "_count", s.labels, n);
       line(s.name + "_sum", s.labels, sum);

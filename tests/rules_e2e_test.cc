@@ -32,10 +32,12 @@ TEST(RulesE2ETest, ALeakFiresItsRuleAndTheReportSaysSo) {
   TempDir dir;
   WriteFile(dir.File("leak.yaml"), kRules);
   WriteFile(dir.File("token"), "0123456789abcdef0123\n");
-  DaemonProcess d("engine:\n  model: builtin:tiny-llama\n  max_model_len: 1024\n  num_blocks: 256\n"
-                  "  faults:\n    leak_blocks_on_abort: 1.0\nmonitor:\n  interval: 100ms\n"
-                  "rules:\n  files: [" + dir.File("leak.yaml") + "]\n",
-                  "  admin_token_file: " + dir.File("token") + "\n");
+  DaemonProcess d(
+      "engine:\n  model: builtin:tiny-llama\n  max_model_len: 1024\n  num_blocks: 256\n"
+      "  faults:\n    leak_blocks_on_abort: 1.0\nmonitor:\n  interval: 100ms\n"
+      "rules:\n  files: [" +
+          dir.File("leak.yaml") + "]\n",
+      "  admin_token_file: " + dir.File("token") + "\n");
   ASSERT_TRUE(d.WaitReady()) << d.Log();
   auto c = d.Client();
   // A streaming client that hangs up: its aborted request leaks its blocks.
@@ -50,12 +52,14 @@ TEST(RulesE2ETest, ALeakFiresItsRuleAndTheReportSaysSo) {
   httplib::Error err;
   c.send(req, res, err);
   json alerts;
-  const bool firing = vigil::testing::WaitFor([&] {
-    alerts = json::parse(c.Get("/api/v1/alerts")->body);
-    for (const json& a : alerts["data"]["alerts"])
-      if (a["state"] == "firing") return true;
-    return false;
-  }, 10000);
+  const bool firing = vigil::testing::WaitFor(
+      [&] {
+        alerts = json::parse(c.Get("/api/v1/alerts")->body);
+        for (const json& a : alerts["data"]["alerts"])
+          if (a["state"] == "firing") return true;
+        return false;
+      },
+      10000);
   ASSERT_TRUE(firing) << alerts.dump() << "\n" << d.Log();
   json rep = json::parse(c.Get("/health/report")->body);
   EXPECT_EQ(rep["status"], "critical");
@@ -85,7 +89,8 @@ TEST(RulesE2ETest, ALeakFiresItsRuleAndTheReportSaysSo) {
   EXPECT_NE(r->body.find("unknown signal"), std::string::npos) << r->body;
   json rules = json::parse(c.Get("/api/v1/rules")->body);
   EXPECT_EQ(rules["data"]["groups"][0]["rules"][0]["name"], "OrphanedKVBlocks");
-  WriteFile(dir.File("leak.yaml"), "groups:\n  - name: other\n    rules:\n      - alert: Y\n        expr: requests_waiting > 1000\n");
+  WriteFile(dir.File("leak.yaml"),
+            "groups:\n  - name: other\n    rules:\n      - alert: Y\n        expr: requests_waiting > 1000\n");
   r = c.Post("/api/v1/rules/reload", admin, "", "application/json");
   EXPECT_EQ(r->status, 200) << r->body;
   rules = json::parse(c.Get("/api/v1/rules")->body);
@@ -104,8 +109,10 @@ TEST(RulesE2ETest, DetectorOutputsTheRulesReadAreOnMetrics) {
         annotations:
           summary: 'full in {{ query "time_to_exhaustion(kv_blocks_used)" }}'
 )yaml");
-  DaemonProcess d("engine:\n  model: builtin:tiny-llama\n  max_model_len: 512\nmonitor:\n  interval: 100ms\n"
-                  "rules:\n  files: [" + dir.File("trend.yaml") + "]\n");
+  DaemonProcess d(
+      "engine:\n  model: builtin:tiny-llama\n  max_model_len: 512\nmonitor:\n  interval: 100ms\n"
+      "rules:\n  files: [" +
+      dir.File("trend.yaml") + "]\n");
   ASSERT_TRUE(d.WaitReady()) << d.Log();
   auto c = d.Client();
   std::string metrics;
@@ -119,8 +126,8 @@ TEST(RulesE2ETest, DetectorOutputsTheRulesReadAreOnMetrics) {
 }
 
 TEST(RulesE2ETest, AdminEndpointsAreRefusedWithoutAToken) {
-  DaemonProcess d("engine:\n  model: " + DataPath("models/llama") + "\n  tokenizer: " +
-                  DataPath("tokenizers/tiny512.tokenizer.json") + "\n");
+  DaemonProcess d("engine:\n  model: " + DataPath("models/llama") +
+                  "\n  tokenizer: " + DataPath("tokenizers/tiny512.tokenizer.json") + "\n");
   ASSERT_TRUE(d.WaitReady()) << d.Log();
   auto c = d.Client();
   auto r = c.Post("/api/v1/rules/reload", "", "application/json");

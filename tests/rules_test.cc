@@ -66,8 +66,8 @@ TEST(RulesTest, LifecycleWithForAndKeepFiringFor) {
   RuleEngine eng;
   eng.Swap(std::move(g));
   Ctx c;
-  c.v = {{"kv_cache_usage", 0.97}, {"kv_evictions_per_s", 40}, {"ttft_p95", 4}, {"kv_blocks_total", 1000},
-         {"avg_sequence_length", 320}, {"block_size", 16}};
+  c.v = {{"kv_cache_usage", 0.97},  {"kv_evictions_per_s", 40},   {"ttft_p95", 4},
+         {"kv_blocks_total", 1000}, {"avg_sequence_length", 320}, {"block_size", 16}};
   std::vector<std::string> log;
   for (int t = 0; t <= 200; ++t) {
     c.now = t;
@@ -106,7 +106,9 @@ TEST(RulesTest, TemplateErrorsShowButNeverStopEvaluation) {
       - alert: A
         expr: requests_waiting > 1
         annotations: {d: "{{ query \"ttft_p95\" | humanize }} waiting"}
-)", "t.yaml", &g).ok());
+)",
+                         "t.yaml", &g)
+                  .ok());
   RuleEngine eng;
   eng.Swap(std::move(g));
   Ctx c;
@@ -130,10 +132,12 @@ TEST(RulesTest, ErrorsNameFileLineAndColumn) {
         annotations: {d: "{{ $value | shout }}"}
         actions: [page]
         severity: high
-)", "bad.yaml", &g);
+)",
+                         "bad.yaml", &g);
   ASSERT_FALSE(st.ok());
   const std::string& m = st.message();
-  EXPECT_NE(m.find("bad.yaml:5:15: expr: unknown signal \"ttft_p96\"; did you mean \"ttft_p95\"?"), std::string::npos) << m;
+  EXPECT_NE(m.find("bad.yaml:5:15: expr: unknown signal \"ttft_p96\"; did you mean \"ttft_p95\"?"), std::string::npos)
+      << m;
   EXPECT_NE(m.find("bad.yaml:6:14: for: expected a duration"), std::string::npos) << m;
   EXPECT_NE(m.find("unknown template function \"shout\""), std::string::npos) << m;
   EXPECT_NE(m.find("unknown action \"page\""), std::string::npos) << m;
@@ -161,8 +165,9 @@ TEST(TemplateTest, Humanizers) {
   EXPECT_EQ(HumanizeDuration(0.25), "250ms");
   std::string e;
   std::map<std::string, std::string> labels = {{"severity", "critical"}};
-  EXPECT_EQ(RenderTemplate("{{ $labels.severity }}: {{ $value | printf \"%.2f\" }}", {Value(1.5), &labels, nullptr}, &e),
-            "critical: 1.50");
+  EXPECT_EQ(
+      RenderTemplate("{{ $labels.severity }}: {{ $value | printf \"%.2f\" }}", {Value(1.5), &labels, nullptr}, &e),
+      "critical: 1.50");
   EXPECT_TRUE(e.empty());
 }
 
@@ -185,7 +190,9 @@ TEST(RuleEngineTest, SnapshotsDoNotWaitBehindAnEvaluation) {
     }
   };
   std::vector<RuleGroup> groups;
-  ASSERT_TRUE(ParseRules("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: requests_waiting > 1\n", "t.yaml", &groups).ok());
+  ASSERT_TRUE(ParseRules("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: requests_waiting > 1\n",
+                         "t.yaml", &groups)
+                  .ok());
   RuleEngine engine;
   engine.Swap(std::move(groups));
   std::mutex mu;
@@ -227,10 +234,10 @@ TEST(DefaultPackTest, ShippedRulesLoad) {
   std::set<std::string> names;
   for (const auto& grp : g)
     for (const auto& r : grp.rules) names.insert(r.name);
-  for (const char* want : {"KVCacheThrashing", "PrefillStarvation", "GPUUnderutilization", "KVBlocksLeaking",
-                           "OrphanedKVBlocks", "RequestsStuck", "PrefixCacheMisses", "KVPressureDrivesLatency",
-                           "HighTTFT", "KVCacheNearFull", "QueueBuildUp", "LowThroughput", "GPUThrottled",
-                           "GPUHardwareErrors"})
+  for (const char* want :
+       {"KVCacheThrashing", "PrefillStarvation", "GPUUnderutilization", "KVBlocksLeaking", "OrphanedKVBlocks",
+        "RequestsStuck", "PrefixCacheMisses", "KVPressureDrivesLatency", "HighTTFT", "KVCacheNearFull", "QueueBuildUp",
+        "LowThroughput", "GPUThrottled", "GPUHardwareErrors"})
     EXPECT_TRUE(names.count(want)) << want;
 }
 
@@ -240,8 +247,8 @@ TEST(DefaultPackTest, ThrashingRecommendationIsComputedFromLiveValues) {
   RuleEngine eng;
   eng.Swap(std::move(g));
   Ctx c;
-  c.v = {{"kv_cache_usage", 0.98}, {"kv_evictions_per_s", 25}, {"ttft_p95", 4.5}, {"kv_blocks_total", 4096},
-         {"avg_sequence_length", 1450}, {"block_size", 16}, {"max_num_seqs", 64}};
+  c.v = {{"kv_cache_usage", 0.98},      {"kv_evictions_per_s", 25}, {"ttft_p95", 4.5},   {"kv_blocks_total", 4096},
+         {"avg_sequence_length", 1450}, {"block_size", 16},         {"max_num_seqs", 64}};
   for (int t = 0; t <= 31; ++t) {
     c.now = t;
     eng.Evaluate(t, c);
@@ -278,9 +285,10 @@ TEST(RuleTestRunnerTest, ExpandsPromtoolNotation) {
 
 TEST(RuleTestRunnerTest, AWrongExpectationFails) {
   vigil::testing::TempDir dir;
-  vigil::testing::WriteFile(dir.File("r.yaml"), "groups:\n  - name: g\n    rules:\n      - alert: Q\n"
-                                                "        expr: requests_waiting > 5\n        for: 30s\n"
-                                                "        labels: {severity: warning}\n");
+  vigil::testing::WriteFile(dir.File("r.yaml"),
+                            "groups:\n  - name: g\n    rules:\n      - alert: Q\n"
+                            "        expr: requests_waiting > 5\n        for: 30s\n"
+                            "        labels: {severity: warning}\n");
   vigil::testing::WriteFile(dir.File("t.yaml"), R"(rule_files: [r.yaml]
 evaluation_interval: 15s
 tests:

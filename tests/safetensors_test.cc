@@ -55,7 +55,7 @@ TEST(SafetensorsTest, RejectsMalformedFilesNamingTheProblem) {
   std::vector<BadCase> cases = {
       {"tiny", "abc", "truncated"},
       {"header too long", Header("{}").substr(0, 8) + "{", "exceeds file size"},
-      {"not json", Header("{nope") , "not valid JSON"},
+      {"not json", Header("{nope"), "not valid JSON"},
       {"not object", Header("[1,2]"), "not a JSON object"},
       {"missing fields", Header(R"({"w":{"dtype":"F32"}})"), "tensor \"w\""},
       {"bad dtype", Header(R"({"w":{"dtype":"Q4","shape":[1],"data_offsets":[0,4]}})") + data16, "unsupported dtype"},
@@ -64,9 +64,11 @@ TEST(SafetensorsTest, RejectsMalformedFilesNamingTheProblem) {
       {"size mismatch", Header(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}})") + data16,
        "tensor \"w\": 16 bytes for shape"},
       {"negative dim", Header(R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})") + data16, "negative"},
-      {"reversed offsets", Header(R"({"w":{"dtype":"F32","shape":[0],"data_offsets":[8,4]}})") + data16,
-       "begin after"},
-      {"overlap", Header(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})") + data16,
+      {"reversed offsets", Header(R"({"w":{"dtype":"F32","shape":[0],"data_offsets":[8,4]}})") + data16, "begin after"},
+      {"overlap",
+       Header(
+           R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})") +
+           data16,
        "overlaps"},
   };
   TempDir dir;
@@ -89,7 +91,8 @@ TEST(SafetensorsTest, ShapeOverflowIsAnError) {
        "element count overflows"},
       {"dim above int64", Header(R"({"w":{"dtype":"F32","shape":[0,9223372036854775808],"data_offsets":[0,0]}})"),
        "element count overflows"},
-      {"count past int64 before a zero", Header(R"({"w":{"dtype":"U8","shape":[2147483648,4294967296,0],"data_offsets":[0,0]}})"),
+      {"count past int64 before a zero",
+       Header(R"({"w":{"dtype":"U8","shape":[2147483648,4294967296,0],"data_offsets":[0,0]}})"),
        "element count overflows"},
       {"wrapped bytes", Header(R"({"w":{"dtype":"I64","shape":[2305843009213693952],"data_offsets":[0,0]}})"),
        "byte size overflows"},
@@ -100,7 +103,7 @@ TEST(SafetensorsTest, ShapeOverflowIsAnError) {
     std::unique_ptr<SafetensorsFile> f;
     Status st = SafetensorsFile::Open(dir.File("big.safetensors"), &f);
     EXPECT_EQ(st.code(), Status::Code::kCorruption) << c.name;
-    EXPECT_NE(st.message().find("tensor \"w\": shape's " ), std::string::npos) << c.name << ": " << st.ToString();
+    EXPECT_NE(st.message().find("tensor \"w\": shape's "), std::string::npos) << c.name << ": " << st.ToString();
     EXPECT_NE(st.message().find(c.expect), std::string::npos) << c.name << ": " << st.ToString();
   }
 }

@@ -62,9 +62,8 @@ Map Counts(const InstanceReading& r) {
 // prefix_caching_enabled too, but none of these fixtures has it), in
 // CanonicalInputs() order.
 Strings PlusVigilOnly(Strings keys) {
-  for (const char* k : {"kv_blocks_total", "kv_blocks_used", "kv_blocks_orphaned", "busy_fraction",
-                        "memory_used_bytes", "avg_sequence_length", "max_num_seqs", "block_size",
-                        "prefix_caching_enabled", "requests_stuck",
+  for (const char* k : {"kv_blocks_total", "kv_blocks_used", "kv_blocks_orphaned", "busy_fraction", "memory_used_bytes",
+                        "avg_sequence_length", "max_num_seqs", "block_size", "prefix_caching_enabled", "requests_stuck",
                         // newer engines' optional figures, in none of these fixtures
                         "requests_deferred", "spec_accept_rate", "lora_adapters_running", "lora_adapters_waiting",
                         "lora_max", "spec_draft_tokens_total", "spec_accepted_tokens_total"})
@@ -123,10 +122,9 @@ TEST(ScrapeAdapter, VllmOldGeneration) {
 
 // vLLM v0: a hit-rate gauge instead of hit/query counters, no iteration histogram.
 TEST(ScrapeAdapter, VllmV0HasNoPrefixCountersAndFallsBackToTokensForProgress) {
-  const std::string body = One("gauge", "vllm:num_requests_running", M, 1) +
-                           One("gauge", "vllm:gpu_prefix_cache_hit_rate", M, 0.5) +
-                           One("counter", "vllm:prompt_tokens_total", M, 30) +
-                           One("counter", "vllm:generation_tokens_total", M, 12);
+  const std::string body =
+      One("gauge", "vllm:num_requests_running", M, 1) + One("gauge", "vllm:gpu_prefix_cache_hit_rate", M, 0.5) +
+      One("counter", "vllm:prompt_tokens_total", M, 30) + One("counter", "vllm:generation_tokens_total", M, 12);
   Strings missing;
   auto out = AdaptOk(EngineKind::kVllm, body, &missing);
   ASSERT_EQ(out.size(), 1u);
@@ -134,8 +132,8 @@ TEST(ScrapeAdapter, VllmV0HasNoPrefixCountersAndFallsBackToTokensForProgress) {
   EXPECT_EQ(out[0].counters,
             (Map{{"prompt_tokens_total", 30}, {"generation_tokens_total", 12}, {"progress_total", 42}}));
   EXPECT_EQ(missing, PlusVigilOnly({"requests_waiting", "kv_cache_usage", "preemptions_total", "kv_evictions_total",
-                                     "prefix_cache_queries_total", "prefix_cache_hits_total", "requests_finished_total",
-                                     "requests_aborted_total", "ttft", "tbt", "e2e", "queue_time", "prefill_time"}));
+                                    "prefix_cache_queries_total", "prefix_cache_hits_total", "requests_finished_total",
+                                    "requests_aborted_total", "ttft", "tbt", "e2e", "queue_time", "prefill_time"}));
 }
 
 // vLLM after the renames, still serving the deprecated names (with other
@@ -144,7 +142,8 @@ TEST(ScrapeAdapter, VllmNewGenerationPrefersNewNames) {
   const std::string E = "engine=\"0\"," + M;
   const std::string body =
       One("gauge", "vllm:kv_cache_usage_perc", E, 0.5) + One("gauge", "vllm:gpu_cache_usage_perc", E, 0.9) +
-      One("counter", "vllm:prefix_cache_queries_total", E, 400) + One("counter", "vllm:prefix_cache_hits_total", E, 100) +
+      One("counter", "vllm:prefix_cache_queries_total", E, 400) +
+      One("counter", "vllm:prefix_cache_hits_total", E, 100) +
       One("counter", "vllm:gpu_prefix_cache_queries_total", E, 999) +
       One("counter", "vllm:gpu_prefix_cache_hits_total", E, 999) + One("counter", "vllm:num_preemptions_total", E, 0) +
       Hist("vllm:inter_token_latency_seconds", E, 1, 2, 3, 0.5) +
@@ -214,7 +213,8 @@ const std::string kSglang =
     One("counter", "sglang:prompt_tokens_total", M, 800) + One("counter", "sglang:generation_tokens_total", M, 900) +
     "# HELP sglang:cached_tokens_total Number of cached prompt tokens.\n"
     "# TYPE sglang:cached_tokens_total counter\n" +  // declared, no series yet: reads 0
-    One("counter", "sglang:num_requests_total", M, 12) + One("counter", "sglang:num_aborted_requests_total", M, 1) +
+    One("counter", "sglang:num_requests_total", M, 12) +
+    One("counter", "sglang:num_aborted_requests_total", M, 1) +
     One("counter", "sglang:realtime_tokens_total", "mode=\"prefill_compute\"," + R, 700) +
     Series("sglang:realtime_tokens_total", "mode=\"prefill_cache\"," + R, 100) +
     Series("sglang:realtime_tokens_total", "mode=\"decode\"," + R, 950) +
@@ -285,21 +285,22 @@ TEST(ScrapeAdapter, Tgi) {
                              {"requests_finished_total", 30},
                              {"progress_total", 1000}}));
   EXPECT_EQ(Counts(r), (Map{{"tbt", 30}, {"e2e", 30}, {"queue_time", 30}}));
-  EXPECT_EQ(missing, PlusVigilOnly({"kv_cache_usage", "preemptions_total", "kv_evictions_total",
-                                     "prefix_cache_queries_total", "prefix_cache_hits_total", "requests_aborted_total",
-                                     "ttft", "prefill_time"}));
+  EXPECT_EQ(missing,
+            PlusVigilOnly({"kv_cache_usage", "preemptions_total", "kv_evictions_total", "prefix_cache_queries_total",
+                           "prefix_cache_hits_total", "requests_aborted_total", "ttft", "prefill_time"}));
 }
 
 // llama.cpp's server today: no KV usage gauge, no histograms, no request counters.
 const std::string kLlamaCpp =
     "# HELP llamacpp:prompt_tokens_total Number of prompt tokens processed.\n" +
-    One("counter", "llamacpp:prompt_tokens_total", "", 1500) + One("counter", "llamacpp:prompt_seconds_total", "", 3.5) +
+    One("counter", "llamacpp:prompt_tokens_total", "", 1500) +
+    One("counter", "llamacpp:prompt_seconds_total", "", 3.5) +
     One("counter", "llamacpp:tokens_predicted_total", "", 4200) +
     One("counter", "llamacpp:tokens_predicted_seconds_total", "", 80) +
     One("counter", "llamacpp:n_decode_total", "", 4300) + One("counter", "llamacpp:n_tokens_max", "", 2048) +
-    One("gauge", "llamacpp:prompt_tokens_seconds", "", 430) + One("gauge", "llamacpp:predicted_tokens_seconds", "", 52) +
-    One("gauge", "llamacpp:requests_processing", "", 2) + One("gauge", "llamacpp:requests_deferred", "", 1) +
-    One("gauge", "llamacpp:n_busy_slots_per_decode", "", 1.8);
+    One("gauge", "llamacpp:prompt_tokens_seconds", "", 430) +
+    One("gauge", "llamacpp:predicted_tokens_seconds", "", 52) + One("gauge", "llamacpp:requests_processing", "", 2) +
+    One("gauge", "llamacpp:requests_deferred", "", 1) + One("gauge", "llamacpp:n_busy_slots_per_decode", "", 1.8);
 
 TEST(ScrapeAdapter, LlamaCpp) {
   EXPECT_EQ(DetectEngine(Parse(kLlamaCpp)), EngineKind::kLlamaCpp);
@@ -311,8 +312,8 @@ TEST(ScrapeAdapter, LlamaCpp) {
             (Map{{"prompt_tokens_total", 1500}, {"generation_tokens_total", 4200}, {"progress_total", 4300}}));
   EXPECT_TRUE(out[0].histograms.empty());
   EXPECT_EQ(missing, PlusVigilOnly({"kv_cache_usage", "preemptions_total", "kv_evictions_total",
-                                     "prefix_cache_queries_total", "prefix_cache_hits_total", "requests_finished_total",
-                                     "requests_aborted_total", "ttft", "tbt", "e2e", "queue_time", "prefill_time"}));
+                                    "prefix_cache_queries_total", "prefix_cache_hits_total", "requests_finished_total",
+                                    "requests_aborted_total", "ttft", "tbt", "e2e", "queue_time", "prefill_time"}));
   // Why: upstream removed the KV gauges (the report quotes this).
   EXPECT_NE(MissingNote(EngineKind::kLlamaCpp, "kv_cache_usage").find("2025"), std::string::npos);
   EXPECT_EQ(MissingNote(EngineKind::kVllm, "kv_cache_usage"), "");
@@ -320,8 +321,8 @@ TEST(ScrapeAdapter, LlamaCpp) {
 
 TEST(ScrapeAdapter, OlderLlamaCppServedKvUsage) {
   Strings missing;
-  auto out = AdaptOk(EngineKind::kLlamaCpp, kLlamaCpp + One("gauge", "llamacpp:kv_cache_usage_ratio", "", 0.25),
-                     &missing);
+  auto out =
+      AdaptOk(EngineKind::kLlamaCpp, kLlamaCpp + One("gauge", "llamacpp:kv_cache_usage_ratio", "", 0.25), &missing);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].gauges.at("kv_cache_usage"), 0.25);
   EXPECT_EQ(std::count(missing.begin(), missing.end(), "kv_cache_usage"), 0);
@@ -333,9 +334,10 @@ const std::string kVigild =
     One("gauge", "vigil_up", "", 1) + One("gauge", "vllm:num_requests_running", T, 1) +
     One("gauge", "vllm:kv_cache_usage_perc", T, 0.2) + One("gauge", "vllm:gpu_cache_usage_perc", T, 0.2) +
     One("counter", "vllm:generation_tokens_total", T, 64) + One("counter", "vllm:prompt_tokens_total", T, 16) +
-    Hist("vllm:iteration_tokens_total", T, 60, 66, 66, 80) + Hist("vllm:inter_token_latency_seconds", T, 50, 62, 63, 5) +
-    Hist("vllm:time_per_output_token_seconds", T, 50, 62, 63, 5) +
-    One("gauge", "vigil_engine_busy_fraction", T, 0.4) + One("counter", "vigil_engine_steps_total", T, 70) +
+    Hist("vllm:iteration_tokens_total", T, 60, 66, 66, 80) +
+    Hist("vllm:inter_token_latency_seconds", T, 50, 62, 63, 5) +
+    Hist("vllm:time_per_output_token_seconds", T, 50, 62, 63, 5) + One("gauge", "vigil_engine_busy_fraction", T, 0.4) +
+    One("counter", "vigil_engine_steps_total", T, 70) +
     // Its own engine view, named as daemon/metrics.cc names it.
     One("gauge", "vigil_kv_blocks_capacity", T, 512) + One("gauge", "vigil_kv_blocks_used", T, 300) +
     One("gauge", "vigil_kv_blocks_orphaned", T, 7) + One("gauge", "vigil_memory_used_bytes", T, 2.5e9) +
@@ -381,9 +383,9 @@ TEST(ScrapeAdapter, Vigild) {
   EXPECT_EQ(as_vllm[0].counters.at("progress_total"), 66);
   EXPECT_EQ(as_vllm[0].gauges, (Map{{"requests_running", 1}, {"kv_cache_usage", 0.2}}));
   EXPECT_EQ(as_vllm[0].counters.count("kv_evictions_total"), 0u);
-  for (const char* k : {"kv_blocks_total", "kv_blocks_used", "kv_blocks_orphaned", "busy_fraction",
-                        "memory_used_bytes", "avg_sequence_length", "max_num_seqs", "block_size",
-                        "prefix_caching_enabled", "requests_stuck", "kv_evictions_total"})
+  for (const char* k : {"kv_blocks_total", "kv_blocks_used", "kv_blocks_orphaned", "busy_fraction", "memory_used_bytes",
+                        "avg_sequence_length", "max_num_seqs", "block_size", "prefix_caching_enabled", "requests_stuck",
+                        "kv_evictions_total"})
     EXPECT_EQ(std::count(vllm_missing.begin(), vllm_missing.end(), k), 1) << k;
 }
 
@@ -428,14 +430,16 @@ TEST(ScrapeAdapter, VllmPrefixCachingFromCacheConfigInfo) {
 
   // Not a bool (an unresolved default): no value. An info gauge without the
   // label does not expose the setting at all.
-  out = AdaptOk(EngineKind::kVllm, One("gauge", "vllm:num_requests_running", M, 1) +
-                                       One("gauge", "vllm:cache_config_info", "enable_prefix_caching=\"None\"", 1),
+  out = AdaptOk(EngineKind::kVllm,
+                One("gauge", "vllm:num_requests_running", M, 1) +
+                    One("gauge", "vllm:cache_config_info", "enable_prefix_caching=\"None\"", 1),
                 &missing);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].gauges, (Map{{"requests_running", 1}}));
-  out = AdaptOk(EngineKind::kVllm, One("gauge", "vllm:num_requests_running", M, 1) +
-                                       One("gauge", "vllm:cache_config_info", "block_size=\"16\"", 1),
-                &missing);
+  out = AdaptOk(
+      EngineKind::kVllm,
+      One("gauge", "vllm:num_requests_running", M, 1) + One("gauge", "vllm:cache_config_info", "block_size=\"16\"", 1),
+      &missing);
   EXPECT_EQ(out[0].gauges, (Map{{"requests_running", 1}}));
   EXPECT_EQ(std::count(missing.begin(), missing.end(), "prefix_caching_enabled"), 1);
 }
@@ -495,16 +499,18 @@ TEST(ScrapeAdapter, NaNSamplesAreNoValue) {
 }
 
 TEST(ScrapeAdapter, OnlyTheFamiliesAnAdapterReadsAreKept) {
-  for (const char* read : {"vllm:num_requests_running", "vllm:generation_tokens_total", "vllm:generation_tokens",
-                           "vllm:time_to_first_token_seconds", "vllm:cache_config_info", "vllm:cache_config",
-                           "sglang:num_queue_reqs", "tgi_queue_size", "llamacpp:n_decode_total", "vigil_engine_steps_total"})
+  for (const char* read :
+       {"vllm:num_requests_running", "vllm:generation_tokens_total", "vllm:generation_tokens",
+        "vllm:time_to_first_token_seconds", "vllm:cache_config_info", "vllm:cache_config", "sglang:num_queue_reqs",
+        "tgi_queue_size", "llamacpp:n_decode_total", "vigil_engine_steps_total"})
     EXPECT_TRUE(AdaptersRead(read)) << read;
   for (const char* other : {"python_gc_objects_collected_total", "process_cpu_seconds_total", "vllm:request_params_n",
                             "http_requests_total", "vllm:num_requests"})
     EXPECT_FALSE(AdaptersRead(other)) << other;
   // Parsed with the filter, the same scrape adapts to the same reading.
-  const std::string body = kVigild + "# TYPE python_gc_objects_collected_total counter\n"
-                                     "python_gc_objects_collected_total{generation=\"0\"} 12\n";
+  const std::string body = kVigild +
+                           "# TYPE python_gc_objects_collected_total counter\n"
+                           "python_gc_objects_collected_total{generation=\"0\"} 12\n";
   std::vector<MetricFamily> all, kept;
   ASSERT_TRUE(ParseExposition(body, Format::kPrometheusText, {}, &all).ok());
   const FamilyFilter keep = [](std::string_view f) { return AdaptersRead(f); };

@@ -139,7 +139,8 @@ TEST(ScrapeCorpus, MalformedFamiliesPrometheusReadsAreDroppedNotFatal) {
   // The same real bodies with one family broken as published captures have
   // been: promtool still reads them, and so does Vigil, less that family.
   const std::string base = Read(kDir + "/sglang_2024_name_label.prom");
-  const std::string inf = "sglang:time_to_first_token_seconds_bucket{le=\"+Inf\",name=\"google/gemma-2-9b-it\"} 2124.0\n";
+  const std::string inf =
+      "sglang:time_to_first_token_seconds_bucket{le=\"+Inf\",name=\"google/gemma-2-9b-it\"} 2124.0\n";
   const std::string dup = "sglang:num_requests_waiting{name=\"google/gemma-2-9b-it\"} 0.0\n";
   ASSERT_NE(base.find(inf), std::string::npos);
   ASSERT_NE(base.find(dup), std::string::npos);
@@ -156,7 +157,8 @@ TEST(ScrapeCorpus, MalformedFamiliesPrometheusReadsAreDroppedNotFatal) {
     EXPECT_TRUE(PromtoolReads(c.body, &out)) << out;
     std::vector<MetricFamily> fams;
     std::vector<DroppedFamily> dropped;
-    ASSERT_TRUE(ParseExposition(c.body, Format::kPrometheusText, ParseLimits{}, &fams, nullptr, nullptr, &dropped).ok());
+    ASSERT_TRUE(
+        ParseExposition(c.body, Format::kPrometheusText, ParseLimits{}, &fams, nullptr, nullptr, &dropped).ok());
     std::vector<InstanceReading> readings;
     ASSERT_TRUE(Adapt(EngineKind::kUnknown, fams, &readings, nullptr, &dropped).ok());
     ASSERT_EQ(dropped.size(), 1u);

@@ -79,10 +79,10 @@ TEST(ScrapeDeriver, GaugesCountersAndAbsence) {
   EXPECT_EQ(v.at("requests_waiting"), 1);
   EXPECT_EQ(v.at("prompt_tokens_total"), 50);
   EXPECT_EQ(v.at("generation_tokens_total"), 100);
-  for (const char* absent : {"kv_cache_usage", "engine_stalled_seconds", "preemptions_total", "output_tokens_per_s",
-                             "ttft_p50", "prefix_cache_hit_rate", "requests_per_s", "kv_blocks_used",
-                             "kv_blocks_orphaned", "busy_fraction", "memory_used_bytes", "prefix_caching_enabled",
-                             "requests_stuck", "kv_evictions_total", "kv_evictions_per_s"})
+  for (const char* absent :
+       {"kv_cache_usage", "engine_stalled_seconds", "preemptions_total", "output_tokens_per_s", "ttft_p50",
+        "prefix_cache_hit_rate", "requests_per_s", "kv_blocks_used", "kv_blocks_orphaned", "busy_fraction",
+        "memory_used_bytes", "prefix_caching_enabled", "requests_stuck", "kv_evictions_total", "kv_evictions_per_s"})
     EXPECT_EQ(v.count(absent), 0u) << absent;
   EXPECT_EQ(v.size(), 4u);
 }
@@ -131,12 +131,16 @@ TEST(ScrapeDeriver, RatesOverASlidingWindow) {
 TEST(ScrapeDeriver, EngineViewGaugesPassThrough) {
   ScrapeDeriver d(60);
   InstanceReading r;
-  r.gauges = {{"kv_blocks_used", 300},   {"kv_blocks_orphaned", 0},     {"busy_fraction", 0.4},
+  r.gauges = {{"kv_blocks_used", 300},    {"kv_blocks_orphaned", 0},     {"busy_fraction", 0.4},
               {"memory_used_bytes", 2e9}, {"prefix_caching_enabled", 0}, {"requests_stuck", 2}};
   const Values v = Tick(d, 0, r);
   // As read, 0s included: a 0 that was scraped is a value.
-  EXPECT_EQ(v, (Values{{"kv_blocks_used", 300},   {"kv_blocks_orphaned", 0},     {"busy_fraction", 0.4},
-                       {"memory_used_bytes", 2e9}, {"prefix_caching_enabled", 0}, {"requests_stuck", 2}}));
+  EXPECT_EQ(v, (Values{{"kv_blocks_used", 300},
+                       {"kv_blocks_orphaned", 0},
+                       {"busy_fraction", 0.4},
+                       {"memory_used_bytes", 2e9},
+                       {"prefix_caching_enabled", 0},
+                       {"requests_stuck", 2}}));
   // A gauge that stops being served is gone, not held at its last value.
   r.gauges.erase("kv_blocks_orphaned");
   r.gauges.erase("requests_stuck");
@@ -273,9 +277,9 @@ TEST(ScrapeDeriver, EngineStalledSeconds) {
     return Tick(d, t, r).at("engine_stalled_seconds");
   };
   EXPECT_EQ(at(0, 1, 0, 5), 0);
-  EXPECT_EQ(at(4, 1, 0, 5), 4);  // no progress with a request running
-  EXPECT_EQ(at(7, 0, 2, 5), 7);  // waiting requests count too
-  EXPECT_EQ(at(9, 1, 0, 6), 0);  // moved
+  EXPECT_EQ(at(4, 1, 0, 5), 4);   // no progress with a request running
+  EXPECT_EQ(at(7, 0, 2, 5), 7);   // waiting requests count too
+  EXPECT_EQ(at(9, 1, 0, 6), 0);   // moved
   EXPECT_EQ(at(12, 0, 0, 6), 0);  // idle: not stalled
   EXPECT_EQ(at(15, 1, 0, 6), 3);  // counts from the last idle scrape
   EXPECT_EQ(at(16, 1, 0, 0), 0);  // the counter reset: the engine restarted and moved
@@ -289,29 +293,57 @@ TEST(ScrapeDeriver, EngineStalledSeconds) {
 TEST(ScrapeDeriver, OutputIsInCatalogueOrder) {
   ScrapeDeriver d(60);
   InstanceReading r;
-  r.gauges = {{"requests_running", 1},   {"requests_waiting", 0},      {"kv_cache_usage", 0.5},
-              {"kv_blocks_used", 8},      {"kv_blocks_orphaned", 0},    {"busy_fraction", 0.3},
+  r.gauges = {{"requests_running", 1},    {"requests_waiting", 0},       {"kv_cache_usage", 0.5},
+              {"kv_blocks_used", 8},      {"kv_blocks_orphaned", 0},     {"busy_fraction", 0.3},
               {"memory_used_bytes", 1e9}, {"prefix_caching_enabled", 1}, {"requests_stuck", 0}};
-  r.counters = {{"preemptions_total", 0},       {"prefix_cache_queries_total", 0}, {"prefix_cache_hits_total", 0},
-                {"prompt_tokens_total", 0},     {"generation_tokens_total", 0},    {"requests_finished_total", 0},
-                {"requests_aborted_total", 0},  {"progress_total", 0},             {"kv_evictions_total", 0}};
+  r.counters = {{"preemptions_total", 0},       {"prefix_cache_queries_total", 0},
+                {"prefix_cache_hits_total", 0}, {"prompt_tokens_total", 0},
+                {"generation_tokens_total", 0}, {"requests_finished_total", 0},
+                {"requests_aborted_total", 0},  {"progress_total", 0},
+                {"kv_evictions_total", 0}};
   for (const char* h : {"ttft", "tbt", "e2e", "queue_time", "prefill_time"}) r.histograms[h] = Hist({0, 0, 0, 0});
   Tick(d, 0, r);
-  r.counters = {{"preemptions_total", 1},      {"prefix_cache_queries_total", 10}, {"prefix_cache_hits_total", 5},
-                {"prompt_tokens_total", 10},   {"generation_tokens_total", 20},    {"requests_finished_total", 2},
-                {"requests_aborted_total", 0}, {"progress_total", 3},             {"kv_evictions_total", 4}};
+  r.counters = {{"preemptions_total", 1},        {"prefix_cache_queries_total", 10},
+                {"prefix_cache_hits_total", 5},  {"prompt_tokens_total", 10},
+                {"generation_tokens_total", 20}, {"requests_finished_total", 2},
+                {"requests_aborted_total", 0},   {"progress_total", 3},
+                {"kv_evictions_total", 4}};
   for (const char* h : {"ttft", "tbt", "e2e", "queue_time", "prefill_time"}) r.histograms[h] = Hist({1, 1, 2, 2});
   std::vector<std::string> names;
   for (const auto& [name, value] : d.Tick(1, r)) names.push_back(name);
   // monitor::Catalogue()'s order, restricted to what a scrape can give.
-  const std::vector<std::string> want = {
-      "requests_running", "requests_waiting", "kv_cache_usage", "kv_blocks_used", "kv_blocks_orphaned",
-      "busy_fraction", "engine_stalled_seconds", "memory_used_bytes", "prefix_caching_enabled", "preemptions_total",
-      "kv_evictions_total", "prefix_cache_queries_total", "prefix_cache_hits_total", "prompt_tokens_total",
-      "generation_tokens_total", "requests_finished_total", "requests_aborted_total", "ttft_p50", "ttft_p95",
-      "ttft_p99", "tbt_p50", "tbt_p95", "e2e_p50", "e2e_p95", "queue_time_p95", "prefill_time_p95",
-      "output_tokens_per_s", "requests_per_s", "prefix_cache_hit_rate", "preemptions_per_s", "kv_evictions_per_s",
-      "requests_stuck"};
+  const std::vector<std::string> want = {"requests_running",
+                                         "requests_waiting",
+                                         "kv_cache_usage",
+                                         "kv_blocks_used",
+                                         "kv_blocks_orphaned",
+                                         "busy_fraction",
+                                         "engine_stalled_seconds",
+                                         "memory_used_bytes",
+                                         "prefix_caching_enabled",
+                                         "preemptions_total",
+                                         "kv_evictions_total",
+                                         "prefix_cache_queries_total",
+                                         "prefix_cache_hits_total",
+                                         "prompt_tokens_total",
+                                         "generation_tokens_total",
+                                         "requests_finished_total",
+                                         "requests_aborted_total",
+                                         "ttft_p50",
+                                         "ttft_p95",
+                                         "ttft_p99",
+                                         "tbt_p50",
+                                         "tbt_p95",
+                                         "e2e_p50",
+                                         "e2e_p95",
+                                         "queue_time_p95",
+                                         "prefill_time_p95",
+                                         "output_tokens_per_s",
+                                         "requests_per_s",
+                                         "prefix_cache_hit_rate",
+                                         "preemptions_per_s",
+                                         "kv_evictions_per_s",
+                                         "requests_stuck"};
   EXPECT_EQ(names, want);
 }
 

@@ -39,11 +39,12 @@ bool Has(const Strings& v, const std::string& s) { return std::find(v.begin(), v
 std::string SlowHist(const std::string& name, const std::string& labels, int n) {
   const std::string l = labels.empty() ? "" : labels + ",";
   char buf[1024];
-  std::snprintf(buf, sizeof buf,
-                "# TYPE %s histogram\n%s_bucket{%sle=\"1.0\"} 0\n%s_bucket{%sle=\"5.0\"} 0\n%s_bucket{%sle=\"10.0\"} %d\n"
-                "%s_bucket{%sle=\"+Inf\"} %d\n%s_count{%s} %d\n%s_sum{%s} %d\n",
-                name.c_str(), name.c_str(), l.c_str(), name.c_str(), l.c_str(), name.c_str(), l.c_str(), n,
-                name.c_str(), l.c_str(), n, name.c_str(), labels.c_str(), n, name.c_str(), labels.c_str(), 6 * n);
+  std::snprintf(
+      buf, sizeof buf,
+      "# TYPE %s histogram\n%s_bucket{%sle=\"1.0\"} 0\n%s_bucket{%sle=\"5.0\"} 0\n%s_bucket{%sle=\"10.0\"} %d\n"
+      "%s_bucket{%sle=\"+Inf\"} %d\n%s_count{%s} %d\n%s_sum{%s} %d\n",
+      name.c_str(), name.c_str(), l.c_str(), name.c_str(), l.c_str(), name.c_str(), l.c_str(), n, name.c_str(),
+      l.c_str(), n, name.c_str(), labels.c_str(), n, name.c_str(), labels.c_str(), 6 * n);
   return buf;
 }
 
@@ -51,9 +52,10 @@ TEST(ScrapeEngines, VllmPreemptionsAreItsKvEvictionsInBothGenerations) {
   // V1 names (kv_cache_usage_perc, inter_token_latency) and V0 names
   // (gpu_cache_usage_perc, time_per_output_token): one eviction counter.
   for (const std::string usage : {"vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"}) {
-    const std::string body = "# TYPE " + usage + " gauge\n" + usage + "{model_name=\"m\"} 0.98\n" +
-                             "# TYPE vllm:num_preemptions_total counter\nvllm:num_preemptions_total{model_name=\"m\"} 1200\n" +
-                             SlowHist("vllm:time_to_first_token_seconds", "model_name=\"m\"", 40);
+    const std::string body =
+        "# TYPE " + usage + " gauge\n" + usage + "{model_name=\"m\"} 0.98\n" +
+        "# TYPE vllm:num_preemptions_total counter\nvllm:num_preemptions_total{model_name=\"m\"} 1200\n" +
+        SlowHist("vllm:time_to_first_token_seconds", "model_name=\"m\"", 40);
     Strings missing;
     auto out = AdaptOk(EngineKind::kUnknown, body, &missing);
     ASSERT_EQ(out.size(), 1u) << usage;
@@ -99,8 +101,9 @@ TEST(ScrapeEngines, SglangRetractionCounterIsPreferredOverItsGauge) {
 TEST(ScrapeEngines, SglangGaugeOnlyIsAddedUpPerPublication) {
   // Older SGLang: only num_retracted_reqs, the retractions since the last
   // decode log line (reset there). Not missing: the deriver adds it up.
-  const std::string body = "# TYPE sglang:num_retracted_reqs gauge\nsglang:num_retracted_reqs{model_name=\"m\"} 0\n"
-                           "# TYPE sglang:token_usage gauge\nsglang:token_usage{model_name=\"m\"} 0.97\n";
+  const std::string body =
+      "# TYPE sglang:num_retracted_reqs gauge\nsglang:num_retracted_reqs{model_name=\"m\"} 0\n"
+      "# TYPE sglang:token_usage gauge\nsglang:token_usage{model_name=\"m\"} 0.97\n";
   Strings missing;
   auto out = AdaptOk(EngineKind::kUnknown, body, &missing);
   ASSERT_EQ(out.size(), 1u);
@@ -114,11 +117,11 @@ TEST(ScrapeEngines, SglangGaugeOnlyIsAddedUpPerPublication) {
     v.clear();
     for (const auto& [k, x] : d.Tick(t, r)) v[k] = x;
   };
-  at(0, 0);    // baseline
-  at(1, 24);   // a publication: 24 retractions
-  at(2, 24);   // the same publication, held: not again
-  at(3, 0);    // a quiet interval
-  at(4, 31);   // a burst published between two scrapes is still seen
+  at(0, 0);   // baseline
+  at(1, 24);  // a publication: 24 retractions
+  at(2, 24);  // the same publication, held: not again
+  at(3, 0);   // a quiet interval
+  at(4, 31);  // a burst published between two scrapes is still seen
   EXPECT_EQ(v.at("kv_evictions_total"), 55);
   EXPECT_EQ(v.at("preemptions_total"), 55);
   EXPECT_DOUBLE_EQ(v.at("kv_evictions_per_s"), 55.0 / 4);
@@ -205,8 +208,10 @@ TEST(ScrapeEngines, TrtllmServeBareNamesAndPrefixedNames) {
   EXPECT_EQ(DetectEngine(Parse("# TYPE request_success_total counter\nrequest_success_total 1\n")),
             EngineKind::kUnknown);
   const std::string prefixed =
-      "# TYPE trtllm_num_requests_running gauge\ntrtllm_num_requests_running{engine_type=\"trtllm\",model_name=\"q\"} 3\n"
-      "# TYPE trtllm_kv_cache_utilization gauge\ntrtllm_kv_cache_utilization{engine_type=\"trtllm\",model_name=\"q\"} 0.9\n"
+      "# TYPE trtllm_num_requests_running gauge\ntrtllm_num_requests_running{engine_type=\"trtllm\",model_name=\"q\"} "
+      "3\n"
+      "# TYPE trtllm_kv_cache_utilization gauge\ntrtllm_kv_cache_utilization{engine_type=\"trtllm\",model_name=\"q\"} "
+      "0.9\n"
       "# TYPE trtllm_kv_cache_reused_blocks_total counter\n"
       "trtllm_kv_cache_reused_blocks_total{engine_type=\"trtllm\",model_name=\"q\"} 30\n"
       "# TYPE trtllm_kv_cache_missed_blocks_total counter\n"
@@ -247,7 +252,8 @@ TEST(ScrapeEngines, AMalformedHistogramIsDroppedAndTheRestUsed) {
   const std::string ttft = "vllm:time_to_first_token_seconds", e2e = "vllm:e2e_request_latency_seconds";
   const std::string body =
       "# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running{model_name=\"m\"} 3\n"
-      "# TYPE " + ttft + " histogram\n" + ttft + "_bucket{le=\"1.0\",model_name=\"m\"} 1\n" + ttft +
+      "# TYPE " +
+      ttft + " histogram\n" + ttft + "_bucket{le=\"1.0\",model_name=\"m\"} 1\n" + ttft +
       "_count{model_name=\"m\"} 1\n" +  // no +Inf
       "# TYPE " + e2e + " histogram\n" + e2e + "_bucket{le=\"5.0\",model_name=\"m\"} 1\n" + e2e +
       "_bucket{le=\"1.0\",model_name=\"m\"} 1\n" + e2e + "_bucket{le=\"+Inf\",model_name=\"m\"} 1\n" +  // out of order
@@ -314,10 +320,9 @@ TEST(ScrapeEngines, NewerVllmSignalsLoraSpecDecodeAndDeferrals) {
   auto out = AdaptOk(EngineKind::kVllm, body, &missing);
   ASSERT_EQ(out.size(), 1u);  // the info gauge makes no instance of its own
   // The latest lora_requests_info: a and b run; c and d wait (b is loaded).
-  EXPECT_EQ(out[0].gauges, (Map{{"requests_deferred", 9},
-                                {"lora_adapters_running", 2},
-                                {"lora_adapters_waiting", 2},
-                                {"lora_max", 2}}));
+  EXPECT_EQ(
+      out[0].gauges,
+      (Map{{"requests_deferred", 9}, {"lora_adapters_running", 2}, {"lora_adapters_waiting", 2}, {"lora_max", 2}}));
   EXPECT_EQ(out[0].counters, (Map{{"spec_draft_tokens_total", 1000}, {"spec_accepted_tokens_total", 700}}));
   for (const char* k : {"requests_deferred", "lora_adapters_waiting", "lora_max", "spec_accept_rate"})
     EXPECT_FALSE(Has(missing, k)) << k;

@@ -146,16 +146,25 @@ TEST(ScrapeExpositionTest, ValuesAsGoParseFloatReadsThem) {
                           "a 1,5\n", "a \n", "a 12abc\n", "a --1\n"})
     Reject(bad, Format::kPrometheusText, ScrapeError::kSyntax);
   // OpenMetrics numbers are plain decimals.
-  for (const char* bad : {"a 0x1p-2\n# EOF\n", "a 1_000\n# EOF\n"}) Reject(bad, Format::kOpenMetrics, ScrapeError::kSyntax);
+  for (const char* bad : {"a 0x1p-2\n# EOF\n", "a 1_000\n# EOF\n"})
+    Reject(bad, Format::kOpenMetrics, ScrapeError::kSyntax);
   EXPECT_EQ(Accept("a +inf\nb -Infinity\nc NaN\n# EOF\n", Format::kOpenMetrics).size(), 3u);
 }
 
 TEST(ScrapeExpositionTest, PlainDecimalsReadAsStrtodReadsThem) {
   // The fast path for [-]digits[.digits] must round exactly as the general one.
   std::string body;
-  std::vector<std::string> texts = {"0.1", "-0", "0.30000000000000004", "9007199254740992", "9007199254740993",
-                                    "1234567890123456789", "12345678901234567890", "0.0000000000000000001",
-                                    "123456.7890123", "-17.25", "1754550012.3456789"};
+  std::vector<std::string> texts = {"0.1",
+                                    "-0",
+                                    "0.30000000000000004",
+                                    "9007199254740992",
+                                    "9007199254740993",
+                                    "1234567890123456789",
+                                    "12345678901234567890",
+                                    "0.0000000000000000001",
+                                    "123456.7890123",
+                                    "-17.25",
+                                    "1754550012.3456789"};
   uint64_t x = 88172645463325252ULL;  // xorshift: reproducible
   for (int i = 0; i < 2000; ++i) {
     x ^= x << 13, x ^= x >> 7, x ^= x << 17;
@@ -238,7 +247,7 @@ TEST(ScrapeExpositionTest, FamiliesFollowTypeLines) {
   EXPECT_EQ(fams[0].type, "untyped");
   EXPECT_EQ(fams[1].samples.size(), 3u);
   EXPECT_EQ(fams[2].name, "rpc_total");
-  Reject("a 1\n# TYPE a gauge\n", Format::kPrometheusText, ScrapeError::kSyntax);      // TYPE after samples
+  Reject("a 1\n# TYPE a gauge\n", Format::kPrometheusText, ScrapeError::kSyntax);  // TYPE after samples
   Reject("# TYPE a gauge\n# TYPE a gauge\n", Format::kPrometheusText, ScrapeError::kSyntax);
   Reject("# HELP a x\n# HELP a y\n", Format::kPrometheusText, ScrapeError::kSyntax);
   Reject("# TYPE a info\n", Format::kPrometheusText, ScrapeError::kSyntax);  // not a 0.0.4 type
@@ -292,15 +301,15 @@ TEST(ScrapeExpositionTest, BrokenEscapes) {
   EXPECT_EQ(Reject("a 1\nb{x=\"\\t\"} 1\n", Format::kPrometheusText, ScrapeError::kSyntax).message(),
             "line 2: invalid escape sequence \\t");
   for (const char* bad : {"a{x=\"\\t\"} 1\n", "a{x=\"abc\\\"} 1\n", "a{x=\"abc} 1\n", "a{x=abc} 1\n", "a{x=\"1\"\n",
-                          "a{x=\"\\",  "# HELP a bad \\t escape\n", "# HELP a trailing \\\n", "# HELP a \\\"\n"})
+                          "a{x=\"\\", "# HELP a bad \\t escape\n", "# HELP a trailing \\\n", "# HELP a \\\"\n"})
     Reject(bad, Format::kPrometheusText, ScrapeError::kSyntax);
   Reject("a{x=\"1\\\"} 1\n# EOF\n", Format::kOpenMetrics, ScrapeError::kSyntax);
 }
 
 TEST(ScrapeExpositionTest, BadUtf8) {
-  for (const char* bad : {"a{x=\"\xff\"} 1\n", "a{x=\"\xc0\xaf\"} 1\n" /* overlong '/' */,
-                          "a{x=\"\xed\xa0\x80\"} 1\n" /* surrogate */, "a{x=\"\xe2\x82\"} 1\n" /* truncated */,
-                          "# HELP a caf\xe9\n", "# latin-1 comment caf\xe9\n"})
+  for (const char* bad :
+       {"a{x=\"\xff\"} 1\n", "a{x=\"\xc0\xaf\"} 1\n" /* overlong '/' */, "a{x=\"\xed\xa0\x80\"} 1\n" /* surrogate */,
+        "a{x=\"\xe2\x82\"} 1\n" /* truncated */, "# HELP a caf\xe9\n", "# latin-1 comment caf\xe9\n"})
     Reject(bad, Format::kPrometheusText, ScrapeError::kBadUtf8);
   Reject("a{x=\"\xf4\x90\x80\x80\"} 1\n# EOF\n", Format::kOpenMetrics, ScrapeError::kBadUtf8);  // > U+10FFFF
   const auto fams = Accept("a{x=\"caf\xc3\xa9 \xf0\x9f\x9a\x80\"} 1\n");

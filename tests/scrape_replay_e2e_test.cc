@@ -68,8 +68,10 @@ struct Watch {
     std::string targets = "targets:\n";
     for (const std::string& r : names)
       targets += "  - name: " + r + "\n    url: http://127.0.0.1:" + std::to_string(server->port()) + "/" + r + "\n";
-    watcher = std::make_unique<DaemonProcess>("engine:\n  model: none\nmonitor:\n  interval: 250ms\n  window: 3s\n"
-                                              "rules:\n  files: [" + dir.File("*.yaml") + "]\n" + targets);
+    watcher = std::make_unique<DaemonProcess>(
+        "engine:\n  model: none\nmonitor:\n  interval: 250ms\n  window: 3s\n"
+        "rules:\n  files: [" +
+        dir.File("*.yaml") + "]\n" + targets);
   }
   TempDir dir;
   std::map<std::string, Replay> replays;
@@ -79,7 +81,8 @@ struct Watch {
 
 // Each replay's expected rule fires on its target, is that instance's
 // primary diagnosis, and is not listed as undiagnosable there.
-void ExpectEachFires(httplib::Client& c, const std::vector<std::string>& names, int timeout_ms, const DaemonProcess& w) {
+void ExpectEachFires(httplib::Client& c, const std::vector<std::string>& names, int timeout_ms,
+                     const DaemonProcess& w) {
   std::map<std::string, std::string> want;
   for (const std::string& r : names)
     want[r] = YAML::LoadFile(kEtc + "/scenarios/replays/" + r + ".yaml")["expect"]["fires"][0].as<std::string>();
@@ -150,8 +153,7 @@ TEST(ScrapeReplayE2E, KvThrashingFiresOnEveryEngineFamilyThatCanShowIt) {
   const json report = GetJson(c, "/health/report");
   ASSERT_TRUE(report["instances"].is_array()) << report.dump();
   for (const auto& inst : report["instances"]) {
-    for (const auto& cd : inst["cannot_diagnose"])
-      EXPECT_NE(cd["rule"], "KVCacheThrashing") << inst.dump();
+    for (const auto& cd : inst["cannot_diagnose"]) EXPECT_NE(cd["rule"], "KVCacheThrashing") << inst.dump();
     ASSERT_TRUE(inst["primary"].is_object()) << inst.dump();
     EXPECT_EQ(inst["primary"].value("alert", ""), "KVCacheThrashing") << inst.dump();
   }

@@ -58,7 +58,8 @@ TEST(ServeE2E, AThousandConcurrentStreamsAllCompleteWhileTheMonitorAnswers) {
   if (!RaiseFdLimit(4096)) GTEST_SKIP() << "needs 4096 open files (RLIMIT_NOFILE hard limit too low)";
   // The default server settings: 64 workers, max_waiting_requests 4096; the
   // engine runs 128 sequences at once, so most of the thousand wait.
-  DaemonProcess d("engine:\n  model: builtin:tiny-llama\n  max_num_seqs: 128\n  num_blocks: 1024\n  max_model_len: 256\n");
+  DaemonProcess d(
+      "engine:\n  model: builtin:tiny-llama\n  max_num_seqs: 128\n  num_blocks: 1024\n  max_model_len: 256\n");
   ASSERT_TRUE(d.WaitReady()) << d.Log();
   cli::FleetOptions o;
   o.port = d.port();
@@ -72,7 +73,8 @@ TEST(ServeE2E, AThousandConcurrentStreamsAllCompleteWhileTheMonitorAnswers) {
   double waiting = -1, running = -1;
   const auto t0 = std::chrono::steady_clock::now();
   auto probe = [&](int in_flight) {
-    if (metrics_status != 0 || in_flight < 500 || std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(200))
+    if (metrics_status != 0 || in_flight < 500 ||
+        std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(200))
       return;
     auto c = d.Client();
     c.set_read_timeout(30, 0);
@@ -131,12 +133,15 @@ TEST(ServeE2E, PastMaxWaitingRequestsA429WithRetryAfterInTheOpenAIShape) {
     });
   }
   std::string m;
-  ASSERT_TRUE(WaitFor([&] {
-    auto r = d.Client().Get("/metrics");
-    if (!r) return false;
-    m = r->body;
-    return Sample(m, "vllm:num_requests_running") == 1 && Sample(m, "vllm:num_requests_waiting") == 2;
-  }, 60000)) << m;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto r = d.Client().Get("/metrics");
+        if (!r) return false;
+        m = r->body;
+        return Sample(m, "vllm:num_requests_running") == 1 && Sample(m, "vllm:num_requests_waiting") == 2;
+      },
+      60000))
+      << m;
   EXPECT_EQ(Sample(m, "vigil_requests_rejected_total", "reason=\"queue_full\""), 0);
 
   cli::FleetOptions o;

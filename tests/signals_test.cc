@@ -24,7 +24,7 @@ TEST(SignalsTest, CountersSurviveResetsAndRatesFollowTheWindow) {
   engine::EngineStats s;
   std::map<std::string, double> v;
   for (int t = 0; t <= 20; ++t) {
-    s.generation_tokens_total = 100 * t;  // 100 tokens/s
+    s.generation_tokens_total = 100 * t;          // 100 tokens/s
     if (t == 15) s.generation_tokens_total = 50;  // the engine restarted
     if (t > 15) s.generation_tokens_total = 50 + 100 * (t - 15);
     v = AsMap(d.Tick(t, s));
@@ -75,8 +75,8 @@ TEST(SignalsTest, UtilizationFitsTheDevice) {
   engine::EngineStats s;
   auto v = AsMap(cpu.Tick(0, s));
   EXPECT_EQ(v.count("utilization"), 0u) << "no interval yet";
-  s.busy_seconds_total = 0.9;                // wall time in steps: looks busy
-  s.engine_thread_cpu_seconds_total = 0.3;   // but the thread only ran 30% of the time
+  s.busy_seconds_total = 0.9;               // wall time in steps: looks busy
+  s.engine_thread_cpu_seconds_total = 0.3;  // but the thread only ran 30% of the time
   v = AsMap(cpu.Tick(1, s));
   EXPECT_DOUBLE_EQ(v["busy_fraction"], 0.9);
   EXPECT_DOUBLE_EQ(v["engine_cpu_utilization"], 0.3);
@@ -105,9 +105,9 @@ TEST(SignalsTest, UtilizationFitsTheDevice) {
 // The GPU's own figures pass through as read; every one is absent where NVML
 // gave none (a CPU engine, no NVML, a board without a power sensor).
 TEST(SignalsTest, GpuSignalsAreNvmlsOrAbsent) {
-  const char* gpu_signals[] = {"gpu_memory_used_bytes", "gpu_memory_total_bytes", "gpu_power_watts",
-                               "gpu_temperature_celsius", "gpu_sm_clock_hz", "gpu_throttled",
-                               "gpu_xid_errors_total", "gpu_ecc_errors_total"};
+  const char* gpu_signals[] = {"gpu_memory_used_bytes",   "gpu_memory_total_bytes", "gpu_power_watts",
+                               "gpu_temperature_celsius", "gpu_sm_clock_hz",        "gpu_throttled",
+                               "gpu_xid_errors_total",    "gpu_ecc_errors_total"};
   for (const char* name : gpu_signals) EXPECT_NE(FindSignal(name), nullptr) << name;
   EXPECT_EQ(FindSignal("gpu_xid_errors_total")->kind, SignalKind::kCounter);
   EXPECT_EQ(FindSignal("gpu_ecc_errors_total")->kind, SignalKind::kCounter);

@@ -31,7 +31,8 @@ TEST(SilencesTest, MatchersFollowAlertmanagerSemantics) {
   std::string id, warn;
   ASSERT_TRUE(store.Add(Make({"pathology=~kv_.*", "severity!=info"}, 100, 200), 100, &id, &warn).ok());
   EXPECT_EQ(warn, "");  // memory-only store: nothing to persist, nothing failed
-  EXPECT_EQ(store.Silencing({{"pathology", "kv_thrashing"}, {"severity", "critical"}}, 150), std::vector<std::string>{id});
+  EXPECT_EQ(store.Silencing({{"pathology", "kv_thrashing"}, {"severity", "critical"}}, 150),
+            std::vector<std::string>{id});
   EXPECT_TRUE(store.Silencing({{"pathology", "kv_thrashing"}, {"severity", "info"}}, 150).empty());
   EXPECT_TRUE(store.Silencing({{"pathology", "memory_leak"}}, 150).empty());
   EXPECT_TRUE(store.Silencing({{"pathology", "kv_thrashing"}}, 99).empty());   // pending
@@ -67,14 +68,18 @@ TEST(SilencesTest, JsonValidationNamesTheField) {
   Silence s;
   auto err = [&](const std::string& body) { return SilenceFromJson(json::parse(body), 100, &s).message(); };
   EXPECT_NE(err(R"({"endsAt":"2030-01-01T00:00:00Z"})").find("matchers"), std::string::npos);
-  EXPECT_NE(err(R"({"matchers":[{"name":"a"}],"endsAt":"2030-01-01T00:00:00Z"})").find("matchers[0]"), std::string::npos);
+  EXPECT_NE(err(R"({"matchers":[{"name":"a"}],"endsAt":"2030-01-01T00:00:00Z"})").find("matchers[0]"),
+            std::string::npos);
   EXPECT_NE(err(R"({"matchers":[{"name":"a","value":"b"}]})").find("endsAt"), std::string::npos);
   EXPECT_NE(err(R"({"matchers":[{"name":"a","value":"b"}],"endsAt":"tomorrow"})").find("RFC 3339"), std::string::npos);
-  EXPECT_NE(err(R"({"matchers":[{"name":"a","value":"b"}],"startsAt":"2030-01-02T00:00:00Z","endsAt":"2030-01-01T00:00:00Z"})")
-                .find("after startsAt"),
-            std::string::npos);
+  EXPECT_NE(
+      err(R"({"matchers":[{"name":"a","value":"b"}],"startsAt":"2030-01-02T00:00:00Z","endsAt":"2030-01-01T00:00:00Z"})")
+          .find("after startsAt"),
+      std::string::npos);
   ASSERT_TRUE(SilenceFromJson(json::parse(R"({"matchers":[{"name":"a","value":"b.*","isRegex":true}],
-      "endsAt":"2030-01-01T00:00:00Z","createdBy":"sre","comment":"deploy"})"), 100, &s).ok());
+      "endsAt":"2030-01-01T00:00:00Z","createdBy":"sre","comment":"deploy"})"),
+                              100, &s)
+                  .ok());
   EXPECT_EQ(s.starts_at, 100);  // defaults to now
   EXPECT_TRUE(s.matchers[0].is_regex);
   SilenceStore store("");
@@ -100,9 +105,10 @@ TEST(SilencesTest, OutOfRangeTimeFieldsAreNotTimes) {
   EXPECT_FALSE(ParseRfc3339("2030-01-01T00:00:-1Z", &t));
   EXPECT_TRUE(ParseRfc3339("2030-01-01T23:59:60.5Z", &t));  // a leap second
   Silence s;
-  Status st = SilenceFromJson(nlohmann::json::parse(
-                                  R"({"matchers":[{"name":"a","value":"b"}],"endsAt":"4062-06-30T23:59:922337203685477580859.999Z"})"),
-                              100, &s);
+  Status st = SilenceFromJson(
+      nlohmann::json::parse(
+          R"({"matchers":[{"name":"a","value":"b"}],"endsAt":"4062-06-30T23:59:922337203685477580859.999Z"})"),
+      100, &s);
   EXPECT_NE(st.message().find("endsAt: expected an RFC 3339 time"), std::string::npos) << st.ToString();
 }
 

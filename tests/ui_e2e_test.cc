@@ -41,7 +41,8 @@ std::string ScaledPack(TempDir& dir) {
     size_t last = 0;
     for (; it != std::sregex_iterator(); ++it) {
       const double s = std::stod((*it)[1]) * ((*it)[2] == "h" ? 3600 : (*it)[2] == "m" ? 60 : 1);
-      out += text.substr(last, it->position() - last) + "for: " + std::to_string(std::max(1, static_cast<int>(s / 30))) + "s";
+      out += text.substr(last, it->position() - last) +
+             "for: " + std::to_string(std::max(1, static_cast<int>(s / 30))) + "s";
       last = it->position() + it->length();
     }
     WriteFile(dir.File(f), out + text.substr(last));
@@ -65,7 +66,8 @@ class UiE2ETest : public ::testing::Test {
     ASSERT_TRUE(browser_) << why;
     browser_->Navigate("http://127.0.0.1:" + std::to_string(d.port()) + "/");
     ASSERT_TRUE(WaitFor([&] { return Js("return window.vigil && window.vigil.ready") == true; }, 30000))
-        << Js("return document.body.innerText") << "\n" << browser_->BrowserLog().dump();
+        << Js("return document.body.innerText") << "\n"
+        << browser_->BrowserLog().dump();
   }
   json Js(const std::string& script) { return browser_->Execute(script); }
   std::string Text(const std::string& css) {
@@ -96,9 +98,9 @@ class UiE2ETest : public ::testing::Test {
 
 TEST_F(UiE2ETest, IdleDaemonShowsHealthyWithoutConsoleErrors) {
   TempDir rules;
-  DaemonProcess d("engine:\n  model: builtin:tiny-llama\n  max_model_len: 512\nmonitor:\n  interval: 200ms\n" +
-                      ScaledPack(rules),
-                  Server());
+  DaemonProcess d(
+      "engine:\n  model: builtin:tiny-llama\n  max_model_len: 512\nmonitor:\n  interval: 200ms\n" + ScaledPack(rules),
+      Server());
   ASSERT_TRUE(d.WaitReady()) << d.Log();
   auto c = d.Client();
   auto page = c.Get("/");
@@ -124,7 +126,8 @@ TEST_F(UiE2ETest, IdleDaemonShowsHealthyWithoutConsoleErrors) {
   EXPECT_EQ(Js("return getComputedStyle(document.getElementById('captures-table')).display"), "none");
   ASSERT_TRUE(browser_->Type("#token", kToken)) << browser_->last_error();
   ASSERT_TRUE(browser_->Click("#token-set")) << browser_->last_error();
-  ASSERT_TRUE(WaitFor([&] { return Text("#captures-table").find("No capture yet") != std::string::npos; })) << Text("#error");
+  ASSERT_TRUE(WaitFor([&] { return Text("#captures-table").find("No capture yet") != std::string::npos; }))
+      << Text("#error");
   EXPECT_EQ(Js("return sessionStorage.getItem('vigil.adminToken')"), kToken);
   EXPECT_EQ(Js("return localStorage.getItem('vigil.adminToken')"), nullptr);
   Screenshot("ui-healthy.png");
@@ -133,12 +136,13 @@ TEST_F(UiE2ETest, IdleDaemonShowsHealthyWithoutConsoleErrors) {
 
 TEST_F(UiE2ETest, LeakShowsDiagnosisBandMarkerCaptureAndSilence) {
   TempDir rules;
-  DaemonProcess d("engine:\n  model: builtin:tiny-llama\n  max_model_len: 512\n  num_blocks: 512\n"
-                  "  faults:\n    leak_blocks_on_abort: 1.0\nmonitor:\n  interval: 200ms\n  window: 10s\n"
-                  "  detectors: {method: zscore}\n"  // events within seconds (novelty warms up for 300 ticks)
-                  "capture:\n  cooldown: {rule: 10m, global: 0s}\n" +
-                      ScaledPack(rules),
-                  Server());
+  DaemonProcess d(
+      "engine:\n  model: builtin:tiny-llama\n  max_model_len: 512\n  num_blocks: 512\n"
+      "  faults:\n    leak_blocks_on_abort: 1.0\nmonitor:\n  interval: 200ms\n  window: 10s\n"
+      "  detectors: {method: zscore}\n"  // events within seconds (novelty warms up for 300 ticks)
+      "capture:\n  cooldown: {rule: 10m, global: 0s}\n" +
+          ScaledPack(rules),
+      Server());
   ASSERT_TRUE(d.WaitReady()) << d.Log();
   Open(d);
   ASSERT_TRUE(browser_->Type("#token", kToken)) << browser_->last_error();
@@ -157,10 +161,13 @@ TEST_F(UiE2ETest, LeakShowsDiagnosisBandMarkerCaptureAndSilence) {
         req.path = "/v1/completions";
         req.set_header("Authorization", "Bearer sk-test-key");
         req.set_header("Content-Type", "application/json");
-        req.body = R"({"prompt":"the dashboard should show this leak","max_tokens":48,"stream":true,"ignore_eos":true})";
+        req.body =
+            R"({"prompt":"the dashboard should show this leak","max_tokens":48,"stream":true,"ignore_eos":true})";
         int chunks = 0;
         const bool hang_up = (i + k) % 3 == 0;
-        req.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) { return !stop && !(hang_up && ++chunks >= 3); };
+        req.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) {
+          return !stop && !(hang_up && ++chunks >= 3);
+        };
         httplib::Response res;
         httplib::Error err;
         c.send(req, res, err);
@@ -177,7 +184,8 @@ TEST_F(UiE2ETest, LeakShowsDiagnosisBandMarkerCaptureAndSilence) {
   auto api = d.Client();
 
   // The API first, then the page within a few of its 2 s refreshes.
-  ASSERT_TRUE(WaitFor([&] { return api.Get("/health/report")->body.find("\"OrphanedKVBlocks\"") != std::string::npos; }, 60000))
+  ASSERT_TRUE(
+      WaitFor([&] { return api.Get("/health/report")->body.find("\"OrphanedKVBlocks\"") != std::string::npos; }, 60000))
       << api.Get("/api/v1/alerts")->body << d.Log();
   const json report = json::parse(api.Get("/health/report")->body);
   const std::string primary = report["primary"]["alert"];
@@ -185,25 +193,43 @@ TEST_F(UiE2ETest, LeakShowsDiagnosisBandMarkerCaptureAndSilence) {
   EXPECT_EQ(Text("#status"), "CRITICAL");
   EXPECT_TRUE(WaitFor([&] { return Text("#alerts-table").find("OrphanedKVBlocks") != std::string::npos; }, 10000));
   EXPECT_NE(Text("#alerts-table").find("firing"), std::string::npos) << Text("#alerts-table");
-  EXPECT_TRUE(WaitFor([&] { return Js("return [...document.querySelectorAll('.chart')].some(c => Number(c.dataset.bands) > 0)") == true; }, 10000));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return Js("return [...document.querySelectorAll('.chart')].some(c => Number(c.dataset.bands) > 0)") == true;
+      },
+      10000));
 
   // An anomaly event from the API, as a marker on a chart of its signal
   // (added from the signal picker when no default chart shows it).
   std::string signal;
-  ASSERT_TRUE(WaitFor([&] {
-    const json a = json::parse(api.Get("/api/v1/anomalies")->body)["anomalies"];
-    for (const json& e : a)
-      if (e["detector"] == "zscore" || e["detector"] == "novelty" || e["detector"] == "trend") return !(signal = e["signals"][0]).empty();
-    return false;
-  }, 60000)) << api.Get("/api/v1/anomalies")->body;
-  const std::string has_chart = "return [...document.querySelectorAll('.chart')].some(c => c.dataset.signals.split(',').includes(arguments[0]))";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const json a = json::parse(api.Get("/api/v1/anomalies")->body)["anomalies"];
+        for (const json& e : a)
+          if (e["detector"] == "zscore" || e["detector"] == "novelty" || e["detector"] == "trend")
+            return !(signal = e["signals"][0]).empty();
+        return false;
+      },
+      60000))
+      << api.Get("/api/v1/anomalies")->body;
+  const std::string has_chart =
+      "return [...document.querySelectorAll('.chart')].some(c => c.dataset.signals.split(',').includes(arguments[0]))";
   if (browser_->Execute(has_chart, {signal}) != true) {
     browser_->Execute("document.getElementById('add-signal').value = arguments[0]", {signal});
     ASSERT_TRUE(browser_->Click("#add-chart")) << browser_->last_error();
   }
-  EXPECT_TRUE(WaitFor([&] {
-    return browser_->Execute("return [...document.querySelectorAll('.chart')].some(c => c.dataset.signals.split(',').includes(arguments[0]) && Number(c.dataset.markers) > 0 && c.querySelectorAll('.dygraph-annotation').length > 0)", {signal}) == true;
-  }, 10000)) << signal << " " << Js("return [...document.querySelectorAll('.chart')].map(c => c.dataset.signals + ':' + c.dataset.markers + '/' + c.querySelectorAll('.dygraph-annotation').length).join(' ')");
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return browser_->Execute(
+                   "return [...document.querySelectorAll('.chart')].some(c => "
+                   "c.dataset.signals.split(',').includes(arguments[0]) && Number(c.dataset.markers) > 0 && "
+                   "c.querySelectorAll('.dygraph-annotation').length > 0)",
+                   {signal}) == true;
+      },
+      10000))
+      << signal << " "
+      << Js("return [...document.querySelectorAll('.chart')].map(c => c.dataset.signals + ':' + c.dataset.markers + "
+            "'/' + c.querySelectorAll('.dygraph-annotation').length).join(' ')");
   EXPECT_TRUE(WaitFor([&] { return Text("#anomalies-table").find(signal) != std::string::npos; }, 10000));
   Screenshot("ui-firing.png");
 
@@ -231,32 +257,42 @@ TEST_F(UiE2ETest, LeakShowsDiagnosisBandMarkerCaptureAndSilence) {
   // Clicked while no capture runs (a rule's capture may hold the profiler:
   // the daemon answers 409 then), and again at most every 3 s.
   auto last_click = std::chrono::steady_clock::now() - std::chrono::seconds(10);
-  ASSERT_TRUE(WaitFor([&] {
-    if (manual("")) return true;
-    if (!running() && std::chrono::steady_clock::now() - last_click > std::chrono::seconds(3)) {
-      EXPECT_TRUE(browser_->Click("#capture-start")) << browser_->last_error();
-      last_click = std::chrono::steady_clock::now();
-    }
-    return false;
-  }, 60000)) << captures().dump() << Text("#error");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        if (manual("")) return true;
+        if (!running() && std::chrono::steady_clock::now() - last_click > std::chrono::seconds(3)) {
+          EXPECT_TRUE(browser_->Click("#capture-start")) << browser_->last_error();
+          last_click = std::chrono::steady_clock::now();
+        }
+        return false;
+      },
+      60000))
+      << captures().dump() << Text("#error");
   ASSERT_TRUE(WaitFor([&] { return manual("complete"); }, 60000)) << captures().dump();
-  ASSERT_TRUE(WaitFor([&] { return Js("return document.querySelectorAll('#capture-detail .breakdown span').length > 0") == true; }, 15000))
+  ASSERT_TRUE(WaitFor(
+      [&] { return Js("return document.querySelectorAll('#capture-detail .breakdown span').length > 0") == true; },
+      15000))
       << Text("#capture-detail") << Text("#error");
   EXPECT_EQ(Js("return document.querySelectorAll('#capture-detail .top-ops tbody tr').length > 0"), true);
   EXPECT_NE(Text("#capture-detail").find("Perfetto"), std::string::npos);
 
   // A silence from the page's form reaches the API.
-  ASSERT_TRUE(browser_->Type("#silence-matchers", "alertname=\"OrphanedKVBlocks\", target=\"local\"")) << browser_->last_error();
+  ASSERT_TRUE(browser_->Type("#silence-matchers", "alertname=\"OrphanedKVBlocks\", target=\"local\""))
+      << browser_->last_error();
   ASSERT_TRUE(browser_->Type("#silence-comment", "known leak, fix deploying")) << browser_->last_error();
   ASSERT_TRUE(browser_->Click("#silence-create")) << browser_->last_error();
   json silences;
-  ASSERT_TRUE(WaitFor([&] {
-    silences = json::parse(api.Get("/api/v1/silences", admin)->body);
-    return silences.dump().find("known leak, fix deploying") != std::string::npos;
-  }, 10000)) << silences.dump() << Text("#error");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        silences = json::parse(api.Get("/api/v1/silences", admin)->body);
+        return silences.dump().find("known leak, fix deploying") != std::string::npos;
+      },
+      10000))
+      << silences.dump() << Text("#error");
   EXPECT_NE(silences.dump().find("OrphanedKVBlocks"), std::string::npos);
   EXPECT_TRUE(WaitFor([&] { return Text("#silences-table").find("known leak") != std::string::npos; }, 10000));
-  EXPECT_TRUE(WaitFor([&] { return Text("#alerts-table").find("silenced") != std::string::npos; }, 10000)) << Text("#alerts-table");
+  EXPECT_TRUE(WaitFor([&] { return Text("#alerts-table").find("silenced") != std::string::npos; }, 10000))
+      << Text("#alerts-table");
   EXPECT_EQ(Errors(), "");
 }
 
@@ -274,9 +310,11 @@ TEST_F(UiE2ETest, DaemonTextIsNeverHtml) {
           summary: '<img src=x onerror="window.pwned = 1">summary'
           recommendation: '<script>window.pwned = 2</script>'
 )yaml");
-  DaemonProcess d("engine:\n  model: builtin:tiny-llama\n  max_model_len: 512\nmonitor:\n  interval: 200ms\n"
-                  "rules:\n  files: [" + rules.File("markup.yaml") + "]\n",
-                  Server());
+  DaemonProcess d(
+      "engine:\n  model: builtin:tiny-llama\n  max_model_len: 512\nmonitor:\n  interval: 200ms\n"
+      "rules:\n  files: [" +
+          rules.File("markup.yaml") + "]\n",
+      Server());
   ASSERT_TRUE(d.WaitReady()) << d.Log();
   Open(d);
   ASSERT_TRUE(WaitFor([&] { return Text("#primary").find("Markup") != std::string::npos; }, 15000)) << Text("#primary");
@@ -284,7 +322,9 @@ TEST_F(UiE2ETest, DaemonTextIsNeverHtml) {
   EXPECT_NE(Text("#primary").find("<img src=x onerror="), std::string::npos) << Text("#primary");
   EXPECT_NE(Text("#primary").find("<script>"), std::string::npos);
   EXPECT_NE(Text("#primary").find("(<i>p</i>)"), std::string::npos);
-  EXPECT_EQ(Js("return document.querySelectorAll('#now img, #now script, #now i, #alerts img, #alerts script, #alerts i').length"), 0);
+  EXPECT_EQ(Js("return document.querySelectorAll('#now img, #now script, #now i, #alerts img, #alerts script, #alerts "
+               "i').length"),
+            0);
   EXPECT_EQ(Js("return window.pwned === undefined"), true);
   EXPECT_EQ(Errors(), "");
 }

@@ -29,9 +29,7 @@ int Detect(const std::string& args, std::vector<Row>* rows) {
   std::ifstream in(out);
   std::string line;
   std::getline(in, line);
-  if (rc == 0) {
-    EXPECT_EQ(line, "timestamp,value,score,anomaly");
-  }
+  if (rc == 0) { EXPECT_EQ(line, "timestamp,value,score,anomaly"); }
   while (std::getline(in, line)) {
     size_t c3 = line.rfind(','), c2 = line.rfind(',', c3 - 1);
     rows->push_back({std::stod(line.substr(c2 + 1, c3 - c2 - 1)), std::stoi(line.substr(c3 + 1))});
@@ -80,9 +78,7 @@ TEST(VigilctlDetectTest, ScoresAreInUnitRangeAndAgreeWithTheFlag) {
     ASSERT_GE(rows[i].score, 0);
     ASSERT_LE(rows[i].score, 1);
     EXPECT_EQ(rows[i].anomaly == 1, rows[i].score > 0.5) << i;  // 0.5 is the threshold
-    if (i < 20) {
-      EXPECT_EQ(rows[i].score, 0) << "scored before min_samples";
-    }
+    if (i < 20) { EXPECT_EQ(rows[i].score, 0) << "scored before min_samples"; }
   }
 }
 
@@ -162,7 +158,8 @@ TEST(VigilctlDetectTest, CorpusHarnessWritesNabResultsAndScoresThem) {
   EXPECT_GT(low_fn, 85) << text;
   // Without a corpus' labels, --score is a clear error.
   EXPECT_NE(std::system((std::string(VIGILCTL_PATH) + " detect --corpus " + corpus + "/data --results " + results +
-                         " --score >/dev/null 2>&1").c_str()),
+                         " --score >/dev/null 2>&1")
+                            .c_str()),
             0);
 }
 

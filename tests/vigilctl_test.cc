@@ -37,8 +37,8 @@ TEST(VigilctlTest, GenerateBatchesSeveralPromptsAndMatchesHF) {
   Golden g("qwen2");
   std::string out;
   ASSERT_EQ(RunVigilctl("generate --model " + ModelDir("qwen2") + " --prompt-ids " + Join(g.Ids("greedy_prompt.0")) +
-                    " --prompt-ids " + Join(g.Ids("greedy_prompt.1")) + " --max-tokens 16 --ignore-eos",
-                &out),
+                            " --prompt-ids " + Join(g.Ids("greedy_prompt.1")) + " --max-tokens 16 --ignore-eos",
+                        &out),
             0);
   std::istringstream lines(out);
   std::string line;
@@ -56,7 +56,8 @@ TEST(VigilctlTest, LogitsWritesASafetensorsFile) {
   vigil::testing::TempDir dir;
   std::string out;
   const std::string file = dir.File("logits.safetensors");
-  ASSERT_EQ(RunVigilctl("logits --model " + ModelDir("gpt2") + " --prompt-ids " + Join(g.Ids("input_ids.3")) + " --out " + file,
+  ASSERT_EQ(RunVigilctl(
+                "logits --model " + ModelDir("gpt2") + " --prompt-ids " + Join(g.Ids("input_ids.3")) + " --out " + file,
                 &out),
             0);
   std::unique_ptr<engine::SafetensorsFile> f;
@@ -87,8 +88,9 @@ TEST(VigilctlTest, BadArgumentsExitTwo) {
 // Every command and subcommand, with flags (and positionals, subcommands)
 // its --help must name. Commands this build lacks are skipped.
 const std::vector<std::pair<std::string, std::vector<std::string>>> kCommands = {
-    {"generate", {"--prompt-ids", "--model", "--device", "--dtype", "--block-size", "--num-blocks", "--max-model-len",
-                  "--max-tokens", "--temperature", "--top-p", "--top-k", "--seed", "--ignore-eos"}},
+    {"generate",
+     {"--prompt-ids", "--model", "--device", "--dtype", "--block-size", "--num-blocks", "--max-model-len",
+      "--max-tokens", "--temperature", "--top-p", "--top-k", "--seed", "--ignore-eos"}},
     {"logits", {"--prompt-ids", "--out", "--model", "--device", "--dtype"}},
     {"tokenize", {"--tokenizer", "--text", "--file"}},
     {"detect", {"--input", "--output", "--detector", "--window", "--threshold", "--min-samples", "--direction"}},
@@ -106,9 +108,27 @@ const std::vector<std::pair<std::string, std::vector<std::string>>> kCommands = 
     {"capture list", {"--json", "--url", "--token-file"}},
     {"capture get", {"ID", "--out", "--url", "--token-file"}},
     {"capture summary", {"ID|FILE", "--json", "--url", "--token-file"}},
-    {"load", {"--url", "--model", "--api-key", "--scenario", "--scale", "--concurrency", "--rate", "--requests",
-              "--duration", "--prompt-tokens", "--prompt-tokens-stddev", "--max-tokens", "--shared-prefix-tokens",
-              "--seed", "--vocab", "--disconnect-fraction", "--disconnect-after", "--stream", "--no-stream", "--json"}},
+    {"load",
+     {"--url",
+      "--model",
+      "--api-key",
+      "--scenario",
+      "--scale",
+      "--concurrency",
+      "--rate",
+      "--requests",
+      "--duration",
+      "--prompt-tokens",
+      "--prompt-tokens-stddev",
+      "--max-tokens",
+      "--shared-prefix-tokens",
+      "--seed",
+      "--vocab",
+      "--disconnect-fraction",
+      "--disconnect-after",
+      "--stream",
+      "--no-stream",
+      "--json"}},
     {"scenario", {"run"}},
     {"scenario run", {"NAME|FILE", "--watch", "--json", "--verbose", "--keep", "--scenarios", "--rules", "--vigild"}},
     {"completion", {"bash"}},
@@ -137,7 +157,8 @@ TEST(VigilctlHelpTest, EveryCommandsHelpExitsZeroAndNamesItsFlags) {
     std::string out;
     ASSERT_EQ(RunVigilctl(command + " --help", &out), 0) << command;
     EXPECT_NE(out.find("Usage: vigilctl " + command), std::string::npos) << out;
-    for (const auto& f : flags) EXPECT_NE(out.find(f), std::string::npos) << command << " --help lacks " << f << ":\n" << out;
+    for (const auto& f : flags)
+      EXPECT_NE(out.find(f), std::string::npos) << command << " --help lacks " << f << ":\n" << out;
     // One line per flag, each with a description.
     for (const auto& f : flags) {
       if (f[0] != '-') continue;
@@ -175,9 +196,7 @@ TEST(VigilctlHelpTest, BashCompletionCompletesCommandsAndFlags) {
     EXPECT_EQ(complete("vigilctl rules export --for"), "--format --for-scale");
     EXPECT_EQ(complete("vigilctl rules export a.yaml"), "");  // files, by bash itself
   }
-  if (Built("silence")) {
-    EXPECT_EQ(complete("vigilctl silence add --tok"), "--token-file");
-  }
+  if (Built("silence")) { EXPECT_EQ(complete("vigilctl silence add --tok"), "--token-file"); }
 }
 
 TEST(VigilctlHelpTest, AnUnknownFlagExitsTwoNamingIt) {
@@ -223,7 +242,8 @@ TEST(VigilctlRulesTest, CheckPassesThePackAndFailsABadFile) {
             0);
   EXPECT_NE(out.find("15 rules: OK"), std::string::npos) << out;  // the pathology pack
   vigil::testing::TempDir dir;
-  vigil::testing::WriteFile(dir.File("bad.yaml"), "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: ttft_p69 > 1\n");
+  vigil::testing::WriteFile(dir.File("bad.yaml"),
+                            "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: ttft_p69 > 1\n");
   EXPECT_EQ(RunVigilctl("rules check " + dir.File("bad.yaml"), &out), 1);
 }
 #endif

@@ -42,9 +42,11 @@ const char* kTargetEngine = "engine:\n  model: builtin:tiny-llama\n  num_blocks:
 
 std::string WatcherYaml(const TempDir& dir, int target_port, const std::string& target_extra = "") {
   return "engine:\n  model: none\nmonitor:\n  interval: 100ms\n  window: 2s\n"
-         "rules:\n  files: [" + dir.File("rules.yaml") + "]\n"
-         "targets:\n  - name: backend\n    url: http://127.0.0.1:" + std::to_string(target_port) +
-         "\n    scrape_timeout: 500ms\n" + target_extra;
+         "rules:\n  files: [" +
+         dir.File("rules.yaml") +
+         "]\n"
+         "targets:\n  - name: backend\n    url: http://127.0.0.1:" +
+         std::to_string(target_port) + "\n    scrape_timeout: 500ms\n" + target_extra;
 }
 
 const char* kWatchRules = R"(groups:
@@ -72,7 +74,8 @@ TEST(WatchE2ETest, ASidecarSeesItsTargetGoDownAndComeBack) {
   ASSERT_TRUE(WaitFor([&] {
     targets = GetJson(c, "/api/v1/targets");
     return targets.is_object() && !targets["data"].empty() && targets["data"][0]["up"] == true;
-  })) << targets.dump() << watcher.Log();
+  })) << targets.dump()
+      << watcher.Log();
   EXPECT_EQ(targets["data"][0]["kind"], "vigil");
   EXPECT_EQ(targets["data"][0]["instances"], json::array({"backend"}));
   EXPECT_GT(targets["data"][0]["samples"].get<int>(), 50);
@@ -119,12 +122,13 @@ TEST(WatchE2ETest, AHungEngineBehindALiveServerFiresEngineStalled) {
   std::thread req([port = target.port()] {
     httplib::Client t("127.0.0.1", port);
     t.set_read_timeout(25);
-    t.Post("/v1/completions", R"({"model": "builtin:tiny-llama", "prompt": "hello", "max_tokens": 2})", "application/json");
+    t.Post("/v1/completions", R"({"model": "builtin:tiny-llama", "prompt": "hello", "max_tokens": 2})",
+           "application/json");
   });
   const bool fired = WaitFor([&] { return Firing(c, "EngineStalled", "backend") == 1; }, 15000);
   EXPECT_TRUE(fired) << GetJson(c, "/api/v1/rules").dump() << watcher.Log();
   EXPECT_EQ(GetJson(c, "/api/v1/targets")["data"][0]["up"], true);  // the server itself answers
-  target.Signal(SIGKILL);  // ends the hung request
+  target.Signal(SIGKILL);                                           // ends the hung request
   req.join();
 }
 
@@ -154,7 +158,8 @@ TEST(WatchE2ETest, ACaptureThroughTheTargetsProfilerEndpointsIsSummarized) {
   ASSERT_TRUE(WaitFor([&] {
     list = GetJson(c, "/api/v1/captures");
     return list.is_object() && !list["data"].empty() && list["data"][0]["status"] != "running";
-  })) << list.dump() << watcher.Log();
+  })) << list.dump()
+      << watcher.Log();
   const json& cap = list["data"][0];
   EXPECT_EQ(cap["status"], "done") << cap.dump();
   EXPECT_EQ(cap["target"], "backend");

@@ -50,16 +50,23 @@ class WebDriver {
     }
     d->http_ = std::make_unique<httplib::Client>("127.0.0.1", d->port_);
     d->http_->set_read_timeout(60, 0);
-    const bool up = WaitFor([&] {
-      auto r = d->http_->Get("/status");
-      if (!r || r->status != 200) return false;
-      const json j = json::parse(r->body, nullptr, false);
-      return j.is_object() && j.value("value", json::object()).value("ready", false);
-    }, 20000);
+    const bool up = WaitFor(
+        [&] {
+          auto r = d->http_->Get("/status");
+          if (!r || r->status != 200) return false;
+          const json j = json::parse(r->body, nullptr, false);
+          return j.is_object() && j.value("value", json::object()).value("ready", false);
+        },
+        20000);
     if (!up) return *why = "chromedriver did not start (" + d->log_ + ")", nullptr;
     // Root in a container: no sandbox; /dev/shm may be tiny.
-    json args = {"--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-extensions", "--user-data-dir=" + profile_dir + "/chromium",
+    json args = {"--headless=new",
+                 "--no-sandbox",
+                 "--disable-gpu",
+                 "--disable-dev-shm-usage",
+                 "--no-first-run",
+                 "--disable-extensions",
+                 "--user-data-dir=" + profile_dir + "/chromium",
                  "--window-size=" + std::to_string(width) + "," + std::to_string(height)};
     json caps = {{"capabilities",
                   {{"alwaysMatch",
@@ -88,8 +95,7 @@ class WebDriver {
     if (!r) return {{"error", "chromedriver: " + httplib::to_string(r.error())}};
     json j = json::parse(r->body, nullptr, false);
     if (j.is_discarded()) return {{"error", "chromedriver answered " + r->body.substr(0, 200)}};
-    return j.contains("value") && j["value"].is_object() && j["value"].contains("sessionId") ? j["value"]
-                                                                                              : j;
+    return j.contains("value") && j["value"].is_object() && j["value"].contains("sessionId") ? j["value"] : j;
   }
   json Value(const std::string& method, const std::string& suffix, const json& body = json::object()) {
     json r = Call(method, session_ + suffix, body);

@@ -20,8 +20,7 @@ namespace {
 
 using json = nlohmann::json;
 
-const char* kGpt2Pattern =
-    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+const char* kGpt2Pattern = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
 void AppendUtf8(uint32_t cp, std::string* out) {
   if (cp < 0x80) {
@@ -43,7 +42,7 @@ void AppendUtf8(uint32_t cp, std::string* out) {
 
 // GPT-2's bytes_to_unicode(): printable bytes map to themselves, the rest to 256+n.
 struct ByteMap {
-  std::string encode[256];                     // byte -> UTF-8 of its code point
+  std::string encode[256];                       // byte -> UTF-8 of its code point
   std::unordered_map<uint32_t, uint8_t> decode;  // code point -> byte
   ByteMap() {
     std::vector<bool> direct(256, false);
@@ -164,8 +163,8 @@ class BpeTokenizer final : public Tokenizer {
 };
 
 Status Unsupported(const std::string& source, const std::string& what) {
-  return Status::Unimplemented(source + ": " + what +
-                               " is not supported (Vigil reads byte-level BPE tokenizers: GPT-2, Llama-3, Qwen2 style)");
+  return Status::Unimplemented(
+      source + ": " + what + " is not supported (Vigil reads byte-level BPE tokenizers: GPT-2, Llama-3, Qwen2 style)");
 }
 
 Status BpeTokenizer::Init(const json& j, const std::string& source) {
@@ -207,7 +206,8 @@ Status BpeTokenizer::Init(const json& j, const std::string& source) {
     return Unsupported(source, "pre-tokenizer \"" + (pre.is_object() ? pre.value("type", "?") : "none") + "\"");
   }
   const json dec = j.value("decoder", json());
-  if (!dec.is_object() || dec.value("type", "") != "ByteLevel") return Unsupported(source, "decoder other than ByteLevel");
+  if (!dec.is_object() || dec.value("type", "") != "ByteLevel")
+    return Unsupported(source, "decoder other than ByteLevel");
   VIGIL_RETURN_IF_ERROR(regex_.Compile(pattern).WithContext(source));
 
   if (!m.contains("vocab") || !m["vocab"].is_object()) return Status::InvalidArgument(source + ": model has no vocab");
@@ -224,7 +224,8 @@ Status BpeTokenizer::Init(const json& j, const std::string& source) {
       if (!a.contains("id") || !a["id"].is_number_integer() || !a.contains("content") || !a["content"].is_string())
         return Status::InvalidArgument(source + ": an added_tokens entry lacks id or content");
       if (a["id"].get<int64_t>() < 0 || a["id"].get<int64_t>() > INT32_MAX)
-        return Status::InvalidArgument(source + ": added token \"" + a["content"].get<std::string>() + "\" has no valid id");
+        return Status::InvalidArgument(source + ": added token \"" + a["content"].get<std::string>() +
+                                       "\" has no valid id");
       Added t{a["id"].get<int32_t>(), a["content"].get<std::string>(), a.value("special", false)};
       if (t.content.empty()) continue;
       max_id = std::max(max_id, t.id);
@@ -247,9 +248,11 @@ Status BpeTokenizer::Init(const json& j, const std::string& source) {
     is_added_[static_cast<size_t>(a.id)] = true;
   }
   // Longest added token first, so "<|a|><|ab|>"-style overlaps resolve as HF does.
-  std::sort(added_.begin(), added_.end(), [](const Added& x, const Added& y) { return x.content.size() > y.content.size(); });
+  std::sort(added_.begin(), added_.end(),
+            [](const Added& x, const Added& y) { return x.content.size() > y.content.size(); });
 
-  if (!m.contains("merges") || !m["merges"].is_array()) return Status::InvalidArgument(source + ": model has no merges");
+  if (!m.contains("merges") || !m["merges"].is_array())
+    return Status::InvalidArgument(source + ": model has no merges");
   int32_t rank = 0;
   for (const json& mg : m["merges"]) {
     std::string key;
@@ -272,7 +275,9 @@ void BpeTokenizer::Bpe(const std::string& mapped, std::vector<int32_t>* ids) con
   for (size_t i = 0; i < mapped.size();) {
     size_t n = 1;
     const auto c = static_cast<unsigned char>(mapped[i]);
-    if (c >= 0xF0) n = 4; else if (c >= 0xE0) n = 3; else if (c >= 0xC0) n = 2;
+    if (c >= 0xF0) n = 4;
+    else if (c >= 0xE0) n = 3;
+    else if (c >= 0xC0) n = 2;
     syms.push_back({i, n, static_cast<int>(syms.size()) - 1, static_cast<int>(syms.size()) + 1});
     i += n;
   }
@@ -318,7 +323,9 @@ void BpeTokenizer::Bpe(const std::string& mapped, std::vector<int32_t>* ids) con
       for (size_t k = 0; k < tok.size();) {
         size_t n = 1;
         const auto ch = static_cast<unsigned char>(tok[k]);
-        if (ch >= 0xF0) n = 4; else if (ch >= 0xE0) n = 3; else if (ch >= 0xC0) n = 2;
+        if (ch >= 0xF0) n = 4;
+        else if (ch >= 0xE0) n = 3;
+        else if (ch >= 0xC0) n = 2;
         auto one = vocab_.find(tok.substr(k, n));
         if (one != vocab_.end()) ids->push_back(one->second);
         k += n;
@@ -390,7 +397,8 @@ Status BpeTokenizer::Encode(std::string_view text, std::vector<int32_t>* ids) co
 Status BpeTokenizer::DecodeBytes(const std::vector<int32_t>& ids, std::string* bytes, bool skip_special) const {
   const ByteMap& bm = Bytes();
   for (int32_t id : ids) {
-    if (id < 0 || id >= vocab_size()) return Status::InvalidArgument("token id " + std::to_string(id) + " is not in the vocabulary");
+    if (id < 0 || id >= vocab_size())
+      return Status::InvalidArgument("token id " + std::to_string(id) + " is not in the vocabulary");
     const std::string& tok = id_to_token_[static_cast<size_t>(id)];
     if (is_added_[static_cast<size_t>(id)]) {
       if (!(skip_special && is_special_[static_cast<size_t>(id)])) bytes->append(tok);
@@ -400,11 +408,21 @@ Status BpeTokenizer::DecodeBytes(const std::vector<int32_t>& ids, std::string* b
       const auto c = static_cast<unsigned char>(tok[k]);
       uint32_t cp;
       size_t n;
-      if (c < 0x80) { cp = c; n = 1; }
-      else if (c < 0xE0) { cp = c & 0x1F; n = 2; }
-      else if (c < 0xF0) { cp = c & 0x0F; n = 3; }
-      else { cp = c & 0x07; n = 4; }
-      for (size_t q = 1; q < n && k + q < tok.size(); ++q) cp = (cp << 6) | (static_cast<unsigned char>(tok[k + q]) & 0x3F);
+      if (c < 0x80) {
+        cp = c;
+        n = 1;
+      } else if (c < 0xE0) {
+        cp = c & 0x1F;
+        n = 2;
+      } else if (c < 0xF0) {
+        cp = c & 0x0F;
+        n = 3;
+      } else {
+        cp = c & 0x07;
+        n = 4;
+      }
+      for (size_t q = 1; q < n && k + q < tok.size(); ++q)
+        cp = (cp << 6) | (static_cast<unsigned char>(tok[k + q]) & 0x3F);
       auto it = bm.decode.find(cp);
       if (it != bm.decode.end()) bytes->push_back(static_cast<char>(it->second));
       k += n;
@@ -419,9 +437,7 @@ Status Tokenizer::FromJson(const std::string& text, const std::string& source, s
   json j;
   try {
     j = json::parse(text);
-  } catch (const std::exception& e) {
-    return Status::InvalidArgument(source + ": not valid JSON: " + e.what());
-  }
+  } catch (const std::exception& e) { return Status::InvalidArgument(source + ": not valid JSON: " + e.what()); }
   auto t = std::make_unique<BpeTokenizer>();
   // Init reads fields with get<>(), which throws on a wrong type ("type": 1).
   try {

@@ -10,10 +10,16 @@ int SeqLen(std::string_view s, size_t i) {
   int n;
   uint32_t min;
   if (c < 0x80) return 1;
-  if ((c & 0xE0) == 0xC0) { n = 2; min = 0x80; }
-  else if ((c & 0xF0) == 0xE0) { n = 3; min = 0x800; }
-  else if ((c & 0xF8) == 0xF0) { n = 4; min = 0x10000; }
-  else return 0;
+  if ((c & 0xE0) == 0xC0) {
+    n = 2;
+    min = 0x80;
+  } else if ((c & 0xF0) == 0xE0) {
+    n = 3;
+    min = 0x800;
+  } else if ((c & 0xF8) == 0xF0) {
+    n = 4;
+    min = 0x10000;
+  } else return 0;
   uint32_t cp = c & (0x3F >> (n - 1));
   for (int k = 1; k < n; ++k) {
     if (i + k >= s.size()) return -1;
@@ -31,7 +37,7 @@ size_t CompleteUtf8Prefix(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     int n = SeqLen(s, i);
-    if (n == -1) return i;  // wait for the rest
+    if (n == -1) return i;                     // wait for the rest
     i += n == 0 ? 1 : static_cast<size_t>(n);  // invalid bytes pass (they become U+FFFD)
   }
   return i;
