@@ -26,6 +26,7 @@ PACKAGES=(
 TEST_PACKAGES=(prometheus prometheus-alertmanager python3
   chromium chromium-driver fonts-dejavu-core  # the dashboard's tests in a real headless browser
   clang                                       # ctest thread_safety: clang's -Wthread-safety over every source
+  clang-format                                # ctest clang_format: every C++ file as .clang-format has it
   debhelper help2man                          # ctest system: the .deb (packaging/)
   debootstrap systemd-container)              # ctest system: a booted Debian 12 container (tests/system/)
 
