@@ -146,10 +146,17 @@ double NoveltyDetector::Nearest(const Packed& q, double range, NoveltyResult* r)
 NoveltyResult NoveltyDetector::Observe(double x) {
   NoveltyResult r;
   if (!std::isfinite(x)) return r;
+  // The range so far, before x (a value far outside it is itself novel).
+  // The previous value joins it now, unless it came within `unlearned`
+  // observations of an episode's opening: a fault does not redefine the
+  // series' scale, or one huge outlier would hide every later, smaller one.
   if (n_ == 0) lo_ = hi_ = x;
-  const double range = hi_ - lo_;  // before x: a value far outside it is itself novel
-  lo_ = std::min(lo_, x);
-  hi_ = std::max(hi_, x);
+  if (n_ > 0 && (!cfg_.faults_keep_range || since_open_ >= cfg_.unlearned)) {
+    lo_ = std::min(lo_, prev_);
+    hi_ = std::max(hi_, prev_);
+  }
+  prev_ = x;
+  const double range = hi_ - lo_;
   recent_[n_ % window_] = x;
   ++n_;
   if (n_ < window_) return r;

@@ -6,7 +6,8 @@
 //     summarised as 8 chunk means, fine for the newest values and coarser
 //     before them) is from its nearest neighbour among the last `memory`
 //     shapes, in units of the range the series has shown so far (the data's
-//     own scale, learned online: no look-ahead);
+//     own scale, learned online: no look-ahead; values at the start of an
+//     episode do not widen it);
 //  2. likelihood: the Gaussian tail probability of that raw score against
 //     the raw scores' own long-term mean and spread (after HTM's anomaly
 //     likelihood), mapped to [0,1] on a log scale: 0.5 is a 1e-5 tail,
@@ -40,6 +41,9 @@ struct NoveltyConfig {
   double close = 0.1;        // ... below which it starts to settle
   int settle = 10;           // observations below `close` that close it
   int refractory = 150;      // observations after an opening before another may open
+  // Values within `unlearned` observations of an opening do not widen the
+  // range (the scale): one huge fault would otherwise hide later ones.
+  bool faults_keep_range = true;
 };
 
 struct NoveltyResult {
@@ -80,7 +84,8 @@ class NoveltyDetector {
   NoveltyConfig cfg_;
   size_t window_ = 0;
   uint64_t n_ = 0;
-  double lo_ = 0, hi_ = 0;       // range so far
+  double lo_ = 0, hi_ = 0;       // range so far (without the newest value and faults)
+  double prev_ = 0;              // the newest value, not yet in the range
   std::vector<double> recent_;   // ring of the last window_ values
   std::vector<int16_t> shapes_;  // ring of past shapes, kDims values each
   size_t head_ = 0, count_ = 0;

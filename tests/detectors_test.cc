@@ -339,6 +339,21 @@ TEST(NoveltyTest, HugeAndTinyScalesGiveTheSameAnswers) {
   EXPECT_EQ(ref.size(), 2u);
 }
 
+TEST(NoveltyTest, AHugeFaultDoesNotHideALaterSmallerOne) {
+  // The scale is the range the series has shown, but not the values of a
+  // fault: after a 1000x outlier, a 30-sigma spike is still reported.
+  std::mt19937 rng(11);
+  std::normal_distribution<double> noise(0, 0.1);
+  std::vector<double> v;
+  for (int i = 0; i < 1500; ++i) v.push_back(10 + noise(rng) + (i == 600 ? 10000 : 0) + (i == 1100 ? 3 : 0));
+  const std::vector<int> rep = Reports(v);
+  EXPECT_EQ(rep, (std::vector<int>{600, 1100}));
+  // With the fault widening the range, the second spike is lost.
+  NoveltyConfig widen;
+  widen.faults_keep_range = false;
+  EXPECT_EQ(Reports(v, widen), (std::vector<int>{600}));
+}
+
 TEST(DetectorSetTest, NoveltyEpisodesAreEventsWithStartEndPeakAndDirection) {
   monitor::SeriesStore store(100);
   DetectorsConfig cfg;  // method: novelty
