@@ -9,7 +9,10 @@ class App;
 
 namespace vigil::cli {
 
-void AddGenerate(CLI::App* app, int* rc);  // generate and logits
+// generate and logits; they execute vigilctl-engine with the command line
+// main() passed to RememberCommandLine.
+void AddGenerate(CLI::App* app, int* rc);
+void RememberCommandLine(int argc, char** argv);
 void AddTokenize(CLI::App* app, int* rc);
 void AddDetect(CLI::App* app, int* rc);
 void AddRules(CLI::App* app, int* rc);  // rules check|test|export

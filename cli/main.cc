@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.get_formatter()->column_width(40);
   int rc = 0;
+  vigil::cli::RememberCommandLine(argc, argv);
   vigil::cli::AddGenerate(&app, &rc);
 #ifdef VIGIL_HAVE_TOKENIZER
   vigil::cli::AddTokenize(&app, &rc);

@@ -51,6 +51,19 @@ TEST(VigilctlTest, GenerateBatchesSeveralPromptsAndMatchesHF) {
   }
 }
 
+// Every command but generate/logits must start without libtorch's static
+// initialisation (~0.6 s of CPU per run); those two execute vigilctl-engine.
+TEST(VigilctlTest, OnlyTheEngineToolLinksLibtorch) {
+  std::string deps;
+  FILE* p = popen(("ldd " + std::string(VIGILCTL_PATH)).c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) deps.append(buf, n);
+  ASSERT_EQ(pclose(p), 0) << deps;
+  EXPECT_NE(deps.find("libc.so"), std::string::npos) << deps;  // ldd did list the libraries
+  EXPECT_EQ(deps.find("libtorch"), std::string::npos) << deps;
+}
+
 TEST(VigilctlTest, LogitsWritesASafetensorsFile) {
   Golden g("gpt2");
   vigil::testing::TempDir dir;

@@ -156,6 +156,14 @@ else
   fail units "systemd-analyze security / Documentation=: $scores"
 fi
 
+# vigilctl runs the engine through /usr/lib/vigil/vigilctl-engine, found
+# from its own path: the installed layout must hold it.
+if gen=$(cx vigilctl generate --prompt-ids 1,2,3 --max-tokens 2 2>&1) && grep -q '"output_ids"' <<<"$gen"; then
+  pass cli "vigilctl generate ran the built-in model through /usr/lib/vigil/vigilctl-engine"
+else
+  fail cli "vigilctl generate: $(head -c 300 <<<"$gen")"
+fi
+
 # The operator's configuration: an admin token, notifications to a webhook
 # that refuses connections (so they wait in the outbox), and a 1 s group_wait.
 echo "$TOKEN" >"$ROOT/etc/vigil/admin_token"
@@ -355,5 +363,5 @@ fi
 
 echo
 echo "== system test: $(basename "$DEB") in a booted Debian 12 container ($(since "$T0") s)"
-for c in units ready watchdog reload watch state upgrade purge; do printf '%-9s %s\n' "$c" "${RESULT[$c]:-FAIL: not run}"; done
-((FAILED == 0)) && [[ ${#RESULT[@]} == 8 ]]
+for c in units cli ready watchdog reload watch state upgrade purge; do printf '%-9s %s\n' "$c" "${RESULT[$c]:-FAIL: not run}"; done
+((FAILED == 0)) && [[ ${#RESULT[@]} == 9 ]]
