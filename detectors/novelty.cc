@@ -17,6 +17,7 @@ NoveltyDetector::NoveltyDetector(NoveltyConfig cfg) : cfg_(cfg) {
   cfg_.memory = std::max(cfg_.memory, 2 * cfg_.exclude);
   cfg_.long_window = std::max(cfg_.long_window, 10);
   cfg_.settle = std::max(cfg_.settle, 1);
+  cfg_.smooth = std::clamp(cfg_.smooth, 1, kMaxSmooth);
   recent_.assign(window_, 0.0);
   shapes_.assign(static_cast<size_t>(cfg_.memory) * kDims, 0);
 }
@@ -164,10 +165,20 @@ NoveltyResult NoveltyDetector::Observe(double x) {
   Summarise(&shape);
   Packed q;
   if (!Quantise(shape, &q)) return r;  // flat so far: nothing to compare
-  const double raw = Nearest(q, range, &r);
+  double raw = Nearest(q, range, &r);
   if (raw < 0) {
     Remember(q);
     return r;
+  }
+  // The mean of the last `smooth` raw scores: a lone spike stays at full
+  // resolution in the shape for that many observations, so it keeps its
+  // whole score, while a one-off poor match (noise) is averaged down.
+  smoothed_[smooth_n_++ % kMaxSmooth] = raw;
+  {
+    const uint64_t k = std::min<uint64_t>(smooth_n_, static_cast<uint64_t>(cfg_.smooth));
+    double sum = 0;
+    for (uint64_t i = 0; i < k; ++i) sum += smoothed_[(smooth_n_ - 1 - i) % kMaxSmooth];
+    raw = sum / static_cast<double>(k);
   }
   r.raw = raw;
 

@@ -7,7 +7,7 @@
 //     before them) is from its nearest neighbour among the last `memory`
 //     shapes, in units of the range the series has shown so far (the data's
 //     own scale, learned online: no look-ahead; values at the start of an
-//     episode do not widen it);
+//     episode do not widen it), averaged over the last 3 observations;
 //  2. likelihood: the Gaussian tail probability of that raw score against
 //     the raw scores' own long-term mean and spread (after HTM's anomaly
 //     likelihood), mapped to [0,1] on a log scale: 0.5 is a 1e-5 tail,
@@ -44,6 +44,9 @@ struct NoveltyConfig {
   // Values within `unlearned` observations of an opening do not widen the
   // range (the scale): one huge fault would otherwise hide later ones.
   bool faults_keep_range = true;
+  // Raw scores averaged over this many observations (at most 8): the
+  // single-value chunks of a shape, so a lone spike keeps its full score.
+  int smooth = 3;
 };
 
 struct NoveltyResult {
@@ -62,6 +65,7 @@ struct NoveltyResult {
 class NoveltyDetector {
  public:
   static constexpr int kDims = 8;
+  static constexpr int kMaxSmooth = 8;
   explicit NoveltyDetector(NoveltyConfig cfg = {});
   NoveltyResult Observe(double x);
   const NoveltyConfig& config() const { return cfg_; }
@@ -90,6 +94,8 @@ class NoveltyDetector {
   std::vector<int16_t> shapes_;  // ring of past shapes, kDims values each
   size_t head_ = 0, count_ = 0;
   double anchor_ = 0, unit_ = 0;
+  std::array<double, kMaxSmooth> smoothed_{};  // the newest raw scores (a ring)
+  uint64_t smooth_n_ = 0;
   double mu_ = 0, var_ = 0;  // raw scores' long-term mean and variance
   uint64_t raw_n_ = 0;
   bool active_ = false;
