@@ -9,7 +9,8 @@
 
 namespace vigil::pipeline {
 
-// "" when ScrapeDeriver can produce `signal` from a scrape lacking `missing`;
+// "" when ScrapeDeriver can produce `signal` from a scrape lacking `missing`
+// (its canonical inputs: monitor::ScrapeInputs, from the signal table);
 // else why not ("kv_cache_usage is not exposed", "measured only for the
 // hosted engine"). A `missing` entry is a canonical input's key, or
 // "key (why)" with the adapter's MissingNote, which the answer then quotes.

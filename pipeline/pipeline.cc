@@ -133,8 +133,7 @@ void Pipeline::Process(double now, size_t target, const ScrapeResult& r,
     seen.push_back(inst);
   };
   auto health = [&r](std::vector<std::pair<std::string, double>>* v) {
-    v->emplace_back("target_up", r.ok ? 1 : 0);
-    if (r.health >= 0) v->emplace_back("target_health_up", r.health);
+    scrape::AppendScrapeOutcome(r.ok, r.health, v);
   };
   if (r.ok) {
     for (const auto& reading : r.readings) {
@@ -142,10 +141,8 @@ void Pipeline::Process(double now, size_t target, const ScrapeResult& r,
       const std::string name = id.Name();
       Instance* inst = GetOrCreate(id);
       auto it = t.derivers.find(name);
-      if (it == t.derivers.end()) it = t.derivers.emplace(name, scrape::ScrapeDeriver(cfg_.deriver.window_s)).first;
+      if (it == t.derivers.end()) it = t.derivers.emplace(name, scrape::ScrapeDeriver(cfg_.deriver)).first;
       auto values = it->second.Tick(r.started, reading);
-      if (std::any_of(values.begin(), values.end(), [](const auto& v) { return v.first == "engine_stalled_seconds"; }))
-        values.emplace_back("engine_stall_timeout_seconds", cfg_.deriver.engine_stall_timeout_s);
       health(&values);
       // Each missing input with why, where the adapter knows more (coverage.h).
       std::vector<std::string> missing;

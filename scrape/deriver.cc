@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <initializer_list>
 #include <limits>
+#include <optional>
+
+#include "monitor/signal_table.h"
 
 namespace vigil::scrape {
 namespace {
@@ -59,17 +61,8 @@ double HistogramQuantile(double q, const std::vector<double>& le, const std::vec
   return start + (b[k].first - start) * (rank / count);
 }
 
-double ScrapeDeriver::Counter::Update(double raw) {
-  if (!init) {
-    init = true;
-    total = raw;
-  } else {
-    // A drop means the source restarted from zero: everything since counts.
-    total += raw >= last_raw ? raw - last_raw : raw;
-  }
-  last_raw = raw;
-  return total;
-}
+ScrapeDeriver::ScrapeDeriver(const monitor::DeriverConfig& cfg)
+    : cfg_(cfg), increases_(monitor::Catalogue().size()), denominators_(monitor::Catalogue().size()) {}
 
 double ScrapeDeriver::Publications::Update(double v) {
   if (std::isnan(v) || v < 0) return total;
@@ -78,15 +71,6 @@ double ScrapeDeriver::Publications::Update(double v) {
   init = true;
   last = v;
   return total;
-}
-
-bool ScrapeDeriver::Rate::Increase(double now, double total, double window_s, double* increase, double* span) {
-  points.emplace_back(now, total);
-  // Keep one point at or before the window's start, so the span covers it.
-  while (points.size() > 1 && points[1].first <= now - window_s) points.pop_front();
-  *span = now - points.front().first;
-  *increase = total - points.front().second;
-  return points.size() > 1 && *span > 0;
 }
 
 std::vector<double> ScrapeDeriver::Window::Update(double now, double window_s, const Buckets& cur) {
@@ -115,19 +99,11 @@ std::vector<double> ScrapeDeriver::Window::Update(double now, double window_s, c
 }
 
 std::vector<std::pair<std::string, double>> ScrapeDeriver::Tick(double now, const InstanceReading& r) {
-  std::vector<std::pair<std::string, double>> out;
-  auto put = [&out](const std::string& name, double v) { out.emplace_back(name, v); };
-  // Gauges are passed through, each at its place in the catalogue.
-  auto gauges = [&](std::initializer_list<const char*> names) {
-    for (const char* g : names)
-      if (const double* v = Find(r.gauges, g)) put(g, *v);
-  };
-
-  gauges({"requests_running", "requests_waiting", "kv_cache_usage", "kv_blocks_total", "kv_blocks_used",
-          "kv_blocks_orphaned", "busy_fraction"});
-
+  using monitor::Derivation;
+  using monitor::Special;
   // Stalled: time since the engine's own progress counter last moved while
   // requests were running or waiting; 0 while idle.
+  std::optional<double> stalled;
   const double* running = Find(r.gauges, "requests_running");
   const double* waiting = Find(r.gauges, "requests_waiting");
   const double* progress = Find(r.counters, "progress_total");
@@ -138,9 +114,8 @@ std::vector<std::pair<std::string, double>> ScrapeDeriver::Tick(double now, cons
       last_progress_ = *progress;
       last_progress_t_ = now;
     }
-    put("engine_stalled_seconds", now - last_progress_t_);
+    stalled = now - last_progress_t_;
   }
-  gauges({"memory_used_bytes", "avg_sequence_length", "max_num_seqs", "block_size", "prefix_caching_enabled"});
 
   // SGLang's retraction gauge counts the retractions since its previous
   // stats publication (every decode_log_interval steps), then restarts: added
@@ -157,71 +132,74 @@ std::vector<std::pair<std::string, double>> ScrapeDeriver::Tick(double now, cons
     with_recent.emplace("preemptions_total", total);
     counters = &with_recent;
   }
-  std::map<std::string, double> totals;
-  for (const char* c :
-       {"preemptions_total", "kv_evictions_total", "prefix_cache_queries_total", "prefix_cache_hits_total",
-        "prompt_tokens_total", "generation_tokens_total", "requests_finished_total", "requests_aborted_total"}) {
-    if (const double* v = Find(*counters, c)) {
-      totals[c] = counters_[c].Update(*v);
-      put(c, totals[c]);
-    }
-  }
-
-  struct Q {
-    const char* histogram;
-    std::vector<std::pair<const char*, double>> qs;
+  std::map<std::string, double> totals;  // canonical counter -> reset-safe total, this scrape
+  auto total = [&](const char* key) -> const double* {
+    auto it = totals.find(key);
+    if (it != totals.end()) return &it->second;
+    const double* raw = Find(*counters, key);
+    return raw ? &(totals[key] = counters_[key].Update(*raw)) : nullptr;
   };
-  for (const Q& q : {Q{"ttft", {{"ttft_p50", 0.5}, {"ttft_p95", 0.95}, {"ttft_p99", 0.99}}},
-                     Q{"tbt", {{"tbt_p50", 0.5}, {"tbt_p95", 0.95}}}, Q{"e2e", {{"e2e_p50", 0.5}, {"e2e_p95", 0.95}}},
-                     Q{"queue_time", {{"queue_time_p95", 0.95}}}, Q{"prefill_time", {{"prefill_time_p95", 0.95}}}}) {
-    auto it = r.histograms.find(q.histogram);
-    if (it == r.histograms.end()) continue;
-    const std::vector<double> window = windows_[q.histogram].Update(now, window_s_, it->second);
-    if (window.empty()) continue;
-    for (const auto& [name, p] : q.qs) {
-      const double v = HistogramQuantile(p, it->second.le, window);
-      if (!std::isnan(v)) put(name, v);
-    }
-  }
 
-  // Rates over the window, in catalogue order.
-  auto per_s = [&](const char* name, const char* counter) {
-    double inc = 0, span = 0;
-    if (const double* t = Find(totals, counter))
-      if (rates_[name].Increase(now, *t, window_s_, &inc, &span)) put(name, inc / span);
-  };
-  per_s("output_tokens_per_s", "generation_tokens_total");
-  per_s("requests_per_s", "requests_finished_total");
-  const double* queries = Find(totals, "prefix_cache_queries_total");
-  const double* hits = Find(totals, "prefix_cache_hits_total");
-  if (queries && hits) {
-    double dq = 0, dh = 0, span = 0;
-    const bool ok_q = rates_["prefix_cache_queries"].Increase(now, *queries, window_s_, &dq, &span);
-    const bool ok_h = rates_["prefix_cache_hits"].Increase(now, *hits, window_s_, &dh, &span);
-    if (ok_q && ok_h && dq > 0) put("prefix_cache_hit_rate", dh / dq);
+  const std::vector<monitor::SignalInfo>& cat = monitor::Catalogue();
+  std::vector<std::pair<std::string, double>> out;
+  std::map<std::string, std::vector<double>> windows;  // histogram -> its counts in the window, this scrape
+  for (size_t i = 0; i < cat.size(); ++i) {
+    const monitor::SignalInfo& row = cat[i];
+    if (!monitor::FromScrape(row)) continue;
+    std::optional<double> v;
+    switch (row.how) {
+      case Derivation::kGauge:
+        if (const double* g = Find(r.gauges, row.scrape)) v = *g;
+        break;
+      case Derivation::kCounter:
+        if (const double* t = total(row.scrape)) v = *t;
+        break;
+      case Derivation::kRate:
+        if (const double* t = total(row.of)) v = increases_[i].PerSecond(now, *t, cfg_.window_s);
+        break;
+      case Derivation::kRatio:
+        if (Find(*counters, row.of) && Find(*counters, row.per)) {
+          const std::optional<double> a = increases_[i].Increase(now, *total(row.of), cfg_.window_s);
+          const std::optional<double> b = denominators_[i].Increase(now, *total(row.per), cfg_.window_s);
+          if (a && b && *b > 0) v = *a / *b;
+        } else if (row.scrape) {
+          if (const double* g = Find(r.gauges, row.scrape)) v = *g;
+        }
+        break;
+      case Derivation::kQuantile: {
+        auto h = r.histograms.find(row.scrape);
+        if (h == r.histograms.end()) break;
+        auto [w, first] = windows.try_emplace(row.scrape);
+        if (first) w->second = windows_[row.scrape].Update(now, cfg_.window_s, h->second);
+        if (w->second.empty()) break;
+        const double q = HistogramQuantile(row.q, h->second.le, w->second);
+        if (!std::isnan(q)) v = q;
+        break;
+      }
+      case Derivation::kSpecial:
+        switch (row.special) {
+          case Special::kBusyFraction:  // the engine's own figure
+            if (const double* g = Find(r.gauges, row.scrape)) v = *g;
+            break;
+          case Special::kStalled: v = stalled; break;
+          case Special::kStallTimeout:
+            if (stalled) v = cfg_.engine_stall_timeout_s;
+            break;
+          default:  // target_up, target_health_up: AppendScrapeOutcome
+            break;
+        }
+        break;
+    }
+    if (v) out.emplace_back(row.name, *v);
   }
-  per_s("preemptions_per_s", "preemptions_total");
-  per_s("kv_evictions_per_s", "kv_evictions_total");
-  // Last in the catalogue: the hosted engine derives it, vigild serves it.
-  gauges({"requests_stuck"});
-  // Watched engines' newer signals, in catalogue order.
-  gauges({"requests_deferred"});
-  // Speculative decoding: accepted over drafted tokens in the window where
-  // the counters are served (vLLM, trtllm-serve), else SGLang's gauge.
-  const double* draft = Find(r.counters, "spec_draft_tokens_total");
-  const double* accepted = Find(r.counters, "spec_accepted_tokens_total");
-  if (draft && accepted) {
-    const double d = counters_["spec_draft_tokens_total"].Update(*draft);
-    const double a = counters_["spec_accepted_tokens_total"].Update(*accepted);
-    double dd = 0, da = 0, span = 0;
-    const bool ok_d = rates_["spec_draft"].Increase(now, d, window_s_, &dd, &span);
-    const bool ok_a = rates_["spec_accepted"].Increase(now, a, window_s_, &da, &span);
-    if (ok_d && ok_a && dd > 0) put("spec_accept_rate", da / dd);
-  } else {
-    gauges({"spec_accept_rate"});
-  }
-  gauges({"lora_adapters_running", "lora_adapters_waiting", "lora_max"});
   return out;
+}
+
+void AppendScrapeOutcome(bool ok, int health, std::vector<std::pair<std::string, double>>* values) {
+  for (const monitor::SignalInfo& row : monitor::Catalogue()) {
+    if (row.special == monitor::Special::kTargetUp) values->emplace_back(row.name, ok ? 1 : 0);
+    if (row.special == monitor::Special::kTargetHealthUp && health >= 0) values->emplace_back(row.name, health);
+  }
 }
 
 }  // namespace vigil::scrape

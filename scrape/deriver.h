@@ -1,11 +1,13 @@
 // ScrapeDeriver: successive InstanceReadings of one scraped engine -> Vigil
-// signal values, as monitor/signals.cc's SignalDeriver does for the hosted
-// engine: gauges as read, counters made reset-safe, rates and quantiles over
-// a sliding window, engine_stalled_seconds from the engine's progress counter.
-// Why a second deriver: a scraped engine gives classic Prometheus histograms
-// (fixed buckets), not Vigil's quantile sketches, and any input may be
-// absent. Quantiles are Prometheus' histogram_quantile over the bucket
-// increases in the window, so they match what a PromQL dashboard shows.
+// signal values, row by row of the signal table (monitor/signal_table.h), as
+// monitor/signals.h's SignalDeriver does for the hosted engine: gauges as
+// read, counters made reset-safe, rates over the window (the same helpers,
+// monitor/derive.h), engine_stalled_seconds from the engine's progress
+// counter. What stays here is what only a scrape has: classic Prometheus
+// histograms (fixed buckets), not Vigil's quantile sketches, so quantiles are
+// Prometheus' histogram_quantile over the bucket increases in the window (they
+// match what a PromQL dashboard shows); SGLang's recent-evictions gauge; and
+// any input may be absent.
 // Time is passed in (`now`, seconds), never read from a clock.
 #pragma once
 
@@ -15,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "monitor/derive.h"
 #include "scrape/adapter.h"
 
 namespace vigil::scrape {
@@ -32,24 +35,17 @@ double HistogramQuantile(double q, const std::vector<double>& le, const std::vec
 // One per scraped instance: the windows and counters are that engine's.
 class ScrapeDeriver {
  public:
-  explicit ScrapeDeriver(double window_s = 60) : window_s_(window_s) {}
+  explicit ScrapeDeriver(const monitor::DeriverConfig& cfg);
+  explicit ScrapeDeriver(double window_s = 60) : ScrapeDeriver(monitor::DeriverConfig{window_s}) {}
 
   // Values for this scrape, in monitor::Catalogue() order. Signals whose
   // inputs are absent, quantiles with no observation in the window, rates
-  // before a second scrape and the hit rate without queries are left out.
+  // before a second scrape or over no time and the hit rate without queries
+  // are left out. engine_stall_timeout_seconds comes with
+  // engine_stalled_seconds; target_up and target_health_up are ScrapeOutcome's.
   std::vector<std::pair<std::string, double>> Tick(double now, const InstanceReading& r);
 
  private:
-  struct Counter {  // monotonic across source restarts
-    bool init = false;
-    double last_raw = 0, total = 0;
-    double Update(double raw);
-  };
-  struct Rate {  // increase of a reset-safe total over the window
-    std::deque<std::pair<double, double>> points;
-    // False until two points span a positive time.
-    bool Increase(double now, double total, double window_s, double* increase, double* span);
-  };
   struct Window {  // per-scrape bucket increases inside the window
     bool init = false;
     Buckets last;
@@ -58,10 +54,11 @@ class ScrapeDeriver {
     std::vector<double> Update(double now, double window_s, const Buckets& cumulative);
   };
 
-  double window_s_;
-  std::map<std::string, Counter> counters_;
-  std::map<std::string, Rate> rates_;
-  std::map<std::string, Window> windows_;
+  monitor::DeriverConfig cfg_;
+  std::map<std::string, monitor::ResetSafeCounter> counters_;  // per canonical counter
+  // Per catalogue row: its rate's (a ratio's two) increases.
+  std::vector<monitor::WindowIncrease> increases_, denominators_;
+  std::map<std::string, Window> windows_;  // per histogram
   // SGLang's retraction gauge (kv_evictions_recent) added up: each new
   // non-zero publication once, a value held over several scrapes once.
   struct Publications {
@@ -74,5 +71,10 @@ class ScrapeDeriver {
   bool have_progress_ = false;
   double last_progress_ = 0, last_progress_t_ = 0;
 };
+
+// A target's scrape itself, as the table's target_up and target_health_up
+// (health < 0: not probed): every instance of the target carries them, a
+// failed scrape's too.
+void AppendScrapeOutcome(bool ok, int health, std::vector<std::pair<std::string, double>>* values);
 
 }  // namespace vigil::scrape

@@ -319,6 +319,7 @@ TEST(ScrapeDeriver, OutputIsInCatalogueOrder) {
                                          "kv_blocks_orphaned",
                                          "busy_fraction",
                                          "engine_stalled_seconds",
+                                         "engine_stall_timeout_seconds",
                                          "memory_used_bytes",
                                          "prefix_caching_enabled",
                                          "preemptions_total",
