@@ -75,7 +75,7 @@ struct Series {
   std::vector<double> n;                 // histograms: observations per bucket (+Inf last)
   double count = 0, sum = 0, carry = 0;  // carry: the fraction of an observation not yet made
 };
-struct Family {
+struct SimFamily {
   std::string type, name, help;  // counters without _total
   std::vector<double> le;        // histograms (+Inf added)
   double median = 0, amp = 0.4;  // distribution; swing of rates and gauges
@@ -178,7 +178,7 @@ class Model {
   // One scrape interval of traffic (k: its number): counters and histograms
   // advance at a rate that swings, gauges swing around their mean.
   void Step(int k) {
-    for (Family& f : fams_)
+    for (SimFamily& f : fams_)
       for (Series& s : f.series) {
         const double w = 1 + f.amp * std::sin(0.37 * k + s.phase);
         if (f.type == "gauge") s.v = std::max(0.0, s.rate * w);
@@ -195,7 +195,7 @@ class Model {
     const auto head = [&o](const std::string& name, const std::string& type, const std::string& help) {
       o += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
     };
-    for (const Family& f : fams_) {
+    for (const SimFamily& f : fams_) {
       const bool scalar = f.type == "gauge" || f.type == "counter";
       const std::string name = f.type == "counter" ? f.name + "_total" : f.name;
       head(name, f.type, f.help);
@@ -218,9 +218,9 @@ class Model {
 
  private:
   // `series`: (labels, rate per scrape or a gauge's mean).
-  Family& Add(std::string type, std::string name, std::string help, Pairs series, std::vector<double> le = {},
-              double median = 0) {
-    Family f{type, std::move(name), std::move(help), std::move(le), median, 0.4, true, {}};
+  SimFamily& Add(std::string type, std::string name, std::string help, Pairs series, std::vector<double> le = {},
+                 double median = 0) {
+    SimFamily f{type, std::move(name), std::move(help), std::move(le), median, 0.4, true, {}};
     if (type == "histogram") f.le.push_back(INFINITY);
     for (auto& [labels, rate] : series) {
       Series s{labels, type == "counter" ? rate * 86400 : rate, rate, 0.1 * (fams_.size() + f.series.size()), {}, 0, 0,
@@ -234,7 +234,7 @@ class Model {
   }
   static double Cdf(double x, double median) { return std::isinf(x) ? 1 : 1 / (1 + std::pow(median / x, 2.5)); }
   // A day-old server: each bucket's expected share of `d` observations.
-  static void Prefill(const Family& f, Series& s, double d) {
+  static void Prefill(const SimFamily& f, Series& s, double d) {
     for (size_t i = 0; i < f.le.size(); ++i)
       s.count += s.n[i] = std::round(d * (Cdf(f.le[i], f.median) - (i ? Cdf(f.le[i - 1], f.median) : 0)));
     if (f.le.empty()) s.count = std::round(d);
@@ -242,7 +242,7 @@ class Model {
   }
   // `d` more observations (log-logistic around `median`), one at a time, so
   // that every delta is whole observations in one bucket each, as in vLLM.
-  void Observe(const Family& f, Series& s, double d, double median) {
+  void Observe(const SimFamily& f, Series& s, double d, double median) {
     for (s.carry += d; s.carry >= 1; s.carry -= 1) {
       const double u = std::uniform_real_distribution<double>(0, 1)(rng_);
       const double x = median * std::pow(u / (1 - u), 1 / 2.5);
@@ -252,7 +252,7 @@ class Model {
     }
   }
   std::mt19937 rng_{42};
-  std::vector<Family> fams_;
+  std::vector<SimFamily> fams_;
 };
 
 // ---- The server: a child process, so its CPU is not counted as Vigil's.
@@ -379,7 +379,9 @@ Result RunOne(const Bench& b, size_t n) {
   if (Status st = pipeline::Pipeline::Create(cfg, nullptr, &p); !st.ok())
     std::fprintf(stderr, "watch_bench: %s\n", st.ToString().c_str()), std::exit(1);
   p->SetRules(b.groups, b.inhibits);
-  p->SetHook([&r](double, const auto& tr) { r.transitions += tr.size(); });
+  p->SetHook([&r](const pipeline::TickResult& tick) {
+    for (const auto& it : tick.instances) r.transitions += it.transitions.size();
+  });
   // Our own grid, as Loop() keeps it (overrun slots skipped), so that each
   // TickOnce can be timed: wall time, and CPU on this (the pipeline) thread.
   const auto start = Steady::now();
@@ -443,7 +445,7 @@ std::string Breakdown(const std::string& body, int port) {
   httplib::Client c("127.0.0.1", port);
   c.set_keep_alive(true);
   const auto get = [&c](const char* path) { return c.Get(path); };
-  std::vector<scrape::MetricFamily> fams;
+  std::vector<scrape::ParsedFamily> fams;
   std::vector<scrape::InstanceReading> out;
   const double metrics = us([&] { (void)get("/t/0/metrics"); }), health = us([&] { (void)get("/t/0/health"); });
   const scrape::FamilyFilter keep = [](std::string_view f) { return scrape::AdaptersRead(f); };

@@ -4,16 +4,18 @@
 
 namespace vigil::capture {
 
-std::vector<DueCapture> DueCaptures::Tick(const std::vector<std::pair<std::string, rules::Transition>>& transitions,
-                                          const std::vector<rules::RuleEngine::View>& views) {
-  for (const auto& [inst, t] : transitions)
-    if (t.to == rules::RuleState::kFiring) due_.insert({InstanceId::Parse(inst), t.group, t.name});
+std::vector<DueCapture> DueCaptures::Tick(const pipeline::TickResult& tick) {
+  for (const auto& inst : tick.instances)
+    for (const auto& t : inst.transitions)
+      if (t.to == rules::RuleState::kFiring) due_.insert({inst.id, t.group, t.name});
   std::vector<DueCapture> out;
   for (auto it = due_.begin(); it != due_.end();) {
     const auto& [instance, group, name] = *it;
     const rules::RuleEngine::View* v = nullptr;
-    for (const auto& x : views)
-      if (x.rule.group == group && x.rule.name == name && InstanceId::FromLabels(x.rule.labels) == instance) v = &x;
+    for (const auto& inst : tick.instances)
+      if (inst.id == instance)
+        for (const auto& x : inst.views)
+          if (x.rule.group == group && x.rule.name == name) v = &x;
     if (!v || v->status.state != rules::RuleState::kFiring || !v->rule.Has(rules::RuleAction::kCapture)) {
       it = due_.erase(it);
       continue;

@@ -1,5 +1,5 @@
 // Which rule captures are due, decided once per monitor tick from the tick's
-// transitions and the rules' views: a rule with the capture action that
+// result (each instance's transitions and rules): a rule with the capture action that
 // turned firing becomes due; it waits while a pending root cause holds it
 // (RuleStatus::held_by), and is dropped when its rule is inhibited or stops
 // firing, so the capture goes to the cause. What is due is returned with
@@ -11,12 +11,12 @@
 #include <set>
 #include <string>
 #include <tuple>
-#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "common/instance_id.h"
+#include "pipeline/tick_result.h"
 #include "rules/rules.h"
 
 namespace vigil::capture {
@@ -30,11 +30,9 @@ struct DueCapture {
 
 class DueCaptures {
  public:
-  // `transitions`: the tick's, each with its instance's name; `views`: every
-  // instance's rules after the tick. Returns the captures to take now, each
-  // once; held ones stay due for a later tick.
-  std::vector<DueCapture> Tick(const std::vector<std::pair<std::string, rules::Transition>>& transitions,
-                               const std::vector<rules::RuleEngine::View>& views);
+  // Returns the captures to take now, each once; held ones stay due for a
+  // later tick.
+  std::vector<DueCapture> Tick(const pipeline::TickResult& tick);
   size_t waiting() const { return due_.size(); }  // held by a pending root cause
 
  private:

@@ -86,28 +86,27 @@ Status AlertingApi::Create(const Config& config, CaptureLinkFn capture_link, std
   return Status::OK();
 }
 
-void AlertingApi::ObserveFiring(const std::vector<rules::RuleEngine::View>& views) {
+void AlertingApi::ObserveFiring(const pipeline::TickResult& tick) {
   std::vector<alerts::Alert> firing;
   const std::string& url = external_url_;
-  for (const auto& v : views) {
-    if (v.status.state != rules::RuleState::kFiring) continue;
-    if (!v.rule.Has(rules::RuleAction::kAlert)) continue;
-    alerts::Alert a;
-    a.labels = v.rule.labels;
-    for (const auto& [k, val] : external_labels_) a.labels.emplace(k, val);  // the rule's own wins
-    a.annotations = v.status.annotations;
-    const std::string evidence = EvidenceText(v.status);
-    if (!evidence.empty()) a.annotations["evidence"] = evidence;
-    a.annotations["report"] = url + "/health/report";
-    auto target = v.rule.labels.find("target");
-    if (const std::string link = capture_link_(v.rule.name, target == v.rule.labels.end() ? "" : target->second);
-        !link.empty())
-      a.annotations["capture"] = link;
-    a.starts_at = v.status.fired_at > 0 ? v.status.fired_at : v.status.active_since;
-    a.generator_url = url + "/api/v1/rules";
-    a.inhibited_by = v.status.inhibited_by;
-    firing.push_back(std::move(a));
-  }
+  for (const auto& inst : tick.instances)
+    for (const auto& v : inst.views) {
+      if (v.status.state != rules::RuleState::kFiring) continue;
+      if (!v.rule.Has(rules::RuleAction::kAlert)) continue;
+      alerts::Alert a;
+      a.labels = v.rule.labels;
+      for (const auto& [k, val] : external_labels_) a.labels.emplace(k, val);  // the rule's own wins
+      a.annotations = v.status.annotations;
+      const std::string evidence = EvidenceText(v.status);
+      if (!evidence.empty()) a.annotations["evidence"] = evidence;
+      a.annotations["report"] = url + "/health/report";
+      if (const std::string link = capture_link_(v.rule.name, inst.id.target); !link.empty())
+        a.annotations["capture"] = link;
+      a.starts_at = v.status.fired_at > 0 ? v.status.fired_at : v.status.active_since;
+      a.generator_url = url + "/api/v1/rules";
+      a.inhibited_by = v.status.inhibited_by;
+      firing.push_back(std::move(a));
+    }
   notifier_->Observe(std::move(firing));
 }
 

@@ -16,6 +16,7 @@
 #include "common/status.h"
 #include "daemon/config.h"
 #include "daemon/http_util.h"
+#include "pipeline/tick_result.h"
 #include "rules/rules.h"
 
 namespace httplib {
@@ -39,7 +40,7 @@ class AlertingApi {
   // /api/v1/silences* (admin) and /api/v1/notifications.
   void Routes(httplib::Server& h, AccessCheck check_admin);
   // Monitor thread, after each tick: the rules firing with action `alert`.
-  void ObserveFiring(const std::vector<rules::RuleEngine::View>& views);
+  void ObserveFiring(const pipeline::TickResult& tick);
   std::vector<std::string> SilencedBy(const std::map<std::string, std::string>& labels) const;
   // The report's `alerting` object; the outbox fault ("" when healthy).
   nlohmann::json Report() const;

@@ -63,12 +63,11 @@ void CaptureApi::Shutdown() {
   captures_->Stop(&id);  // NotFound when none runs
 }
 
-void CaptureApi::OnTransitions(const std::vector<std::pair<std::string, rules::Transition>>& transitions,
-                               const std::vector<rules::RuleEngine::View>& views, const pipeline::Pipeline& pipeline) {
+void CaptureApi::OnTick(const pipeline::TickResult& tick, const pipeline::Pipeline& pipeline) {
   // The hosted engine is profiled in process; a watched target through its
   // own /start_profile and /stop_profile (capture/remote.h). Refusals (busy,
   // cooldown) are logged, and the hosted ones counted, by the two.
-  for (const capture::DueCapture& c : due_.Tick(transitions, views)) {
+  for (const capture::DueCapture& c : due_.Tick(tick)) {
     if (!c.instance.local()) {
       pipeline::TargetConfig target;
       std::string token, why;

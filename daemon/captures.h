@@ -41,10 +41,10 @@ class CaptureApi {
 
   // /api/v1/captures*, /start_profile and /stop_profile, all admin.
   void Routes(httplib::Server& h, AccessCheck check_admin);
-  // Monitor thread only: takes the captures of rules turned firing, once
-  // neither held nor inhibited; `pipeline` finds a target's address.
-  void OnTransitions(const std::vector<std::pair<std::string, rules::Transition>>& transitions,
-                     const std::vector<rules::RuleEngine::View>& views, const pipeline::Pipeline& pipeline);
+  // Monitor thread only, after each tick: takes the captures of rules
+  // turned firing, once neither held nor inhibited; `pipeline` finds a
+  // target's address.
+  void OnTick(const pipeline::TickResult& tick, const pipeline::Pipeline& pipeline);
   // The newest capture of `rule` on `target` ("" or "local": the hosted
   // engine) as a URL, or "".
   std::string CaptureLink(const std::string& rule, const std::string& target) const;

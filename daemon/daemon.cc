@@ -247,7 +247,7 @@ Status Daemon::StartMonitor(std::vector<rules::RuleGroup> groups, std::vector<ru
   }
   VIGIL_RETURN_IF_ERROR(pipeline::Pipeline::Create(pc, std::move(hosted), &pipeline_));
   pipeline_->SetRules(std::move(groups), std::move(inhibits));
-  pipeline_->SetHook([this](double, const std::vector<std::pair<std::string, rules::Transition>>& t) { OnTick(t); });
+  pipeline_->SetHook([this](const pipeline::TickResult& tick) { OnTick(tick); });
   pipeline_->Start();
   const size_t points = static_cast<size_t>(m.retention_s / m.interval_s) + 1;
   spdlog::info("monitor: every {}s, window {}s, retention {}s ({} points per signal); {} rules; {} target(s)",
@@ -258,11 +258,10 @@ Status Daemon::StartMonitor(std::vector<rules::RuleGroup> groups, std::vector<ru
   return Status::OK();
 }
 
-void Daemon::OnTick(const std::vector<std::pair<std::string, rules::Transition>>& transitions) {
-  const auto views = pipeline_->Views();
-  captures_->OnTransitions(transitions, views, *pipeline_);  // captures first, so the alert can link to its capture
-  alerting_->ObserveFiring(views);
-  ui_->RecordHistory(views);
+void Daemon::OnTick(const pipeline::TickResult& tick) {
+  captures_->OnTick(tick, *pipeline_);  // captures first, so the alert can link to its capture
+  alerting_->ObserveFiring(tick);
+  ui_->RecordHistory(tick);
 }
 
 // The HTTP server's workers are joined by now (Serve returned, or never ran).
@@ -327,28 +326,26 @@ void Daemon::Stop() {
 }
 
 Status Daemon::Reload(const Config& next) {
+  MutexLock one(&reload_mu_);  // SIGHUP and POST /api/v1/rules/reload: one at a time
+  auto fail = [this](const Status& st) {
+    spdlog::error("reload failed, keeping the running configuration: {}", st.message());
+    RecordReloadFailure();
+    return st;
+  };
   for (const std::string& k : RestartRequiredChanges(config_, next))
     spdlog::warn("reload: {} changed; it takes effect only after a restart", k);
   std::vector<rules::RuleGroup> groups;
   std::vector<rules::InhibitRule> inhibits;
-  if (Status rs = LoadRuleSet(next, &groups, &inhibits); !rs.ok()) {
-    RecordReloadFailure();
-    return rs.WithContext("rules.files");
-  }
+  if (Status rs = LoadRuleSet(next, &groups, &inhibits); !rs.ok()) return fail(rs.WithContext("rules.files"));
   std::string token;
   if (!next.server.admin_token_file.empty()) {
-    if (Status ts = LoadToken(next.server.admin_token_file, &token); !ts.ok()) {
-      RecordReloadFailure();
-      return ts.WithContext("server.admin_token_file");
-    }
+    if (Status ts = LoadToken(next.server.admin_token_file, &token); !ts.ok())
+      return fail(ts.WithContext("server.admin_token_file"));
   }
   std::set<std::string> keys;
   if (!next.server.api_keys_file.empty()) {
-    Status st = LoadApiKeys(next.server.api_keys_file, &keys);
-    if (!st.ok()) {
-      RecordReloadFailure();
-      return st.WithContext("server.api_keys_file");
-    }
+    if (Status ks = LoadApiKeys(next.server.api_keys_file, &keys); !ks.ok())
+      return fail(ks.WithContext("server.api_keys_file"));
   }
   {
     MutexLock lock(&config_mu_);
@@ -368,6 +365,15 @@ Status Daemon::Reload(const Config& next) {
   spdlog::info("reload: {} rules loaded", pipeline_ ? pipeline_->rule_count() : 0);
   spdlog::info("reload: configuration applied");
   return Status::OK();
+}
+
+Status Daemon::ReloadRunning() {
+  Config running;
+  {
+    MutexLock lock(&config_mu_);
+    running = live_config_;
+  }
+  return Reload(running);
 }
 
 void Daemon::RecordReloadFailure() { metrics_->SetReloadResult(false, 0); }
@@ -497,23 +503,12 @@ void Daemon::Routes() {
   });
   h.Post("/api/v1/rules/reload", [this](const httplib::Request& q, httplib::Response& r) {
     if (!CheckAdmin(q, r)) return;
-    Config cfg;
-    {
-      MutexLock lock(&config_mu_);
-      cfg = live_config_;
-    }
-    std::vector<rules::RuleGroup> groups;
-    std::vector<rules::InhibitRule> inhibits;
-    Status st = LoadRuleSet(cfg, &groups, &inhibits);
-    if (!st.ok()) {
-      RecordReloadFailure();
+    if (Status st = ReloadRunning(); !st.ok()) {
       ApiError e;
       e.message = st.message();
       e.type = "rule_error";
       return SendError(r, e);
     }
-    if (pipeline_) pipeline_->SetRules(std::move(groups), std::move(inhibits));
-    metrics_->SetReloadResult(true, UnixNow());
     r.set_content(json{{"status", "success"}, {"rules", pipeline_ ? pipeline_->rule_count() : 0}}.dump(),
                   "application/json");
   });

@@ -52,9 +52,15 @@ class Daemon {
   // Stops accepting (503), lets running requests finish within
   // shutdown_grace, aborts the rest and stops the HTTP server.
   void Stop();
-  // Applies what can change live; logs what needs a restart. An invalid
-  // config keeps the running one and sets vigil_config_last_reload_success 0.
-  Status Reload(const Config& next) EXCLUDES(config_mu_);
+  // The one reload (SIGHUP with the file read again, and POST
+  // /api/v1/rules/reload): re-reads the rule files and the key files of
+  // `next`, applies what can change live, logs what needs a restart. Any
+  // error keeps the running configuration whole, is logged and sets
+  // vigil_config_last_reload_success 0.
+  Status Reload(const Config& next) EXCLUDES(reload_mu_, config_mu_);
+  // Reload() of the running configuration (the endpoint: its rule files again).
+  Status ReloadRunning() EXCLUDES(reload_mu_, config_mu_);
+  // A reload that failed before Reload() (the config file did not load).
   void RecordReloadFailure();
 
   bool ready() const { return ready_.load(); }
@@ -81,9 +87,9 @@ class Daemon {
   const pipeline::Instance* ResolveInstance(const httplib::Request& req, httplib::Response& res) const;
   nlohmann::json InstanceReport(const pipeline::Instance& inst, bool detail) const;
   Status StartMonitor(std::vector<rules::RuleGroup> groups, std::vector<rules::InhibitRule> inhibits);
-  // After each monitor tick (pipeline thread): captures, then the notifier,
-  // then the dashboard's history.
-  void OnTick(const std::vector<std::pair<std::string, rules::Transition>>& transitions);
+  // After each monitor tick (pipeline thread), from the tick's one result:
+  // captures, then the notifier, then the dashboard's history.
+  void OnTick(const pipeline::TickResult& tick);
   bool CheckAdmin(const httplib::Request& req, httplib::Response& res) EXCLUDES(config_mu_);
   // The rule files' groups, and their inhibitions plus alerts.inhibit_rules.
   Status LoadRuleSet(const Config& config, std::vector<rules::RuleGroup>* groups,
@@ -93,6 +99,7 @@ class Daemon {
   // live (rules, inhibit_rules, server limits, logging, keys) is read from
   // live_config_, api_keys_ and admin_token_, under config_mu_.
   Config config_;
+  Mutex reload_mu_;  // before config_mu_: one reload at a time
   Mutex config_mu_;
   Config live_config_ GUARDED_BY(config_mu_);  // config_ with each reload's live fields applied
   std::set<std::string> api_keys_ GUARDED_BY(config_mu_);

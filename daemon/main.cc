@@ -201,8 +201,8 @@ int main(int argc, char** argv) {
         if (!rs.ok()) {
           spdlog::error("reload failed, keeping the running configuration:\n{}", rs.message());
           d->RecordReloadFailure();
-        } else if (!(rs = d->Reload(next)).ok()) {
-          spdlog::error("reload failed, keeping the running configuration: {}", rs.message());
+        } else {
+          d->Reload(next);  // logs and counts its own outcome
         }
         sd_notify(0, "READY=1");
       } else {

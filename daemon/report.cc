@@ -4,6 +4,7 @@
 // or the only instance there is).
 #include <httplib.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "common/instance_id.h"
@@ -26,6 +27,85 @@ int StatusRank(const std::string& s) {
   for (int i = 0; i < 3; ++i)
     if (s == kStatusOrder[i]) return i;
   return 0;
+}
+
+// GET /api/v1/series with ?name= (one signal) or ?names= (1 to 64,
+// comma-separated: the dashboard's call), ?window= (default: the retention)
+// and, with names, ?step=. One validation for both forms.
+struct SeriesQuery {
+  std::vector<std::string> names;
+  bool several = false;  // ?names=: the multi-signal answer
+  double window = 0, step = 0;
+};
+
+// False after sending the 4xx.
+bool ParseSeriesQuery(const httplib::Request& req, const MonitorConfig& monitor, SeriesQuery* q,
+                      httplib::Response& res) {
+  ApiError e;
+  q->several = req.has_param("names");
+  const char* param = q->several ? "names" : "name";
+  const std::string list = req.get_param_value(param);
+  for (size_t at = 0; at <= list.size();) {
+    const size_t end = q->several ? std::min(list.find(',', at), list.size()) : list.size();
+    const std::string n = list.substr(at, end - at);
+    at = end + 1;
+    if (n.empty() && q->several) continue;
+    if (!monitor::FindSignal(n)) {
+      e.status = 404;
+      e.param = param;
+      e.message = "unknown signal \"" + n + "\" (GET /api/v1/series lists them)";
+      SendError(res, e);
+      return false;
+    }
+    if (std::find(q->names.begin(), q->names.end(), n) == q->names.end()) q->names.push_back(n);
+  }
+  if (q->several && (q->names.empty() || q->names.size() > 64)) {
+    e.param = "names";
+    e.message = "'names' takes 1 to 64 signal names, comma-separated";
+    SendError(res, e);
+    return false;
+  }
+  q->window = monitor.retention_s;
+  for (auto [key, out] : {std::pair<const char*, double*>{"window", &q->window}, {"step", &q->step}}) {
+    if (!req.has_param(key) || (out == &q->step && !q->several)) continue;
+    if (Status st = ParseDuration(req.get_param_value(key), out); !st.ok()) {
+      e.param = key;
+      e.message = st.message();
+      SendError(res, e);
+      return false;
+    }
+  }
+  // A step under the interval would only repeat points: none is the raw data.
+  if (q->step <= monitor.interval_s) q->step = 0;
+  return true;
+}
+
+// A signal's points since `since` as [t, v] pairs; with a step, the mean of
+// each step-aligned bucket stamped with its last point's time, so a chart
+// of hours stays a few thousand points.
+json Points(const monitor::SeriesStore& series, const std::string& name, double since, double step) {
+  json pts = json::array();
+  double bucket = -1, sum = 0, last_t = 0;
+  size_t count = 0;
+  auto flush = [&] {
+    if (count) pts.push_back({last_t, sum / static_cast<double>(count)});
+    sum = 0;
+    count = 0;
+  };
+  for (const auto& p : series.Range(name, since)) {
+    if (step == 0) {
+      pts.push_back({p.t, p.v});
+      continue;
+    }
+    const double b = std::floor(p.t / step);
+    if (b != bucket) flush();
+    bucket = b;
+    sum += p.v;
+    last_t = p.t;
+    ++count;
+  }
+  flush();
+  return pts;
 }
 
 }  // namespace
@@ -202,8 +282,6 @@ void Daemon::HandleSeries(const httplib::Request& req, httplib::Response& res) {
   const pipeline::Instance* inst = ResolveInstance(req, res);
   if (!inst) return;
   const monitor::SeriesStore& series = inst->series();
-  ApiError e;
-  const double now = UnixNow();
   if (!req.has_param("name") && !req.has_param("names")) {
     json list = json::array();
     for (const auto& s : monitor::Catalogue()) {
@@ -224,27 +302,25 @@ void Daemon::HandleSeries(const httplib::Request& req, httplib::Response& res) {
                     "application/json");
     return;
   }
-  if (req.has_param("names")) return SeriesSet(*inst, config_.monitor, req, res);
-  const std::string name = req.get_param_value("name");
-  if (!monitor::FindSignal(name)) {
-    e.status = 404;
-    e.param = "name";
-    e.message = "unknown signal \"" + name + "\" (GET /api/v1/series lists them)";
-    return SendError(res, e);
+  SeriesQuery q;
+  if (!ParseSeriesQuery(req, config_.monitor, &q, res)) return;
+  const double since = UnixNow() - q.window;
+  if (!q.several) {
+    res.set_content(json{{"instance", inst->name()},
+                         {"name", q.names[0]},
+                         {"window_seconds", q.window},
+                         {"points", Points(series, q.names[0], since, 0)}}
+                        .dump(),
+                    "application/json");
+    return;
   }
-  double window = config_.monitor.retention_s;
-  if (req.has_param("window")) {
-    Status st = ParseDuration(req.get_param_value("window"), &window);
-    if (!st.ok()) {
-      e.param = "window";
-      e.message = st.message();
-      return SendError(res, e);
-    }
-  }
-  json pts = json::array();
-  for (const auto& p : series.Range(name, now - window)) pts.push_back({p.t, p.v});
-  res.set_content(json{{"instance", inst->name()}, {"name", name}, {"window_seconds", window}, {"points", pts}}.dump(),
-                  "application/json");
+  json list = json::array();
+  for (const std::string& n : q.names)
+    list.push_back({{"name", n}, {"unit", monitor::FindSignal(n)->unit}, {"points", Points(series, n, since, q.step)}});
+  res.set_content(
+      json{{"instance", inst->name()}, {"window_seconds", q.window}, {"step_seconds", q.step}, {"series", list}}.dump(
+          -1, ' ', false, json::error_handler_t::replace),
+      "application/json");
 }
 
 void Daemon::HandleAnomalies(const httplib::Request& req, httplib::Response& res) {

@@ -10,17 +10,12 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
-#include <algorithm>
-#include <cmath>
-
-#include "common/instance_id.h"
 #include "common/os_util.h"
 #include "common/time_util.h"
 #include "common/units.h"
 #include "daemon/diagnosis.h"
 #include "daemon/http_util.h"
 #include "daemon/install_dirs.h"
-#include "monitor/signals.h"
 
 namespace vigil::daemon {
 namespace {
@@ -44,10 +39,6 @@ std::string UiDir(const std::string& configured) {
                                std::string(VIGIL_INSTALLED_DATA_DIR) + "/ui", std::string(VIGIL_SOURCE_UI_DIR)})
     if (IsDir(d)) return d;
   return std::string(VIGIL_INSTALLED_DATA_DIR) + "/ui";
-}
-
-std::string InstanceOf(const std::map<std::string, std::string>& labels) {
-  return InstanceId::FromLabels(labels).Name();
 }
 
 }  // namespace
@@ -104,23 +95,24 @@ void UiApi::Routes(httplib::Server& h) {
         [this](const httplib::Request& q, httplib::Response& r) { HandleAlertHistory(q, r); });
 }
 
-void UiApi::RecordHistory(const std::vector<rules::RuleEngine::View>& views) {
+void UiApi::RecordHistory(const pipeline::TickResult& tick) {
   std::vector<alerts::Episode> firing;
-  for (const auto& v : views) {
-    if (v.status.state != rules::RuleState::kFiring) continue;
-    alerts::Episode e;
-    e.instance = InstanceOf(v.rule.labels);
-    e.group = v.rule.group;
-    e.alertname = v.rule.name;
-    e.labels = v.rule.labels;
-    e.labels["alertname"] = v.rule.name;
-    auto s = v.status.annotations.find("summary");
-    if (s != v.status.annotations.end()) e.summary = s->second;
-    e.starts_at = v.status.fired_at > 0 ? v.status.fired_at : UnixNow();
-    e.inhibited = !v.status.inhibited_by.empty();
-    firing.push_back(std::move(e));
-  }
-  history_.Observe(UnixNow(), firing);
+  for (const auto& inst : tick.instances)
+    for (const auto& v : inst.views) {
+      if (v.status.state != rules::RuleState::kFiring) continue;
+      alerts::Episode e;
+      e.instance = inst.id.Name();
+      e.group = v.rule.group;
+      e.alertname = v.rule.name;
+      e.labels = v.rule.labels;
+      e.labels["alertname"] = v.rule.name;
+      auto s = v.status.annotations.find("summary");
+      if (s != v.status.annotations.end()) e.summary = s->second;
+      e.starts_at = v.status.fired_at > 0 ? v.status.fired_at : tick.now;
+      e.inhibited = !v.status.inhibited_by.empty();
+      firing.push_back(std::move(e));
+    }
+  history_.Observe(tick.now, firing);
 }
 
 void UiApi::HandleAlertHistory(const httplib::Request& req, httplib::Response& res) const {
@@ -145,74 +137,6 @@ void UiApi::HandleAlertHistory(const httplib::Request& req, httplib::Response& r
                     {"endsAt", ep.ends_at > 0 ? json(FormatTime(ep.ends_at)) : json()}});
   }
   res.set_content(json{{"episodes", list}}.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
-}
-
-void SeriesSet(const pipeline::Instance& inst, const MonitorConfig& monitor, const httplib::Request& req,
-               httplib::Response& res) {
-  ApiError e;
-  std::vector<std::string> names;
-  const std::string list = req.get_param_value("names");
-  for (size_t at = 0; at <= list.size();) {
-    const size_t end = std::min(list.find(',', at), list.size());
-    const std::string n = list.substr(at, end - at);
-    at = end + 1;
-    if (n.empty()) continue;
-    if (!monitor::FindSignal(n)) {
-      e.status = 404;
-      e.param = "names";
-      e.message = "unknown signal \"" + n + "\" (GET /api/v1/series lists them)";
-      return SendError(res, e);
-    }
-    if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
-  }
-  if (names.empty() || names.size() > 64) {
-    e.param = "names";
-    e.message = "'names' takes 1 to 64 signal names, comma-separated";
-    return SendError(res, e);
-  }
-  double window = monitor.retention_s, step = 0;
-  for (auto [key, out] : {std::pair<const char*, double*>{"window", &window}, {"step", &step}}) {
-    if (!req.has_param(key)) continue;
-    if (Status st = ParseDuration(req.get_param_value(key), out); !st.ok()) {
-      e.param = key;
-      e.message = st.message();
-      return SendError(res, e);
-    }
-  }
-  // A step under the interval would only repeat points: none is the raw data.
-  if (step <= monitor.interval_s) step = 0;
-  const double now = UnixNow();
-  json series = json::array();
-  for (const std::string& n : names) {
-    json pts = json::array();
-    // With a step: the mean of each step-aligned bucket, stamped with its
-    // last point's time, so a chart of hours stays a few thousand points.
-    double bucket = -1, sum = 0, last_t = 0;
-    size_t count = 0;
-    auto flush = [&] {
-      if (count) pts.push_back({last_t, sum / static_cast<double>(count)});
-      sum = 0;
-      count = 0;
-    };
-    for (const auto& p : inst.series().Range(n, now - window)) {
-      if (step == 0) {
-        pts.push_back({p.t, p.v});
-        continue;
-      }
-      const double b = std::floor(p.t / step);
-      if (b != bucket) flush();
-      bucket = b;
-      sum += p.v;
-      last_t = p.t;
-      ++count;
-    }
-    flush();
-    series.push_back({{"name", n}, {"unit", monitor::FindSignal(n)->unit}, {"points", std::move(pts)}});
-  }
-  res.set_content(
-      json{{"instance", inst.name()}, {"window_seconds", window}, {"step_seconds", step}, {"series", series}}.dump(
-          -1, ' ', false, json::error_handler_t::replace),
-      "application/json");
 }
 
 }  // namespace vigil::daemon

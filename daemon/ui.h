@@ -1,5 +1,5 @@
 // The dashboard: its page and assets, and the alert history it draws. The
-// page reads the JSON APIs; SeriesSet is its multi-signal series call.
+// page reads the JSON APIs (its charts: /api/v1/series?names=, daemon/report.cc).
 #pragma once
 
 #include <string>
@@ -25,8 +25,8 @@ class UiApi {
   // With server.ui: / and /ui/* (the assets, read now) and
   // /api/v1/alerts/history; nothing without it.
   void Routes(httplib::Server& h);
-  // Monitor thread, after each tick: opens and closes firing episodes.
-  void RecordHistory(const std::vector<rules::RuleEngine::View>& views);
+  // Monitor thread, after each tick: opens and closes firing episodes at the tick's time.
+  void RecordHistory(const pipeline::TickResult& tick);
 
  private:
   void HandleAlertHistory(const httplib::Request& req, httplib::Response& res) const;
@@ -34,9 +34,5 @@ class UiApi {
   const ServerConfig server_;
   alerts::AlertHistory history_;  // firing episodes (its own lock)
 };
-
-// GET /api/v1/series?names=a,b[&window][&step]: several signals in one call.
-void SeriesSet(const pipeline::Instance& inst, const MonitorConfig& monitor, const httplib::Request& req,
-               httplib::Response& res);
 
 }  // namespace vigil::daemon

@@ -14,27 +14,26 @@ namespace {
 
 // A watched engine's series carry its target (and engine) label; the hosted
 // one's carry none.
-void AddTargetLabels(const std::map<std::string, std::string>& labels, Metric* m) {
-  const InstanceId id = InstanceId::FromLabels(labels);
+void AddTargetLabels(const InstanceId& id, Metric* m) {
   if (id.local()) return;
   m->labels.push_back({"target", id.target});
   if (!id.engine.empty()) m->labels.push_back({"engine", id.engine});
 }
 
-void RuleFamilies(const std::vector<rules::RuleEngine::View>& views, size_t loaded, uint64_t failures,
-                  std::vector<MetricFamily>* out) {
+void RuleFamilies(const TickResult& tick, size_t loaded, uint64_t failures, std::vector<MetricFamily>* out) {
   out->push_back({"vigil_rules_loaded", "Alerting rules loaded", MetricType::kGauge, {Sample({}, double(loaded))}});
   MetricFamily state{"vigil_rule_state", "Rule state: 0 inactive, 1 pending, 2 firing", MetricType::kGauge, {}};
   MetricFamily secs{"vigil_rule_evaluation_seconds", "Duration of the rule's last evaluation", MetricType::kGauge, {}};
-  for (const auto& v : views) {
-    Metric m;
-    m.labels = {{"alert", v.rule.name}, {"group", v.rule.group}};
-    AddTargetLabels(v.rule.labels, &m);
-    m.value = static_cast<double>(static_cast<int>(v.status.state));
-    state.metrics.push_back(m);
-    m.value = v.status.eval_seconds;
-    secs.metrics.push_back(std::move(m));
-  }
+  for (const auto& it : tick.instances)
+    for (const auto& v : it.views) {
+      Metric m;
+      m.labels = {{"alert", v.rule.name}, {"group", v.rule.group}};
+      AddTargetLabels(it.id, &m);
+      m.value = static_cast<double>(static_cast<int>(v.status.state));
+      state.metrics.push_back(m);
+      m.value = v.status.eval_seconds;
+      secs.metrics.push_back(std::move(m));
+    }
   if (!state.metrics.empty()) out->push_back(std::move(state));
   if (!secs.metrics.empty()) out->push_back(std::move(secs));
   out->push_back({"vigil_rule_evaluation_failures_total",
@@ -47,12 +46,16 @@ void RuleFamilies(const std::vector<rules::RuleEngine::View>& views, size_t load
 
 std::vector<MetricFamily> Pipeline::Collect() const {
   std::vector<MetricFamily> out;
-  const auto views = Views();
-  RuleFamilies(views, rule_count(), evaluation_failures(), &out);
+  // The last tick's views, taken once by the tick; before the first tick,
+  // the rules as loaded.
+  std::shared_ptr<const TickResult> tick = LastTick();
+  if (!tick) tick = std::make_shared<const TickResult>(Snapshot(0, {}));
+  RuleFamilies(*tick, rule_count(), evaluation_failures(), &out);
 
   // Detector values: only those the loaded rules read, so bounded by the rule set.
   std::vector<const rules::Rule*> list;
-  for (const auto& v : views) list.push_back(&v.rule);
+  for (const auto& it : tick->instances)
+    for (const auto& v : it.views) list.push_back(&v.rule);
   const auto refs = rules::DetectorRefs(list);
   const std::map<std::string, std::string> help = {
       {"zscore",
@@ -62,8 +65,8 @@ std::vector<MetricFamily> Pipeline::Collect() const {
       {"time_to_exhaustion", "Seconds until the signal's trend reaches its capacity (time_to_exhaustion())"},
       {"corr", "Pearson correlation of two signals over the window (corr())"}};
   std::map<std::string, MetricFamily> fams;
-  for (const auto& name : InstanceNames()) {
-    const Instance* inst = Find(name);
+  for (const auto& it : tick->instances) {
+    const Instance* inst = it.instance;
     if (!inst || inst->retired()) continue;
     for (const auto& r : refs) {
       // The rules' own reading of the detector, so /metrics shows what they see.
@@ -77,7 +80,7 @@ std::vector<MetricFamily> Pipeline::Collect() const {
       Metric m;
       if (r.fn == "corr") m.labels = {{"signal_a", r.a}, {"signal_b", r.b}};
       else m.labels = {{"signal", r.a}};
-      AddTargetLabels(inst->labels(), &m);
+      AddTargetLabels(it.id, &m);
       m.value = v;
       f.metrics.push_back(std::move(m));
     }

@@ -124,12 +124,12 @@ void Pipeline::Worker() {
   }
 }
 
-void Pipeline::Process(double now, size_t target, const ScrapeResult& r,
-                       std::vector<std::pair<std::string, rules::Transition>>* out) {
+void Pipeline::Process(double now, size_t target, const ScrapeResult& r, Transitions* out) {
   Target& t = *targets_[target];
   std::vector<Instance*> seen;
   auto tick = [&](Instance* inst, std::vector<std::pair<std::string, double>> values, bool stale) {
-    for (auto& tr : inst->Tick(now, values, stale)) out->emplace_back(inst->name(), std::move(tr));
+    auto& mine = (*out)[inst];
+    for (auto& tr : inst->Tick(now, values, stale)) mine.push_back(std::move(tr));
     seen.push_back(inst);
   };
   auto health = [&r](std::vector<std::pair<std::string, double>>* v) {
@@ -204,7 +204,7 @@ void Pipeline::Process(double now, size_t target, const ScrapeResult& r,
 }
 
 void Pipeline::TickOnce(double now, double wait_s) {
-  std::vector<std::pair<std::string, rules::Transition>> out;
+  Transitions out;
   {
     MutexLock lock(&mu_);
     ++tick_seq_;
@@ -219,7 +219,7 @@ void Pipeline::TickOnce(double now, double wait_s) {
   jobs_cv_.SignalAll();
   if (hosted_) {
     const auto values = hosted_deriver_.Tick(now, hosted_());
-    for (auto& tr : local_->Tick(now, values)) out.emplace_back(local_->name(), std::move(tr));
+    out[local_] = local_->Tick(now, values);
   }
   std::vector<Done> done;
   {
@@ -240,11 +240,41 @@ void Pipeline::TickOnce(double now, double wait_s) {
     if (!d.result.ok) spdlog::debug("scrape {}: {}", targets_[d.target]->cfg.name, d.result.error);
     Process(now, d.target, d.result, &out);
   }
+  // The tick's result, its views taken once: the hook's consumers and
+  // /metrics read these rather than copying every rule again.
+  auto result = std::make_shared<TickResult>(Snapshot(now, std::move(out)));
   {
     MutexLock lock(&mu_);
-    ++ticks_;
+    result->seq = ++ticks_;
+    last_tick_ = result;
   }
-  if (hook_) hook_(now, out);
+  if (hook_) hook_(*result);
+}
+
+TickResult Pipeline::Snapshot(double now, Transitions transitions) const {
+  std::vector<const Instance*> list;
+  {
+    MutexLock lock(&mu_);
+    for (const auto& i : instances_) list.push_back(i.get());
+  }
+  TickResult out;
+  out.now = now;
+  for (const Instance* inst : list) {  // each instance's own locks, outside mu_
+    auto tr = transitions.find(inst);
+    const bool retired = inst->retired();
+    if (retired && tr == transitions.end()) continue;
+    InstanceTick& it = out.instances.emplace_back();
+    it.id = inst->id();
+    it.instance = inst;
+    if (tr != transitions.end()) it.transitions = std::move(tr->second);
+    if (!retired) it.views = inst->Views();
+  }
+  return out;
+}
+
+std::shared_ptr<const TickResult> Pipeline::LastTick() const {
+  MutexLock lock(&mu_);
+  return last_tick_;
 }
 
 void Pipeline::Loop() {

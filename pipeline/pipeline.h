@@ -27,6 +27,7 @@
 #include "monitor/signals.h"
 #include "pipeline/instance.h"
 #include "pipeline/target.h"
+#include "pipeline/tick_result.h"
 #include "rules/rules.h"
 #include "scrape/deriver.h"
 
@@ -65,9 +66,9 @@ struct TargetStatus {
 class Pipeline : public Collectable {
  public:
   using StatsSource = std::function<engine::EngineStats()>;
-  // Runs on the pipeline thread after every tick, with each instance's
-  // transitions (instance name, transition).
-  using TickHook = std::function<void(double now, const std::vector<std::pair<std::string, rules::Transition>>&)>;
+  // Runs on the pipeline thread after every tick, with the tick's result
+  // (its time, each instance's transitions and rules after the tick).
+  using TickHook = std::function<void(const TickResult&)>;
 
   // `hosted` (may be empty): the hosted engine, monitored as "local".
   // Reads every target's bearer_token_file; errors name the target.
@@ -89,8 +90,11 @@ class Pipeline : public Collectable {
   std::vector<std::string> InstanceNames() const;
   // Instances live as long as the pipeline; nullptr if unknown.
   const Instance* Find(const std::string& name) const;
-  // Every instance's rules, in InstanceNames() order.
+  // Every instance's rules now, in InstanceNames() order (HTTP readers: a
+  // reload shows at once). The hook gets the tick's own in its TickResult.
   std::vector<rules::RuleEngine::View> Views() const;
+  // The last tick's result (nullptr before the first tick).
+  std::shared_ptr<const TickResult> LastTick() const EXCLUDES(mu_);
   std::vector<TargetStatus> Targets() const;
   // The configuration and bearer token of target `name`; false if unknown.
   bool FindTarget(const std::string& name, TargetConfig* cfg, std::string* token) const;
@@ -99,8 +103,8 @@ class Pipeline : public Collectable {
   bool hosted() const { return static_cast<bool>(hosted_); }
   uint64_t ticks() const;
   uint64_t skipped_ticks() const;
-  // The rules' state and timings, the detector values the rules read, and
-  // each target's scrape health (pipeline/metrics.cc).
+  // The rules' state and timings (the last tick's views), the detector
+  // values the rules read, and each target's scrape health (pipeline/metrics.cc).
   std::vector<MetricFamily> Collect() const override;
 
  private:
@@ -129,8 +133,11 @@ class Pipeline : public Collectable {
 
   explicit Pipeline(PipelineConfig cfg);
   Instance* GetOrCreate(const InstanceId& id) EXCLUDES(mu_);
-  void Process(double now, size_t target, const ScrapeResult& r,
-               std::vector<std::pair<std::string, rules::Transition>>* out) EXCLUDES(mu_);
+  using Transitions = std::map<const Instance*, std::vector<rules::Transition>>;
+  void Process(double now, size_t target, const ScrapeResult& r, Transitions* out) EXCLUDES(mu_);
+  // Every listed instance with its rules now, and each instance in
+  // `transitions` (a retired one too) with its transitions.
+  TickResult Snapshot(double now, Transitions transitions) const EXCLUDES(mu_);
   void Worker() EXCLUDES(mu_);
   void Loop() EXCLUDES(mu_);
 
@@ -159,6 +166,7 @@ class Pipeline : public Collectable {
   bool stop_workers_ GUARDED_BY(mu_) = false;
   uint64_t ticks_ GUARDED_BY(mu_) = 0;
   uint64_t skipped_ GUARDED_BY(mu_) = 0;
+  std::shared_ptr<const TickResult> last_tick_ GUARDED_BY(mu_);
   std::vector<std::thread> workers_;  // started in Create, joined by the destructor
   std::thread thread_ GUARDED_BY(mu_);
 };

@@ -48,6 +48,21 @@ std::vector<std::string> Names(const std::vector<DueCapture>& due) {
 
 const InstanceId kHosted = InstanceId::Local();
 
+// The tick's result as the pipeline gives it: each transition and view under
+// its instance (here the one its labels name; the pipeline sets them so).
+std::vector<DueCapture> TickDue(DueCaptures& due, const Transitions& transitions, const Views& views) {
+  pipeline::TickResult tick;
+  auto entry = [&](const InstanceId& id) -> pipeline::InstanceTick& {
+    for (auto& it : tick.instances)
+      if (it.id == id) return it;
+    tick.instances.push_back({id, nullptr, {}, {}});
+    return tick.instances.back();
+  };
+  for (const auto& [name, t] : transitions) entry(InstanceId::Parse(name)).transitions.push_back(t);
+  for (const auto& v : views) entry(InstanceId::FromLabels(v.rule.labels)).views.push_back(v);
+  return due.Tick(tick);
+}
+
 TEST(CaptureDueTest, DueOnceWhenACaptureRuleTurnsFiring) {
   DueCaptures due;
   auto v = View(kHosted, "KVThrash", RuleState::kFiring);
@@ -56,8 +71,8 @@ TEST(CaptureDueTest, DueOnceWhenACaptureRuleTurnsFiring) {
   const Views views = {v, View(kHosted, "AlertOnly", RuleState::kFiring, /*capture=*/false)};
   // Pending is not due; firing is.
   EXPECT_TRUE(
-      due.Tick({{kHosted.Name(), {"g", "KVThrash", RuleState::kInactive, RuleState::kPending, 0}}}, views).empty());
-  const auto out = due.Tick({Fired(kHosted, "KVThrash"), Fired(kHosted, "AlertOnly")}, views);
+      TickDue(due, {{kHosted.Name(), {"g", "KVThrash", RuleState::kInactive, RuleState::kPending, 0}}}, views).empty());
+  const auto out = TickDue(due, {Fired(kHosted, "KVThrash"), Fired(kHosted, "AlertOnly")}, views);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_TRUE(out[0].instance.local());
   EXPECT_EQ(out[0].group, "g");
@@ -65,11 +80,11 @@ TEST(CaptureDueTest, DueOnceWhenACaptureRuleTurnsFiring) {
   EXPECT_EQ(out[0].reason, "KV cache thrashing");
   EXPECT_EQ(out[0].evidence, (nlohmann::json{{"kv_cache_usage", 0.97}, {"preemptions_per_s", nullptr}}));
   // Taken once: still firing on the next tick, but no new transition.
-  EXPECT_TRUE(due.Tick({}, views).empty());
+  EXPECT_TRUE(TickDue(due, {}, views).empty());
   EXPECT_EQ(due.waiting(), 0u);
   // No summary: the rule's name.
   const auto again =
-      due.Tick({Fired(kHosted, "KVThrash", RuleState::kInactive)}, {View(kHosted, "KVThrash", RuleState::kFiring)});
+      TickDue(due, {Fired(kHosted, "KVThrash", RuleState::kInactive)}, {View(kHosted, "KVThrash", RuleState::kFiring)});
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(again[0].reason, "KVThrash fired");
 }
@@ -78,12 +93,12 @@ TEST(CaptureDueTest, HeldWhileAPendingRootCauseIsPending) {
   DueCaptures due;
   auto held = View(kHosted, "Symptom", RuleState::kFiring);
   held.status.held_by = {"Root"};
-  EXPECT_TRUE(due.Tick({Fired(kHosted, "Symptom")}, {held}).empty());
+  EXPECT_TRUE(TickDue(due, {Fired(kHosted, "Symptom")}, {held}).empty());
   EXPECT_EQ(due.waiting(), 1u);
-  EXPECT_TRUE(due.Tick({}, {held}).empty());  // still held
+  EXPECT_TRUE(TickDue(due, {}, {held}).empty());  // still held
   EXPECT_EQ(due.waiting(), 1u);
   // The root cause resolved without firing: the symptom's capture is taken.
-  EXPECT_EQ(Names(due.Tick({}, {View(kHosted, "Symptom", RuleState::kFiring)})),
+  EXPECT_EQ(Names(TickDue(due, {}, {View(kHosted, "Symptom", RuleState::kFiring)})),
             std::vector<std::string>{"local:Symptom"});
   EXPECT_EQ(due.waiting(), 0u);
 }
@@ -92,18 +107,18 @@ TEST(CaptureDueTest, DroppedWhenInhibited) {
   DueCaptures due;
   auto held = View(kHosted, "Symptom", RuleState::kFiring);
   held.status.held_by = {"Root"};
-  EXPECT_TRUE(due.Tick({Fired(kHosted, "Symptom")}, {held}).empty());
+  EXPECT_TRUE(TickDue(due, {Fired(kHosted, "Symptom")}, {held}).empty());
   // The root cause fired: the symptom is inhibited and its capture dropped
   // (the root cause takes its own).
   auto inhibited = View(kHosted, "Symptom", RuleState::kFiring);
   inhibited.status.inhibited_by = {"Root"};
-  EXPECT_EQ(Names(due.Tick({Fired(kHosted, "Root")}, {inhibited, View(kHosted, "Root", RuleState::kFiring)})),
+  EXPECT_EQ(Names(TickDue(due, {Fired(kHosted, "Root")}, {inhibited, View(kHosted, "Root", RuleState::kFiring)})),
             std::vector<std::string>{"local:Root"});
   EXPECT_EQ(due.waiting(), 0u);
   // Not taken later when the inhibition ends while it still fires.
-  EXPECT_TRUE(due.Tick({}, {View(kHosted, "Symptom", RuleState::kFiring)}).empty());
+  EXPECT_TRUE(TickDue(due, {}, {View(kHosted, "Symptom", RuleState::kFiring)}).empty());
   // Inhibited on the tick it fires: dropped at once.
-  EXPECT_TRUE(due.Tick({Fired(kHosted, "Symptom")}, {inhibited}).empty());
+  EXPECT_TRUE(TickDue(due, {Fired(kHosted, "Symptom")}, {inhibited}).empty());
   EXPECT_EQ(due.waiting(), 0u);
 }
 
@@ -111,17 +126,17 @@ TEST(CaptureDueTest, DroppedWhenItStopsFiringOrGoes) {
   DueCaptures due;
   auto held = View(kHosted, "Symptom", RuleState::kFiring);
   held.status.held_by = {"Root"};
-  ASSERT_TRUE(due.Tick({Fired(kHosted, "Symptom")}, {held}).empty());
-  EXPECT_TRUE(due.Tick({}, {View(kHosted, "Symptom", RuleState::kInactive)}).empty());
+  ASSERT_TRUE(TickDue(due, {Fired(kHosted, "Symptom")}, {held}).empty());
+  EXPECT_TRUE(TickDue(due, {}, {View(kHosted, "Symptom", RuleState::kInactive)}).empty());
   EXPECT_EQ(due.waiting(), 0u);
-  EXPECT_TRUE(due.Tick({}, {View(kHosted, "Symptom", RuleState::kFiring)}).empty());
+  EXPECT_TRUE(TickDue(due, {}, {View(kHosted, "Symptom", RuleState::kFiring)}).empty());
   // A rule removed by a reload while held.
-  ASSERT_TRUE(due.Tick({Fired(kHosted, "Symptom")}, {held}).empty());
-  EXPECT_TRUE(due.Tick({}, {}).empty());
+  ASSERT_TRUE(TickDue(due, {Fired(kHosted, "Symptom")}, {held}).empty());
+  EXPECT_TRUE(TickDue(due, {}, {}).empty());
   EXPECT_EQ(due.waiting(), 0u);
   // A rule whose capture action a reload removed.
-  ASSERT_TRUE(due.Tick({Fired(kHosted, "Symptom")}, {held}).empty());
-  EXPECT_TRUE(due.Tick({}, {View(kHosted, "Symptom", RuleState::kFiring, false)}).empty());
+  ASSERT_TRUE(TickDue(due, {Fired(kHosted, "Symptom")}, {held}).empty());
+  EXPECT_TRUE(TickDue(due, {}, {View(kHosted, "Symptom", RuleState::kFiring, false)}).empty());
   EXPECT_EQ(due.waiting(), 0u);
 }
 
@@ -136,18 +151,22 @@ TEST(CaptureDueTest, RoutedByInstance) {
   // held, a's no longer fires.
   const Views views = {View(kHosted, "KVThrash", RuleState::kFiring), View(a, "KVThrash", RuleState::kInactive),
                        View(b70, "KVThrash", RuleState::kFiring), held_b8};
-  const auto out = due.Tick(
-      {Fired(kHosted, "KVThrash"), Fired(a, "KVThrash"), Fired(b70, "KVThrash"), Fired(b8, "KVThrash")}, views);
+  const auto out = TickDue(
+      due, {Fired(kHosted, "KVThrash"), Fired(a, "KVThrash"), Fired(b70, "KVThrash"), Fired(b8, "KVThrash")}, views);
   ASSERT_EQ(Names(out), (std::vector<std::string>{"b/meta/llama-70b:KVThrash", "local:KVThrash"}));
   EXPECT_FALSE(out[0].instance.local());  // to RemoteCaptures, target b
   EXPECT_EQ(out[0].instance.target, "b");
   EXPECT_EQ(out[0].instance.engine, "meta/llama-70b");
   EXPECT_TRUE(out[1].instance.local());  // to the hosted CaptureManager
   EXPECT_EQ(due.waiting(), 1u);
-  // A view of the local instance without a target label is the hosted engine's too.
+  // Matched by the instance the tick files it under, not by the view's labels.
   auto unlabeled = View(kHosted, "Stall", RuleState::kFiring);
-  unlabeled.rule.labels.erase("target");
-  EXPECT_EQ(Names(due.Tick({Fired(kHosted, "Stall")}, {unlabeled, held_b8})), std::vector<std::string>{"local:Stall"});
+  unlabeled.rule.labels.clear();
+  pipeline::TickResult t;
+  t.instances.push_back({b70, nullptr, {Fired(b70, "Stall").second}, {unlabeled}});
+  t.instances.push_back({b8, nullptr, {}, {held_b8}});
+  EXPECT_EQ(Names(due.Tick(t)), std::vector<std::string>{"b/meta/llama-70b:Stall"});
+  EXPECT_EQ(due.waiting(), 1u);  // b8's, still held
 }
 
 // What vigild does with the due set: each due capture claims through the
@@ -160,7 +179,7 @@ TEST(CaptureDueTest, CooledDownPerRuleAndInstance) {
   const InstanceId a = InstanceId::Watched("a");
   auto tick = [&](const Transitions& t, const Views& v) {
     std::vector<std::string> taken;
-    for (const DueCapture& c : due.Tick(t, v)) {
+    for (const DueCapture& c : TickDue(due, t, v)) {
       const InstanceId key = CapturePolicy::KeyOf(c.instance);
       const CapturePolicy::Claim claim = policy.TryClaim(key, c.rule);
       if (!claim.ok()) continue;

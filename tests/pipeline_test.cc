@@ -235,9 +235,10 @@ TEST(PipelineTest, TargetDownFiresWhileScrapesFailAndResolvesWhenTheyWork) {
   ASSERT_TRUE(Pipeline::Create(cfg, nullptr, &p).ok());
   p->SetRules(Rules(std::string(kTargetDown) + "      - alert: Busy\n        expr: requests_running > 0\n"), {});
   std::vector<std::string> fired;
-  p->SetHook([&](double, const std::vector<std::pair<std::string, rules::Transition>>& ts) {
-    for (const auto& [inst, t] : ts)
-      if (t.to == rules::RuleState::kFiring) fired.push_back(inst + ":" + t.name);
+  p->SetHook([&](const TickResult& tick) {
+    for (const auto& it : tick.instances)
+      for (const auto& t : it.transitions)
+        if (t.to == rules::RuleState::kFiring) fired.push_back(it.id.Name() + ":" + t.name);
   });
   double now = 1000;
   p->TickOnce(now, 5);
@@ -299,9 +300,10 @@ TEST(PipelineTest, TheStandInOfATargetNeverReachedGivesWayToItsEngines) {
   ASSERT_TRUE(Pipeline::Create(cfg, nullptr, &p).ok());
   p->SetRules(Rules(kTargetDown), {});
   std::vector<std::string> resolved;
-  p->SetHook([&](double, const std::vector<std::pair<std::string, rules::Transition>>& ts) {
-    for (const auto& [inst, t] : ts)
-      if (t.from == rules::RuleState::kFiring) resolved.push_back(inst);
+  p->SetHook([&](const TickResult& tick) {
+    for (const auto& it : tick.instances)
+      for (const auto& t : it.transitions)
+        if (t.from == rules::RuleState::kFiring) resolved.push_back(it.id.Name());
   });
   for (int i = 0; i < 5; ++i) p->TickOnce(1000 + i, 5);
   ASSERT_EQ(p->InstanceNames(), std::vector<std::string>{"t"});
@@ -327,7 +329,7 @@ TEST(PipelineTest, ASlowTargetDoesNotHoldTheTick) {
   std::unique_ptr<Pipeline> p;
   ASSERT_TRUE(Pipeline::Create(cfg, nullptr, &p).ok());
   int ticks = 0;
-  p->SetHook([&](double, const auto&) { ++ticks; });
+  p->SetHook([&](const TickResult&) { ++ticks; });
   p->TickOnce(1000, 0);  // does not wait: the scrape is taken by a later tick
   EXPECT_EQ(ticks, 1);
   EXPECT_FALSE(p->Targets()[0].scraped);
@@ -343,6 +345,98 @@ TEST(PipelineTest, ASlowTargetDoesNotHoldTheTick) {
   // (1002) when that one is also done by then and, being newer, replaces it.
   const double last = p->Targets()[0].last_scrape;
   EXPECT_TRUE(last == 1000 || last == 1002) << last;
+  // A tick that moves on without its scrape still lists the target's
+  // instances with their rules (no transitions): the alerting and the
+  // history read every instance from the tick, and must not see them go.
+  p->SetRules(Rules(kTargetDown), {});
+  s.Hold();
+  p->TickOnce(1010, 0);
+  const auto tick = p->LastTick();
+  ASSERT_NE(tick, nullptr);
+  EXPECT_EQ(tick->now, 1010);
+  ASSERT_EQ(tick->instances.size(), 2u);
+  for (const auto& it : tick->instances) {
+    EXPECT_EQ(it.id.target, "slow");
+    EXPECT_TRUE(it.transitions.empty());
+    ASSERT_EQ(it.views.size(), 1u);
+    EXPECT_EQ(it.views[0].rule.name, "TargetDown");
+  }
+  s.Release();
+}
+
+// The hook gets one TickResult per tick: the tick's time (the clock's, as
+// Loop passes it), each instance's transitions, and its rules as they stood
+// after that tick, not as they stand when read later. /metrics shows the
+// last tick's rules, taken by the tick rather than copied again.
+TEST(PipelineTest, TheHookGetsTheTicksTimeTransitionsAndViews) {
+  ManualClock clock;
+  PipelineConfig cfg;
+  cfg.clock = &clock;
+  std::unique_ptr<Pipeline> p;
+  ASSERT_TRUE(Pipeline::Create(
+                  cfg,
+                  [] {
+                    engine::EngineStats s;
+                    s.requests_waiting = 5;
+                    return s;
+                  },
+                  &p)
+                  .ok());
+  p->SetRules(Rules("groups:\n  - name: g\n    rules:\n      - alert: Queued\n        expr: requests_waiting > 0\n"
+                    "        for: 2s\n"),
+              {});
+  std::vector<TickResult> seen;
+  p->SetHook([&](const TickResult& t) { seen.push_back(t); });
+  EXPECT_EQ(p->LastTick(), nullptr);
+  std::vector<double> times;
+  for (int i = 0; i < 4; ++i) {
+    if (i > 0) clock.Advance(1);
+    times.push_back(clock.UnixNow());
+    p->TickOnce(clock.UnixNow(), 0);
+  }
+  using S = rules::RuleState;
+  const std::vector<S> state = {S::kPending, S::kPending, S::kFiring, S::kFiring};
+  const std::vector<std::vector<S>> to = {{S::kPending}, {}, {S::kFiring}, {}};
+  ASSERT_EQ(seen.size(), 4u);
+  for (size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i].now, times[i]) << i;
+    EXPECT_EQ(seen[i].seq, i + 1);
+    ASSERT_EQ(seen[i].instances.size(), 1u);
+    const InstanceTick& it = seen[i].instances[0];
+    EXPECT_TRUE(it.id.local());
+    EXPECT_EQ(it.instance, p->Find("local"));
+    ASSERT_EQ(it.views.size(), 1u);
+    EXPECT_EQ(it.views[0].rule.name, "Queued");
+    EXPECT_EQ(it.views[0].status.state, state[i]) << i;
+    std::vector<S> got;
+    for (const auto& t : it.transitions) got.push_back(t.to);
+    EXPECT_EQ(got, to[i]) << i;
+  }
+  EXPECT_EQ(seen[2].instances[0].views[0].status.fired_at, times[2]);
+  monitor::Point pt;
+  ASSERT_TRUE(p->Find("local")->series().Latest("requests_waiting", &pt));
+  EXPECT_EQ(pt.t, times[3]);
+  EXPECT_EQ(p->LastTick()->seq, 4u);
+
+  auto state_metric = [&](const std::string& alert) {
+    for (const auto& f : p->Collect())
+      if (f.name == "vigil_rule_state")
+        for (const auto& m : f.metrics)
+          if (m.labels == std::vector<std::pair<std::string, std::string>>{{"alert", alert}, {"group", "g"}})
+            return m.value;
+    return -1.0;
+  };
+  EXPECT_EQ(state_metric("Queued"), 2);
+  // A reload shows in Views() at once, and on /metrics from the next tick.
+  p->SetRules(Rules("groups:\n  - name: g\n    rules:\n      - alert: Other\n        expr: requests_waiting > 9\n"),
+              {});
+  ASSERT_EQ(p->Views().size(), 1u);
+  EXPECT_EQ(p->Views()[0].rule.name, "Other");
+  EXPECT_EQ(state_metric("Queued"), 2);
+  clock.Advance(1);
+  p->TickOnce(clock.UnixNow(), 0);
+  EXPECT_EQ(state_metric("Queued"), -1);
+  EXPECT_EQ(state_metric("Other"), 0);
 }
 
 TEST(PipelineTest, TheHostedEngineIsInstanceLocal) {

@@ -114,10 +114,11 @@ Firing FromPipeline(const std::string& dir, int seconds) {
 
   // The hook sees what the daemon's consumers see after each tick.
   Firing out;
-  p->SetHook([&](double now, const std::vector<std::pair<std::string, rules::Transition>>&) {
-    std::set<std::string>& firing = out[static_cast<int>(std::lround(now - t0))];
-    for (const auto& v : p->Views())
-      if (v.status.state == rules::RuleState::kFiring) firing.insert(v.rule.name);
+  p->SetHook([&](const pipeline::TickResult& tick) {
+    std::set<std::string>& firing = out[static_cast<int>(std::lround(tick.now - t0))];
+    for (const auto& it : tick.instances)
+      for (const auto& v : it.views)
+        if (v.status.state == rules::RuleState::kFiring) firing.insert(v.rule.name);
   });
   // The loop's own tick (TickOnce) at each second of the clock, on this
   // thread: Start()'s loop would skip a slot the clock passed mid-tick,
