@@ -133,7 +133,7 @@ ScrapeResult ScrapeSession::Fetch(const TargetConfig& t, const std::string& toke
   }
   // One per scrape worker, reused: ParseExposition then rebuilds the
   // families in the last scrape's objects instead of allocating them anew.
-  thread_local std::vector<scrape::MetricFamily> families;
+  thread_local std::vector<scrape::ParsedFamily> families;
   scrape::ScrapeError why{};
   // Every line is checked; only the families an adapter reads are kept.
   static const scrape::FamilyFilter keep = [](std::string_view f) { return scrape::AdaptersRead(f); };

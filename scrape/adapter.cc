@@ -16,7 +16,7 @@ namespace {
 
 using internal::Agg;
 using internal::From;
-using internal::Rule;
+using internal::InputMapping;
 
 // (engine label, model_name label): what tells engines apart. Views of
 // the families' label values, which outlive every use.
@@ -108,7 +108,7 @@ const std::unordered_map<std::string_view, size_t>& Forms() {
   static const std::unordered_map<std::string_view, size_t> forms = [] {
     static std::set<std::string> names;  // owns the strings the keys view
     for (EngineKind k : kAllEngineKinds)
-      for (const internal::Rule& r : internal::RulesFor(k))
+      for (const internal::InputMapping& r : internal::MappingsFor(k))
         for (const std::string& n : r.names) {
           for (const char* suffix : {"", "_total", "_bucket", "_sum", "_count", "_info"}) names.insert(n + suffix);
           if (n.size() > 5 && n.compare(n.size() - 5, 5, "_info") == 0) names.insert(n.substr(0, n.size() - 5));
@@ -130,9 +130,9 @@ size_t FormOf(std::string_view name) {
 class Mapper {
  public:
   // Only the names an adapter may ask about are indexed, by form number.
-  Mapper(const std::vector<MetricFamily>& families, const ModelLabels& model_labels)
+  Mapper(const std::vector<ParsedFamily>& families, const ModelLabels& model_labels)
       : model_labels_(model_labels), present_(Forms().size()) {
-    for (const MetricFamily& f : families) {
+    for (const ParsedFamily& f : families) {
       if (const size_t id = FormOf(f.name); id != kNoForm) present_[id] = true;
       std::string_view last;
       Series* series = nullptr;
@@ -158,7 +158,7 @@ class Mapper {
 
   // The names of `r` this scrape serves: the first exposed alternative, or
   // all of them for sum_names (empty unless every one is exposed).
-  std::vector<std::string> Chosen(const Rule& r) const {
+  std::vector<std::string> Chosen(const InputMapping& r) const {
     std::vector<std::string> out;
     for (const std::string& n : r.names) {
       // An info gauge without the label (an older config class) does not expose the setting.
@@ -180,7 +180,8 @@ class Mapper {
 
   // A gauge or counter for one instance: replicas by max, the rest by `agg`.
   // Absent when no series matched (counters: 0, since the family is there).
-  bool Scalar(const Rule& r, const std::vector<std::string>& names, const InstanceKey& inst, double* out) const {
+  bool Scalar(const InputMapping& r, const std::vector<std::string>& names, const InstanceKey& inst,
+              double* out) const {
     bool any = false;
     double total = r.agg == Agg::kMax ? -std::numeric_limits<double>::infinity() : 0;
     for (const std::string& n : names) {
@@ -207,7 +208,7 @@ class Mapper {
   // A setting from an info gauge for one instance: the series whose engine
   // and model_name labels are the instance's or absent (vLLM's carries
   // `engine` only). Should they disagree, the largest: on wins.
-  bool InfoBool(const Rule& r, const std::string& name, const InstanceKey& inst, double* out) const {
+  bool InfoBool(const InputMapping& r, const std::string& name, const InstanceKey& inst, double* out) const {
     const Series* series = Find("", name);
     if (!series) return false;
     bool any = false;
@@ -271,7 +272,7 @@ class Mapper {
     return true;
   }
 
-  Status Histogram(const Rule& rule, const std::string& name, const InstanceKey& inst, Buckets* h, bool* found,
+  Status Histogram(const InputMapping& rule, const std::string& name, const InstanceKey& inst, Buckets* h, bool* found,
                    std::string* reason) const {
     std::vector<std::pair<double, double>> buckets, sum, count;
     *found = false;
@@ -450,7 +451,7 @@ const std::vector<std::string>& CanonicalInputs() {
   return k;
 }
 
-Status Adapt(EngineKind kind, const std::vector<MetricFamily>& families, std::vector<InstanceReading>* out,
+Status Adapt(EngineKind kind, const std::vector<ParsedFamily>& families, std::vector<InstanceReading>* out,
              std::vector<std::string>* missing, std::vector<DroppedFamily>* dropped) {
   out->clear();
   if (missing) missing->clear();
@@ -461,8 +462,8 @@ Status Adapt(EngineKind kind, const std::vector<MetricFamily>& families, std::ve
   const Mapper m(families, ModelLabelsOf(kind));
 
   // Per key, the first rule the scrape exposes, with the names it reads.
-  std::map<std::string, std::pair<const Rule*, std::vector<std::string>>> used;
-  for (const Rule& r : internal::RulesFor(kind)) {
+  std::map<std::string, std::pair<const InputMapping*, std::vector<std::string>>> used;
+  for (const InputMapping& r : internal::MappingsFor(kind)) {
     if (used.count(r.key)) continue;
     std::vector<std::string> names = m.Chosen(r);
     if (!names.empty()) used.emplace(r.key, std::make_pair(&r, std::move(names)));
@@ -490,7 +491,7 @@ Status Adapt(EngineKind kind, const std::vector<MetricFamily>& families, std::ve
     InstanceReading r;
     r.instance = InstanceName(k, engines.size(), models.size());
     for (const auto& [key, ru] : used) {
-      const Rule& rule = *ru.first;
+      const InputMapping& rule = *ru.first;
       if (rule.from == From::kHistogram) {
         Buckets h;
         bool found = false;

@@ -43,7 +43,7 @@ Status ParseEngineKind(std::string_view name, EngineKind* kind);
 // (TensorRT-LLM 1.0/1.1) serves bare names: `time_to_first_token_seconds`
 // or `request_success_total` with an `engine_type` label and no engine
 // prefix anywhere means trtllm. kUnknown when none is present.
-EngineKind DetectEngine(const std::vector<MetricFamily>& families);
+EngineKind DetectEngine(const std::vector<ParsedFamily>& families);
 
 // One classic histogram: cumulative counts per upper bound, sorted, unique,
 // the last bound +Inf. sum/count are the _sum/_count samples (count falls
@@ -114,7 +114,7 @@ std::string MissingNote(EngineKind kind, std::string_view key);
 // of every reading and appended there (reason bad_le, no_inf_bucket or
 // bucket_order), and the rest is used, as Prometheus keeps the rest of
 // such a scrape.
-Status Adapt(EngineKind kind, const std::vector<MetricFamily>& families, std::vector<InstanceReading>* out,
+Status Adapt(EngineKind kind, const std::vector<ParsedFamily>& families, std::vector<InstanceReading>* out,
              std::vector<std::string>* missing = nullptr, std::vector<DroppedFamily>* dropped = nullptr);
 
 }  // namespace vigil::scrape

@@ -49,7 +49,7 @@ Status ParseEngineKind(std::string_view name, EngineKind* kind) {
                                  "\"; expected auto, vllm, sglang, tgi, llamacpp, vigil, triton, trtllm or dynamo");
 }
 
-EngineKind DetectEngine(const std::vector<MetricFamily>& families) {
+EngineKind DetectEngine(const std::vector<ParsedFamily>& families) {
   static const std::pair<const char*, EngineKind> kPrefixes[] = {
       {"vllm:", EngineKind::kVllm},         {"sglang:", EngineKind::kSglang},
       {"tgi_", EngineKind::kTgi},           {"llamacpp:", EngineKind::kLlamaCpp},
@@ -58,7 +58,7 @@ EngineKind DetectEngine(const std::vector<MetricFamily>& families) {
   constexpr size_t n = std::size(kPrefixes);
   size_t counts[n] = {};
   bool bare_trtllm = false;
-  for (const MetricFamily& f : families) {
+  for (const ParsedFamily& f : families) {
     if (StartsWith(f.name, "vigil_")) return EngineKind::kVigil;
     for (size_t i = 0; i < n; ++i) counts[i] += StartsWith(f.name, kPrefixes[i].first);
     // trtllm-serve 1.0/1.1: vLLM's request metrics without a prefix, labelled engine_type.

@@ -3,44 +3,50 @@
 namespace vigil::scrape::internal {
 namespace {
 
-Rule Make(const char* key, From from, std::vector<std::string> names) {
-  Rule r;
+InputMapping Make(const char* key, From from, std::vector<std::string> names) {
+  InputMapping r;
   r.key = key;
   r.from = from;
   r.names = std::move(names);
   return r;
 }
-Rule Gauge(const char* key, std::vector<std::string> names) { return Make(key, From::kGauge, std::move(names)); }
-Rule Ratio(const char* key, std::vector<std::string> names) {
-  Rule r = Make(key, From::kGauge, std::move(names));
+InputMapping Gauge(const char* key, std::vector<std::string> names) {
+  return Make(key, From::kGauge, std::move(names));
+}
+InputMapping Ratio(const char* key, std::vector<std::string> names) {
+  InputMapping r = Make(key, From::kGauge, std::move(names));
   r.agg = Agg::kMax;
   return r;
 }
-Rule Counter(const char* key, std::vector<std::string> names) { return Make(key, From::kCounter, std::move(names)); }
-Rule CounterSum(const char* key, std::vector<std::string> names) {
-  Rule r = Make(key, From::kCounter, std::move(names));
+InputMapping Counter(const char* key, std::vector<std::string> names) {
+  return Make(key, From::kCounter, std::move(names));
+}
+InputMapping CounterSum(const char* key, std::vector<std::string> names) {
+  InputMapping r = Make(key, From::kCounter, std::move(names));
   r.sum_names = true;
   return r;
 }
-Rule CounterWhere(const char* key, std::string name, std::string label, std::vector<std::string> values) {
-  Rule r = Make(key, From::kCounter, {std::move(name)});
+InputMapping CounterWhere(const char* key, std::string name, std::string label, std::vector<std::string> values) {
+  InputMapping r = Make(key, From::kCounter, {std::move(name)});
   r.label = std::move(label);
   r.values = std::move(values);
   return r;
 }
-Rule Hist(const char* key, std::vector<std::string> names) { return Make(key, From::kHistogram, std::move(names)); }
-Rule GaugeWhere(const char* key, std::string name, std::string label, std::vector<std::string> values) {
-  Rule r = Make(key, From::kGauge, {std::move(name)});
+InputMapping Hist(const char* key, std::vector<std::string> names) {
+  return Make(key, From::kHistogram, std::move(names));
+}
+InputMapping GaugeWhere(const char* key, std::string name, std::string label, std::vector<std::string> values) {
+  InputMapping r = Make(key, From::kGauge, {std::move(name)});
   r.label = std::move(label);
   r.values = std::move(values);
   return r;
 }
-Rule Anchored(Rule r) {
+InputMapping Anchored(InputMapping r) {
   r.anchor = true;
   return r;
 }
-Rule InfoBool(const char* key, std::string name, std::string label) {
-  Rule r = Make(key, From::kInfoBool, {std::move(name)});
+InputMapping InfoBool(const char* key, std::string name, std::string label) {
+  InputMapping r = Make(key, From::kInfoBool, {std::move(name)});
   r.label = std::move(label);
   return r;
 }
@@ -49,8 +55,8 @@ Rule InfoBool(const char* key, std::string name, std::string label) {
 // vllm/engine/metrics.py). Newer names first: for a while vLLM served both
 // (the older ones marked deprecated), and so does vigild, so they must not
 // be added up. Counter names are without the `_total` prometheus_client adds.
-std::vector<Rule> Vllm(bool vigil) {
-  std::vector<Rule> r = {
+std::vector<InputMapping> Vllm(bool vigil) {
+  std::vector<InputMapping> r = {
       Gauge("requests_running", {"vllm:num_requests_running"}),
       Gauge("requests_waiting", {"vllm:num_requests_waiting"}),
       Ratio("kv_cache_usage", {"vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"}),
@@ -64,7 +70,7 @@ std::vector<Rule> Vllm(bool vigil) {
   };
   if (vigil) {
     // vigild's own view of its engine: what vLLM does not expose.
-    for (Rule g :
+    for (InputMapping g :
          {Gauge("kv_blocks_total", {"vigil_kv_blocks_capacity"}), Gauge("kv_blocks_used", {"vigil_kv_blocks_used"}),
           Gauge("kv_blocks_orphaned", {"vigil_kv_blocks_orphaned"}),
           Gauge("memory_used_bytes", {"vigil_memory_used_bytes"}),
@@ -98,7 +104,7 @@ std::vector<Rule> Vllm(bool vigil) {
   if (vigil) r.push_back(Counter("progress_total", {"vigil_engine_steps"}));
   r.push_back(Make("progress_total", From::kHistCount, {"vllm:iteration_tokens_total"}));
   r.push_back(CounterSum("progress_total", {"vllm:prompt_tokens", "vllm:generation_tokens"}));
-  for (Rule h :
+  for (InputMapping h :
        {Hist("ttft", {"vllm:time_to_first_token_seconds"}),
         Hist("tbt", {"vllm:inter_token_latency_seconds", "vllm:time_per_output_token_seconds"}),
         Hist("e2e", {"vllm:e2e_request_latency_seconds"}), Hist("queue_time", {"vllm:request_queue_time_seconds"}),
@@ -110,7 +116,7 @@ std::vector<Rule> Vllm(bool vigil) {
 // SGLang (python/sglang/srt/metrics/collector.py). Scheduler gauges carry
 // tp_rank/pp_rank (and dp_rank with data parallel attention); tokenizer
 // counters and histograms carry model_name only.
-std::vector<Rule> Sglang() {
+std::vector<InputMapping> Sglang() {
   return {
       // Newer names first; SGLang's first metrics (late 2024,
       // srt/metrics/metrics_collector.py, the model in a `name` label) had
@@ -155,7 +161,7 @@ std::vector<Rule> Sglang() {
 
 // TGI's router (docs/source/reference/metrics.md; router/src/server.rs).
 // The Rust exporter writes counters without a `_total` suffix.
-std::vector<Rule> Tgi() {
+std::vector<InputMapping> Tgi() {
   return {
       Gauge("requests_running", {"tgi_batch_current_size"}),
       Gauge("requests_waiting", {"tgi_queue_size"}),
@@ -175,7 +181,7 @@ std::vector<Rule> Tgi() {
 // llama.cpp's server (tools/server/server.cpp, --metrics). No histograms and
 // no request counters; builds before the unified KV cache also served
 // kv_cache_usage_ratio.
-std::vector<Rule> LlamaCpp() {
+std::vector<InputMapping> LlamaCpp() {
   return {
       Gauge("requests_running", {"llamacpp:requests_processing"}),
       Gauge("requests_waiting", {"llamacpp:requests_deferred"}),
@@ -191,7 +197,7 @@ std::vector<Rule> LlamaCpp() {
 // inflight_batcher_llm/src/custom_metrics_reporter). The backend's figures
 // are gauges split by a label naming the figure; Triton's own nv_inference_*
 // count requests per model of an ensemble. Labels: model, version.
-std::vector<Rule> Triton() {
+std::vector<InputMapping> Triton() {
   return {
       Anchored(GaugeWhere("requests_running", "nv_trt_llm_request_metrics", "request_type", {"active"})),
       Anchored(GaugeWhere("requests_waiting", "nv_trt_llm_request_metrics", "request_type", {"waiting"})),
@@ -205,7 +211,7 @@ std::vector<Rule> Triton() {
       Counter("requests_finished_total", {"nv_inference_request_success"}),
       // Decoupled (streaming) models, with --metrics-config histogram_latencies=true; in ms.
       [] {
-        Rule h = Hist("ttft", {"nv_inference_first_response_histogram_ms"});
+        InputMapping h = Hist("ttft", {"nv_inference_first_response_histogram_ms"});
         h.scale = 1e-3;
         return h;
       }(),
@@ -216,7 +222,7 @@ std::vector<Rule> Triton() {
 // /prometheus/metrics; labels model_name, engine_type). 1.0 and 1.1 serve
 // five request metrics with no prefix; later versions prefix trtllm_ and
 // add the iteration figures (queues, KV cache, tokens).
-std::vector<Rule> Trtllm() {
+std::vector<InputMapping> Trtllm() {
   return {
       Gauge("requests_running", {"trtllm_num_requests_running"}),
       Gauge("requests_waiting", {"trtllm_num_requests_waiting"}),
@@ -244,7 +250,7 @@ std::vector<Rule> Trtllm() {
 // lib/llm/src/http/service/metrics.rs; docs/observability/metrics.md;
 // label `model`). It sees requests and tokens as the client does, not the
 // workers' engines: no KV cache, no preemption, no engine step.
-std::vector<Rule> Dynamo() {
+std::vector<InputMapping> Dynamo() {
   return {
       // In flight at the frontend (queued included); active_requests is the newer name.
       Gauge("requests_running", {"dynamo_frontend_active_requests", "dynamo_frontend_inflight_requests"}),
@@ -263,9 +269,10 @@ std::vector<Rule> Dynamo() {
 
 }  // namespace
 
-const std::vector<Rule>& RulesFor(EngineKind kind) {
-  static const std::vector<Rule> vllm = Vllm(false), vigil = Vllm(true), sglang = Sglang(), tgi = Tgi(),
-                                 llamacpp = LlamaCpp(), triton = Triton(), trtllm = Trtllm(), dynamo = Dynamo(), none;
+const std::vector<InputMapping>& MappingsFor(EngineKind kind) {
+  static const std::vector<InputMapping> vllm = Vllm(false), vigil = Vllm(true), sglang = Sglang(), tgi = Tgi(),
+                                         llamacpp = LlamaCpp(), triton = Triton(), trtllm = Trtllm(), dynamo = Dynamo(),
+                                         none;
   switch (kind) {
     case EngineKind::kVllm: return vllm;
     case EngineKind::kVigil: return vigil;

@@ -34,7 +34,9 @@ enum class Agg {
   kMax,  // a ratio: the fullest pool is taken
 };
 
-struct Rule {
+// Where one engine keeps one canonical input (not a rules::Rule: no
+// expression, no state; the adapters read the table).
+struct InputMapping {
   std::string key;  // canonical input (adapter.h)
   From from = From::kGauge;
   std::vector<std::string> names;  // alternatives: the first the scrape exposes wins
@@ -43,14 +45,14 @@ struct Rule {
   std::string label;                // if set, only series whose `label` is one of `values`
   std::vector<std::string> values;  // (kInfoBool: `label` is the one read, `values` unused)
   double scale = 1;                 // histograms: bounds and sum times this (Triton's are in ms)
-  // Where any anchor rule is exposed, only the instances its series name are
+  // Where any anchor mapping is exposed, only the instances its series name are
   // engines: Triton's nv_inference_* count every model of an ensemble
   // (preprocessing, postprocessing), the nv_trt_llm_* ones only the engine.
   bool anchor = false;
 };
 
-// Rules in priority order: for each key the first exposed rule is used.
+// Mappings in priority order: for each key the first exposed one is used.
 // kUnknown gives an empty table.
-const std::vector<Rule>& RulesFor(EngineKind kind);
+const std::vector<InputMapping>& MappingsFor(EngineKind kind);
 
 }  // namespace vigil::scrape::internal

@@ -100,13 +100,13 @@ class Parser {
   // Families and samples are built in `storage`'s objects, whose strings
   // and vectors keep their capacity: a caller that parses into the same
   // vector scrape after scrape stops allocating for them.
-  Parser(Format format, const ParseLimits& limits, std::vector<MetricFamily>* storage)
+  Parser(Format format, const ParseLimits& limits, std::vector<ParsedFamily>* storage)
       : om_(format == Format::kOpenMetrics), limits_(limits) {
     families.swap(*storage);
   }
 
   // `families` less the objects not used this time.
-  std::vector<MetricFamily> Result() {
+  std::vector<ParsedFamily> Result() {
     families.resize(used_);
     for (size_t k = 0; k < used_; ++k) families[k].samples.resize(info_[k].samples);
     return std::move(families);
@@ -128,7 +128,7 @@ class Parser {
     return s_[0] == '#' ? Comment() : SampleLine();
   }
 
-  std::vector<MetricFamily> families;
+  std::vector<ParsedFamily> families;
   ScrapeError reason = E::kSyntax;
   std::string error;
   bool eof = false;
@@ -342,7 +342,7 @@ class Parser {
     }
     const Type type = om_ ? Type::kUnknown : Type::kUntyped;
     if (used_ == families.size()) families.emplace_back();
-    MetricFamily& f = families[used_];
+    ParsedFamily& f = families[used_];
     f.name.assign(name);
     f.type.assign(TypeName(type));
     f.help.clear();
@@ -552,7 +552,7 @@ const char* ScrapeErrorName(ScrapeError e) {
   return i < std::size(kNames) ? kNames[i] : "unknown";
 }
 
-Status ParseExposition(std::string_view body, Format format, const ParseLimits& limits, std::vector<MetricFamily>* out,
+Status ParseExposition(std::string_view body, Format format, const ParseLimits& limits, std::vector<ParsedFamily>* out,
                        ScrapeError* reason, const FamilyFilter* keep, std::vector<DroppedFamily>* dropped) {
   if (dropped) dropped->clear();
   auto fail = [reason, out](ScrapeError r, const std::string& msg) {

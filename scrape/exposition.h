@@ -29,7 +29,10 @@ struct Sample {
   double value = 0;
 };
 
-struct MetricFamily {
+// One family as parsed from a scrape body (a string type, raw samples);
+// not vigil::MetricFamily (common/metric_family.h), which is what a
+// component exposes on vigild's own /metrics.
+struct ParsedFamily {
   std::string name;
   // counter, gauge, histogram, summary, untyped (0.0.4); counter, gauge,
   // histogram, gaugehistogram, summary, stateset, info, unknown (OpenMetrics).
@@ -77,7 +80,7 @@ struct DroppedFamily {
 // text parser and promtool read such a body; its scrape keeps the rest):
 // each family holding one is left out of `out` and listed here, the rest
 // is returned. Without it a duplicate fails the whole scrape.
-Status ParseExposition(std::string_view body, Format format, const ParseLimits& limits, std::vector<MetricFamily>* out,
+Status ParseExposition(std::string_view body, Format format, const ParseLimits& limits, std::vector<ParsedFamily>* out,
                        ScrapeError* reason = nullptr, const FamilyFilter* keep = nullptr,
                        std::vector<DroppedFamily>* dropped = nullptr);
 

@@ -13,8 +13,8 @@ namespace {
 using Strings = std::vector<std::string>;
 using Map = std::map<std::string, double>;
 
-std::vector<MetricFamily> Parse(std::string_view body, Format format = Format::kPrometheusText) {
-  std::vector<MetricFamily> fams;
+std::vector<ParsedFamily> Parse(std::string_view body, Format format = Format::kPrometheusText) {
+  std::vector<ParsedFamily> fams;
   Status st = ParseExposition(body, format, ParseLimits{}, &fams);
   EXPECT_TRUE(st.ok()) << st.ToString();
   return fams;
@@ -511,7 +511,7 @@ TEST(ScrapeAdapter, OnlyTheFamiliesAnAdapterReadsAreKept) {
   const std::string body = kVigild +
                            "# TYPE python_gc_objects_collected_total counter\n"
                            "python_gc_objects_collected_total{generation=\"0\"} 12\n";
-  std::vector<MetricFamily> all, kept;
+  std::vector<ParsedFamily> all, kept;
   ASSERT_TRUE(ParseExposition(body, Format::kPrometheusText, {}, &all).ok());
   const FamilyFilter keep = [](std::string_view f) { return AdaptersRead(f); };
   ASSERT_TRUE(ParseExposition(body, Format::kPrometheusText, {}, &kept, nullptr, &keep).ok());

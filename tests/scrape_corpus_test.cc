@@ -96,7 +96,7 @@ TEST(ScrapeCorpus, WhatPrometheusReadsVigilReads) {
     const std::string body = Read(kDir + "/" + name);
     std::string out;
     ASSERT_TRUE(PromtoolReads(body, &out)) << out;  // the corpus holds only what Prometheus reads
-    std::vector<MetricFamily> fams;
+    std::vector<ParsedFamily> fams;
     std::vector<DroppedFamily> dropped;
     ScrapeError why{};
     Status st = ParseExposition(body, Format::kPrometheusText, ParseLimits{}, &fams, &why, nullptr, &dropped);
@@ -129,7 +129,7 @@ TEST(ScrapeCorpus, WhatPrometheusRefusesVigilRefuses) {
     body = body.substr(0, space) + "\n";  // drops the value
     std::string out;
     EXPECT_FALSE(PromtoolReads(body, &out)) << out;
-    std::vector<MetricFamily> fams;
+    std::vector<ParsedFamily> fams;
     std::vector<DroppedFamily> dropped;
     EXPECT_FALSE(ParseExposition(body, Format::kPrometheusText, ParseLimits{}, &fams, nullptr, nullptr, &dropped).ok());
   }
@@ -155,7 +155,7 @@ TEST(ScrapeCorpus, MalformedFamiliesPrometheusReadsAreDroppedNotFatal) {
     SCOPED_TRACE(c.reason);
     std::string out;
     EXPECT_TRUE(PromtoolReads(c.body, &out)) << out;
-    std::vector<MetricFamily> fams;
+    std::vector<ParsedFamily> fams;
     std::vector<DroppedFamily> dropped;
     ASSERT_TRUE(
         ParseExposition(c.body, Format::kPrometheusText, ParseLimits{}, &fams, nullptr, nullptr, &dropped).ok());

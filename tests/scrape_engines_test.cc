@@ -19,8 +19,8 @@ namespace {
 using Map = std::map<std::string, double>;
 using Strings = std::vector<std::string>;
 
-std::vector<MetricFamily> Parse(std::string_view body) {
-  std::vector<MetricFamily> fams;
+std::vector<ParsedFamily> Parse(std::string_view body) {
+  std::vector<ParsedFamily> fams;
   Status st = ParseExposition(body, Format::kPrometheusText, ParseLimits{}, &fams);
   EXPECT_TRUE(st.ok()) << st.ToString();
   return fams;
@@ -288,7 +288,7 @@ TEST(ScrapeEngines, ADuplicateSeriesDropsItsFamilyOnly) {
   const std::string body =
       "# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running 3\nvllm:num_requests_running 4\n"
       "# TYPE vllm:num_requests_waiting gauge\nvllm:num_requests_waiting 5\n";
-  std::vector<MetricFamily> fams;
+  std::vector<ParsedFamily> fams;
   ScrapeError why{};
   // Strict without a place to list it: the whole body fails, as before.
   EXPECT_FALSE(ParseExposition(body, Format::kPrometheusText, ParseLimits{}, &fams, &why).ok());

@@ -11,7 +11,7 @@ namespace {
 
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
-const MetricFamily* Find(const std::vector<MetricFamily>& fams, const std::string& name) {
+const ParsedFamily* Find(const std::vector<ParsedFamily>& fams, const std::string& name) {
   for (const auto& f : fams)
     if (f.name == name) return &f;
   return nullptr;
@@ -19,7 +19,7 @@ const MetricFamily* Find(const std::vector<MetricFamily>& fams, const std::strin
 
 // Parses a body that must be rejected; checks the reason and that nothing leaks out.
 Status Reject(std::string_view body, Format format, ScrapeError want, ParseLimits limits = {}) {
-  std::vector<MetricFamily> out(1);  // pre-filled: must come back empty
+  std::vector<ParsedFamily> out(1);  // pre-filled: must come back empty
   out[0].name = "stale";
   ScrapeError reason = ScrapeError::kSyntax;
   if (want == ScrapeError::kSyntax) reason = ScrapeError::kTooLarge;  // prove it is written
@@ -30,8 +30,8 @@ Status Reject(std::string_view body, Format format, ScrapeError want, ParseLimit
   return st;
 }
 
-std::vector<MetricFamily> Accept(std::string_view body, Format format = Format::kPrometheusText) {
-  std::vector<MetricFamily> out;
+std::vector<ParsedFamily> Accept(std::string_view body, Format format = Format::kPrometheusText) {
+  std::vector<ParsedFamily> out;
   Status st = ParseExposition(body, format, ParseLimits{}, &out);
   EXPECT_TRUE(st.ok()) << st.ToString();
   return out;
@@ -72,14 +72,14 @@ TEST(ScrapeExpositionTest, VllmPrometheusText) {
   EXPECT_EQ(fams[0].samples[0].value, 3.0);
   EXPECT_EQ(fams[0].samples[0].labels, (Labels{{"engine", "0"}, {"model_name", "m"}}));
 
-  const MetricFamily* prompt = Find(fams, "vllm:prompt_tokens_total");
+  const ParsedFamily* prompt = Find(fams, "vllm:prompt_tokens_total");
   ASSERT_NE(prompt, nullptr);
   EXPECT_EQ(prompt->type, "counter");
   EXPECT_EQ(prompt->help, "Number of prefill tokens processed.\nCounted per request; backslash \\ kept.");
   EXPECT_EQ(prompt->samples[0].value, 12345.0);
   EXPECT_EQ(Find(fams, "vllm:prompt_tokens_created")->samples[0].value, 1.733e9);
 
-  const MetricFamily* ttft = Find(fams, "vllm:time_to_first_token_seconds");
+  const ParsedFamily* ttft = Find(fams, "vllm:time_to_first_token_seconds");
   ASSERT_NE(ttft, nullptr);
   EXPECT_EQ(ttft->type, "histogram");
   ASSERT_EQ(ttft->samples.size(), 6u);  // four buckets, count, sum: one family
@@ -189,7 +189,7 @@ TEST(ScrapeExpositionTest, ParsingIntoTheSameVectorGivesWhatAFreshOneWould) {
   const std::string small =
       "# HELP vllm:num_requests_running Other help.\nvllm:num_requests_running{engine=\"1\"} 7\n"
       "# TYPE vllm:prompt_tokens_total counter\nvllm:prompt_tokens_total 2\n";
-  std::vector<MetricFamily> reused;
+  std::vector<ParsedFamily> reused;
   for (const std::string* body : {&big, &small, &big, &small}) {
     const auto fresh = Accept(*body);
     ASSERT_TRUE(ParseExposition(*body, Format::kPrometheusText, ParseLimits{}, &reused).ok());
@@ -341,7 +341,7 @@ TEST(ScrapeExpositionTest, LabelLimits) {
   ParseLimits limits;
   limits.max_label_value_bytes = 8;
   limits.max_labels_per_series = 2;
-  std::vector<MetricFamily> out;
+  std::vector<ParsedFamily> out;
   EXPECT_TRUE(ParseExposition("a{x=\"12345678\",y=\"1\"} 1\n", Format::kPrometheusText, limits, &out).ok());
   Status st = Reject("a{x=\"123456789\"} 1\n", Format::kPrometheusText, ScrapeError::kSyntax, limits);
   EXPECT_NE(st.message().find("longer than 8 bytes"), std::string::npos) << st.message();
@@ -361,7 +361,7 @@ TEST(ScrapeExpositionTest, PathologicalLinesStayLinear) {
 }
 
 TEST(ScrapeExpositionTest, ReasonIsOptionalAndOutIsReplaced) {
-  std::vector<MetricFamily> out(3);
+  std::vector<ParsedFamily> out(3);
   EXPECT_FALSE(ParseExposition("a{", Format::kPrometheusText, {}, &out).ok());
   EXPECT_TRUE(out.empty());
   out.resize(2);

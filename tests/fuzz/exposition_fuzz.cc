@@ -12,7 +12,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   limits.max_labels_per_series = 8;
   const vigil::scrape::FamilyFilter keep = [](std::string_view f) { return f.size() % 2 == 0; };
   for (auto format : {vigil::scrape::Format::kPrometheusText, vigil::scrape::Format::kOpenMetrics}) {
-    std::vector<vigil::scrape::MetricFamily> out;
+    std::vector<vigil::scrape::ParsedFamily> out;
     vigil::scrape::ScrapeError reason;
     if (!vigil::scrape::ParseExposition(body, format, limits, &out, &reason).ok() && !out.empty()) std::abort();
     if (!vigil::scrape::ParseExposition(body, format, limits, &out, &reason, &keep).ok() && !out.empty()) std::abort();
