@@ -48,6 +48,26 @@ TEST(MonitorE2ETest, SeriesAndAnomaliesFromLiveTraffic) {
       << value;
   EXPECT_EQ(c.Get("/api/v1/series?name=nope")->status, 404);
   EXPECT_EQ(c.Get("/api/v1/series?name=ttft_p95&window=forever")->status, 400);
+  // ?names= (the dashboard's): one handler and one validation with ?name=,
+  // each form keeping its answer and naming its own parameter.
+  json set = json::parse(c.Get("/api/v1/series?names=ttft_p95,requests_running,ttft_p95&window=5s&step=1s")->body);
+  ASSERT_EQ(set["series"].size(), 2u) << set.dump();  // a repeated name once
+  EXPECT_EQ(set["series"][0]["name"], "ttft_p95");
+  EXPECT_EQ(set["series"][1]["name"], "requests_running");
+  EXPECT_EQ(set["window_seconds"], 5);
+  EXPECT_EQ(set["step_seconds"], 1);
+  EXPECT_FALSE(set["series"][0]["points"].empty());
+  auto error_param = [&](const std::string& url, int status) {
+    auto r = c.Get(url);
+    EXPECT_EQ(r->status, status) << url;
+    return json::parse(r->body)["error"]["param"];
+  };
+  EXPECT_EQ(error_param("/api/v1/series?name=nope", 404), "name");
+  EXPECT_EQ(error_param("/api/v1/series?names=ttft_p95,nope", 404), "names");
+  EXPECT_EQ(error_param("/api/v1/series?names=,", 400), "names");
+  EXPECT_EQ(error_param("/api/v1/series?names=ttft_p95&window=forever", 400), "window");
+  EXPECT_EQ(error_param("/api/v1/series?names=ttft_p95&step=often", 400), "step");
+  EXPECT_EQ(c.Get("/api/v1/series?name=ttft_p95&step=often")->status, 200);  // ?step= belongs to ?names=
   auto a = c.Get("/api/v1/anomalies?since=2026-01-01T00:00:00Z");
   ASSERT_EQ(a->status, 200);
   EXPECT_TRUE(json::parse(a->body)["anomalies"].is_array());

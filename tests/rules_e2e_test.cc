@@ -87,12 +87,20 @@ TEST(RulesE2ETest, ALeakFiresItsRuleAndTheReportSaysSo) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400);
   EXPECT_NE(r->body.find("unknown signal"), std::string::npos) << r->body;
+  // The endpoint and SIGHUP are one reload: the same metric and log.
+  EXPECT_NE(c.Get("/metrics")->body.find("vigil_config_last_reload_success 0"), std::string::npos);
+  EXPECT_TRUE(vigil::testing::WaitFor([&] {
+    return d.Log().find("reload failed, keeping the running configuration: rules.files") != std::string::npos;
+  })) << d.Log();
   json rules = json::parse(c.Get("/api/v1/rules")->body);
   EXPECT_EQ(rules["data"]["groups"][0]["rules"][0]["name"], "OrphanedKVBlocks");
   WriteFile(dir.File("leak.yaml"),
             "groups:\n  - name: other\n    rules:\n      - alert: Y\n        expr: requests_waiting > 1000\n");
   r = c.Post("/api/v1/rules/reload", admin, "", "application/json");
   EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_NE(c.Get("/metrics")->body.find("vigil_config_last_reload_success 1"), std::string::npos);
+  EXPECT_TRUE(vigil::testing::WaitFor([&] { return d.Log().find("reload: 1 rules loaded") != std::string::npos; }))
+      << d.Log();
   rules = json::parse(c.Get("/api/v1/rules")->body);
   EXPECT_EQ(rules["data"]["groups"][0]["rules"][0]["name"], "Y");
 }
