@@ -5,6 +5,8 @@
 #include <limits>
 #include <sstream>
 
+#include "monitor/signal_table.h"
+
 namespace vigil::daemon {
 
 prometheus::MetricFamily ToPrometheus(const MetricFamily& f) {
@@ -130,18 +132,31 @@ void Metrics::SetReloadResult(bool ok, double unix_time) {
   if (ok) reload_time_->Set(unix_time);
 }
 
+namespace {
+
+// A figure that is a signal, through the signal table's one EngineStats
+// mapping (monitor::HostedFigure); NaN where the engine gives none.
+double Fig(const engine::EngineStats& s, const char* signal) {
+  return monitor::HostedFigure(s, signal).value_or(std::numeric_limits<double>::quiet_NaN());
+}
+
+}  // namespace
+
 // The hosted engine's families (none for a sidecar, which has no engine).
+// Figures that are signals come through Fig; histograms, finish reasons,
+// rejections and the engine's own counters have no signal row.
 void AddEngine(Builder& b, const engine::EngineStats& s) {
   // vLLM's own names and meanings (vllm/v1/metrics/loggers.py).
-  b.Gauge("vllm:num_requests_running", "Number of requests in model execution batches.", double(s.requests_running));
-  b.Gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.", double(s.requests_waiting));
-  b.Gauge("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", s.kv_cache_usage);
-  b.Gauge("vllm:gpu_cache_usage_perc", "GPU KV-cache usage. 1 means 100 percent usage (older name).", s.kv_cache_usage);
+  b.Gauge("vllm:num_requests_running", "Number of requests in model execution batches.", Fig(s, "requests_running"));
+  b.Gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.", Fig(s, "requests_waiting"));
+  b.Gauge("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", Fig(s, "kv_cache_usage"));
+  b.Gauge("vllm:gpu_cache_usage_perc", "GPU KV-cache usage. 1 means 100 percent usage (older name).",
+          Fig(s, "kv_cache_usage"));
   b.Counter("vllm:num_preemptions_total", "Cumulative number of preemptions from the engine.",
-            double(s.preemptions_total));
-  b.Counter("vllm:prompt_tokens_total", "Number of prefill tokens processed.", double(s.prompt_tokens_total));
+            Fig(s, "preemptions_total"));
+  b.Counter("vllm:prompt_tokens_total", "Number of prefill tokens processed.", Fig(s, "prompt_tokens_total"));
   b.Counter("vllm:generation_tokens_total", "Number of generation tokens processed.",
-            double(s.generation_tokens_total));
+            Fig(s, "generation_tokens_total"));
   for (engine::FinishReason r : {engine::FinishReason::kStop, engine::FinishReason::kLength,
                                  engine::FinishReason::kAbort, engine::FinishReason::kError}) {
     b.Counter("vllm:request_success_total", "Count of finished requests by finish reason.",
@@ -149,9 +164,9 @@ void AddEngine(Builder& b, const engine::EngineStats& s) {
               {{"finished_reason", engine::FinishReasonName(r)}});
   }
   b.Counter("vllm:prefix_cache_queries_total", "Prefix cache queries, in terms of number of queried tokens.",
-            double(s.prefix_cache_queries_total));
+            Fig(s, "prefix_cache_queries_total"));
   b.Counter("vllm:prefix_cache_hits_total", "Prefix cache hits, in terms of number of cached tokens.",
-            double(s.prefix_cache_hits_total));
+            Fig(s, "prefix_cache_hits_total"));
   b.Histogram("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", s.ttft_seconds);
   b.Histogram("vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.",
               s.inter_token_seconds);
@@ -173,7 +188,7 @@ void AddEngine(Builder& b, const engine::EngineStats& s) {
   b.Histogram("vllm_tbt_seconds", "Time between tokens.", s.guide_tbt_seconds);
   b.Histogram("vllm_e2e_seconds", "End-to-end request latency.", s.guide_e2e_seconds);
   b.Histogram("vllm_decode_batch_size", "Requests decoded together per step.", s.guide_decode_batch_size);
-  b.Counter("vllm_output_tokens_total", "Output tokens generated.", double(s.generation_tokens_total));
+  b.Counter("vllm_output_tokens_total", "Output tokens generated.", Fig(s, "generation_tokens_total"));
   const auto& f = s.requests_finished_by_reason;
   const double ok =
       double(f[static_cast<int>(engine::FinishReason::kStop)] + f[static_cast<int>(engine::FinishReason::kLength)]);
@@ -182,10 +197,10 @@ void AddEngine(Builder& b, const engine::EngineStats& s) {
             double(f[static_cast<int>(engine::FinishReason::kAbort)]), {{"status", "aborted"}});
   b.Counter("vllm_requests_completed_total", "Completed requests by status.",
             double(f[static_cast<int>(engine::FinishReason::kError)]), {{"status", "error"}});
-  b.Gauge("vllm_queue_depth", "Requests waiting to be scheduled.", double(s.requests_waiting));
-  b.Gauge("vllm_kv_cache_utilization", "KV-cache utilization, 0..1.", s.kv_cache_usage);
+  b.Gauge("vllm_queue_depth", "Requests waiting to be scheduled.", Fig(s, "requests_waiting"));
+  b.Gauge("vllm_kv_cache_utilization", "KV-cache utilization, 0..1.", Fig(s, "kv_cache_usage"));
   b.Counter("vllm_kv_cache_evictions_total", "KV blocks evicted (preemption and prefix-cache reclaim).",
-            double(s.kv_evictions_preemption_total + s.kv_evictions_cache_total));
+            Fig(s, "kv_evictions_total"));
   b.Gauge(
       "vllm_prefix_cache_hit_rate", "Prefix-cache hits over queries, lifetime.",
       s.prefix_cache_queries_total > 0 ? double(s.prefix_cache_hits_total) / double(s.prefix_cache_queries_total) : 0);
@@ -196,21 +211,21 @@ void AddEngine(Builder& b, const engine::EngineStats& s) {
   b.Counter("vigil_engine_thread_cpu_seconds_total", "CPU time of the engine thread (its per-thread CPU clock).",
             s.engine_thread_cpu_seconds_total);
   b.Counter("vigil_engine_steps_total", "Engine iterations that ran a model step.", double(s.steps_total));
-  b.Gauge("vigil_kv_blocks_capacity", "KV-cache blocks in the pool.", double(s.kv_blocks_total));
-  b.Gauge("vigil_kv_blocks_used", "KV-cache blocks held by requests.", double(s.kv_blocks_used));
+  b.Gauge("vigil_kv_blocks_capacity", "KV-cache blocks in the pool.", Fig(s, "kv_blocks_total"));
+  b.Gauge("vigil_kv_blocks_used", "KV-cache blocks held by requests.", Fig(s, "kv_blocks_used"));
   b.Gauge("vigil_kv_blocks_orphaned", "KV-cache blocks held by no live request (a leak).",
-          double(s.kv_blocks_orphaned));
-  b.Gauge("vigil_memory_used_bytes", "Process RSS, or CUDA allocator bytes on GPU.", double(s.memory_used_bytes));
+          Fig(s, "kv_blocks_orphaned"));
+  b.Gauge("vigil_memory_used_bytes", "Process RSS, or CUDA allocator bytes on GPU.", Fig(s, "memory_used_bytes"));
   b.Counter("vigil_requests_rejected_total", "Requests refused at submission, by reason.",
             double(s.requests_rejected_total), {{"reason", "invalid"}});
-  b.Gauge("vigil_requests_stuck", "Requests running longer than monitor.request_timeout.", double(s.requests_stuck));
-  b.Gauge("vigil_avg_sequence_length", "Mean prompt+output tokens of running requests.", s.avg_sequence_length);
+  b.Gauge("vigil_requests_stuck", "Requests running longer than monitor.request_timeout.", Fig(s, "requests_stuck"));
+  b.Gauge("vigil_avg_sequence_length", "Mean prompt+output tokens of running requests.", Fig(s, "avg_sequence_length"));
   // Settings as gauges, so exported rules can compute recommendations.
-  b.Gauge("vigil_engine_max_num_seqs", "Setting: running requests per step.", double(s.max_num_seqs));
+  b.Gauge("vigil_engine_max_num_seqs", "Setting: running requests per step.", Fig(s, "max_num_seqs"));
   b.Gauge("vigil_engine_max_num_batched_tokens", "Setting: token budget per step.", double(s.max_num_batched_tokens));
-  b.Gauge("vigil_engine_block_size", "Setting: tokens per KV block.", double(s.block_size));
+  b.Gauge("vigil_engine_block_size", "Setting: tokens per KV block.", Fig(s, "block_size"));
   b.Gauge("vigil_engine_prefix_caching_enabled", "Setting: prefix caching on (1) or off (0).",
-          s.prefix_caching_enabled ? 1 : 0);
+          Fig(s, "prefix_caching_enabled"));
   b.Gauge("vigil_engine_chunked_prefill_enabled", "Setting: chunked prefill on (1) or off (0).",
           s.chunked_prefill_enabled ? 1 : 0);
 }

@@ -12,6 +12,7 @@
 #include "daemon/daemon.h"
 #include "daemon/diagnosis.h"
 #include "daemon/http_util.h"
+#include "monitor/signal_table.h"
 #include "monitor/signals.h"
 #include "pipeline/coverage.h"
 #include "rules/promql.h"
@@ -178,6 +179,30 @@ json Daemon::InstanceReport(const pipeline::Instance& inst, bool detail) const {
   return out;
 }
 
+namespace {
+
+// The engine block of /health/report: each figure that is a signal through
+// the signal table's one EngineStats mapping (whole numbers print as integers); the
+// pool's cached free blocks, the step count and the last second's busy share
+// are engine detail with no row.
+json EngineJson(const engine::EngineStats& s) {
+  json out = {{"kv_blocks_cached_free", s.kv_blocks_cached_free},
+              {"steps_total", s.steps_total},
+              {"busy_fraction", s.busy_fraction}};
+  for (const char* name :
+       {"requests_running", "requests_waiting", "kv_cache_usage", "kv_blocks_total", "kv_blocks_used",
+        "kv_blocks_orphaned", "preemptions_total", "prefix_cache_queries_total", "prefix_cache_hits_total",
+        "prompt_tokens_total", "generation_tokens_total", "avg_sequence_length", "memory_used_bytes"}) {
+    const std::optional<double> v = monitor::HostedFigure(s, name);
+    if (!v) continue;
+    const bool whole = std::abs(*v) < 9e15 && *v == std::floor(*v);
+    out[name] = whole ? json(static_cast<int64_t>(*v)) : json(*v);
+  }
+  return out;
+}
+
+}  // namespace
+
 void Daemon::HandleHealthReport(const httplib::Request& req, httplib::Response& res) {
   const std::string problem = HealthProblem();
   const pipeline::Instance* only = nullptr;
@@ -192,22 +217,7 @@ void Daemon::HandleHealthReport(const httplib::Request& req, httplib::Response& 
     const auto s = engine_->GetStats();
     const auto& mi = engine_->model_info();
     report["model"] = served_model_;
-    report["engine"] = {{"requests_running", s.requests_running},
-                        {"requests_waiting", s.requests_waiting},
-                        {"kv_cache_usage", s.kv_cache_usage},
-                        {"kv_blocks_total", s.kv_blocks_total},
-                        {"kv_blocks_used", s.kv_blocks_used},
-                        {"kv_blocks_cached_free", s.kv_blocks_cached_free},
-                        {"kv_blocks_orphaned", s.kv_blocks_orphaned},
-                        {"preemptions_total", s.preemptions_total},
-                        {"prefix_cache_queries_total", s.prefix_cache_queries_total},
-                        {"prefix_cache_hits_total", s.prefix_cache_hits_total},
-                        {"prompt_tokens_total", s.prompt_tokens_total},
-                        {"generation_tokens_total", s.generation_tokens_total},
-                        {"busy_fraction", s.busy_fraction},
-                        {"avg_sequence_length", s.avg_sequence_length},
-                        {"memory_used_bytes", s.memory_used_bytes},
-                        {"steps_total", s.steps_total}};
+    report["engine"] = EngineJson(s);
     if (gpu_) {
       engine::GpuStats g;
       {

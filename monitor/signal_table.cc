@@ -1,5 +1,7 @@
 #include "monitor/signal_table.h"
 
+#include <stdexcept>
+
 #include "common/quantile_sketch.h"
 #include "engine/stats.h"
 
@@ -247,6 +249,12 @@ std::vector<std::string> ScrapeInputs(const SignalInfo& s) {
   }
   if (s.scrape) return {s.scrape};
   return {};
+}
+
+std::optional<double> HostedFigure(const EngineStats& s, const std::string& signal) {
+  const SignalInfo* row = FindSignal(signal);
+  if (!row || !row->hosted) throw std::logic_error("no hosted figure for signal \"" + signal + "\"");
+  return row->hosted(s);
 }
 
 }  // namespace vigil::monitor

@@ -80,6 +80,12 @@ struct SignalInfo {
 const std::vector<SignalInfo>& Catalogue();
 const SignalInfo* FindSignal(const std::string& name);
 
+// The hosted engine's figure for `signal` as its row reads it (kGauge and
+// kCounter rows; before reset-safety): what /health/report and /metrics
+// serve, so EngineStats is mapped to a signal in one place. Throws
+// std::logic_error for a name with no such row: a programming error.
+std::optional<double> HostedFigure(const engine::EngineStats& s, const std::string& signal);
+
 inline bool FromHosted(const SignalInfo& s) { return s.sources & kHosted; }
 inline bool FromScrape(const SignalInfo& s) { return s.sources & kScraped; }
 

@@ -12,6 +12,7 @@
 #include <optional>
 #include <regex>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -119,6 +120,20 @@ TEST(SignalTable, DocsListTheCatalogue) {
   const char* kinds[] = {"gauge", "counter", "derived"};
   for (const SignalInfo& s : Catalogue()) want.push_back(std::string(s.name) + " " + kinds[int(s.kind)] + " " + s.unit);
   EXPECT_EQ(doc, want);
+}
+
+// /health/report and /metrics read the engine through these rows.
+TEST(SignalTable, HostedFigureIsTheRowsReading) {
+  engine::EngineStats s;
+  s.requests_running = 7;
+  s.kv_cache_usage = 0.25;
+  s.kv_evictions_preemption_total = 3;
+  s.kv_evictions_cache_total = 4;
+  EXPECT_EQ(HostedFigure(s, "requests_running"), 7.0);
+  EXPECT_EQ(HostedFigure(s, "kv_cache_usage"), 0.25);
+  EXPECT_EQ(HostedFigure(s, "kv_evictions_total"), 7.0);        // the row's sum, not one field
+  EXPECT_THROW(HostedFigure(s, "ttft_p50"), std::logic_error);  // a quantile: no single figure
+  EXPECT_THROW(HostedFigure(s, "no_such_signal"), std::logic_error);
 }
 
 TEST(Derive, WindowIncreaseIsAbsentWithoutASpan) {
