@@ -3,13 +3,28 @@
 #include <spdlog/spdlog.h>
 
 #include <limits>
+#include <stdexcept>
 
 #include "rules/series_context.h"
 
 namespace vigil::pipeline {
 
-Instance::Instance(InstanceId id, size_t points, const detectors::DetectorsConfig& det)
-    : id_(std::move(id)), name_(id_.Name()), labels_(id_.Labels()), series_(points), detectors_(det, &series_) {}
+Instance::Instance(InstanceId id, size_t points, const detectors::DetectorsConfig& det,
+                   const monitor::DeriverConfig& source)
+    : id_(std::move(id)), name_(id_.Name()), labels_(id_.Labels()), series_(points), detectors_(det, &series_) {
+  if (id_.local()) hosted_ = std::make_unique<monitor::SignalDeriver>(source);
+  else scraped_ = std::make_unique<scrape::ScrapeDeriver>(source);
+}
+
+std::vector<std::pair<std::string, double>> Instance::Derive(double now, const engine::EngineStats& stats) {
+  if (!hosted_) throw std::logic_error("engine stats given to watched instance " + name_);
+  return hosted_->Tick(now, stats);
+}
+
+std::vector<std::pair<std::string, double>> Instance::Derive(double now, const scrape::InstanceReading& reading) {
+  if (!scraped_) throw std::logic_error("a scraped reading given to the hosted instance " + name_);
+  return scraped_->Tick(now, reading);
+}
 
 std::vector<rules::Transition> Instance::Tick(double now, const std::vector<std::pair<std::string, double>>& values,
                                               bool stale) {

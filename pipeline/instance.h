@@ -1,6 +1,7 @@
 // One monitored instance (the hosted engine, or one engine behind a watched
-// target): its own series, detectors and rule state, so one engine's
-// history never leaks into another's windows, z-scores or `for:` timers.
+// target): its own source (the deriver that turns its engine's figures into
+// signal values), series, detectors and rule state, so one engine's history
+// never leaks into another's windows, counters, z-scores or `for:` timers.
 // Thread safety: Tick() from the pipeline thread only; everything else
 // from any thread (the store, detectors and rule engine lock themselves).
 #pragma once
@@ -16,18 +17,27 @@
 #include "common/mutex.h"
 #include "detectors/detectors.h"
 #include "monitor/series_store.h"
+#include "monitor/signals.h"
 #include "rules/rules.h"
+#include "scrape/deriver.h"
 
 namespace vigil::pipeline {
 
 class Instance {
  public:
-  // The identity's labels (target, engine) are added to every alert of this instance.
-  Instance(InstanceId id, size_t points, const detectors::DetectorsConfig& det);
+  // The identity's labels (target, engine) are added to every alert of this
+  // instance. Its source follows the identity: the hosted engine's deriver
+  // for the local instance, a scrape deriver for a watched one.
+  Instance(InstanceId id, size_t points, const detectors::DetectorsConfig& det, const monitor::DeriverConfig& source);
 
   const InstanceId& id() const { return id_; }
   const std::string& name() const { return name_; }
   const std::map<std::string, std::string>& labels() const { return labels_; }
+
+  // This tick's signal values from the source: the hosted engine's stats
+  // (local instance) or one scraped reading (watched). Pipeline thread only.
+  std::vector<std::pair<std::string, double>> Derive(double now, const engine::EngineStats& stats);
+  std::vector<std::pair<std::string, double>> Derive(double now, const scrape::InstanceReading& reading);
 
   // Appends one tick's values, runs the detectors and then the rules.
   // `stale`: the source failed this tick (a scrape error): the rules see
@@ -61,6 +71,9 @@ class Instance {
   const InstanceId id_;
   const std::string name_;                           // id_.Name()
   const std::map<std::string, std::string> labels_;  // id_.Labels()
+  // The source; the pipeline thread's alone (Derive). One of the two, by id_.
+  std::unique_ptr<monitor::SignalDeriver> hosted_;
+  std::unique_ptr<scrape::ScrapeDeriver> scraped_;
   monitor::SeriesStore series_;
   detectors::DetectorSet detectors_;
   rules::RuleEngine rules_;

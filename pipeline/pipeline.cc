@@ -11,12 +11,8 @@
 
 namespace vigil::pipeline {
 
-namespace {}  // namespace
-
 Pipeline::Pipeline(PipelineConfig cfg)
-    : cfg_(std::move(cfg)),
-      points_(static_cast<size_t>(cfg_.retention_s / cfg_.interval_s) + 1),
-      hosted_deriver_(cfg_.deriver) {}
+    : cfg_(std::move(cfg)), points_(static_cast<size_t>(cfg_.retention_s / cfg_.interval_s) + 1) {}
 
 Status Pipeline::Create(PipelineConfig cfg, StatsSource hosted, std::unique_ptr<Pipeline>* out) {
   std::unique_ptr<Pipeline> p(new Pipeline(std::move(cfg)));
@@ -65,7 +61,7 @@ Instance* Pipeline::GetOrCreate(const InstanceId& id) {
     it->second->Unretire();  // a name seen again (a target back to one unnamed engine)
     return it->second;
   }
-  instances_.push_back(std::make_unique<Instance>(id, points_, cfg_.detectors));
+  instances_.push_back(std::make_unique<Instance>(id, points_, cfg_.detectors, cfg_.deriver));
   by_name_[name] = instances_.back().get();
   instances_.back()->SetRules(groups_, inhibits_);
   if (!id.local()) spdlog::info("monitor: watching instance {}", name);
@@ -138,11 +134,8 @@ void Pipeline::Process(double now, size_t target, const ScrapeResult& r, Transit
   if (r.ok) {
     for (const auto& reading : r.readings) {
       const InstanceId id = InstanceId::Watched(t.cfg.name, reading.instance);
-      const std::string name = id.Name();
       Instance* inst = GetOrCreate(id);
-      auto it = t.derivers.find(name);
-      if (it == t.derivers.end()) it = t.derivers.emplace(name, scrape::ScrapeDeriver(cfg_.deriver)).first;
-      auto values = it->second.Tick(r.started, reading);
+      auto values = inst->Derive(r.started, reading);
       health(&values);
       // Each missing input with why, where the adapter knows more (coverage.h).
       std::vector<std::string> missing;
@@ -218,7 +211,7 @@ void Pipeline::TickOnce(double now, double wait_s) {
   }
   jobs_cv_.SignalAll();
   if (hosted_) {
-    const auto values = hosted_deriver_.Tick(now, hosted_());
+    const auto values = local_->Derive(now, hosted_());
     out[local_] = local_->Tick(now, values);
   }
   std::vector<Done> done;

@@ -109,10 +109,9 @@ class Pipeline : public Collectable {
 
  private:
   struct Target {
-    TargetConfig cfg;                                       // set in Create, then read-only
-    std::string token;                                      // set in Create, then read-only
-    ScrapeSession session;                                  // the worker holding its in_flight only
-    std::map<std::string, scrape::ScrapeDeriver> derivers;  // pipeline thread only
+    TargetConfig cfg;       // set in Create, then read-only
+    std::string token;      // set in Create, then read-only
+    ScrapeSession session;  // the worker holding its in_flight only
   };
   // A target's state under mu_ (apart from Target: GUARDED_BY cannot name
   // the pipeline's mutex from a nested struct).
@@ -145,7 +144,6 @@ class Pipeline : public Collectable {
   const size_t points_;
   StatsSource hosted_;
   Instance* local_ = nullptr;  // the hosted engine's instance, when hosted
-  monitor::SignalDeriver hosted_deriver_;
   TickHook hook_;
 
   mutable Mutex mu_;
