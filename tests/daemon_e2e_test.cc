@@ -379,28 +379,58 @@ TEST(DaemonE2E, ATokenizerLargerThanTheModelIsRefusedAtStart) {
 }
 
 TEST(DaemonE2E, PastMaxWaitingRequestsGets429WithRetryAfter) {
-  DaemonProcess d("engine:\n  model: builtin:tiny-llama\n  max_num_seqs: 1\n  max_model_len: 1024\n  num_blocks: 128\n",
+  DaemonProcess d("engine:\n  model: builtin:tiny-llama\n  max_num_seqs: 1\n  max_model_len: 4096\n  num_blocks: 512\n",
                   "  max_waiting_requests: 1\n");
   ASSERT_TRUE(d.WaitReady()) << d.Log();
+  // Stepped on the engine's own load, not on timing: a long stream runs, one
+  // request waits, the next is refused; once the stream hangs up the waiting
+  // one is served.
+  auto load = [&](const char* field) {
+    auto r = d.Client().Get("/health/report");
+    return r && r->status == 200 ? json::parse(r->body)["engine"][field].get<int>() : -1;
+  };
+  std::atomic<bool> stop{false};
+  std::atomic<int> waiting_status{0};
   std::vector<std::thread> ts;
-  std::atomic<int> ok{0}, overloaded{0}, retry_after{0};
-  for (int i = 0; i < 6; ++i) {
-    ts.emplace_back([&, i] {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50 * i));
-      auto c = d.Client();
-      auto r = c.Post("/v1/completions", R"({"prompt":"busy","max_tokens":60,"ignore_eos":true})", "application/json");
-      if (!r) return;
-      if (r->status == 200) ++ok;
-      if (r->status == 429) {
-        ++overloaded;
-        if (r->get_header_value("Retry-After") == "1") ++retry_after;
-      }
-    });
-  }
-  for (auto& t : ts) t.join();
-  EXPECT_GE(ok, 2);
-  EXPECT_GE(overloaded, 1);
-  EXPECT_EQ(retry_after.load(), overloaded.load());
+  struct HangUp {  // on every exit, failed assertions too
+    std::atomic<bool>* stop;
+    std::vector<std::thread>* ts;
+    ~HangUp() {
+      *stop = true;
+      for (auto& t : *ts) t.join();
+    }
+  } hang_up{&stop, &ts};
+  ts.emplace_back([&] {
+    auto c = d.Client();
+    c.set_read_timeout(300, 0);
+    httplib::Request req;
+    req.method = "POST";
+    req.path = "/v1/completions";
+    req.set_header("Content-Type", "application/json");
+    req.body = R"({"prompt":"go","max_tokens":4000,"ignore_eos":true,"stream":true})";
+    req.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) { return !stop.load(); };
+    httplib::Response res;
+    httplib::Error err;
+    c.send(req, res, err);
+  });
+  ASSERT_TRUE(WaitFor([&] { return load("requests_running") == 1; }, 60000)) << d.Log();
+  ts.emplace_back([&] {
+    auto c = d.Client();
+    c.set_read_timeout(300, 0);
+    auto r = c.Post("/v1/completions", R"({"prompt":"busy","max_tokens":8})", "application/json");
+    waiting_status = r ? r->status : -1;
+  });
+  ASSERT_TRUE(WaitFor([&] { return load("requests_waiting") == 1; }, 60000)) << d.Log();
+
+  auto r = d.Client().Post("/v1/completions", R"({"prompt":"one more","max_tokens":8})", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 429) << r->body;
+  EXPECT_EQ(r->get_header_value("Retry-After"), "1");
+  EXPECT_EQ(waiting_status.load(), 0) << "the waiting request was answered while the stream still ran";
+
+  stop = true;
+  EXPECT_TRUE(WaitFor([&] { return waiting_status.load() != 0; }, 60000));
+  EXPECT_EQ(waiting_status.load(), 200) << "the waiting request is served once the stream hangs up";
 }
 
 TEST(DaemonE2E, StreamsBeyondTheWorkersAreServedAndMetricsAnswer) {

@@ -117,7 +117,7 @@ TEST(ServeE2E, PastMaxWaitingRequestsA429WithRetryAfterInTheOpenAIShape) {
       for (auto& t : *ts) t.join();
     }
   } hang_up{&stop, &ts};
-  for (int i = 0; i < 3; ++i) {
+  auto open_stream = [&] {
     ts.emplace_back([&] {
       auto c = d.Client();
       c.set_read_timeout(300, 0);
@@ -131,7 +131,18 @@ TEST(ServeE2E, PastMaxWaitingRequestsA429WithRetryAfterInTheOpenAIShape) {
       httplib::Error err;
       c.send(req, res, err);
     });
-  }
+  };
+  auto sample = [&](const char* name) {
+    auto r = d.Client().Get("/metrics");
+    return r ? Sample(r->body, name) : -1;
+  };
+  // The first must be running before the next two arrive: three at once can
+  // all be waiting before the scheduler's first step, and the third is then
+  // (rightly) refused.
+  open_stream();
+  ASSERT_TRUE(WaitFor([&] { return sample("vllm:num_requests_running") == 1; }, 60000)) << d.Log();
+  open_stream();
+  open_stream();
   std::string m;
   ASSERT_TRUE(WaitFor(
       [&] {
