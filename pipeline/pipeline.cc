@@ -286,6 +286,7 @@ void Pipeline::Loop() {
     }
     n = due;
     const double next = start + interval * static_cast<double>(n);
+    next_due_ = next;
     while (!stop_) {
       const double left = next - clock->SteadyNow();
       if (left <= 0) break;
@@ -363,6 +364,11 @@ uint64_t Pipeline::ticks() const {
 uint64_t Pipeline::skipped_ticks() const {
   MutexLock lock(&mu_);
   return skipped_;
+}
+
+double Pipeline::next_tick_due() const {
+  MutexLock lock(&mu_);
+  return next_due_;
 }
 
 }  // namespace vigil::pipeline

@@ -103,6 +103,10 @@ class Pipeline : public Collectable {
   bool hosted() const { return static_cast<bool>(hosted_); }
   uint64_t ticks() const;
   uint64_t skipped_ticks() const;
+  // The steady time of the slot the loop waits for after its last tick (0
+  // before the first): a test moves a ManualClock only once the loop has
+  // read the time after a tick, or the move would count as an overrun.
+  double next_tick_due() const;
   // The rules' state and timings (the last tick's views), the detector
   // values the rules read, and each target's scrape health (pipeline/metrics.cc).
   std::vector<MetricFamily> Collect() const override;
@@ -164,6 +168,7 @@ class Pipeline : public Collectable {
   bool stop_workers_ GUARDED_BY(mu_) = false;
   uint64_t ticks_ GUARDED_BY(mu_) = 0;
   uint64_t skipped_ GUARDED_BY(mu_) = 0;
+  double next_due_ GUARDED_BY(mu_) = 0;  // Loop's next slot, steady time
   std::shared_ptr<const TickResult> last_tick_ GUARDED_BY(mu_);
   std::vector<std::thread> workers_;  // started in Create, joined by the destructor
   std::thread thread_ GUARDED_BY(mu_);

@@ -3,6 +3,7 @@
 // Scraped targets are a real HTTP server in the test; rule time is driven.
 #include "pipeline/pipeline.h"
 
+#include <cmath>
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -493,22 +494,28 @@ TEST(PipelineTest, TicksOnTheClocksGridAndSkipsOverrunSlots) {
   ASSERT_TRUE(Pipeline::Create(
                   cfg, [] { return engine::EngineStats(); }, &p)
                   .ok());
+  const double t0 = clock.SteadyNow();
+  // Each move of the clock waits until the loop has read the time after its
+  // tick (its next slot set): a move before that would count as an overrun.
+  auto parked = [&](uint64_t ticks, double due) {
+    return WaitFor([&] { return p->ticks() == ticks && std::abs(p->next_tick_due() - (t0 + due)) < 1e-9; });
+  };
   p->Start();
-  ASSERT_TRUE(WaitFor([&] { return p->ticks() == 1; }));  // at once, at the clock's time
+  ASSERT_TRUE(parked(1, 1));  // at once, at the clock's time
   monitor::Point pt;
   ASSERT_TRUE(p->Find("local")->series().Latest("requests_running", &pt));
   EXPECT_DOUBLE_EQ(pt.t, clock.UnixNow());
   clock.Advance(0.5);  // not due yet: no tick (checked at the next one)
   clock.Advance(0.5);
-  ASSERT_TRUE(WaitFor([&] { return p->ticks() == 2; }));
+  ASSERT_TRUE(parked(2, 2));
   ASSERT_TRUE(p->Find("local")->series().Latest("requests_running", &pt));
   EXPECT_DOUBLE_EQ(pt.t, clock.UnixNow());
   EXPECT_EQ(p->skipped_ticks(), 0u);
   clock.Advance(3.5);  // slots 3, 4 and 5 passed while nothing ran: one tick, two skipped
-  ASSERT_TRUE(WaitFor([&] { return p->ticks() == 3; }));
+  ASSERT_TRUE(parked(3, 5));
   EXPECT_EQ(p->skipped_ticks(), 2u);
-  clock.Advance(0.5);  // the next slot is 6, at 6 s
-  ASSERT_TRUE(WaitFor([&] { return p->ticks() == 4; }));
+  clock.Advance(0.5);  // slot 5 (at 5 s) is due
+  ASSERT_TRUE(parked(4, 6));
   p->Stop();
   EXPECT_EQ(p->ticks(), 4u);
 }
