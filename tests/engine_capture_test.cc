@@ -3,9 +3,11 @@
 // operators land on the engine thread inside the window, one at a time.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -103,24 +105,54 @@ TEST(EngineCaptureTest, BoundedByTimeWhileIdleAndOneAtATime) {
   ASSERT_TRUE(e->StartCapture(o, [&done](CaptureData d) { done.set_value(std::move(d)); }).ok());
   EXPECT_TRUE(e->capture_running());
   EXPECT_EQ(e->StartCapture(o, nullptr).code(), Status::Code::kUnavailable);
-  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+  ASSERT_EQ(f.wait_for(30s), std::future_status::ready);
   CaptureData d = f.get();
   EXPECT_EQ(d.stop_reason, "max_duration");
   EXPECT_EQ(d.steps, 0);
   EXPECT_GE(d.end_unix - d.start_unix, 0.29);
-  EXPECT_LT(d.end_unix - d.start_unix, 2.0);  // the bound, plus a busy machine's scheduling
+  // The bound, plus profiler start-up (inside the window) and a loaded
+  // machine's scheduling (ASan, 2 cores); unbounded, it would never end.
+  EXPECT_LT(d.end_unix - d.start_unix, 10.0);
   EXPECT_FALSE(e->capture_running());
-  // Stopped on request.
-  Load(*e, 2, 2000);
+  // Stopped on request, after at least one step inside the capture. s0's
+  // first output (engine thread, inside a step) holds until StartCapture has
+  // been asked, so the capture starts right after that step, with about 500
+  // of s0's steps still ahead; its next output comes from a step inside it.
+  struct Probe {
+    std::atomic<int> outputs{0};
+    std::promise<void> held, release;
+    std::shared_future<void> go = release.get_future().share();
+  };
+  auto probe = std::make_shared<Probe>();
+  auto held = probe->held.get_future();
+  for (int i = 0; i < 2; ++i) {
+    SamplingParams p;
+    p.max_tokens = 2000;  // 504 (max_model_len 512)
+    p.ignore_eos = true;
+    OutputCallback cb;
+    if (i == 0) {
+      cb = [probe](const RequestOutput&) {
+        if (probe->outputs++ == 0) {
+          probe->held.set_value();
+          probe->go.wait();
+        }
+      };
+    }
+    ASSERT_TRUE(e->AddRequest("s" + std::to_string(i), {1, 2, 3, 4, 5, 6, 7, 8}, p, cb).ok());
+  }
   o.max_duration_s = 30;
   o.max_steps = 100000;
   o.profile_ops = false;
   std::promise<CaptureData> done2;
   auto f2 = done2.get_future();
-  ASSERT_TRUE(e->StartCapture(o, [&done2](CaptureData d) { done2.set_value(std::move(d)); }).ok());
-  std::this_thread::sleep_for(100ms);
+  const bool was_held = held.wait_for(30s) == std::future_status::ready;
+  const Status started = e->StartCapture(o, [&done2](CaptureData d) { done2.set_value(std::move(d)); });
+  probe->release.set_value();
+  ASSERT_TRUE(was_held);
+  ASSERT_TRUE(started.ok()) << started.ToString();
+  EXPECT_TRUE(vigil::testing::WaitFor([&] { return probe->outputs >= 2; }, 30000, 1));
   e->StopCapture();
-  ASSERT_EQ(f2.wait_for(10s), std::future_status::ready);
+  ASSERT_EQ(f2.wait_for(30s), std::future_status::ready);
   CaptureData d2 = f2.get();
   EXPECT_EQ(d2.stop_reason, "stopped");
   EXPECT_EQ(d2.profiler, "off");

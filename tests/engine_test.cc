@@ -7,6 +7,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <future>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -101,12 +103,37 @@ TEST(EngineTest, AbortFromAnotherThreadFreesBlocks) {
   ASSERT_TRUE(CreateEngine(Fixture(), &engine).ok());
   ASSERT_TRUE(engine->Start().ok());
   Waiter w;
-  ASSERT_TRUE(engine->AddRequest("long", {5, 6, 7}, Params(400), w.Callback()).ok());
-  // Abort early: a 20 ms poll can see the request all but finished.
-  ASSERT_TRUE(vigil::testing::WaitFor([&] { return w.Tokens("long") >= 3; }, 30000, 1));
+  // The request's third token holds the engine thread (inside its step) until
+  // Abort has been asked from this thread; Abort only queues the id for the
+  // engine thread, so the request is still running, with ~390 tokens to go,
+  // when the engine thread next looks at its aborts.
+  struct Hold {
+    std::atomic<int> tokens{0};
+    std::promise<void> held, release;
+    std::shared_future<void> go = release.get_future().share();
+  };
+  auto hold = std::make_shared<Hold>();
+  auto held = hold->held.get_future();
+  OutputCallback record = w.Callback();
+  ASSERT_TRUE(engine
+                  ->AddRequest("long", {5, 6, 7}, Params(400),
+                               [hold, record](const RequestOutput& o) {
+                                 record(o);
+                                 const int n = static_cast<int>(o.new_token_ids.size());
+                                 const int before = hold->tokens.fetch_add(n);
+                                 if (before < 3 && before + n >= 3 && !o.finished) {
+                                   hold->held.set_value();
+                                   hold->go.wait();
+                                 }
+                               })
+                  .ok());
+  const bool was_held = held.wait_for(30s) == std::future_status::ready;
   engine->Abort("long");
+  hold->release.set_value();
+  ASSERT_TRUE(was_held);
   ASSERT_TRUE(w.WaitFor(1));
   EXPECT_EQ(w.Reason("long"), FinishReason::kAbort);
+  EXPECT_EQ(w.Tokens("long"), 3);  // aborted at the next look, before another step
   EXPECT_TRUE(vigil::testing::WaitFor([&] { return engine->GetStats().kv_blocks_used == 0; }, 5000));
   engine->Abort("unknown-id");  // ignored
   // The id is free again once the request is over.
