@@ -45,21 +45,20 @@ TEST(LoadE2ETest, ClientFiguresAgreeWithTheServersHistograms) {
   // The engine publishes its stats after the step that emitted the last
   // token, so /metrics may trail the client by a moment.
   std::string m;
-  EXPECT_TRUE(vigil::testing::WaitFor(
-      [&] {
-        m = c.Get("/metrics")->body;
-        return Metric(m, Model("vllm:e2e_request_latency_seconds_count")) >= 24;
-      },
-      5000));
+  EXPECT_TRUE(vigil::testing::WaitFor([&] {
+    auto r = c.Get("/metrics");
+    m = r ? r->body : "";
+    return Metric(m, Model("vllm:e2e_request_latency_seconds_count")) >= 24;
+  }));
   EXPECT_EQ(Metric(m, Model("vllm:generation_tokens_total")), r.output_tokens);
   EXPECT_EQ(Metric(m, Model("vllm:prompt_tokens_total")), r.prompt_tokens);
   EXPECT_EQ(Metric(m, Model("vllm:e2e_request_latency_seconds_count")), 24);
   // The client sees the server's latency plus HTTP and its own scheduling:
-  // never less, and not much more on loopback. "Not much" is a quarter of a
-  // second: under ASan on two busy cores, the hops from the socket to a
-  // worker, the engine and back to the connection's strand took 60 ms more
-  // than the server's own figure. A client that timed another interval (the
-  // whole stream as its TTFT, 15 token gaps later) is still caught.
+  // never less. How much more depends on the machine's load (under ASan on
+  // two busy cores the hops took 60 ms more than the server's figure), so the
+  // upper bounds are loose (1 s), and a client that timed another interval is
+  // caught by shape instead: its TTFT comes before its end by at least half
+  // the server's stream (15 token gaps), and its token gaps match the server's.
   const double server_ttft = Metric(m, Model("vllm:time_to_first_token_seconds_sum")) /
                              Metric(m, Model("vllm:time_to_first_token_seconds_count"));
   const double server_e2e = Metric(m, Model("vllm:e2e_request_latency_seconds_sum")) /
@@ -67,9 +66,10 @@ TEST(LoadE2ETest, ClientFiguresAgreeWithTheServersHistograms) {
   const double server_tbt = Metric(m, Model("vllm:inter_token_latency_seconds_sum")) /
                             Metric(m, Model("vllm:inter_token_latency_seconds_count"));
   EXPECT_GE(r.ttft.mean, server_ttft * 0.95) << server_ttft;
-  EXPECT_LE(r.ttft.mean, server_ttft + 0.25) << server_ttft;
+  EXPECT_LE(r.ttft.mean, server_ttft + 1.0) << server_ttft;
   EXPECT_GE(r.e2e.mean, server_e2e * 0.95) << server_e2e;
-  EXPECT_LE(r.e2e.mean, server_e2e + 0.25) << server_e2e;
+  EXPECT_LE(r.e2e.mean, server_e2e + 1.0) << server_e2e;
+  EXPECT_LT(r.ttft.mean, r.e2e.mean - 0.5 * (server_e2e - server_ttft)) << server_ttft << " " << server_e2e;
   EXPECT_NEAR(r.tbt.mean, server_tbt, 0.01 + server_tbt * 0.25);
   // The JSON report carries the same numbers.
   const auto j = r.ToJson();

@@ -31,7 +31,7 @@ TEST(MonitorE2ETest, SeriesAndAnomaliesFromLiveTraffic) {
         latest = json::parse(c.Get("/api/v1/series?name=ttft_p95&window=5s")->body);
         return !latest["points"].empty();
       },
-      5000);
+      30000);
   ASSERT_FALSE(latest["points"].empty()) << latest.dump();
   EXPECT_GT(latest["points"].back()[1].get<double>(), 0);
   // The catalogue's latest value reaches all 50 tokens at the first tick
@@ -44,7 +44,7 @@ TEST(MonitorE2ETest, SeriesAndAnomaliesFromLiveTraffic) {
           if (s["name"] == "generation_tokens_total") value = s["value"];
         return value == 50;
       },
-      10000))
+      30000))
       << value;
   EXPECT_EQ(c.Get("/api/v1/series?name=nope")->status, 404);
   EXPECT_EQ(c.Get("/api/v1/series?name=ttft_p95&window=forever")->status, 400);

@@ -59,7 +59,7 @@ TEST(RulesE2ETest, ALeakFiresItsRuleAndTheReportSaysSo) {
           if (a["state"] == "firing") return true;
         return false;
       },
-      10000);
+      30000);
   ASSERT_TRUE(firing) << alerts.dump() << "\n" << d.Log();
   json rep = json::parse(c.Get("/health/report")->body);
   EXPECT_EQ(rep["status"], "critical");
