@@ -57,7 +57,7 @@ class WebDriver {
           const json j = json::parse(r->body, nullptr, false);
           return j.is_object() && j.value("value", json::object()).value("ready", false);
         },
-        20000);
+        60000);
     if (!up) return *why = "chromedriver did not start (" + d->log_ + ")", nullptr;
     // Root in a container: no sandbox; /dev/shm may be tiny.
     json args = {"--headless=new",
