@@ -172,7 +172,7 @@ TEST_F(CaptureManagerTest, ACaptureUnderLoadIsAValidNestedTrace) {
 TEST_F(CaptureManagerTest, BoundedByDurationAndBytes) {
   cfg_.max_steps = 1000000;
   cfg_.max_duration_s = 0.4;
-  cfg_.max_bytes = 1500;          // a step or two: truncated however slow the machine;
+  cfg_.max_bytes = 1500;          // a step or two: truncated however slow the machine
   Load(4, 5000, /*gated=*/true);  // 504 tokens each (max_model_len 512), all still ahead
   const json doc = TakeGated();
   EXPECT_EQ(doc["stop_reason"], "max_duration");
