@@ -5,11 +5,14 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
+#include <limits>
 #include <map>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "alerts/dispatcher.h"
+#include "alerts/outbox.h"
 #include "daemon_harness.h"
 #include "peers.h"
 #include "test_receiver.h"
@@ -168,9 +171,14 @@ TEST(AlertsE2ETest, FiresToAWebhookResolvesAndHonoursSilences) {
 
   EXPECT_EQ(Get(c, "/api/v1/notifications?state=dead")["data"].size(), 0u);
   EXPECT_EQ(c.Get("/api/v1/notifications?state=bogus")->status, 400);
-  const std::string metrics = c.Get("/metrics")->body;
+  // The receiver records a request before it answers, so the daemon may not
+  // have seen the last 2xx yet: wait for the outbox to empty.
+  std::string metrics;
+  EXPECT_TRUE(WaitFor([&] {
+    metrics = c.Get("/metrics")->body;
+    return metrics.find("vigil_outbox_pending{receiver=\"hook\"} 0") != std::string::npos;
+  })) << metrics;
   EXPECT_NE(metrics.find("vigil_notifications_total{receiver=\"hook\",result=\"success\"}"), std::string::npos);
-  EXPECT_NE(metrics.find("vigil_outbox_pending{receiver=\"hook\"} 0"), std::string::npos);
   EXPECT_NE(metrics.find("vigil_notification_delivery_seconds_bucket{receiver=\"hook\""), std::string::npos);
   EXPECT_NE(metrics.find("vigil_notifications_dead_total{receiver=\"hook\"} 0"), std::string::npos);
   EXPECT_NE(metrics.find("vigil_outbox_writable 1"), std::string::npos);
@@ -261,6 +269,21 @@ TEST(AlertsE2ETest, ADaemonKilledMidDeliveryDeliversAfterRestart) {
     // Named: a range-for over a temporary's member would read freed memory.
     const json pending = Get(c, "/api/v1/notifications?state=pending");
     for (const auto& n : pending["data"]) keys.insert(n["idempotencyKey"]);
+    // The listing is the Deliverer's memory, which has a notification a
+    // moment before its row is committed: kill only once every listed one is
+    // in the outbox on disk (read through a second SQLite connection).
+    ASSERT_TRUE(WaitFor([&] {
+      std::unique_ptr<alerts::Outbox> o;
+      std::vector<alerts::Notification> rows;
+      if (!alerts::Outbox::Open(state.File("alerts.db"), {}, &o).ok() ||
+          !o->Due(std::numeric_limits<double>::max(), 1000, &rows).ok())
+        return false;
+      std::set<std::string> on_disk;
+      for (const auto& r : rows) on_disk.insert(r.idempotency_key);
+      for (const auto& k : keys)
+        if (!on_disk.count(k)) return false;
+      return true;
+    })) << d.Log();
     d.Signal(SIGKILL);
     d.WaitExit();
   }
