@@ -244,6 +244,8 @@ TEST(DeliveryTest, ASlowDiskDelaysNoDelivery) {
   ASSERT_TRUE(WaitFor([&] { return d.Stats().at("a").failed == 3 && d.Stats().at("b").failed == 3; }));
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(dir.File("o.db").c_str(), &db), SQLITE_OK);
+  // The writer may still be recording the failed attempts: wait for it.
+  sqlite3_busy_timeout(db, 30000);
   ASSERT_EQ(sqlite3_exec(db, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
   a.Up();
   b.Up();
