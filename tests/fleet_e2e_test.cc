@@ -321,9 +321,11 @@ TEST(FleetE2ETest, AHungEngineFiresTheExportedEngineStalled) {
   const bool vllm = WaitFor([&] { return firing("vllm_EngineStalled"); }, 30000, 100);
   const double vllm_latency = Seconds(t0, Clock::now());
   EXPECT_TRUE(vigil && vllm) << prom.Alerts().dump() << "\n" << prom.Query("vigil_engine_stalled_seconds").dump();
-  for (const json& a : prom.Alerts())
-    if (a["labels"].value("alertname", "").find("EngineStalled") != std::string::npos)
+  for (const json& a : prom.Alerts()) {
+    if (a["labels"].value("alertname", "").find("EngineStalled") != std::string::npos) {
       EXPECT_EQ(a["labels"]["instance"], "127.0.0.1:" + std::to_string(node.port())) << a.dump();
+    }
+  }
   std::printf(
       "FIGURE hung engine -> EngineStalled firing in Prometheus: vigild's export (timeout 2s) %.1f s, "
       "--engine vllm (window 4s) %.1f s\n",

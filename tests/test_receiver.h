@@ -7,10 +7,13 @@
 #include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <set>
@@ -100,8 +103,10 @@ class TestReceiver {
     server_->Post(".*", handler);
     if (port == 0) port_ = server_->bind_to_any_port("127.0.0.1");
     else {
-      for (int i = 0; i < 200 && !server_->bind_to_port("127.0.0.1", port); ++i)
+      bool bound = false;
+      for (int i = 0; i < 200 && !(bound = server_->bind_to_port("127.0.0.1", port)); ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      if (!bound) ADD_FAILURE() << "the receiver could not bind port " << port << " again";
     }
     thread_ = std::thread([this] { server_->listen_after_bind(); });
     while (!server_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -116,12 +121,18 @@ class TestReceiver {
     closer_fd_ = socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;
     setsockopt(closer_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    // httplib's listener sets SO_REUSEPORT: without it here, bind fails next
+    // to its sockets in TIME_WAIT and listen() picks a random port, so the
+    // phase would test a refused connection, not a hang-up.
+    setsockopt(closer_fd_, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     a.sin_port = htons(static_cast<uint16_t>(port_));
-    for (int i = 0; i < 200 && bind(closer_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0; ++i)
+    bool bound = false;
+    for (int i = 0; i < 200 && !(bound = bind(closer_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (!bound) ADD_FAILURE() << "the closer could not bind port " << port_ << ": " << std::strerror(errno);
     listen(closer_fd_, 16);
     closer_stop_ = false;
     closer_ = std::thread([this] {
