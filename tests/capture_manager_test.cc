@@ -17,39 +17,15 @@
 #include "capture/trace.h"
 #include "common/clock.h"
 #include "common/time_util.h"
+#include "engine_gate.h"
 #include "test_util.h"
 
 namespace vigil::capture {
 namespace {
 
 using json = nlohmann::json;
+using vigil::testing::EngineGate;
 using vigil::testing::TempDir;
-
-// Holds the engine thread inside a request's first output until released, so
-// that a capture triggered meanwhile starts with all of that request's tokens
-// still ahead: the load cannot run out before the capture, however late the
-// test thread gets to trigger it.
-class Gate {
- public:
-  engine::OutputCallback Callback(std::shared_ptr<Gate> self) {
-    return [self](const engine::RequestOutput&) {
-      if (self->first_.exchange(false)) {
-        self->held_.set_value();
-        self->go_.wait();
-      }
-    };
-  }
-  bool WaitHeld() { return held_future_.wait_for(std::chrono::seconds(60)) == std::future_status::ready; }
-  void Release() {
-    if (!released_.exchange(true)) release_.set_value();
-  }
-
- private:
-  std::atomic<bool> first_{true}, released_{false};
-  std::promise<void> held_, release_;
-  std::future<void> held_future_ = held_.get_future();
-  std::shared_future<void> go_ = release_.get_future().share();
-};
 
 class CaptureManagerTest : public ::testing::Test {
  protected:
@@ -77,7 +53,8 @@ class CaptureManagerTest : public ::testing::Test {
     return *manager_;
   }
   // With gated, the last request's first output holds the engine thread
-  // until TakeGated triggers the capture.
+  // until TakeGated triggers the capture: the capture starts with all of that
+  // request's tokens still ahead, however late the test thread triggers it.
   void Load(int n, int tokens, bool gated = false) {
     for (int i = 0; i < n; ++i) {
       engine::SamplingParams p;
@@ -85,8 +62,8 @@ class CaptureManagerTest : public ::testing::Test {
       p.ignore_eos = true;
       engine::OutputCallback cb;
       if (gated && i == n - 1) {
-        gate_ = std::make_shared<Gate>();
-        cb = gate_->Callback(gate_);
+        gate_ = std::make_shared<EngineGate>();
+        cb = EngineGate::Hold(gate_, 1);
       }
       ASSERT_TRUE(engine_->AddRequest("r" + std::to_string(next_++), {1, 2, 3, 4, 5, 6, 7, 8}, p, cb).ok());
     }
@@ -113,7 +90,7 @@ class CaptureManagerTest : public ::testing::Test {
   Clock* clock_ = DefaultClock();  // &manual_ in tests that move time themselves
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<CaptureManager> manager_;
-  std::shared_ptr<Gate> gate_;
+  std::shared_ptr<EngineGate> gate_;
   int next_ = 0;
 };
 

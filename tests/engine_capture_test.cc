@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "engine/engine.h"
+#include "engine_gate.h"
 #include "test_util.h"
 
 namespace vigil::engine {
@@ -118,26 +119,12 @@ TEST(EngineCaptureTest, BoundedByTimeWhileIdleAndOneAtATime) {
   // first output (engine thread, inside a step) holds until StartCapture has
   // been asked, so the capture starts right after that step, with about 500
   // of s0's steps still ahead; its next output comes from a step inside it.
-  struct Probe {
-    std::atomic<int> outputs{0};
-    std::promise<void> held, release;
-    std::shared_future<void> go = release.get_future().share();
-  };
-  auto probe = std::make_shared<Probe>();
-  auto held = probe->held.get_future();
+  auto gate = std::make_shared<vigil::testing::EngineGate>();
   for (int i = 0; i < 2; ++i) {
     SamplingParams p;
     p.max_tokens = 2000;  // 504 (max_model_len 512)
     p.ignore_eos = true;
-    OutputCallback cb;
-    if (i == 0) {
-      cb = [probe](const RequestOutput&) {
-        if (probe->outputs++ == 0) {
-          probe->held.set_value();
-          probe->go.wait();
-        }
-      };
-    }
+    const OutputCallback cb = i == 0 ? vigil::testing::EngineGate::Hold(gate, 1) : nullptr;
     ASSERT_TRUE(e->AddRequest("s" + std::to_string(i), {1, 2, 3, 4, 5, 6, 7, 8}, p, cb).ok());
   }
   o.max_duration_s = 30;
@@ -145,12 +132,12 @@ TEST(EngineCaptureTest, BoundedByTimeWhileIdleAndOneAtATime) {
   o.profile_ops = false;
   std::promise<CaptureData> done2;
   auto f2 = done2.get_future();
-  const bool was_held = held.wait_for(30s) == std::future_status::ready;
+  const bool was_held = gate->WaitHeld();
   const Status started = e->StartCapture(o, [&done2](CaptureData d) { done2.set_value(std::move(d)); });
-  probe->release.set_value();
+  gate->Release();
   ASSERT_TRUE(was_held);
   ASSERT_TRUE(started.ok()) << started.ToString();
-  EXPECT_TRUE(vigil::testing::WaitFor([&] { return probe->outputs >= 2; }, 30000, 1));
+  EXPECT_TRUE(vigil::testing::WaitFor([&] { return gate->outputs() >= 2; }, 30000, 1));
   e->StopCapture();
   ASSERT_EQ(f2.wait_for(30s), std::future_status::ready);
   CaptureData d2 = f2.get();

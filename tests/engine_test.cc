@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "engine_gate.h"
 #include "test_util.h"
 
 namespace vigil::engine {
@@ -107,29 +108,12 @@ TEST(EngineTest, AbortFromAnotherThreadFreesBlocks) {
   // Abort has been asked from this thread; Abort only queues the id for the
   // engine thread, so the request is still running, with ~390 tokens to go,
   // when the engine thread next looks at its aborts.
-  struct Hold {
-    std::atomic<int> tokens{0};
-    std::promise<void> held, release;
-    std::shared_future<void> go = release.get_future().share();
-  };
-  auto hold = std::make_shared<Hold>();
-  auto held = hold->held.get_future();
-  OutputCallback record = w.Callback();
-  ASSERT_TRUE(engine
-                  ->AddRequest("long", {5, 6, 7}, Params(400),
-                               [hold, record](const RequestOutput& o) {
-                                 record(o);
-                                 const int n = static_cast<int>(o.new_token_ids.size());
-                                 const int before = hold->tokens.fetch_add(n);
-                                 if (before < 3 && before + n >= 3 && !o.finished) {
-                                   hold->held.set_value();
-                                   hold->go.wait();
-                                 }
-                               })
-                  .ok());
-  const bool was_held = held.wait_for(30s) == std::future_status::ready;
+  auto gate = std::make_shared<vigil::testing::EngineGate>();
+  ASSERT_TRUE(
+      engine->AddRequest("long", {5, 6, 7}, Params(400), vigil::testing::EngineGate::Hold(gate, 3, w.Callback())).ok());
+  const bool was_held = gate->WaitHeld();
   engine->Abort("long");
-  hold->release.set_value();
+  gate->Release();
   ASSERT_TRUE(was_held);
   ASSERT_TRUE(w.WaitFor(1));
   EXPECT_EQ(w.Reason("long"), FinishReason::kAbort);
