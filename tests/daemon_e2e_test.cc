@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -394,36 +395,16 @@ TEST(DaemonE2E, PastMaxWaitingRequestsGets429WithRetryAfter) {
     auto r = d.Client().Get("/health/report");
     return r && r->status == 200 ? json::parse(r->body)["engine"][field].get<int>() : -1;
   };
-  std::atomic<bool> stop{false};
-  std::atomic<int> waiting_status{0};
-  std::vector<std::thread> ts;
-  struct HangUp {  // on every exit, failed assertions too
-    std::atomic<bool>* stop;
-    std::vector<std::thread>* ts;
-    ~HangUp() {
-      *stop = true;
-      for (auto& t : *ts) t.join();
-    }
-  } hang_up{&stop, &ts};
-  ts.emplace_back([&] {
-    auto c = d.Client();
-    c.set_read_timeout(300, 0);
-    httplib::Request req;
-    req.method = "POST";
-    req.path = "/v1/completions";
-    req.set_header("Content-Type", "application/json");
-    req.body = R"({"prompt":"go","max_tokens":4000,"ignore_eos":true,"stream":true})";
-    req.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) { return !stop.load(); };
-    httplib::Response res;
-    httplib::Error err;
-    c.send(req, res, err);
-  });
+  std::future<int> waiting;  // before the stream: destroyed after it hangs up
+  vigil::testing::HeldStreams stream(d);
+  stream.Open(R"({"prompt":"go","max_tokens":4000,"ignore_eos":true,"stream":true})");
   ASSERT_TRUE(WaitFor([&] { return load("requests_running") == 1; }, 60000)) << d.Log();
-  ts.emplace_back([&] {
+  // Its future joins it on every exit, failed assertions too.
+  waiting = std::async(std::launch::async, [&] {
     auto c = d.Client();
     c.set_read_timeout(300, 0);
     auto r = c.Post("/v1/completions", R"({"prompt":"busy","max_tokens":8})", "application/json");
-    waiting_status = r ? r->status : -1;
+    return r ? r->status : -1;
   });
   ASSERT_TRUE(WaitFor([&] { return load("requests_waiting") == 1; }, 60000)) << d.Log();
 
@@ -431,11 +412,12 @@ TEST(DaemonE2E, PastMaxWaitingRequestsGets429WithRetryAfter) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 429) << r->body;
   EXPECT_EQ(r->get_header_value("Retry-After"), "1");
-  EXPECT_EQ(waiting_status.load(), 0) << "the waiting request was answered while the stream still ran";
+  EXPECT_EQ(waiting.wait_for(std::chrono::seconds(0)), std::future_status::timeout)
+      << "the waiting request was answered while the stream still ran";
 
-  stop = true;
-  EXPECT_TRUE(WaitFor([&] { return waiting_status.load() != 0; }, 60000));
-  EXPECT_EQ(waiting_status.load(), 200) << "the waiting request is served once the stream hangs up";
+  stream.HangUp();
+  ASSERT_EQ(waiting.wait_for(std::chrono::seconds(60)), std::future_status::ready);
+  EXPECT_EQ(waiting.get(), 200) << "the waiting request is served once the stream hangs up";
 }
 
 TEST(DaemonE2E, StreamsBeyondTheWorkersAreServedAndMetricsAnswer) {
@@ -445,43 +427,11 @@ TEST(DaemonE2E, StreamsBeyondTheWorkersAreServedAndMetricsAnswer) {
       "engine:\n  model: builtin:tiny-llama\n  max_num_seqs: 16\n  max_model_len: 4096\n  num_blocks: 512\n",
       "  threads: 8\n");
   ASSERT_TRUE(d.WaitReady()) << d.Log();
-  std::atomic<bool> stop{false};
-  std::atomic<int> refused{0}, streaming{0};
-  std::vector<std::thread> ts;
-  struct HangUp {  // on every exit, failed assertions too: the clients hang up and are joined
-    std::atomic<bool>* stop;
-    std::vector<std::thread>* ts;
-    ~HangUp() {
-      *stop = true;
-      for (auto& t : *ts) t.join();
-    }
-  } hang_up{&stop, &ts};
-  for (int i = 0; i < 12; ++i) {
-    ts.emplace_back([&] {
-      auto c = d.Client();
-      c.set_read_timeout(120, 0);
-      httplib::Request req;
-      req.method = "POST";
-      req.path = "/v1/completions";
-      req.set_header("Content-Type", "application/json");
-      req.body = R"({"prompt":"go","max_tokens":3000,"ignore_eos":true,"stream":true})";
-      bool counted = false;
-      req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
-        if (!counted && std::string(data, n).rfind("data:", 0) == 0) {  // an SSE event, not an error body
-          counted = true;
-          ++streaming;
-        }
-        return !stop.load();  // false: hang up
-      };
-      httplib::Response res;
-      httplib::Error err;
-      c.send(req, res, err);
-      if (res.status >= 400) ++refused;
-    });
-  }
-  ASSERT_TRUE(vigil::testing::WaitFor([&] { return streaming.load() == 12; }, 60000))
-      << streaming.load() << " streaming, " << refused.load() << " refused";
-  EXPECT_EQ(refused.load(), 0);
+  vigil::testing::HeldStreams streams(d);
+  for (int i = 0; i < 12; ++i) streams.Open(R"({"prompt":"go","max_tokens":3000,"ignore_eos":true,"stream":true})");
+  ASSERT_TRUE(vigil::testing::WaitFor([&] { return streams.streaming() == 12; }, 60000))
+      << streams.streaming() << " streaming, " << streams.refused() << " refused";
+  EXPECT_EQ(streams.refused(), 0);
   auto c = d.Client();
   c.set_read_timeout(10, 0);
   auto m = c.Get("/metrics");

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -133,6 +134,55 @@ class DaemonProcess {
   bool exited_ = false;
   int exit_status_ = 0;
   std::vector<std::string> notes_;
+};
+
+// Streaming completions held open until HangUp(), or destruction (failed
+// assertions too): a client thread each, whose receiver hangs up once asked.
+class HeldStreams {
+ public:
+  explicit HeldStreams(const DaemonProcess& d) : d_(d) {}
+  ~HeldStreams() { HangUp(); }
+  HeldStreams(const HeldStreams&) = delete;
+  HeldStreams& operator=(const HeldStreams&) = delete;
+
+  // `body` must ask for "stream":true (and enough tokens to outlast the test).
+  void Open(const std::string& body) {
+    threads_.emplace_back([this, body] {
+      auto c = d_.Client();
+      c.set_read_timeout(300, 0);
+      httplib::Request req;
+      req.method = "POST";
+      req.path = "/v1/completions";
+      req.set_header("Content-Type", "application/json");
+      req.body = body;
+      bool counted = false;
+      req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+        if (!counted && std::string(data, n).rfind("data:", 0) == 0) {  // an SSE event, not an error body
+          counted = true;
+          ++streaming_;
+        }
+        return !stop_.load();  // false: hang up
+      };
+      httplib::Response res;
+      httplib::Error err;
+      c.send(req, res, err);
+      if (res.status >= 400) ++refused_;
+    });
+  }
+  // Hangs every stream up and joins its thread.
+  void HangUp() {
+    stop_ = true;
+    for (auto& t : threads_)
+      if (t.joinable()) t.join();
+  }
+  int streaming() const { return streaming_; }  // streams that got their first event
+  int refused() const { return refused_; }      // answered 4xx/5xx
+
+ private:
+  const DaemonProcess& d_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> streaming_{0}, refused_{0};
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace vigil::testing

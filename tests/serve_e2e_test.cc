@@ -107,31 +107,8 @@ TEST(ServeE2E, PastMaxWaitingRequestsA429WithRetryAfterInTheOpenAIShape) {
                   "  max_waiting_requests: 2\n");
   ASSERT_TRUE(d.WaitReady()) << d.Log();
   // One long stream runs, two wait: the queue is full.
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> ts;
-  struct HangUp {  // on every exit, failed assertions too
-    std::atomic<bool>* stop;
-    std::vector<std::thread>* ts;
-    ~HangUp() {
-      *stop = true;
-      for (auto& t : *ts) t.join();
-    }
-  } hang_up{&stop, &ts};
-  auto open_stream = [&] {
-    ts.emplace_back([&] {
-      auto c = d.Client();
-      c.set_read_timeout(300, 0);
-      httplib::Request req;
-      req.method = "POST";
-      req.path = "/v1/completions";
-      req.set_header("Content-Type", "application/json");
-      req.body = R"({"prompt":"go","max_tokens":4000,"ignore_eos":true,"stream":true})";
-      req.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) { return !stop.load(); };
-      httplib::Response res;
-      httplib::Error err;
-      c.send(req, res, err);
-    });
-  };
+  vigil::testing::HeldStreams streams(d);
+  const std::string kLong = R"({"prompt":"go","max_tokens":4000,"ignore_eos":true,"stream":true})";
   auto sample = [&](const char* name) {
     auto r = d.Client().Get("/metrics");
     return r ? Sample(r->body, name) : -1;
@@ -139,10 +116,10 @@ TEST(ServeE2E, PastMaxWaitingRequestsA429WithRetryAfterInTheOpenAIShape) {
   // The first must be running before the next two arrive: three at once can
   // all be waiting before the scheduler's first step, and the third is then
   // (rightly) refused.
-  open_stream();
+  streams.Open(kLong);
   ASSERT_TRUE(WaitFor([&] { return sample("vllm:num_requests_running") == 1; }, 60000)) << d.Log();
-  open_stream();
-  open_stream();
+  streams.Open(kLong);
+  streams.Open(kLong);
   std::string m;
   ASSERT_TRUE(WaitFor(
       [&] {
@@ -176,7 +153,7 @@ TEST(ServeE2E, PastMaxWaitingRequestsA429WithRetryAfterInTheOpenAIShape) {
   EXPECT_EQ(Sample(after->body, "vigil_requests_rejected_total", "reason=\"queue_full\""), 5);
 
   // The three hang up: their requests are aborted, running or waiting.
-  stop = true;
+  streams.HangUp();
   EXPECT_TRUE(WaitFor([&] { return EngineIdle(d); }, 60000)) << "a hung-up request was not aborted";
 }
 
