@@ -170,8 +170,9 @@ TEST(ScrapeReplayE2E, NewerSignalsDiagnoseTheirPathologies) {
   auto c = w.watcher->Client();
   ExpectEachFires(c, names, 90000, *w.watcher);
   // The symptom the frontend explains is muted by it.
-  for (const auto& [target, a] : AlertsByTarget(c, "HighTTFT"))
-    if (a.value("state", "") == "firing") EXPECT_EQ(a.value("inhibited", false), true) << target << a.dump();
+  for (const auto& [target, a] : AlertsByTarget(c, "HighTTFT")) {
+    if (a.value("state", "") == "firing") { EXPECT_EQ(a.value("inhibited", false), true) << target << a.dump(); }
+  }
 }
 
 }  // namespace
