@@ -61,31 +61,29 @@ class ThreadedEngine final : public Engine {
   EngineStats GetStats() const override {
     EngineStats s;
     {
-      MutexLock lock(&stats_mu_);
+      MutexLock stats(&stats_mu_);
       s = published_;
+      MutexLock lock(&mu_);
+      s.requests_waiting += Unpublished();
+      s.requests_rejected_total += rejected_;
     }
     s.heartbeat_ns = heartbeat_ns_.load(std::memory_order_relaxed);
     s.engine_thread_cpu_seconds_total = static_cast<double>(EngineThreadCpuNanos()) / 1e9;
-    {
-      MutexLock lock(&mu_);
-      s.requests_waiting += static_cast<int64_t>(inbox_.size());  // accepted, not yet seen by the engine
-      s.requests_rejected_total += rejected_;
-    }
     return s;
   }
 
   Load GetLoad() const override {
     Load l;
     {
-      MutexLock lock(&stats_mu_);
+      MutexLock stats(&stats_mu_);
       l.requests_running = published_.requests_running;
       l.requests_waiting = published_.requests_waiting;
       l.kv_cache_usage = published_.kv_cache_usage;
       l.generation_tokens_total = published_.generation_tokens_total;
+      MutexLock lock(&mu_);
+      l.requests_waiting += Unpublished();
     }
     l.heartbeat_ns = heartbeat_ns_.load(std::memory_order_relaxed);
-    MutexLock lock(&mu_);
-    l.requests_waiting += static_cast<int64_t>(inbox_.size());
     return l;
   }
 
@@ -152,9 +150,11 @@ class ThreadedEngine final : public Engine {
     std::vector<Pending> adds;
     std::vector<std::string> aborts;
     {
+      MutexLock stats(&stats_mu_);
       MutexLock lock(&mu_);
       adds.swap(inbox_);
       aborts.swap(aborts_);
+      in_hand_ += static_cast<int64_t>(adds.size());
     }
     for (Pending& p : adds) {
       // Wrap the callback to retire the id once the request is over.
@@ -188,7 +188,14 @@ class ThreadedEngine final : public Engine {
     const EngineStats& s = core_->stats();
     MutexLock lock(&stats_mu_);
     published_ = s;
+    in_hand_ = 0;
   }
+
+  // Requests the published snapshot does not count yet: accepted but not
+  // drained, or drained since the last publish (a step, or several within
+  // 5 ms). Without the second, server.max_waiting_requests admitted one more
+  // for each request the engine held while stepping.
+  int64_t Unpublished() const REQUIRES(stats_mu_, mu_) { return in_hand_ + static_cast<int64_t>(inbox_.size()); }
 
   // The engine thread's CPU clock, read live from any thread, so a long step
   // counts while it runs rather than after it. Before the thread starts and
@@ -334,8 +341,11 @@ class ThreadedEngine final : public Engine {
   int64_t capture_steps_base_ = 0;
   int64_t capture_t0_ = 0;                // steady ns
   int64_t last_publish_ = INT64_MIN / 2;  // steady ns
-  mutable Mutex stats_mu_;
+  // Readers take stats_mu_ then mu_ to count a request exactly once, in the
+  // inbox, in hand or in the snapshot.
+  mutable Mutex stats_mu_ ACQUIRED_BEFORE(mu_);
   EngineStats published_ GUARDED_BY(stats_mu_);
+  int64_t in_hand_ GUARDED_BY(stats_mu_) = 0;  // drained since the last publish
   std::atomic<int64_t> heartbeat_ns_{0};
   mutable Mutex cpu_mu_;  // a clock id is valid only while its thread lives
   clockid_t cpu_clock_ GUARDED_BY(cpu_mu_) = {};

@@ -125,6 +125,53 @@ TEST(EngineTest, AbortFromAnotherThreadFreesBlocks) {
   engine->Stop();
 }
 
+TEST(EngineTest, ARequestTheEngineHoldsIsCountedWaitingUntilPublished) {
+  // Admission (server.max_waiting_requests) reads GetLoad: a request drained
+  // from the inbox into a step whose stats are not yet published must still
+  // count, or one more is admitted for each step.
+  EngineConfig c = Fixture();
+  c.max_num_seqs = 1;
+  std::unique_ptr<Engine> engine;
+  ASSERT_TRUE(CreateEngine(c, &engine).ok());
+  ASSERT_TRUE(engine->Start().ok());
+  Waiter w;
+  auto first = std::make_shared<vigil::testing::EngineGate>();
+  auto second = std::make_shared<vigil::testing::EngineGate>();
+  // Held at its 3rd token (step N), then at its 4th (step N+1, after the drain).
+  ASSERT_TRUE(engine
+                  ->AddRequest("running", {5, 6, 7}, Params(50),
+                               vigil::testing::EngineGate::Hold(
+                                   first, 3, vigil::testing::EngineGate::Hold(second, 4, w.Callback())))
+                  .ok());
+  struct ReleaseOnExit {
+    std::shared_ptr<vigil::testing::EngineGate> a, b;
+    ~ReleaseOnExit() { a->Release(), b->Release(); }
+  } release{first, second};
+  ASSERT_TRUE(first->WaitHeld());
+  ASSERT_TRUE(engine->AddRequest("waiting", {8, 9}, Params(2), w.Callback()).ok());
+  // Each request is counted once: published (a step's snapshot, at most every
+  // 5 ms while busy, so possibly older than step N), drained since, or in the
+  // inbox. A drained request counts as waiting until a snapshot says more.
+  auto count = [&] {
+    const Engine::Load l = engine->GetLoad();
+    const EngineStats s = engine->GetStats();
+    EXPECT_EQ(s.requests_waiting, l.requests_waiting);
+    EXPECT_EQ(s.requests_running, l.requests_running);
+    return l.requests_running + l.requests_waiting;
+  };
+  EXPECT_EQ(count(), 2);
+  EXPECT_GE(engine->GetLoad().requests_waiting, 1);  // in the inbox
+  first->Release();
+  ASSERT_TRUE(second->WaitHeld());
+  // Drained into step N+1, which has not published: no snapshot has it yet.
+  EXPECT_EQ(count(), 2);
+  EXPECT_GE(engine->GetLoad().requests_waiting, 1);
+  second->Release();
+  ASSERT_TRUE(w.WaitFor(2));
+  EXPECT_TRUE(vigil::testing::WaitFor([&] { return engine->GetLoad().requests_waiting == 0; }));
+  engine->Stop();
+}
+
 TEST(EngineTest, HeartbeatAdvancesWhileIdle) {
   std::unique_ptr<Engine> engine;
   ASSERT_TRUE(CreateEngine(Fixture(), &engine).ok());
