@@ -408,10 +408,20 @@ TEST(DaemonE2E, PastMaxWaitingRequestsGets429WithRetryAfter) {
   });
   ASSERT_TRUE(WaitFor([&] { return load("requests_waiting") == 1; }, 60000)) << d.Log();
 
-  auto r = d.Client().Post("/v1/completions", R"({"prompt":"one more","max_tokens":8})", "application/json");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 429) << r->body;
-  EXPECT_EQ(r->get_header_value("Retry-After"), "1");
+  // Read up to the headers only: were it admitted, its body would wait (kept
+  // alive by a space a second) behind the whole stream, and the test would
+  // hang instead of failing.
+  httplib::Request one;
+  one.method = "POST";
+  one.path = "/v1/completions";
+  one.set_header("Content-Type", "application/json");
+  one.body = R"({"prompt":"one more","max_tokens":8})";
+  one.response_handler = [](const httplib::Response&) { return false; };
+  httplib::Response r;
+  httplib::Error err = httplib::Error::Success;
+  d.Client().send(one, r, err);
+  EXPECT_EQ(r.status, 429) << httplib::to_string(err);
+  EXPECT_EQ(r.get_header_value("Retry-After"), "1");
   EXPECT_EQ(waiting.wait_for(std::chrono::seconds(0)), std::future_status::timeout)
       << "the waiting request was answered while the stream still ran";
 
