@@ -146,7 +146,7 @@ class ThreadedEngine final : public Engine {
   };
 
   // Moves the inbox into the core. Engine thread only (or after it joined).
-  void Drain() EXCLUDES(mu_) {
+  void Drain() EXCLUDES(stats_mu_, mu_) {
     std::vector<Pending> adds;
     std::vector<std::string> aborts;
     {
