@@ -146,11 +146,10 @@ class ThreadedEngine final : public Engine {
   };
 
   // Moves the inbox into the core. Engine thread only (or after it joined).
-  void Drain() EXCLUDES(stats_mu_, mu_) {
+  void Drain() EXCLUDES(mu_) {
     std::vector<Pending> adds;
     std::vector<std::string> aborts;
     {
-      MutexLock stats(&stats_mu_);
       MutexLock lock(&mu_);
       adds.swap(inbox_);
       aborts.swap(aborts_);
@@ -181,13 +180,14 @@ class ThreadedEngine final : public Engine {
   // Copies the stats for readers. While busy, at most every 5 ms: the copy
   // (histograms and sketches) should not cost the engine a measurable share
   // of a millisecond-scale step, and readers sample far less often.
-  void Publish(bool force) EXCLUDES(stats_mu_) {
+  void Publish(bool force) EXCLUDES(stats_mu_, mu_) {
     const int64_t now = SteadyNanos();
     if (!force && now - last_publish_ < 5000000) return;  // 5 ms
     last_publish_ = now;
     const EngineStats& s = core_->stats();
     MutexLock lock(&stats_mu_);
     published_ = s;
+    MutexLock inbox(&mu_);
     in_hand_ = 0;
   }
 
@@ -322,6 +322,7 @@ class ThreadedEngine final : public Engine {
   CondVar cv_;        // wakes the idle engine thread (with mu_)
   std::thread thread_ GUARDED_BY(mu_);
   std::vector<Pending> inbox_ GUARDED_BY(mu_);
+  int64_t in_hand_ GUARDED_BY(mu_) = 0;  // drained since the last publish
   std::vector<std::string> aborts_ GUARDED_BY(mu_);
   std::unordered_set<std::string> live_ GUARDED_BY(mu_);
   bool stopping_ GUARDED_BY(mu_) = false;
@@ -341,11 +342,10 @@ class ThreadedEngine final : public Engine {
   int64_t capture_steps_base_ = 0;
   int64_t capture_t0_ = 0;                // steady ns
   int64_t last_publish_ = INT64_MIN / 2;  // steady ns
-  // Readers take stats_mu_ then mu_ to count a request exactly once, in the
-  // inbox, in hand or in the snapshot.
+  // Readers and the publish take stats_mu_ then mu_, so a request is counted
+  // exactly once: in the inbox, in hand or in the snapshot.
   mutable Mutex stats_mu_ ACQUIRED_BEFORE(mu_);
   EngineStats published_ GUARDED_BY(stats_mu_);
-  int64_t in_hand_ GUARDED_BY(stats_mu_) = 0;  // drained since the last publish
   std::atomic<int64_t> heartbeat_ns_{0};
   mutable Mutex cpu_mu_;  // a clock id is valid only while its thread lives
   clockid_t cpu_clock_ GUARDED_BY(cpu_mu_) = {};
