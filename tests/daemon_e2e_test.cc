@@ -214,7 +214,11 @@ TEST_F(DaemonE2ETest, MetricsPassPromtoolButForVllmNames) {
 }
 
 TEST(DaemonE2E, NotifiesSystemdAndDrainsOnSigterm) {
-  DaemonProcess d("engine:\n  model: builtin:tiny-llama\n  max_model_len: 1024\n  num_blocks: 256\n");
+  // The grace bounds nothing here: the 150 tokens must finish however slow
+  // the machine (ASan on two busy cores made 83 in 10 s); vigild exits once
+  // drained.
+  DaemonProcess d("engine:\n  model: builtin:tiny-llama\n  max_model_len: 1024\n  num_blocks: 256\n",
+                  "  shutdown_grace: 300s\n");
   ASSERT_TRUE(d.WaitReady()) << d.Log();
   bool ready = false, status = false;
   EXPECT_TRUE(WaitFor(

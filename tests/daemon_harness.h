@@ -68,9 +68,12 @@ class DaemonProcess {
     if (notify_fd_ >= 0) close(notify_fd_);
   }
 
+  // A 10 s shutdown grace unless `server_extra` sets one.
   void WriteConfig(const std::string& engine_yaml, const std::string& server_extra = "") {
+    const std::string grace =
+        server_extra.find("shutdown_grace:") == std::string::npos ? "  shutdown_grace: 10s\n" : "";
     WriteFile(config_, "server:\n  host: 127.0.0.1\n  port: " + std::to_string(port_) +
-                           "\n  state_dir: " + dir_.path() + "\n  shutdown_grace: 10s\n" + server_extra + engine_yaml);
+                           "\n  state_dir: " + dir_.path() + "\n" + grace + server_extra + engine_yaml);
   }
 
   // Waits until /ready answers 200; false (with the log) on timeout or exit.
